@@ -16,8 +16,12 @@ class ConceptExtractor(Protocol):
     name: str
     version: str
 
-    def extract(self, items: Sequence[Item]) -> list[ConceptSet]:
-        """One ConceptSet per item, same order. Never raises for one bad item's content."""
+    def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:
+        """One ConceptSet per item, same order. Never raises for one bad item's content.
+
+        ``timeout`` (seconds) bounds the whole batch: past it the backend cancels its work
+        and raises TimeoutError. A full queue raises ``fitrep.domain.Overloaded``.
+        """
         ...
 
     def close(self) -> None:
