@@ -175,16 +175,19 @@ def start_server(
     return running
 
 
+def log_config(name: str, config: Any) -> None:
+    """The start-up line: every setting, secrets masked. Logged before anything can fail."""
+    log.info("event=config server=%s config=%s", name, masked(config))
+
+
 def serve_forever(
     name: str,
     cfg: ServingConfig,
-    config_to_print: Any,
     register: Callable[[grpc.Server], None],
     service_names: Sequence[str],
     on_stop: Callable[[], None] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then drain for ``cfg.grace_s`` and call ``on_stop``."""
-    log.info("event=config server=%s config=%s", name, masked(config_to_print))
     running = start_server(cfg, register, service_names)
     log.info(
         "event=serving server=%s address=%s:%d tls=%s auth=%s",

@@ -1,0 +1,72 @@
+"""Configuration of the concept server, built from flags and printed at start-up."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fitrep.serving import ServingConfig, add_serving_args, serving_config_from_args
+
+from mllm_server.chie.extractor import available_backends
+
+DEFAULT_PORT = 50051
+
+
+@dataclass
+class ConceptServerConfig:
+    """``backend_options`` go to the backend factory untouched (e.g. the vLLM model path)."""
+
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    backend: str = "rules"
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    max_batch: int = 256
+    warmup: bool = True
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE``; VALUE is read as JSON when it parses (numbers, booleans), else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.replace("-", "_"), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mllm_server", description=__doc__)
+    add_serving_args(p, DEFAULT_PORT)
+    p.add_argument("--backend", default="rules", choices=available_backends())
+    p.add_argument(
+        "--backend-option",
+        dest="backend_options",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed to the backend as a keyword argument; repeat for several",
+    )
+    p.add_argument("--max-batch", type=int, default=256, help="items per ExtractConcepts call")
+    p.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_false",
+        help="report SERVING before the models are loaded",
+    )
+    return p
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
+    ns = build_parser().parse_args(argv)
+    return ConceptServerConfig(
+        serving=serving_config_from_args(ns),
+        backend=ns.backend,
+        backend_options=dict(ns.backend_options),
+        max_batch=ns.max_batch,
+        warmup=ns.warmup,
+    )
