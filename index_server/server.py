@@ -1,0 +1,33 @@
+"""Process entry point of the index tier: config -> engine -> gRPC server."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from fitrep.serving import configure_logging, log_config, serve_forever
+from fitrep.v1 import index_service_pb2 as ipb
+from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
+
+from index_server.engine import IndexEngine
+from index_server.server_config import IndexServerConfig, config_from_args
+from index_server.service import IndexServicer
+
+SERVICE_NAME = ipb.DESCRIPTOR.services_by_name["IndexService"].full_name
+
+
+def run(cfg: IndexServerConfig) -> None:
+    log_config("index_server", cfg)
+    engine = IndexEngine(cfg.index.data_dir, cfg.index)
+    servicer = IndexServicer(engine, cfg.max_batch, cfg.resolved_snapshot_root())
+
+    def register(server: grpc.Server) -> None:
+        ipb_grpc.add_IndexServiceServicer_to_server(servicer, server)
+
+    serve_forever("index_server", cfg.serving, register, [SERVICE_NAME], on_stop=engine.close)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cfg = config_from_args(argv)
+    configure_logging(cfg.serving.log_level)
+    run(cfg)

@@ -1,0 +1,77 @@
+"""Configuration of the index server: transport settings plus every ``IndexConfig`` knob.
+
+Flags for ``IndexConfig`` are derived from its fields, so a knob added there is a flag here
+without touching this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fitrep.serving import ServingConfig, add_serving_args, serving_config_from_args
+
+from index_server.config import IndexConfig
+
+DEFAULT_PORT = 50052
+
+
+@dataclass
+class IndexServerConfig:
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    max_batch: int = 4096
+    snapshot_root: Path | None = None  # Snapshot paths must resolve inside it
+
+    def resolved_snapshot_root(self) -> Path | None:
+        if self.snapshot_root is not None:
+            return self.snapshot_root
+        return self.index.data_dir / "snapshots" if self.index.data_dir else None
+
+
+def _flag_type(hint: Any) -> Any:
+    """The argparse ``type`` for a field annotation such as ``int``, ``Path | None``."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return args[0]
+
+
+def _add_index_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("index (IndexConfig)")
+    hints = typing.get_type_hints(IndexConfig)
+    for f in dataclasses.fields(IndexConfig):
+        kind = _flag_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            g.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m index_server", description=__doc__)
+    add_serving_args(p, DEFAULT_PORT)
+    _add_index_args(p)
+    p.add_argument("--max-batch", type=int, default=4096, help="items per request or chunk")
+    p.add_argument(
+        "--snapshot-root",
+        type=Path,
+        default=None,
+        help="Snapshot paths must lie inside it (default: DATA_DIR/snapshots)",
+    )
+    return p
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> IndexServerConfig:
+    ns = build_parser().parse_args(argv)
+    index = IndexConfig(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(IndexConfig)})
+    return IndexServerConfig(
+        serving=serving_config_from_args(ns),
+        index=index,
+        max_batch=ns.max_batch,
+        snapshot_root=ns.snapshot_root,
+    )
