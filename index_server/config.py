@@ -1,0 +1,25 @@
+"""IndexConfig: every knob of the index tier in one dataclass, built from flags or code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class IndexConfig:
+    data_dir: Path | None = None  # None: in memory only
+    calibration: Path | None = None  # None: the calibration shipped with the project
+    k: int = 16  # candidates retrieved per item
+    max_checked: int = 8  # cluster members an item must agree with
+    spdr_method: str = "auto"  # auto | identity | pca | umap
+    spdr_min_items: int = 20_000  # below: exact search in the full space
+    spdr_max_fit_items: int = 50_000
+    refit_growth: float = 2.0  # refit SPDR when the index has grown by this factor
+    ivf_min_items: int = 50_000
+    nprobe: int = 16
+    threads: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

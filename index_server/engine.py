@@ -1,0 +1,442 @@
+"""IndexEngine: integration + SPDR + FAISS retrieval + verification + FBC + the store.
+
+The one object both the gRPC servicer and the in-process Pipeline drive. Single writer:
+callers serialise mutating calls (the servicer holds a lock; the Pipeline is one thread).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fitrep.domain import (
+    Assignment,
+    Cluster,
+    EmbeddedItem,
+    Explanation,
+    IndexInfo,
+    InvalidInput,
+    Level,
+    Neighbor,
+    NotFound,
+)
+from index_server import __version__
+from index_server.calibration import Calibration
+from index_server.config import IndexConfig
+from index_server.fbc import FBC, format_cluster_id, parse_cluster_id
+from index_server.integration import LevelLayout, concatenate, integrate
+from index_server.retrieval import CandidateIndex
+from index_server.spdr import SPDR
+from index_server.store import ClusterStore, StoredItem
+from index_server.verify import PairVerifier
+
+Progress = Callable[[str, int, int], None]
+_CHUNK = 512  # rows decided between progress reports
+
+
+class IndexEngine:
+    """See module docstring. ``data_dir=None`` keeps everything in memory."""
+
+    def __init__(self, data_dir: Path | None = None, config: IndexConfig | None = None) -> None:
+        self.config = config or IndexConfig()
+        self.data_dir = Path(data_dir) if data_dir is not None else self.config.data_dir
+        self.calibration = Calibration.load(self.config.calibration)
+        self.store = ClusterStore(self.data_dir / "store.sqlite" if self.data_dir else None)
+        self.fbc = FBC(self.calibration.threshold, self.config.max_checked)
+        self.lock = threading.RLock()
+        self.layout: LevelLayout | None = None
+        self.verifier: PairVerifier | None = None
+        self.ids: list[str] = []
+        self.row_of: dict[str, int] = {}
+        self.vectors = np.zeros((0, 0), np.float16)
+        self.anchors: list[dict[str, list[str]]] = []
+        self.levels: list[dict[str, list[str]]] = []
+        self.decisions: list[Assignment] = []
+        self.deleted: set[int] = set()
+        self.aliases: dict[int, int] = {}
+        self.reducer: SPDR | None = None
+        self.cindex: CandidateIndex | None = None
+        self.index_version = 0
+        self._fit_size = 0
+        self._load()
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def _set_layout(self, layout: LevelLayout) -> None:
+        self.layout = layout
+        self.verifier = PairVerifier(self.calibration, layout)
+        self.vectors = np.zeros((0, layout.total), np.float16)
+
+    def _layout_for(self, items: Sequence[EmbeddedItem]) -> LevelLayout:
+        if self.layout is not None:
+            return self.layout
+        dims: dict[Level, int] = {}
+        for i, item in enumerate(items):
+            for level, vec in item.embeddings.vectors.items():
+                if dims.setdefault(level, vec.shape[0]) != vec.shape[0]:
+                    raise InvalidInput(
+                        f"items[{i}].embeddings.vectors[{level.name}]",
+                        f"dimension {vec.shape[0]} differs from earlier items ({dims[level]})",
+                    )
+        if not dims:
+            raise InvalidInput("items", "no item carries any level embedding")
+        # Text levels share one encoder: a level absent from this first batch gets its dim.
+        text_dim = next((d for lv, d in dims.items() if lv != Level.VISUAL), None)
+        if text_dim is not None:
+            for level in Level:
+                if level != Level.VISUAL:
+                    dims.setdefault(level, text_dim)
+        layout = LevelLayout.from_dims(dims)
+        self._set_layout(layout)
+        return layout
+
+    def _append(self, items: Sequence[EmbeddedItem], full: np.ndarray) -> list[int]:
+        start = self.n
+        self.vectors = np.concatenate([self.vectors, full.astype(np.float16)])
+        for offset, item in enumerate(items):
+            self.ids.append(item.item_id)
+            self.row_of[item.item_id] = start + offset
+            self.anchors.append({k: list(v) for k, v in item.concepts.anchors.items()})
+            self.levels.append({lv.name: list(v) for lv, v in item.concepts.levels.items()})
+        return list(range(start, self.n))
+
+    def _weighted(self, rows: slice | Sequence[int]) -> np.ndarray:
+        assert self.layout is not None
+        return integrate(self.vectors[rows].astype(np.float32), self.layout, self.calibration.weights)
+
+    # -- retrieval index -------------------------------------------------------------------
+    def _refit(self, progress: Progress | None = None) -> None:
+        """Fit SPDR on all live items and rebuild the candidate index (new index version).
+        Cluster ids do not change: retrieval only proposes candidates."""
+        live = self._weighted(slice(0, self.n))
+        if progress:
+            progress("reduce", 0, self.n)
+        cfg = self.config
+        self.reducer = SPDR(
+            method=cfg.spdr_method, min_items=cfg.spdr_min_items, max_fit_items=cfg.spdr_max_fit_items
+        ).fit(live)
+        self._rebuild_index(self.reducer.transform(live))
+        self._fit_size = self.n
+        self.index_version += 1
+        if self.data_dir:
+            self.reducer.save(self.data_dir / f"reducer-v{self.index_version}.pkl")
+        if progress:
+            progress("reduce", self.n, self.n)
+
+    def _rebuild_index(self, reduced: np.ndarray) -> None:
+        assert self.reducer is not None
+        self.cindex = CandidateIndex(
+            reduced.shape[1],
+            self.reducer.metric_,
+            ivf_min_items=self.config.ivf_min_items,
+            nprobe=self.config.nprobe,
+            threads=self.config.threads,
+        )
+        self.cindex.rebuild(reduced)
+
+    def _index_new_rows(self, rows: list[int]) -> None:
+        grown = self.n >= self.config.spdr_min_items and self.n >= self._fit_size * self.config.refit_growth
+        if self.reducer is None or self.cindex is None or grown:
+            self._refit()
+            return
+        self.cindex.add(self.reducer.transform(self._weighted(rows)))
+
+    def _candidates(self, rows: list[int]) -> list[list[int]]:
+        """Earlier, live rows near each of ``rows``, best first, at most k."""
+        assert self.cindex is not None and self.reducer is not None
+        k = self.config.k
+        _, found = self.cindex.search(self.reducer.transform(self._weighted(rows)), 2 * k + 1)
+        out = []
+        for row, hits in zip(rows, found, strict=True):
+            out.append([int(h) for h in hits if 0 <= h < row and h not in self.deleted][:k])
+        return out
+
+    # -- scoring ---------------------------------------------------------------------------
+    def _score(self, row: int, others: Sequence[int]) -> np.ndarray:
+        assert self.verifier is not None
+        idx = list(others)
+        return self.verifier.score(
+            self.vectors[row].astype(np.float32),
+            self.anchors[row],
+            self.vectors[idx].astype(np.float32),
+            [self.anchors[o] for o in idx],
+        ).probability
+
+    # -- public API ------------------------------------------------------------------------
+    def assign(self, items: Sequence[EmbeddedItem], progress: Progress | None = None) -> list[Assignment]:
+        """Incremental assignment; idempotent per item id."""
+        with self.lock:
+            return self._assign(items, refit=False, progress=progress)
+
+    def build(self, items: Sequence[EmbeddedItem], progress: Progress | None = None) -> list[Assignment]:
+        """Batch: add all items, fit SPDR on everything, then cluster in input order."""
+        with self.lock:
+            return self._assign(items, refit=True, progress=progress)
+
+    def _assign(self, items: Sequence[EmbeddedItem], refit: bool, progress: Progress | None) -> list[Assignment]:
+        for i, item in enumerate(items):
+            if not item.item_id:
+                raise InvalidInput(f"items[{i}].concepts.item_id", "must not be empty")
+        fresh: dict[str, EmbeddedItem] = {}
+        for item in items:
+            if item.item_id not in self.row_of and item.item_id not in fresh:
+                fresh[item.item_id] = item
+        new_items = list(fresh.values())
+        if progress:
+            progress("received", len(items), len(items))
+        if new_items:
+            layout = self._layout_for(new_items)
+            full = concatenate([it.embeddings for it in new_items], layout)
+            rows = self._append(new_items, full)
+            if refit:
+                self._refit(progress)
+            else:
+                self._index_new_rows(rows)
+            self._decide(rows, progress)
+            self._persist(rows, new_items)
+        return [self.decisions[self.row_of[item.item_id]] for item in items]
+
+    def _decide(self, rows: list[int], progress: Progress | None) -> None:
+        assert self.verifier is not None
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            for row, cands in zip(chunk, self._candidates(chunk), strict=True):
+                d = self.fbc.decide(row, cands, self._score)
+                per_level: dict[Level, float] = {}
+                if d.nearest_row >= 0:
+                    s = self.verifier.score(
+                        self.vectors[row].astype(np.float32),
+                        self.anchors[row],
+                        self.vectors[[d.nearest_row]].astype(np.float32),
+                        [self.anchors[d.nearest_row]],
+                    )
+                    per_level = {
+                        ls.level: ls.similarity for ls in self.verifier.level_scores(s, 0) if ls.present
+                    }
+                confidence = d.probability if not d.is_new else 1.0 - d.best_pair
+                self.decisions.append(
+                    Assignment(
+                        item_id=self.ids[row],
+                        cluster_id=format_cluster_id(d.cluster),
+                        nearest_item_id=self.ids[d.nearest_row] if d.nearest_row >= 0 else "",
+                        similarity=d.best_pair,
+                        per_level=per_level,
+                        is_new_cluster=d.is_new,
+                        confidence=float(confidence),
+                    )
+                )
+            if progress:
+                progress("cluster", min(start + _CHUNK, len(rows)), len(rows))
+
+    def _persist(self, rows: list[int], items: Sequence[EmbeddedItem]) -> None:
+        assert self.layout is not None
+        stored = []
+        for row, item in zip(rows, items, strict=True):
+            a = self.decisions[row]
+            stored.append(
+                StoredItem(
+                    row=row,
+                    item_id=a.item_id,
+                    cluster=self.fbc.cluster_of[row],
+                    vector=self.vectors[row],
+                    levels=self.levels[row],
+                    anchors=self.anchors[row],
+                    image_features=item.concepts.image_features,
+                    nearest=a.nearest_item_id,
+                    similarity=a.similarity,
+                    confidence=a.confidence,
+                    is_new=a.is_new_cluster,
+                )
+            )
+        self.store.commit(
+            stored,
+            meta={
+                "layout": self.layout.to_json(),
+                "next_cluster": self.fbc.next_id,
+                "index_version": self.index_version,
+                "fit_size": self._fit_size,
+            },
+        )
+
+    def _load(self) -> None:
+        meta = self.store.get_meta()
+        if "layout" not in meta:
+            return
+        self._set_layout(LevelLayout.from_json(meta["layout"]))
+        assert self.layout is not None
+        vectors = []
+        for it in self.store.iter_items(self.layout.total):
+            self.ids.append(it.item_id)
+            self.row_of[it.item_id] = it.row
+            self.anchors.append(it.anchors)
+            self.levels.append(it.levels)
+            vectors.append(it.vector)
+            self.fbc.restore(it.row, it.cluster)
+            if it.deleted:
+                self.deleted.add(it.row)
+                self.fbc.remove(it.row)
+            self.decisions.append(
+                Assignment(
+                    item_id=it.item_id,
+                    cluster_id=format_cluster_id(it.cluster),
+                    nearest_item_id=it.nearest,
+                    similarity=it.similarity,
+                    is_new_cluster=it.is_new,
+                    confidence=it.confidence,
+                )
+            )
+        self.vectors = np.stack(vectors) if vectors else self.vectors
+        self.fbc.next_id = max(self.fbc.next_id, int(meta.get("next_cluster", 1)))
+        self.aliases = self.store.aliases()
+        self.index_version = int(meta.get("index_version", 0))
+        self._fit_size = int(meta.get("fit_size", 0))
+        reducer_path = self.data_dir / f"reducer-v{self.index_version}.pkl" if self.data_dir else None
+        if reducer_path is not None and reducer_path.exists():
+            self.reducer = SPDR.load(reducer_path)
+            self._rebuild_index(self.reducer.transform(self._weighted(slice(0, self.n))))
+        elif self.n:
+            self._refit()
+
+    def _row(self, item_id: str) -> int:
+        row = self.row_of.get(item_id)
+        if row is None or row in self.deleted:
+            raise NotFound("item", item_id)
+        return row
+
+    def _resolve(self, cluster: int) -> int:
+        while cluster in self.aliases:
+            cluster = self.aliases[cluster]
+        return cluster
+
+    def explain(self, item_a: str, item_b: str) -> Explanation:
+        with self.lock:
+            a, b = self._row(item_a), self._row(item_b)
+            assert self.verifier is not None
+            s = self.verifier.score(
+                self.vectors[a].astype(np.float32),
+                self.anchors[a],
+                self.vectors[[b]].astype(np.float32),
+                [self.anchors[b]],
+            )
+            p = float(s.probability[0])
+            return Explanation(
+                item_a=item_a,
+                item_b=item_b,
+                score=p,
+                threshold=self.verifier.threshold,
+                duplicate=p >= self.verifier.threshold,
+                per_level=self.verifier.level_scores(s, 0),
+                gates=self.verifier.gates(s, 0),
+                cluster_a=format_cluster_id(self._resolve(self.fbc.cluster_of[a])),
+                cluster_b=format_cluster_id(self._resolve(self.fbc.cluster_of[b])),
+                features=self.verifier.feature_row(s, 0),
+            )
+
+    def concepts_of(self, item_id: str) -> dict[str, list[str]]:
+        return self.levels[self._row(item_id)]
+
+    def query(
+        self, item_ids: Sequence[str] = (), items: Sequence[EmbeddedItem] = (), k: int = 10
+    ) -> list[tuple[str, list[Neighbor]]]:
+        """Verified neighbours of stored items (by id) or of new items (not stored)."""
+        with self.lock:
+            if self.cindex is None or self.reducer is None or self.layout is None:
+                return [(q, []) for q in [*item_ids, *(it.item_id for it in items)]]
+            queries: list[tuple[str, np.ndarray, dict[str, list[str]], int]] = []
+            for item_id in item_ids:
+                row = self._row(item_id)
+                queries.append((item_id, self.vectors[row].astype(np.float32), self.anchors[row], row))
+            if items:
+                full = concatenate([it.embeddings for it in items], self.layout)
+                for it, vec in zip(items, full, strict=True):
+                    anchors = {key: list(v) for key, v in it.concepts.anchors.items()}
+                    queries.append((it.item_id, vec, anchors, -1))
+            if not queries:
+                return []
+            assert self.verifier is not None
+            qv = np.stack([q[1] for q in queries])
+            weighted = integrate(qv, self.layout, self.calibration.weights)
+            _, found = self.cindex.search(self.reducer.transform(weighted), k + 1)
+            results = []
+            for (qid, vec, anchors, self_row), hits in zip(queries, found, strict=True):
+                rows = [int(h) for h in hits if h >= 0 and h != self_row and h not in self.deleted][:k]
+                if not rows:
+                    results.append((qid, []))
+                    continue
+                probs = self.verifier.score(
+                    vec, anchors, self.vectors[rows].astype(np.float32), [self.anchors[r] for r in rows]
+                ).probability
+                order = np.argsort(-probs)
+                results.append(
+                    (
+                        qid,
+                        [
+                            Neighbor(
+                                self.ids[rows[i]],
+                                format_cluster_id(self._resolve(self.fbc.cluster_of[rows[i]])),
+                                float(probs[i]),
+                            )
+                            for i in order
+                        ],
+                    )
+                )
+            return results
+
+    def get_cluster(self, cluster_id: str) -> Cluster:
+        with self.lock:
+            try:
+                number = parse_cluster_id(cluster_id)
+            except ValueError:
+                raise InvalidInput("cluster_id", f"{cluster_id!r} is not a cluster id") from None
+            canonical = self._resolve(number)
+            members = self.fbc.members.get(canonical)
+            if not members:
+                raise NotFound("cluster", cluster_id)
+            aliases = [format_cluster_id(a) for a, t in self.aliases.items() if self._resolve(t) == canonical]
+            return Cluster(format_cluster_id(canonical), [self.ids[r] for r in members], aliases)
+
+    def delete(self, item_ids: Sequence[str]) -> int:
+        with self.lock:
+            rows = [self.row_of[i] for i in dict.fromkeys(item_ids) if i in self.row_of]
+            rows = [r for r in rows if r not in self.deleted]
+            for row in rows:
+                self.deleted.add(row)
+                self.fbc.remove(row)
+            if rows:
+                self.store.commit(deleted_rows=rows)
+            return len(rows)
+
+    def snapshot(self, path: Path) -> tuple[Path, int]:
+        with self.lock:
+            path = Path(path)
+            path.mkdir(parents=True, exist_ok=True)
+            self.store.backup(path / "store.sqlite")
+            if self.reducer is not None:
+                self.reducer.save(path / f"reducer-v{self.index_version}.pkl")
+            return path, self.n - len(self.deleted)
+
+    def info(self) -> IndexInfo:
+        with self.lock:
+            return IndexInfo(
+                items=self.n - len(self.deleted),
+                clusters=len(self.fbc.members),
+                reducer=self.reducer.describe() if self.reducer else "unfitted",
+                faiss_index=self.cindex.describe() if self.cindex else "empty",
+                index_version=self.index_version,
+                level_weights={lv.name: w for lv, w in self.calibration.weights.items()},
+                threshold=self.calibration.threshold,
+                server_version=__version__,
+            )
+
+    def reducer_report(self) -> dict[str, object]:
+        return dict(getattr(self.reducer, "report_", {}))
+
+    def close(self) -> None:
+        with self.lock:
+            self.store.close()

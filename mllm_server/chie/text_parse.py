@@ -1,0 +1,98 @@
+"""Tokenising product text into the roles CHIE needs: codes, quantities, numbers, words.
+
+Pure functions over strings, shared by the rules backend and by the vLLM backend's
+anchor normalisation, so that both tiers agree on what a model code or quantity is.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from mllm_server.chie.lexicon import UNITS
+
+_TAG = re.compile(r"<[^>]+>")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*|''|[\"'%]")
+_NUM_UNIT = re.compile(r"^(\d+(?:\.\d+)?)([a-z%]+)$")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_HAS_DIGIT = re.compile(r"\d")
+_HAS_ALPHA = re.compile(r"[a-z]")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, unescape HTML and drop tags: catalogue text often carries markup."""
+    return _TAG.sub(" ", html.unescape(text or "")).lower()
+
+
+def code_key(token: str) -> str:
+    """Canonical form of a model/part code: separators removed ("DSC-W120" -> "dscw120")."""
+    return re.sub(r"[.\-/]", "", token)
+
+
+def _number_key(value: str) -> str:
+    """"2.0" and "2" are the same quantity; keep a stable string form."""
+    number = float(value)
+    return f"{number:g}"
+
+
+@dataclass
+class ParsedText:
+    """Roles of the tokens of one text, in order of appearance."""
+
+    words: list[str] = field(default_factory=list)  # plain alphabetic words
+    codes: list[str] = field(default_factory=list)  # code_key() of alphanumeric codes
+    code_surface: list[str] = field(default_factory=list)  # as written, for display
+    quantities: list[tuple[str, str]] = field(default_factory=list)  # (number, unit)
+    numbers: list[str] = field(default_factory=list)  # bare numbers: versions, years, sizes
+    tokens: list[str] = field(default_factory=list)  # every token, normalised
+
+
+def parse(text: str, max_tokens: int = 400) -> ParsedText:
+    """Split ``text`` into words, codes, quantities and bare numbers.
+
+    A number followed by a unit (attached or not) is a quantity; a token with both letters
+    and digits is a code; a long digit string (>= 5) is a part number, i.e. a code.
+    """
+    raw = _TOKEN.findall(normalise(text))[:max_tokens]
+    out = ParsedText()
+    i = 0
+    while i < len(raw):
+        tok = raw[i]
+        nxt = raw[i + 1] if i + 1 < len(raw) else ""
+        attached = _NUM_UNIT.match(tok)
+        if attached and attached.group(2) in UNITS:
+            out.quantities.append((_number_key(attached.group(1)), UNITS[attached.group(2)]))
+            out.tokens.append(tok)
+        elif _NUMBER.match(tok):
+            unit = UNITS.get(nxt.strip("."))
+            # "2.0 cu . ft" style: a unit after a stray separator token is common in scraped text.
+            if unit is not None:
+                out.quantities.append((_number_key(tok), unit))
+                out.tokens.extend([tok, nxt])
+                i += 1
+            elif "." not in tok and len(tok) >= 5:
+                out.codes.append(tok)
+                out.code_surface.append(tok)
+                out.tokens.append(tok)
+            else:
+                out.numbers.append(_number_key(tok))
+                out.tokens.append(tok)
+        elif _HAS_DIGIT.search(tok) and _HAS_ALPHA.search(tok):
+            key = code_key(tok)
+            if len(key) >= 2:
+                out.codes.append(key)
+                out.code_surface.append(tok)
+            out.tokens.append(tok)
+        elif _HAS_ALPHA.search(tok):
+            for part in re.split(r"[.\-/]", tok):
+                if part:
+                    out.words.append(part)
+            out.tokens.append(tok)
+        i += 1
+    return out
+
+
+def format_quantity(quantity: tuple[str, str]) -> str:
+    number, unit = quantity
+    return f"{number} {unit}"
