@@ -145,6 +145,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
     @staticmethod
     def _done(method: str, start: float, code: grpc.StatusCode, level: int = logging.INFO) -> None:
+        if level == logging.INFO and method.startswith("/grpc.health.v1."):
+            level = logging.DEBUG  # probes every few seconds would drown the real calls
         ms = (time.perf_counter() - start) * 1000
         log.log(level, "event=rpc method=%s code=%s ms=%.1f", method, code.name, ms)
 

@@ -1,0 +1,173 @@
+"""Commands that talk to the servers: ``fitrep serve``, ``fitrep assign``, ``fitrep explain``."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, TypeVar
+
+import typer
+from fitrep.cli import app
+from fitrep.cli.errors import user_errors
+from fitrep.cli.progress import console, stage_progress
+from fitrep.domain import Explanation, InvalidInput
+from fitrep.output import summarise, write_clusters
+from fitrep.readers import read_items
+from rich.console import Console
+from rich.table import Table
+
+T = TypeVar("T")
+CONCEPT, INDEX = "127.0.0.1:50051", "127.0.0.1:50052"
+SERVE_DIR, ASSIGN_DIR = Path("runs/serve"), Path("runs/assign")
+Token = Annotated[
+    str | None,
+    typer.Option(envvar="FITREP_TOKEN", help="Bearer token for the servers."),
+]
+stdout = Console()  # results go to stdout; progress and errors to stderr
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def serve(
+    concept_port: Annotated[int, typer.Option(help="Port of the concept server.")] = 50051,
+    index_port: Annotated[int, typer.Option(help="Port of the index server.")] = 50052,
+    host: Annotated[str, typer.Option(help="Bind address; loopback by default.")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="Index store directory.")] = SERVE_DIR,
+    backend: Annotated[str, typer.Option(help="CHIE backend of the concept server.")] = "rules",
+    backend_option: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE for the backend; repeatable.")
+    ] = None,
+    token: Token = None,
+    startup_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for both servers to be healthy.")
+    ] = 180.0,
+) -> None:
+    """Run both gRPC servers on this machine until Ctrl-C, then stop them gracefully."""
+    from fitrep.launch import LocalServers
+
+    extra = ["--token", token] if token else []
+    servers = LocalServers(host, concept_port, index_port)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    with user_errors():
+        try:
+            servers.start(data_dir, backend, backend_option or [], extra)
+            with console.status("starting servers (loading models)..."):
+                servers.wait_healthy(startup_timeout, token)
+            console.print(
+                f"[green]serving[/] concept=[bold]{servers.concept}[/] "
+                f"index=[bold]{servers.index}[/] data_dir={data_dir}  (Ctrl-C stops both)"
+            )
+            while all(p.poll() is None for p in servers.processes.values()):
+                time.sleep(0.5)
+            down = [n for n, p in servers.processes.items() if p.poll() is not None]
+            raise InvalidInput("serve", f"{', '.join(down)} stopped unexpectedly")
+        except KeyboardInterrupt:
+            console.print("stopping servers...")
+        finally:
+            codes = servers.stop()
+    console.print(f"stopped ({', '.join(f'{n}={c}' for n, c in codes.items())})")
+
+
+@app.command()
+def assign(
+    file: Annotated[Path, typer.Argument(help="Catalogue: .jsonl or .csv, as for dedup.")],
+    concept: Annotated[str, typer.Option(help="Concept server HOST:PORT.")] = CONCEPT,
+    index: Annotated[str, typer.Option(help="Index server HOST:PORT.")] = INDEX,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = ASSIGN_DIR,
+    encoding: Annotated[str, typer.Option(help="Text encoding of FILE (e.g. latin-1).")] = "utf-8",
+    batch_size: Annotated[int, typer.Option(min=1, help="Items per gRPC message.")] = 256,
+    timeout: Annotated[float, typer.Option(help="Per-call deadline, seconds.")] = 120.0,
+    token: Token = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Assign FILE's items to clusters through the servers; writes OUT/clusters.jsonl."""
+    from fitrep.client import Client
+
+    with user_errors():
+        started = time.perf_counter()
+        items = read_items(file, encoding=encoding)
+        with Client(concept, index, batch_size, timeout, token) as client:
+            with stage_progress(progress) as report:
+                assignments = _deadline_as_error(lambda: client.assign(items, report))
+        path = write_clusters(out, items, assignments)
+    summary = summarise(assignments)
+    console.print(
+        f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters "
+        f"({sum(a.is_new_cluster for a in assignments)} new) "
+        f"in {time.perf_counter() - started:.1f} s\nclusters: {path}"
+    )
+
+
+@app.command()
+def explain(
+    item_a: Annotated[str, typer.Argument(help="First item id.")],
+    item_b: Annotated[str, typer.Argument(help="Second item id.")],
+    index: Annotated[str | None, typer.Option(help=f"Index server (default {INDEX}).")] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="A dedup output directory: read DIR/index in-process.")
+    ] = None,
+    token: Token = None,
+) -> None:
+    """Why two items are (not) duplicates: per-level similarity, gates, score vs threshold."""
+    with user_errors():
+        if run is not None and index is not None:
+            raise InvalidInput("--run", "give either --run or --index, not both")
+        if run is not None:
+            exp = _explain_local(run, item_a, item_b)
+        else:
+            from fitrep.client import Client
+
+            with Client(concept=None, index=index or INDEX, token=token) as client:
+                exp = _deadline_as_error(lambda: client.explain(item_a, item_b))
+    _print_explanation(exp)
+
+
+def _explain_local(run: Path, item_a: str, item_b: str) -> Explanation:
+    from index_server.engine import IndexEngine
+
+    index_dir = run / "index"
+    if not (index_dir / "store.sqlite").exists():
+        raise InvalidInput("--run", f"no index in {index_dir} (run `fitrep dedup --out {run}`)")
+    engine = IndexEngine(data_dir=index_dir)
+    try:
+        return engine.explain(item_a, item_b)
+    finally:
+        engine.close()
+
+
+def _deadline_as_error(call: Callable[[], T]) -> T:
+    """A deadline is a user-facing condition here (slow or wedged server), not a crash."""
+    try:
+        return call()
+    except TimeoutError as exc:
+        raise InvalidInput("--timeout", f"deadline exceeded ({exc}); raise --timeout") from None
+
+
+def _print_explanation(exp: Explanation) -> None:
+    table = Table(title=f"{exp.item_a} vs {exp.item_b}", title_justify="left")
+    for name, justify in (("level", "left"), ("similarity", "right"), ("weight", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("weighted", justify="right")
+    for s in exp.per_level:
+        if s.present:
+            table.add_row(s.level.name, f"{s.similarity:.3f}", f"{s.weight:.2f}",
+                          f"{s.weight * s.similarity:.3f}")  # fmt: skip
+        else:
+            table.add_row(
+                f"[dim]{s.level.name}[/]", "[dim]absent[/]", f"[dim]{s.weight:.2f}[/]", ""
+            )
+    stdout.print(table)
+    for g in exp.gates:
+        if g.fired:
+            stdout.print(f"[yellow]gate {g.name} fired[/] {g.detail}")
+    verdict = "[green]duplicates[/]" if exp.duplicate else "[red]not duplicates[/]"
+    stdout.print(
+        f"score [bold]{exp.score:.3f}[/] vs threshold {exp.threshold:.3f}: {verdict}; "
+        f"clusters {exp.cluster_a or '-'} / {exp.cluster_b or '-'}"
+    )
