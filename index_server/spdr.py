@@ -131,7 +131,7 @@ class SPDR:
         q_idx = rng.choice(len(sample), min(self.eval_queries, len(sample)), replace=False)
         k = self.k_eval
         truth = _topk_ip(sample[q_idx], sample, k + 1)
-        candidates: list[tuple[str, int]] = [("pca", d) for d in self.sweep] + [("umap", min(self.sweep))]
+        candidates = self._sweep_candidates()
         results = {}
         fitted = {}
         for method, dims in candidates:
@@ -147,6 +147,10 @@ class SPDR:
         method, model, dims, _ = next(v for v in fitted.values() if v[3] >= best - 0.01)
         self._set(method, model, dims)
         self.report_ = {"chosen": self.describe(), "candidate_recall": results, "k": k}
+
+    def _sweep_candidates(self) -> list[tuple[str, int]]:
+        """Cheapest first: PCA at each size, then one UMAP at the smallest size."""
+        return [("pca", d) for d in self.sweep] + [("umap", min(self.sweep))]
 
     # -- applying ------------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,48 @@
+# FITRep: two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# torch is pinned in the same pip command: the local CPU wheel, not a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: venv demo test test-unit test-integration test-vllm lint protos bench-quality bench-speed clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH) -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/fitrep dedup examples/data/catalogue.jsonl --out runs/demo
+
+test: venv
+	$(PY) -m pytest tests/unit tests/integration -q
+
+test-unit: venv
+	$(PY) -m pytest tests/unit -q
+
+test-integration: venv
+	$(PY) -m pytest tests/integration -q
+
+test-vllm:
+	bash scripts/test_vllm.sh
+
+lint: venv
+	$(VENV)/bin/ruff check client mllm_server index_server tests benchmarks
+	$(VENV)/bin/mypy client/fitrep mllm_server index_server
+
+protos: venv
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=client --pyi_out=client --grpc_python_out=client protos/fitrep/v1/*.proto
+
+bench-quality: venv
+	$(PY) benchmarks/quality.py
+
+bench-speed: venv
+	$(PY) benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

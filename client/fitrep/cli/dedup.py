@@ -1,0 +1,62 @@
+"""``fitrep dedup FILE``: the embedded default — the whole pipeline in-process, no servers."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from fitrep.cli import app
+from fitrep.cli.errors import user_errors
+from fitrep.cli.progress import console, stage_progress
+from fitrep.output import summarise, write_clusters
+from fitrep.readers import read_items
+from fitrep.report import write_report
+
+
+@app.command()
+def dedup(
+    file: Path = typer.Argument(..., help="Catalogue: .jsonl or .csv with id and title/text/image."),
+    out: Path = typer.Option(Path("runs/latest"), "--out", "-o", help="Output directory."),
+    encoding: str = typer.Option("utf-8", help="Text encoding of FILE (e.g. latin-1)."),
+    calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
+    backend: str = typer.Option("rules", help="CHIE backend."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index."""
+    from fitrep.pipeline import Pipeline
+    from index_server.config import IndexConfig
+
+    with user_errors():
+        started = time.perf_counter()
+        items = read_items(file, encoding=encoding)
+        index_dir = out / "index"
+        if (index_dir / "store.sqlite").exists():
+            # A rerun starts a fresh index: ids of an earlier run must not leak into this one.
+            for old in index_dir.iterdir():
+                old.unlink()
+        pipeline = Pipeline.create(
+            data_dir=index_dir, backend=backend, config=IndexConfig(calibration=calibration)
+        )
+        try:
+            with stage_progress(progress) as report:
+                assignments = pipeline.dedup(items, report)
+            elapsed = time.perf_counter() - started
+            summary: dict[str, object] = {**summarise(assignments), "seconds": round(elapsed, 1)}
+            info = pipeline.index.info()
+            summary["reducer"] = info.reducer
+            summary["faiss_index"] = info.faiss_index
+            clusters_path = write_clusters(out, items, assignments)
+            concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
+            report_path = write_report(out / "report.html", items, assignments, summary, concepts)
+            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        finally:
+            pipeline.close()
+    console.print(
+        f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters, "
+        f"[bold]{summary['duplicates']}[/] duplicates found "
+        f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s"
+    )
+    console.print(f"clusters: {clusters_path}\nreport:   {report_path}")

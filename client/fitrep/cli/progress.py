@@ -1,0 +1,37 @@
+"""Rich progress bars fed by the pipeline's (stage, done, total) callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fitrep.pipeline import Progress as ProgressFn
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def stage_progress(enabled: bool = True) -> Iterator[ProgressFn]:
+    """Yields a callback that shows one bar per stage."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield update

@@ -1,0 +1,109 @@
+"""IndexEngine behaviour: stable ids across restarts, idempotent assign, build == assign."""
+
+from __future__ import annotations
+
+import pytest
+
+from fitrep.domain import InvalidInput, Item, NotFound
+from index_server.engine import IndexEngine
+from mllm_server.chie.encoder import LevelEncoder
+from mllm_server.chie.engine import ConceptEngine
+from mllm_server.chie.rules import RulesExtractor
+from tests.conftest import hash_embed
+
+
+@pytest.fixture(scope="module")
+def fast_items(catalogue):
+    engine = ConceptEngine(RulesExtractor(), LevelEncoder(embed=hash_embed))
+    return engine.process(catalogue)
+
+
+def _partition(assignments):
+    groups: dict[str, set[str]] = {}
+    for a in assignments:
+        groups.setdefault(a.cluster_id, set()).add(a.item_id)
+    return sorted(sorted(g) for g in groups.values())
+
+
+def test_build_equals_incremental_assign_in_the_same_order(fast_items):
+    built = IndexEngine().build(fast_items)
+    inc = IndexEngine()
+    one_by_one = [inc.assign([item])[0] for item in fast_items]
+    assert _partition(built) == _partition(one_by_one)
+    assert [a.cluster_id for a in built] == [a.cluster_id for a in one_by_one]
+
+
+def test_assign_is_idempotent_per_item_id(fast_items):
+    engine = IndexEngine()
+    first = engine.assign(fast_items)
+    again = engine.assign(fast_items[:3])
+    assert [a.cluster_id for a in again] == [a.cluster_id for a in first[:3]]
+    assert engine.info().items == len(fast_items)
+
+
+def test_ids_stable_across_restart_and_never_reused(tmp_path, fast_items):
+    engine = IndexEngine(tmp_path)
+    first = engine.assign(fast_items[:8])
+    engine.close()
+    reopened = IndexEngine(tmp_path)
+    assert reopened.info().items == 8
+    again = reopened.assign(fast_items[:8])
+    assert [a.cluster_id for a in again] == [a.cluster_id for a in first]
+    later = reopened.assign(fast_items[8:])
+    old_ids = {a.cluster_id for a in first}
+    new_ids = {a.cluster_id for a in later if a.is_new_cluster}
+    assert not (old_ids & new_ids)
+    # deleting every member of a cluster must not free its id
+    victim = first[0].cluster_id
+    members = reopened.get_cluster(victim).member_ids
+    assert reopened.delete(members) == len(members)
+    with pytest.raises(NotFound):
+        reopened.get_cluster(victim)
+    reopened.close()
+    third = IndexEngine(tmp_path)
+    fresh = third.assign([fast_items[0].__class__(fast_items[0].concepts, fast_items[0].embeddings)])
+    assert fresh[0].cluster_id == first[0].cluster_id  # known id: stored assignment, even if deleted
+    third.close()
+
+
+def test_a_crash_after_commit_loses_nothing(tmp_path, fast_items):
+    engine = IndexEngine(tmp_path)
+    committed = engine.assign(fast_items[:5])
+    # No close(): the process "dies" here. SQLite WAL keeps the committed batch.
+    engine.store.db.close()
+    recovered = IndexEngine(tmp_path)
+    assert recovered.info().items == 5
+    assert [a.cluster_id for a in recovered.assign(fast_items[:5])] == [a.cluster_id for a in committed]
+    recovered.close()
+
+
+def test_explain_and_query(fast_items):
+    engine = IndexEngine()
+    engine.build(fast_items)
+    ex = engine.explain("e1", "e2")
+    assert {g.name for g in ex.gates if g.fired} >= {"code_conflict"}
+    assert not ex.duplicate
+    assert len(ex.per_level) >= 6
+    (qid, neighbours), = engine.query(["c1"], k=3)
+    assert qid == "c1" and neighbours and all(n.item_id != "c1" for n in neighbours)
+    with pytest.raises(NotFound):
+        engine.explain("e1", "nope")
+
+
+def test_mismatched_dimensions_name_the_field(fast_items):
+    engine = IndexEngine()
+    engine.assign(fast_items[:2])
+    bad = fast_items[2]
+    from fitrep.domain import EmbeddedItem, LevelEmbeddings
+
+    vectors = {lv: v[:10] for lv, v in bad.embeddings.vectors.items()}
+    bad_item = EmbeddedItem(bad.concepts, LevelEmbeddings(bad.item_id, vectors))
+    with pytest.raises(InvalidInput) as err:
+        engine.assign([bad_item])
+    assert "items[0].embeddings.vectors" in err.value.field
+
+
+def test_item_without_content_is_rejected(concept_engine):
+    with pytest.raises(InvalidInput) as err:
+        concept_engine.process([Item("x", "", "")])
+    assert err.value.field == "items[0]"
