@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import grpc.aio
@@ -46,7 +46,7 @@ from tenacity import (
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
-QueryInput = Item | EmbeddedItem
+QueryInput: TypeAlias = Item | EmbeddedItem
 
 _RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
@@ -217,7 +217,7 @@ class Client:
     ) -> list[EmbeddedItem]:
         """Concepts (and level embeddings) for ``items``, in order, ``batch_size`` per call."""
         _validate(items)
-        stub, out = self._concepts(), []
+        stub, out = self._concepts(), list[EmbeddedItem]()
         for batch in _batches(items, self.settings.batch_size):
             rid = _new_request_id()
             resp = self._call(stub.ExtractConcepts, _extract_request(batch, embed, rid), rid=rid)
@@ -239,7 +239,7 @@ class Client:
     def assign_embedded(
         self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
-        stub, out = self._index(), []
+        stub, out = self._index(), list[Assignment]()
         for batch in _batches(embedded, self.settings.batch_size):
             rid = _new_request_id()
             req = ipb.AssignItemsRequest(
@@ -402,7 +402,7 @@ class AsyncClient:
         self, items: Sequence[Item], embed: bool = True, progress: Progress | None = None
     ) -> list[EmbeddedItem]:
         _validate(items)
-        stub, out = self._concepts(), []
+        stub, out = self._concepts(), list[EmbeddedItem]()
         for batch in _batches(items, self.settings.batch_size):
             rid = _new_request_id()
             req = _extract_request(batch, embed, rid)
@@ -423,7 +423,7 @@ class AsyncClient:
     async def assign_embedded(
         self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
-        stub, out = self._index(), []
+        stub, out = self._index(), list[Assignment]()
         for batch in _batches(embedded, self.settings.batch_size):
             rid = _new_request_id()
             req = ipb.AssignItemsRequest(
