@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,7 +24,7 @@ from fitrep.domain import (
     NotFound,
     Overloaded,
 )
-from fitrep.rpc_errors import RemoteError, Unauthenticated
+from fitrep.rpc_errors import RemoteError, Unauthenticated, Unavailable
 from fitrep.serving import RunningServer, ServingConfig, masked, start_server
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
@@ -186,3 +189,30 @@ def test_graceful_stop_reports_not_serving(fakes) -> None:  # type: ignore[no-un
 def test_masked_hides_secrets() -> None:
     shown = masked(ServingConfig(token="s3cret"))
     assert shown["token"] == "***" and shown["port"] == 0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
+def test_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    index = FakeIndex()
+
+    def register(server: grpc.Server) -> None:
+        ipb_grpc.add_IndexServiceServicer_to_server(IndexServicer(index, 100), server)  # type: ignore[arg-type]
+
+    running = start_server(
+        ServingConfig(port=0, tls_cert=cert, tls_key=key), register, ["fitrep.v1.IndexService"]
+    )
+    try:
+        address = f"localhost:{running.port}"
+        with Client(None, address, root_certificates=cert.read_bytes(), timeout=5) as c:
+            assert c.index_info() == INFO
+        with Client(None, address, timeout=2, retries=1) as plain, pytest.raises(Unavailable):
+            plain.index_info()
+    finally:
+        running.stop(0)
