@@ -31,7 +31,7 @@ from index_server.integration import LevelLayout, concatenate, integrate
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
 from index_server.store import ClusterStore, StoredItem
-from index_server.verify import PairVerifier
+from index_server.verify import PairScores, PairVerifier
 
 Progress = Callable[[str, int, int], None]
 _CHUNK = 512  # rows decided between progress reports
@@ -54,6 +54,7 @@ class IndexEngine:
         self.vectors = np.zeros((0, 0), np.float16)
         self.anchors: list[dict[str, list[str]]] = []
         self.levels: list[dict[str, list[str]]] = []
+        self.images: list[dict[str, np.ndarray]] = []
         self.decisions: list[Assignment] = []
         self.deleted: set[int] = set()
         self.aliases: dict[int, int] = {}
@@ -104,6 +105,7 @@ class IndexEngine:
             self.row_of[item.item_id] = start + offset
             self.anchors.append({k: list(v) for k, v in item.concepts.anchors.items()})
             self.levels.append({lv.name: list(v) for lv, v in item.concepts.levels.items()})
+            self.images.append(item.concepts.image_features)
         return list(range(start, self.n))
 
     def _weighted(self, rows: slice | Sequence[int]) -> np.ndarray:
@@ -158,7 +160,8 @@ class IndexEngine:
         return out
 
     # -- scoring ---------------------------------------------------------------------------
-    def _score(self, row: int, others: Sequence[int]) -> np.ndarray:
+    def _pair_scores(self, row: int, others: Sequence[int]) -> PairScores:
+        """Verify stored ``row`` against stored ``others`` in the full space."""
         assert self.verifier is not None
         idx = list(others)
         return self.verifier.score(
@@ -166,7 +169,12 @@ class IndexEngine:
             self.anchors[row],
             self.vectors[idx].astype(np.float32),
             [self.anchors[o] for o in idx],
-        ).probability
+            self.images[row],
+            [self.images[o] for o in idx],
+        )
+
+    def _score(self, row: int, others: Sequence[int]) -> np.ndarray:
+        return self._pair_scores(row, others).probability
 
     # -- public API ------------------------------------------------------------------------
     def assign(self, items: Sequence[EmbeddedItem], progress: Progress | None = None) -> list[Assignment]:
@@ -210,12 +218,7 @@ class IndexEngine:
                 d = self.fbc.decide(row, cands, self._score)
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
-                    s = self.verifier.score(
-                        self.vectors[row].astype(np.float32),
-                        self.anchors[row],
-                        self.vectors[[d.nearest_row]].astype(np.float32),
-                        [self.anchors[d.nearest_row]],
-                    )
+                    s = self._pair_scores(row, [d.nearest_row])
                     per_level = {
                         ls.level: ls.similarity for ls in self.verifier.level_scores(s, 0) if ls.present
                     }
@@ -276,6 +279,7 @@ class IndexEngine:
             self.row_of[it.item_id] = it.row
             self.anchors.append(it.anchors)
             self.levels.append(it.levels)
+            self.images.append(it.image_features)
             vectors.append(it.vector)
             self.fbc.restore(it.row, it.cluster)
             if it.deleted:
@@ -318,12 +322,7 @@ class IndexEngine:
         with self.lock:
             a, b = self._row(item_a), self._row(item_b)
             assert self.verifier is not None
-            s = self.verifier.score(
-                self.vectors[a].astype(np.float32),
-                self.anchors[a],
-                self.vectors[[b]].astype(np.float32),
-                [self.anchors[b]],
-            )
+            s = self._pair_scores(a, [b])
             p = float(s.probability[0])
             return Explanation(
                 item_a=item_a,
@@ -348,15 +347,17 @@ class IndexEngine:
         with self.lock:
             if self.cindex is None or self.reducer is None or self.layout is None:
                 return [(q, []) for q in [*item_ids, *(it.item_id for it in items)]]
-            queries: list[tuple[str, np.ndarray, dict[str, list[str]], int]] = []
+            queries: list[tuple[str, np.ndarray, dict[str, list[str]], dict[str, np.ndarray], int]] = []
             for item_id in item_ids:
                 row = self._row(item_id)
-                queries.append((item_id, self.vectors[row].astype(np.float32), self.anchors[row], row))
+                queries.append(
+                    (item_id, self.vectors[row].astype(np.float32), self.anchors[row], self.images[row], row)
+                )
             if items:
                 full = concatenate([it.embeddings for it in items], self.layout)
                 for it, vec in zip(items, full, strict=True):
                     anchors = {key: list(v) for key, v in it.concepts.anchors.items()}
-                    queries.append((it.item_id, vec, anchors, -1))
+                    queries.append((it.item_id, vec, anchors, it.concepts.image_features, -1))
             if not queries:
                 return []
             assert self.verifier is not None
@@ -364,13 +365,18 @@ class IndexEngine:
             weighted = integrate(qv, self.layout, self.calibration.weights)
             _, found = self.cindex.search(self.reducer.transform(weighted), k + 1)
             results = []
-            for (qid, vec, anchors, self_row), hits in zip(queries, found, strict=True):
+            for (qid, vec, anchors, image, self_row), hits in zip(queries, found, strict=True):
                 rows = [int(h) for h in hits if h >= 0 and h != self_row and h not in self.deleted][:k]
                 if not rows:
                     results.append((qid, []))
                     continue
                 probs = self.verifier.score(
-                    vec, anchors, self.vectors[rows].astype(np.float32), [self.anchors[r] for r in rows]
+                    vec,
+                    anchors,
+                    self.vectors[rows].astype(np.float32),
+                    [self.anchors[r] for r in rows],
+                    image,
+                    [self.images[r] for r in rows],
                 ).probability
                 order = np.argsort(-probs)
                 results.append(

