@@ -23,7 +23,11 @@ def content_hash(item: Item) -> str:
     The item id is left out on purpose: two ids with identical content share one answer.
     """
     digest = hashlib.sha256()
-    payload = {"title": item.title, "text": item.text, "attributes": sorted(item.attributes.items())}
+    payload = {
+        "title": item.title,
+        "text": item.text,
+        "attributes": sorted(item.attributes.items()),
+    }
     digest.update(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())
     digest.update(b"\x00image\x00")
     if isinstance(item.image, bytes):

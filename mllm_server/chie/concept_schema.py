@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from fitrep.domain import ConceptSet, Item, Level
+
 from mllm_server.chie.text_parse import code_key, normalise
 
 DEFAULT_PROMPT = "concepts_v1"

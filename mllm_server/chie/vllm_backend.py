@@ -21,14 +21,14 @@ import itertools
 import logging
 import os
 import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
 from fitrep.domain import ConceptSet, InvalidInput, Item, Level, Overloaded
+
 from mllm_server.chie import image_features
 from mllm_server.chie.concept_cache import ConceptCache
 from mllm_server.chie.concept_schema import (
@@ -126,12 +126,16 @@ class VLLMExtractor:
             "enforce_eager": enforce_eager,
             "limit_mm_per_prompt": {"image": 1},
             "seed": seed,
-            "structured_outputs_config": {"backend": "guidance"},
+            # Compact JSON: free whitespace between tokens is where a weak model loops until
+            # max_tokens (measured with the random-weight test model).
+            "structured_outputs_config": {"backend": "guidance", "disable_any_whitespace": True},
             "disable_log_stats": True,
             **(engine_options or {}),
         }
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="vllm-loop", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="vllm-loop", daemon=True
+        )
         self._thread.start()
         try:
             started = asyncio.run_coroutine_threadsafe(self._start(engine_kwargs), self._loop)
@@ -141,7 +145,10 @@ class VLLMExtractor:
             raise
         log.info(
             "vllm backend ready model=%s prompt=%s max_tokens=%d max_queue=%d",
-            self.model_path, self.prompt.version, self.max_tokens, self.max_queue,
+            self.model_path,
+            self.prompt.version,
+            self.max_tokens,
+            self.max_queue,
         )
 
     async def _start(self, engine_kwargs: dict[str, Any]) -> None:
@@ -152,12 +159,12 @@ class VLLMExtractor:
         os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")
         from transformers import AutoTokenizer
         from vllm import AsyncEngineArgs, SamplingParams
+        from vllm.exceptions import VLLMClientError
         from vllm.sampling_params import StructuredOutputsParams
         from vllm.v1.engine.async_llm import AsyncLLM
 
-        self._tokenizer = AutoTokenizer.from_pretrained(
-            str(self.model_path), local_files_only=True
-        )
+        self._client_error = VLLMClientError
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
         self._sampling = SamplingParams(
             temperature=0.0,
             max_tokens=self.max_tokens,
@@ -177,13 +184,9 @@ class VLLMExtractor:
         misses: list[int] = []
         for i, item in enumerate(items):
             cached = self.cache.get(item, self.model_name, self.prompt.version)
-            if cached is not None:
-                cached.image_features, visual = self._pixels(item)
-                if visual:
-                    cached.levels[Level.VISUAL] = visual
-            else:
+            if cached is None:
                 misses.append(i)
-            results.append(cached)
+            results.append(None if cached is None else self._complete(item, cached))
         with self._lock:
             self._counters["items"] += len(items)
             self._counters["cache_hits"] += len(items) - len(misses)
@@ -245,6 +248,8 @@ class VLLMExtractor:
             except FutureTimeout:
                 future.cancel()
                 raise TimeoutError(f"vllm batch of {len(items)} exceeded {timeout}s") from None
+            except CancelledError:
+                raise RuntimeError("vllm backend closed while the batch ran") from None
         except TimeoutError:
             with self._lock:
                 self._counters["timeouts"] += 1
@@ -257,7 +262,7 @@ class VLLMExtractor:
         tasks = [asyncio.ensure_future(self._one(p)) for p in prompts]
         try:
             return await asyncio.wait_for(asyncio.gather(*tasks), timeout)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except TimeoutError:
             # Cancelling the generate() iterators makes AsyncLLM abort the engine requests.
             for task in tasks:
                 task.cancel()
@@ -267,8 +272,14 @@ class VLLMExtractor:
     async def _one(self, prompt: dict[str, Any]) -> str:
         request_id = f"chie-{next(self._request_ids)}"
         text = ""
-        async for output in self._engine.generate(prompt, self._sampling, request_id):
-            text = output.outputs[0].text if output.outputs else ""
+        try:
+            async for output in self._engine.generate(prompt, self._sampling, request_id):
+                text = output.outputs[0].text if output.outputs else ""
+        except self._client_error as exc:
+            # This item's request was refused (e.g. prompt longer than max_model_len): an
+            # empty answer sends it to the rules fallback; the rest of the batch goes on.
+            log.warning("vllm refused request_id=%s: %s", request_id, exc)
+            return ""
         return text
 
     def _engine_prompt(self, item: Item) -> dict[str, Any]:
@@ -278,8 +289,9 @@ class VLLMExtractor:
         if image is not None:
             content.append({"type": "image"})
         content.append({"type": "text", "text": self.prompt.render(item)})
+        messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
         text = self._tokenizer.apply_chat_template(
-            [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+            messages, tokenize=False, add_generation_prompt=True
         )
         prompt: dict[str, Any] = {"prompt": text}
         if image is not None:
@@ -295,7 +307,11 @@ class VLLMExtractor:
             log.warning("vllm answer unusable item_id=%s reason=%s: rules fallback", item.id, exc)
             return self._rules.extract_one(item)
         self.cache.put(item, self.model_name, self.prompt.version, concepts)
-        # The verifier's other anchors (code_any, tokens, numbers) come from the text rules.
+        return self._complete(item, concepts)
+
+    def _complete(self, item: Item, concepts: ConceptSet) -> ConceptSet:
+        """Add what is cheap and deterministic, so it is not cached: the verifier's other
+        anchors (code_any, tokens, numbers) from the text rules, and the pixel features."""
         rules = self._rules.extract_one(item)
         concepts.anchors = {**rules.anchors, **concepts.anchors}
         concepts.image_features = rules.image_features
@@ -303,17 +319,12 @@ class VLLMExtractor:
             concepts.levels[Level.VISUAL] = rules.levels[Level.VISUAL]
         return concepts
 
-    @staticmethod
-    def _pixels(item: Item) -> tuple[dict[str, Any], list[str]]:
-        if item.image is None:
-            return {}, []
-        features = image_features.compute(item.image)
-        return features, image_features.describe(features) if features else []
-
     async def _shutdown(self) -> None:
         for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
             task.cancel()
         self._engine.shutdown()
+        # Drop the engine now: AsyncLLM.__del__ at interpreter exit would shut it down again.
+        del self._engine
 
     def _stop_loop(self) -> None:
         if self._loop.is_running():
