@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -160,9 +161,15 @@ def test_read_calls(built, client: Client) -> None:  # type: ignore[no-untyped-d
     assert info["index"].items >= len(remote)
 
 
-def test_snapshot_and_delete(built, client: Client, servers: LocalServers) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_and_delete(built, client: Client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path, n = client.snapshot("snap1")
     assert Path(path).name == "snap1" and Path(path, "store.sqlite").exists() and n > 0
+    # A snapshot is a complete index: `fitrep explain --run` can open it in-process.
+    run = tmp_path / "run"
+    shutil.copytree(path, run / "index")
+    result = CliRunner().invoke(app, ["explain", "ink1", "ink3", "--run", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "PRIMARY" in result.output
     with pytest.raises(InvalidInput) as err:
         client.snapshot("../../outside")
     assert err.value.field == "path"

@@ -16,6 +16,7 @@ from fitrep.cli.progress import console, stage_progress
 from fitrep.domain import Explanation, InvalidInput
 from fitrep.output import summarise, write_clusters
 from fitrep.readers import read_items
+from fitrep.rpc_errors import Unavailable
 from rich.console import Console
 from rich.table import Table
 
@@ -94,7 +95,7 @@ def assign(
         items = read_items(file, encoding=encoding)
         with Client(concept, index, batch_size, timeout, token) as client:
             with stage_progress(progress) as report:
-                assignments = _deadline_as_error(lambda: client.assign(items, report))
+                assignments = _remote(lambda: client.assign(items, report), f"{concept}, {index}")
         path = write_clusters(out, items, assignments)
     summary = summarise(assignments)
     console.print(
@@ -124,7 +125,7 @@ def explain(
             from fitrep.client import Client
 
             with Client(concept=None, index=index or INDEX, token=token) as client:
-                exp = _deadline_as_error(lambda: client.explain(item_a, item_b))
+                exp = _remote(lambda: client.explain(item_a, item_b), index or INDEX)
     _print_explanation(exp)
 
 
@@ -141,10 +142,14 @@ def _explain_local(run: Path, item_a: str, item_b: str) -> Explanation:
         engine.close()
 
 
-def _deadline_as_error(call: Callable[[], T]) -> T:
-    """A deadline is a user-facing condition here (slow or wedged server), not a crash."""
+def _remote(call: Callable[[], T], addresses: str) -> T:
+    """Unreachable or slow servers are user-facing conditions here, not crashes."""
     try:
         return call()
+    except Unavailable:
+        raise Unavailable(
+            f"cannot reach the server(s) at {addresses}; is `fitrep serve` running?"
+        ) from None
     except TimeoutError as exc:
         raise InvalidInput("--timeout", f"deadline exceeded ({exc}); raise --timeout") from None
 
