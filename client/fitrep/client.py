@@ -19,6 +19,15 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import grpc.aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
 from fitrep import wire
 from fitrep.domain import (
     Assignment,
@@ -35,14 +44,6 @@ from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tenacity import (
-    AsyncRetrying,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
@@ -498,6 +499,20 @@ class AsyncClient:
         if self.settings.index:
             out["index"] = await self.index_info()
         return out
+
+    async def healthy(self, timeout: float = 1.0) -> bool:
+        for address in (self.settings.concept, self.settings.index):
+            if not address:
+                continue
+            try:
+                resp = await health_pb2_grpc.HealthStub(self._channel(address)).Check(
+                    health_pb2.HealthCheckRequest(), timeout=timeout
+                )
+            except grpc.RpcError:
+                return False
+            if resp.status != health_pb2.HealthCheckResponse.SERVING:
+                return False
+        return True
 
     async def close(self) -> None:
         for channel in self._channels.values():

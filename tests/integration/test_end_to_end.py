@@ -186,6 +186,11 @@ def test_async_client(built, servers: LocalServers) -> None:  # type: ignore[no-
 
     async def run() -> None:
         async with AsyncClient(servers.concept, servers.index, batch_size=4) as ac:
+            assert await ac.healthy()
+            # Stored items are not re-clustered by a second build: same partition back.
+            events: list[tuple[str, int, int]] = []
+            again = await ac.dedup(catalogue_items(), progress=lambda *e: events.append(e))
+            assert partition(again) == partition(remote) and events
             [a] = await ac.assign([Item("nt3", "Norton Antivirus 2008 (1 user)")])
             assert a.cluster_id == cluster_of["nt1"]
             exp = await ac.explain("nt1", "nt2")

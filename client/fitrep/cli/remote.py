@@ -10,6 +10,9 @@ from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
 from fitrep.cli import app
 from fitrep.cli.errors import user_errors
 from fitrep.cli.progress import console, stage_progress
@@ -17,8 +20,6 @@ from fitrep.domain import Explanation, InvalidInput
 from fitrep.output import summarise, write_clusters
 from fitrep.readers import read_items
 from fitrep.rpc_errors import Unavailable
-from rich.console import Console
-from rich.table import Table
 
 T = TypeVar("T")
 CONCEPT, INDEX = "127.0.0.1:50051", "127.0.0.1:50052"
