@@ -153,10 +153,24 @@ class IndexEngine:
         """Earlier, live rows near each of ``rows``, best first, at most k."""
         assert self.cindex is not None and self.reducer is not None
         k = self.config.k
-        _, found = self.cindex.search(self.reducer.transform(self._weighted(rows)), 2 * k + 1)
-        out = []
-        for row, hits in zip(rows, found, strict=True):
-            out.append([int(h) for h in hits if 0 <= h < row and h not in self.deleted][:k])
+        queries = self.reducer.transform(self._weighted(rows))
+        out: list[list[int]] = [[] for _ in rows]
+        pending = list(range(len(rows)))
+        width = 2 * k + 1
+        # Widen the search for rows whose hits were mostly later items, so every row gets its
+        # top-k among *earlier* rows whatever the batch split: build == incremental assign.
+        while pending:
+            _, found = self.cindex.search(queries[pending], width)
+            exhausted = width >= self.cindex.ntotal
+            retry = []
+            for i, hits in zip(pending, found, strict=True):
+                row = rows[i]
+                earlier = [int(h) for h in hits if 0 <= h < row and h not in self.deleted]
+                if len(earlier) >= k or exhausted or len(hits) < width:
+                    out[i] = earlier[:k]
+                else:
+                    retry.append(i)
+            pending, width = retry, width * 4
         return out
 
     # -- scoring ---------------------------------------------------------------------------
