@@ -176,7 +176,6 @@ class Client:
             concept, index, batch_size, timeout, build_timeout, token,
             root_certificates, retries, max_message_mb,
         )  # fmt: skip
-        self._retrying = Retrying(**self.settings.retry_kwargs())
         self._channels: dict[str, grpc.Channel] = {}
 
     # -- plumbing ------------------------------------------------------------------------
@@ -208,7 +207,9 @@ class Client:
             return method(request, timeout=self.settings.timeout, metadata=md)
 
         try:
-            return self._retrying(once) if idempotent else once()
+            if idempotent:  # a fresh Retrying per call: its state is per call, not thread-safe
+                return Retrying(**self.settings.retry_kwargs())(once)
+            return once()
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
 
