@@ -24,6 +24,7 @@ from fitrep.domain import (
     NotFound,
 )
 from index_server import __version__
+from index_server.batch_scores import ChunkScores, level_presence
 from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, format_cluster_id, parse_cluster_id
@@ -51,7 +52,8 @@ class IndexEngine:
         self.verifier: PairVerifier | None = None
         self.ids: list[str] = []
         self.row_of: dict[str, int] = {}
-        self.vectors = np.zeros((0, 0), np.float16)
+        self._vectors = np.zeros((0, 0), np.float16)  # capacity >= n rows; see ``vectors``
+        self._present = np.zeros((0, 0), bool)  # (capacity, L) which levels each row has
         self.anchors: list[dict[str, list[str]]] = []
         self.levels: list[dict[str, list[str]]] = []
         self.images: list[dict[str, np.ndarray]] = []
@@ -69,10 +71,30 @@ class IndexEngine:
     def n(self) -> int:
         return len(self.ids)
 
+    @property
+    def vectors(self) -> np.ndarray:
+        """(n, D) float16 unweighted full vectors, a view of a buffer grown by doubling."""
+        return self._vectors[: self.n]
+
+    @property
+    def present(self) -> np.ndarray:
+        return self._present[: self.n]
+
+    def _reserve(self, rows: int) -> None:
+        if rows <= len(self._vectors):
+            return
+        capacity = max(rows, 2 * len(self._vectors), 1024)
+        for name in ("_vectors", "_present"):
+            old = getattr(self, name)
+            grown = np.zeros((capacity, old.shape[1]), old.dtype)
+            grown[: self.n] = old[: self.n]
+            setattr(self, name, grown)
+
     def _set_layout(self, layout: LevelLayout) -> None:
         self.layout = layout
         self.verifier = PairVerifier(self.calibration, layout)
-        self.vectors = np.zeros((0, layout.total), np.float16)
+        self._vectors = np.zeros((0, layout.total), np.float16)
+        self._present = np.zeros((0, len(layout.dims)), bool)
 
     def _layout_for(self, items: Sequence[EmbeddedItem]) -> LevelLayout:
         if self.layout is not None:
@@ -98,8 +120,11 @@ class IndexEngine:
         return layout
 
     def _append(self, items: Sequence[EmbeddedItem], full: np.ndarray) -> list[int]:
+        assert self.layout is not None
         start = self.n
-        self.vectors = np.concatenate([self.vectors, full.astype(np.float16)])
+        self._reserve(start + len(items))
+        self._vectors[start : start + len(items)] = full
+        self._present[start : start + len(items)] = level_presence(full, self.layout)
         for offset, item in enumerate(items):
             self.ids.append(item.item_id)
             self.row_of[item.item_id] = start + offset
@@ -149,28 +174,21 @@ class IndexEngine:
             return
         self.cindex.add(self.reducer.transform(self._weighted(rows)))
 
-    def _candidates(self, rows: list[int]) -> list[list[int]]:
-        """Earlier, live rows near each of ``rows``, best first, at most k."""
+    def _candidates(self, rows: list[int]) -> np.ndarray:
+        """(len(rows), k): earlier, live rows near each of ``rows``, best first; -1 pads."""
         assert self.cindex is not None and self.reducer is not None
         k = self.config.k
-        queries = self.reducer.transform(self._weighted(rows))
-        out: list[list[int]] = [[] for _ in rows]
-        pending = list(range(len(rows)))
-        width = 2 * k + 1
-        # Widen the search for rows whose hits were mostly later items, so every row gets its
-        # top-k among *earlier* rows whatever the batch split: build == incremental assign.
-        while pending:
-            _, found = self.cindex.search(queries[pending], width)
-            exhausted = width >= self.cindex.ntotal
-            retry = []
-            for i, hits in zip(pending, found, strict=True):
-                row = rows[i]
-                earlier = [int(h) for h in hits if 0 <= h < row and h not in self.deleted]
-                if len(earlier) >= k or exhausted or len(hits) < width:
-                    out[i] = earlier[:k]
-                else:
-                    retry.append(i)
-            pending, width = retry, width * 4
+        _, found = self.cindex.search(self.reducer.transform(self._weighted(rows)), 2 * k + 1)
+        found = np.asarray(found, np.int64)
+        keep = (found >= 0) & (found < np.asarray(rows, np.int64)[:, None])
+        if self.deleted:
+            keep &= ~np.isin(found, np.fromiter(self.deleted, np.int64, len(self.deleted)))
+        # stable: the first k kept hits of each row, in FAISS order
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+        out = np.take_along_axis(found, order, axis=1)
+        out[~np.take_along_axis(keep, order, axis=1)] = -1
+        if out.shape[1] < k:
+            out = np.pad(out, ((0, 0), (0, k - out.shape[1])), constant_values=-1)
         return out
 
     # -- scoring ---------------------------------------------------------------------------
@@ -225,17 +243,33 @@ class IndexEngine:
         return [self.decisions[self.row_of[item.item_id]] for item in items]
 
     def _decide(self, rows: list[int], progress: Progress | None) -> None:
-        assert self.verifier is not None
+        """FBC in arrival order; the pair scores of each chunk are computed together."""
+        assert self.verifier is not None and self.layout is not None
+        levels = self.layout.levels
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
-            for row, cands in zip(chunk, self._candidates(chunk), strict=True):
-                d = self.fbc.decide(row, cands, self._score)
+            scores = ChunkScores(
+                self.verifier,
+                self.vectors,
+                self.present,
+                self.anchors,
+                self.images,
+                np.asarray(chunk, np.int64),
+                self._candidates(chunk),
+            )
+            for i, row in enumerate(chunk):
+
+                def score(r: int, others: Sequence[int], i: int = i) -> np.ndarray:
+                    if all(scores.position(i, o) is not None for o in others):
+                        return np.array([scores.probability(i, o) for o in others], np.float32)
+                    return self._score(r, others)
+
+                d = self.fbc.decide(row, scores.candidates(i), score, scores.upper_bounds(i))
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
-                    s = self._pair_scores(row, [d.nearest_row])
-                    per_level = {
-                        ls.level: ls.similarity for ls in self.verifier.level_scores(s, 0) if ls.present
-                    }
+                    cos = scores.per_level(i, d.nearest_row).tolist()
+                    present = scores.present[i, scores.position(i, d.nearest_row)].tolist()
+                    per_level = {lv: c for lv, c, p in zip(levels, cos, present, strict=True) if p}
                 confidence = d.probability if not d.is_new else 1.0 - d.best_pair
                 self.decisions.append(
                     Assignment(
@@ -287,7 +321,7 @@ class IndexEngine:
             return
         self._set_layout(LevelLayout.from_json(meta["layout"]))
         assert self.layout is not None
-        vectors = []
+        vectors: list[np.ndarray] = []
         for it in self.store.iter_items(self.layout.total):
             self.ids.append(it.item_id)
             self.row_of[it.item_id] = it.row
@@ -309,7 +343,9 @@ class IndexEngine:
                     confidence=it.confidence,
                 )
             )
-        self.vectors = np.stack(vectors) if vectors else self.vectors
+        if vectors:
+            self._vectors = np.stack(vectors)
+            self._present = level_presence(self._vectors, self.layout)
         self.fbc.next_id = max(self.fbc.next_id, int(meta.get("next_cluster", 1)))
         self.aliases = self.store.aliases()
         self.index_version = int(meta.get("index_version", 0))

@@ -75,33 +75,83 @@ class FBC:
             if not self.members[cluster]:
                 del self.members[cluster]
 
-    def decide(self, row: int, candidates: Sequence[int], score: ScoreFn) -> Decision:
-        """Place ``row`` given its retrieved ``candidates`` (already assigned rows)."""
-        known = [c for c in candidates if c in self.cluster_of]
+    def decide(
+        self,
+        row: int,
+        candidates: Sequence[int],
+        score: ScoreFn,
+        upper: Sequence[float] | None = None,
+    ) -> Decision:
+        """Place ``row`` given its retrieved ``candidates`` (already assigned rows).
+
+        ``upper``, when given, holds an upper bound of each candidate's probability: pairs
+        whose bound cannot reach the threshold are scored only when needed for the best
+        single-pair probability, which is found exactly by scoring in decreasing bound order.
+        The decision is the same as without bounds; only fewer pairs are scored.
+        """
+        cluster_of = self.cluster_of
+        bound: dict[int, float] | None = None
+        if upper is None:
+            known = [c for c in candidates if c in cluster_of]
+        else:
+            bound = {}
+            known = []
+            for c, u in zip(candidates, upper, strict=True):
+                if c in cluster_of:
+                    known.append(c)
+                    bound[c] = float(u)
         if not known:
             return Decision(row, self.new_cluster(row), -1, 0.0, 0.0, True)
-        probs = dict(zip(known, score(row, known).tolist(), strict=True))
+        probs: dict[int, float] = {}
+
+        def need(rows: Sequence[int]) -> None:
+            missing = [m for m in rows if m not in probs]
+            if missing:
+                probs.update(zip(missing, score(row, missing).tolist(), strict=True))
+
+        if bound is None:
+            need(known)
         by_cluster: dict[int, list[int]] = {}
         for cand in known:
-            by_cluster.setdefault(self.cluster_of[cand], []).append(cand)
+            by_cluster.setdefault(cluster_of[cand], []).append(cand)
         best: tuple[float, float, int, int] | None = None  # (agreement, best pair, cluster, nearest)
         for cluster, cands in by_cluster.items():
+            if bound is not None:
+                if max(bound[c] for c in cands) < self.threshold:
+                    continue
+                need(cands)
             top = max(cands, key=probs.__getitem__)
             if probs[top] < self.threshold:
                 continue
             checked = self._members_to_check(cluster, cands)
-            missing = [m for m in checked if m not in probs]
-            if missing:
-                probs.update(zip(missing, score(row, missing).tolist(), strict=True))
+            need(checked)
             agreement = float(np.mean([probs[m] for m in checked]))
             if agreement >= self.threshold and (best is None or agreement > best[0]):
                 best = (agreement, probs[top], cluster, top)
         if best is None:
-            top = max(known, key=probs.__getitem__)
+            if bound is not None:
+                self._exact_max(known, bound, probs, need)
+            top = max(known, key=lambda c: probs.get(c, -1.0))
             return Decision(row, self.new_cluster(row), -1, 0.0, probs[top], True)
         agreement, pair, cluster, nearest = best
         self.join(row, cluster)
         return Decision(row, cluster, nearest, agreement, pair, False)
+
+    @staticmethod
+    def _exact_max(
+        known: list[int],
+        bound: dict[int, float],
+        probs: dict[int, float],
+        need: Callable[[Sequence[int]], None],
+    ) -> None:
+        """Score candidates in decreasing bound order until no bound beats the best score."""
+        best = max((probs[c] for c in known if c in probs), default=-1.0)
+        for c in sorted(known, key=bound.__getitem__, reverse=True):
+            if bound[c] <= best:
+                break
+            if c not in probs:
+                need([c])
+                best = max(best, probs[c])
 
     def _members_to_check(self, cluster: int, retrieved: list[int]) -> list[int]:
         """The retrieved members first, then the oldest ones, up to ``max_checked``."""

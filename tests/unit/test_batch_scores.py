@@ -1,0 +1,91 @@
+"""Batched verification gives the per-pair verifier's probabilities and FBC's decisions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings
+from index_server.batch_scores import ChunkScores
+from index_server.engine import IndexEngine
+from index_server.fbc import FBC
+
+LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
+
+
+def synthetic_items(n: int, seed: int = 0, dim: int = 16) -> list[EmbeddedItem]:
+    """Products with 1-3 near-copies each; anchors agree within a product, some levels absent."""
+    rng = np.random.default_rng(seed)
+    items = []
+    n_products = max(1, n // 2)
+    centres = rng.normal(size=(n_products, len(LEVELS), dim))
+    for i in range(n):
+        p = int(rng.integers(n_products))
+        vectors = {}
+        for j, level in enumerate(LEVELS):
+            if j and rng.random() < 0.2:
+                continue
+            v = centres[p, j] + rng.normal(scale=0.15, size=dim)
+            vectors[level] = (v / np.linalg.norm(v)).astype(np.float32)
+        anchors = {"code": [f"m{p:05d}"], "tokens": [f"t{p % 7}", f"u{p % 11}", f"w{i % 3}"]}
+        if rng.random() < 0.1:
+            anchors = {"tokens": [f"t{p % 7}"]}
+        concepts = ConceptSet(f"i{i}", {lv: [f"x{p}"] for lv in vectors}, anchors)
+        items.append(EmbeddedItem(concepts, LevelEmbeddings(f"i{i}", vectors)))
+    return items
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[IndexEngine, list]:
+    engine = IndexEngine()
+    return engine, engine.build(synthetic_items(400))
+
+
+def test_chunk_probabilities_equal_the_verifier_and_bounds_hold(built):
+    engine, _ = built
+    rows = list(range(100, 200))
+    scores = ChunkScores(
+        engine.verifier,
+        engine.vectors,
+        engine.present,
+        engine.anchors,
+        engine.images,
+        np.asarray(rows),
+        engine._candidates(rows),
+    )
+    checked = 0
+    for i, row in enumerate(rows):
+        cands = scores.candidates(i)
+        if not cands:
+            continue
+        reference = engine._score(row, cands)
+        ours = [scores.probability(i, c) for c in cands]
+        np.testing.assert_allclose(ours, reference, atol=1e-5)
+        assert all(u >= p for u, p in zip(scores.upper_bounds(i), ours, strict=True))
+        checked += len(cands)
+    assert checked > 200
+
+
+def test_batched_build_decides_like_per_item_fbc(built):
+    engine, assignments = built
+    reference = FBC(engine.fbc.threshold, engine.fbc.max_checked)
+    rows = list(range(engine.n))
+    cands = engine._candidates(rows)
+    for row in rows:
+        d = reference.decide(row, [c for c in cands[row].tolist() if c >= 0], engine._score)
+        assert reference.cluster_of[row] == engine.fbc.cluster_of[row]
+        assert assignments[row].similarity == pytest.approx(d.best_pair, abs=1e-5)
+        assert assignments[row].is_new_cluster == d.is_new
+    assert len(engine.fbc.members) < engine.n  # some items did join clusters
+
+
+def test_vector_buffer_grows_and_survives_restart(tmp_path):
+    items = synthetic_items(1500, seed=1)
+    engine = IndexEngine(tmp_path)
+    first = engine.assign(items[:700]) + engine.assign(items[700:])
+    assert engine.vectors.shape[0] == 1500
+    engine.close()
+    again = IndexEngine(tmp_path)
+    assert np.array_equal(again.vectors, engine.vectors)
+    assert np.array_equal(again.present, engine.present)
+    assert [a.cluster_id for a in again.assign(items[:5])] == [a.cluster_id for a in first[:5]]
