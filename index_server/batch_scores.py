@@ -6,21 +6,20 @@ logistic score are computed for a whole chunk (n items x k candidates) with nump
 anchor/image part — which only ever adds at most the sum of its positive coefficients,
 every such feature lying in [0, 1] — is computed per pair only when FBC asks for it. The
 vector part plus that maximum is an upper bound of each pair's probability, which lets FBC
-skip pairs that cannot reach the threshold (``FBC.decide(upper=...)``). The probabilities
-are the ones ``PairVerifier.score`` gives; ``tests/unit/test_batch_scores.py`` checks it.
+skip pairs that cannot reach the threshold (``FBC.decide(upper=...)``); the pairs it does
+need are scored by ``PairVerifier.score`` itself, so the verifier stays the one judge.
+``tests/unit/test_batch_scores.py`` checks the bound against the verifier.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from fitrep.domain import F32
 
-from index_server.image_match import image_pair_features
 from index_server.integration import LevelLayout
-from index_server.verify import Anchors, PairVerifier, anchor_features
+from index_server.verify import Anchors, PairVerifier
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
 
@@ -51,6 +50,7 @@ class ChunkScores:
         cands: np.ndarray,
     ) -> None:
         self.verifier = verifier
+        verifier.stats.extend_to(anchors)  # idf of title tokens over every item stored so far
         self.anchors = anchors
         self.images = images
         self.rows = rows
@@ -101,18 +101,6 @@ class ChunkScores:
 
     def position(self, i: int, cand: int) -> int | None:
         return self._position[i].get(cand)
-
-    def probability(self, i: int, cand: int) -> float:
-        """Exact probability of chunk item ``i`` against its candidate ``cand``."""
-        pos = self._position[i][cand]
-        row = int(self.rows[i])
-        coef = self.verifier.calibration.coef
-        a_image, b_image = self.images[row], self.images[cand]
-        f = anchor_features(self.anchors[row], self.anchors[cand])
-        if a_image or b_image:
-            f.update(image_pair_features(a_image, b_image))
-        z = float(self.z_vector[i, pos]) + sum(coef.get(key, 0.0) * v for key, v in f.items())
-        return float(np.float32(1.0 / (1.0 + math.exp(-z))))
 
     def per_level(self, i: int, cand: int) -> F32:
         pos = self._position[i][cand]

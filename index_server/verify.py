@@ -6,8 +6,10 @@ decision is a named feature, so ``explain`` can show all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +30,58 @@ GATE_FEATURES = (
     "edition_conflict",
     "brand_conflict",
 )
-ANCHOR_FEATURES = ("code_match", "token_jaccard", *GATE_FEATURES)
+LEXICAL_FEATURES = ("idf_cosine", "char_jaccard")
+ANCHOR_FEATURES = ("code_match", "token_jaccard", *LEXICAL_FEATURES, *GATE_FEATURES)
+
+
+@dataclass
+class TokenStats:
+    """Document frequency of title tokens over the items seen so far (label-free).
+
+    Learned from each input itself (the catalogue being deduplicated, the items of a pair
+    file), so "rare" means rare *here*: a brand that names every item of a one-brand
+    catalogue carries no evidence, a model code shared by two items carries a lot.
+    """
+
+    df: Counter[str] = field(default_factory=Counter)
+    docs: int = 0
+
+    def add(self, anchors: Anchors) -> None:
+        self.df.update(set(anchors.get("tokens", ())))
+        self.docs += 1
+
+    def add_all(self, anchors: Iterable[Anchors]) -> None:
+        for a in anchors:
+            self.add(a)
+
+    def extend_to(self, anchors: Sequence[Anchors]) -> None:
+        """Count ``anchors[docs:]``: the rows of an append-only store not seen yet."""
+        self.add_all(anchors[self.docs :])
+
+    def idf(self, token: str) -> float:
+        return math.log((self.docs + 1) / (self.df.get(token, 0) + 1)) + 1.0
+
+
+def _idf_cosine(tok_a: set[str], tok_b: set[str], stats: TokenStats | None) -> float:
+    """Cosine of binary token vectors weighted by idf (uniform idf without stats)."""
+    if not tok_a or not tok_b:
+        return 0.0
+    weight = (lambda t: stats.idf(t) ** 2) if stats is not None else (lambda t: 1.0)
+    shared = sum(weight(t) for t in tok_a & tok_b)
+    return shared / math.sqrt(sum(weight(t) for t in tok_a) * sum(weight(t) for t in tok_b))
+
+
+def _char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
+    grams: set[str] = set()
+    for t in tokens:
+        padded = f" {t} "
+        grams.update(padded[i : i + n] for i in range(max(len(padded) - n + 1, 1)))
+    return grams
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    union = a | b
+    return len(a & b) / len(union) if union else 0.0
 
 
 def level_feature(level: Level) -> str:
@@ -61,8 +114,9 @@ def _quantities(values: Sequence[str]) -> dict[str, set[str]]:
     return by_unit
 
 
-def anchor_features(a: Anchors, b: Anchors) -> dict[str, float]:
-    """Agreement and conflict of two items' anchors (see ``rules._anchors``)."""
+def anchor_features(a: Anchors, b: Anchors, stats: TokenStats | None = None) -> dict[str, float]:
+    """Agreement and conflict of two items' anchors (see ``rules._anchors``); ``stats`` gives
+    the idf of title tokens for ``idf_cosine``."""
     code_a, code_b = a.get("code", ()), b.get("code", ())
     code_match = _any_compatible(code_a, b.get("code_any", code_b)) or _any_compatible(
         code_b, a.get("code_any", code_a)
@@ -96,11 +150,11 @@ def anchor_features(a: Anchors, b: Anchors) -> dict[str, float]:
     brand_conflict = bool(
         brand_a and brand_b and not (brand_a & (brand_b | tok_b)) and not (brand_b & tok_a)
     )
-    union = tok_a | tok_b
-    jaccard = len(tok_a & tok_b) / len(union) if union else 0.0
     return {
         "code_match": float(code_match),
-        "token_jaccard": jaccard,
+        "token_jaccard": _jaccard(tok_a, tok_b),
+        "idf_cosine": _idf_cosine(tok_a, tok_b, stats),
+        "char_jaccard": _jaccard(_char_grams(tok_a), _char_grams(tok_b)),
         "code_conflict": float(code_conflict),
         "quantity_conflict": float(quantity_conflict),
         "number_conflict": float(number_conflict),
@@ -124,9 +178,12 @@ class PairScores:
 class PairVerifier:
     """Scores item pairs with the calibrated logistic model."""
 
-    def __init__(self, calibration: Calibration, layout: LevelLayout) -> None:
+    def __init__(
+        self, calibration: Calibration, layout: LevelLayout, stats: TokenStats | None = None
+    ) -> None:
         self.calibration = calibration
         self.layout = layout
+        self.stats = stats if stats is not None else TokenStats()
         self._w = np.array([calibration.weights.get(lv, 0.0) for lv in layout.levels], np.float32)
         self._level_names = [level_feature(lv) for lv in layout.levels]
 
@@ -157,7 +214,7 @@ class PairVerifier:
                 z += c * cos[:, j]
         features = []
         for i, anchors in enumerate(b_anchors):
-            f = anchor_features(a_anchors, anchors)
+            f = anchor_features(a_anchors, anchors, self.stats)
             if a_image or (b_images is not None and b_images[i]):
                 f.update(image_pair_features(a_image, b_images[i] if b_images is not None else None))
             z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items())
