@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from fitrep.cli import dedup, remote  # noqa: F401
+    from fitrep.cli import dedup, quality, remote  # noqa: F401
 
 
 _register()

@@ -1,0 +1,97 @@
+"""Fitting the calibration (level weights, coefficients, threshold) from labelled pairs.
+
+A logistic regression over the verifier's named features (per-level cosines, anchor
+agreement and conflict gates, image evidence). The level weights used for retrieval are the
+positive per-level coefficients, normalised to sum to 1; the verifier then uses the
+per-level cosines directly (``coef["cos_<level>"]``), so ``weighted_cos`` gets no coefficient.
+The threshold maximises F1 of out-of-fold probabilities, so it is not tuned on the rows the
+coefficients were fitted on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fitrep.domain import InvalidInput, Level
+from index_server.calibration import Calibration
+
+_EXCLUDED = ("weighted_cos",)  # a function of the per-level cosines and the weights being fitted
+
+
+def feature_names(rows: Sequence[Mapping[str, float]]) -> list[str]:
+    names: set[str] = set()
+    for row in rows:
+        names.update(row)
+    return sorted(n for n in names if n not in _EXCLUDED)
+
+
+def to_matrix(rows: Sequence[Mapping[str, float]], names: Sequence[str]) -> np.ndarray:
+    """(n, len(names)) float64; a feature missing from a row is 0."""
+    return np.array([[float(r.get(n, 0.0)) for n in names] for r in rows], np.float64)
+
+
+def best_f1_threshold(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 of ``probabilities >= threshold``."""
+    order = np.argsort(-probabilities, kind="stable")
+    p, y = probabilities[order], labels[order].astype(np.float64)
+    tp = np.cumsum(y)
+    k = np.arange(1, len(y) + 1)
+    positives = max(float(y.sum()), 1.0)
+    f1 = 2 * tp / (k + positives)
+    # Only cut between distinct scores: ties go together.
+    valid = np.r_[p[1:] < p[:-1], True]
+    f1 = np.where(valid, f1, -1.0)
+    i = int(np.argmax(f1))
+    upper = float(p[i])
+    lower = float(p[i + 1]) if i + 1 < len(p) else 0.0
+    return (upper + lower) / 2 if lower < upper else upper, float(f1[i])
+
+
+def fit_calibration(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[int],
+    notes: Mapping[str, Any] | None = None,
+    c: float = 1.0,
+    folds: int = 5,
+    seed: int = 0,
+) -> Calibration:
+    """Fit on feature ``rows`` (from ``PairTable.features``) and 0/1 ``labels``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    y = np.asarray(labels, np.int64)
+    if len(rows) != len(y):
+        raise InvalidInput("labels", f"{len(y)} labels for {len(rows)} pairs")
+    if len(set(y.tolist())) < 2 or min(int(y.sum()), int(len(y) - y.sum())) < folds:
+        raise InvalidInput("labels", f"need at least {folds} duplicates and {folds} non-duplicates")
+    names = feature_names(rows)
+    x = to_matrix(rows, names)
+    model = LogisticRegression(C=c, max_iter=2000)
+    oof = cross_val_predict(
+        model, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba"
+    )[:, 1]
+    threshold, f1 = best_f1_threshold(oof, y)
+    model.fit(x, y)
+    coef = {n: float(w) for n, w in zip(names, model.coef_[0], strict=True)}
+    level_coef = {
+        level: max(coef.get(f"cos_{level.name.lower()}", 0.0), 0.0) for level in Level
+    }
+    total = sum(level_coef.values())
+    weights = {lv: (w / total if total > 0 else 0.0) for lv, w in level_coef.items()}
+    return Calibration(
+        weights=weights,
+        coef={n: round(w, 6) for n, w in coef.items() if w != 0.0},
+        bias=float(model.intercept_[0]),
+        threshold=float(threshold),
+        version="fitted-1",
+        notes={
+            **(dict(notes) if notes else {}),
+            "pairs": int(len(y)),
+            "duplicates": int(y.sum()),
+            "out_of_fold_f1": round(f1, 4),
+            "regularisation_C": c,
+        },
+    )

@@ -1,0 +1,79 @@
+"""Scoring given item pairs with the verifier, outside any index.
+
+``fitrep match`` (decide listed pairs) and ``fitrep calibrate`` (fit the verifier on labelled
+pairs) both need the verifier's features for pairs named by the input, not for candidates
+found by retrieval. This module holds the embedded items once and computes those features
+with the same ``PairVerifier`` the index uses, so a calibration fitted here is the one dedup
+applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fitrep.domain import EmbeddedItem, InvalidInput, Level
+from index_server.calibration import Calibration
+from index_server.integration import LevelLayout, concatenate
+from index_server.verify import PairVerifier, TokenStats
+
+
+def layout_of(items: Sequence[EmbeddedItem]) -> LevelLayout:
+    """Every level present in ``items``; text levels share the text encoder's dimension."""
+    dims: dict[Level, int] = {}
+    for item in items:
+        for level, vec in item.embeddings.vectors.items():
+            dims.setdefault(level, int(vec.shape[0]))
+    if not dims:
+        raise InvalidInput("items", "no item carries any level embedding")
+    text_dim = next((d for lv, d in dims.items() if lv != Level.VISUAL), None)
+    if text_dim is not None:
+        for level in Level:
+            if level != Level.VISUAL:
+                dims.setdefault(level, text_dim)
+    return LevelLayout.from_dims(dims)
+
+
+class PairTable:
+    """Embedded items (rows) and the verifier's features for pairs of rows."""
+
+    def __init__(self, items: Sequence[EmbeddedItem]) -> None:
+        self.layout = layout_of(items)
+        self.vectors = concatenate([it.embeddings for it in items], self.layout)  # (n, d) float32
+        self.anchors = [it.concepts.anchors for it in items]
+        self.images = [it.concepts.image_features or None for it in items]
+        self.stats = TokenStats()
+        self.stats.add_all(self.anchors)
+
+    def features(self, pairs: Sequence[tuple[int, int]]) -> list[dict[str, float]]:
+        """One dict of named features per pair (the verifier's ``feature_row``)."""
+        verifier = PairVerifier(Calibration(), self.layout, self.stats)
+        rows = []
+        for a, b in pairs:
+            s = verifier.score(
+                self.vectors[a],
+                self.anchors[a],
+                self.vectors[b : b + 1],
+                [self.anchors[b]],
+                self.images[a],
+                [self.images[b]],
+            )
+            rows.append(verifier.feature_row(s, 0))
+        return rows
+
+    def probabilities(self, pairs: Sequence[tuple[int, int]], calibration: Calibration) -> np.ndarray:
+        """Calibrated duplicate probability of each pair, shape (len(pairs),) float32."""
+        verifier = PairVerifier(calibration, self.layout, self.stats)
+        out = np.zeros(len(pairs), np.float32)
+        for i, (a, b) in enumerate(pairs):
+            s = verifier.score(
+                self.vectors[a],
+                self.anchors[a],
+                self.vectors[b : b + 1],
+                [self.anchors[b]],
+                self.images[a],
+                [self.images[b]],
+            )
+            out[i] = s.probability[0]
+        return out
