@@ -1,0 +1,72 @@
+"""Ditto pair parsing, the calibration fit, and the lexical verifier features."""
+
+import numpy as np
+
+from fitrep.ditto import parse_side, read_pairs
+from index_server.calibration_fit import best_f1_threshold, fit_calibration
+from index_server.verify import TokenStats, anchor_features
+
+
+def test_parse_side_maps_first_column_to_title_and_description_to_text():
+    item = parse_side("COL name VAL sony dsc-w120 camera COL description VAL 7mp compact COL price VAL 99.0", "x")
+    assert item.title == "sony dsc-w120 camera"
+    assert item.text == "7mp compact"
+    assert item.attributes == {"price": "99.0"}
+
+
+def test_parse_side_empty_values_and_other_first_column():
+    item = parse_side("COL title VAL office 2007 COL manufacturer VAL  COL price VAL ", "y")
+    assert item.title == "office 2007" and item.text == "" and item.attributes == {}
+
+
+def test_read_pairs_interns_sides_and_keeps_order(tmp_path):
+    a = "COL name VAL a1 COL price VAL 1"
+    b = "COL name VAL b2 COL price VAL 2"
+    path = tmp_path / "pairs.txt"
+    path.write_text(f"{a}\t{b}\t1\n{b}\t{a}\t0\n{a}\t{a}\n")
+    pf = read_pairs(path)
+    assert len(pf.items) == 2
+    assert pf.pairs == [(0, 1), (1, 0), (0, 0)]
+    assert pf.labels == [1, 0, None]
+
+
+def test_best_f1_threshold_separates_a_clean_split():
+    p = np.array([0.9, 0.8, 0.3, 0.2])
+    y = np.array([1, 1, 0, 0])
+    thr, f1 = best_f1_threshold(p, y)
+    assert f1 == 1.0 and 0.3 < thr <= 0.8
+
+
+def test_fit_calibration_learns_signs_and_weights():
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for _ in range(200):
+        dup = int(rng.random() < 0.3)
+        rows.append(
+            {
+                "cos_primary": float(rng.normal(0.8 if dup else 0.4, 0.1)),
+                "cos_auxiliary": float(rng.normal(0.5, 0.1)),
+                "code_conflict": float(not dup and rng.random() < 0.5),
+                "weighted_cos": 0.0,
+            }
+        )
+        labels.append(dup)
+    cal = fit_calibration(rows, labels, folds=3)
+    assert cal.coef["cos_primary"] > 0 and cal.coef["code_conflict"] < 0
+    assert "weighted_cos" not in cal.coef
+    assert abs(sum(cal.weights.values()) - 1.0) < 1e-6
+    assert max(cal.weights, key=lambda lv: cal.weights[lv]).name == "PRIMARY"
+    assert 0.0 < cal.threshold < 1.0
+
+
+def test_idf_cosine_rewards_shared_rare_tokens():
+    stats = TokenStats()
+    stats.add_all([{"tokens": ["sony", "camera", f"x{i}"]} for i in range(50)])
+    rare = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["canon", "x1"]}, stats)["idf_cosine"]
+    common = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["sony", "x2"]}, stats)["idf_cosine"]
+    assert rare > common
+
+
+def test_char_jaccard_sees_spelling_variants():
+    f = anchor_features({"tokens": ["photoshop", "elements"]}, {"tokens": ["photo-shop", "element"]})
+    assert 0.3 < f["char_jaccard"] < 1.0
