@@ -202,10 +202,14 @@ class VLLMExtractor:
 
     def stats(self) -> dict[str, float]:
         """Counters for GetInfo.stats: items, cache_hits, model_requests, fallbacks,
-        rejected, timeouts; plus the in_flight gauge."""
+        rejected, timeouts; gauges in_flight and engine_unfinished."""
         with self._lock:
             stats = {key: float(value) for key, value in self._counters.items()}
             stats["in_flight"] = float(self._in_flight)
+        engine = getattr(self, "_engine", None)
+        if engine is not None:
+            # Requests the engine still tracks: stays 0 after a timeout if aborts work.
+            stats["engine_unfinished"] = float(engine.get_num_unfinished_requests())
         return stats
 
     def close(self) -> None:
