@@ -24,6 +24,38 @@ from index_server.verify import Anchors, PairVerifier
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
 
 
+CODE_SLOTS = 4  # code keys kept per row; rows with more codes never prune on codes
+_NO_CODE = 0  # empty slot
+
+
+def _code_key(code: str) -> int:
+    """The code without trailing letters: compatible codes (equal, or one extends the other
+    by letters) always share it."""
+    end = len(code)
+    while end and code[end - 1].isalpha():
+        end -= 1
+    return hash(code[:end]) or 1
+
+
+def code_keys(anchors: Sequence[Anchors]) -> np.ndarray:
+    """(n, CODE_SLOTS + 1) int64: ``_code_key`` of each row's codes ("code" and
+    "code_any"), then 1 when the row has a "code" anchor.
+
+    Rows without a common key cannot have ``code_match`` and, when both carry codes, do have
+    ``code_conflict``. A row with more keys than slots gets the wildcard -1, which matches
+    everything (no pruning).
+    """
+    out = np.zeros((len(anchors), CODE_SLOTS + 1), np.int64)
+    for i, a in enumerate(anchors):
+        prefixes = {_code_key(c) for c in (*a.get("code", ()), *a.get("code_any", ()))}
+        if len(prefixes) > CODE_SLOTS:
+            out[i, 0] = -1
+        else:
+            out[i, : len(prefixes)] = sorted(prefixes)
+        out[i, CODE_SLOTS] = 1 if a.get("code") else 0
+    return out
+
+
 def level_presence(vectors: np.ndarray, layout: LevelLayout) -> np.ndarray:
     """(n, L) bool: which levels of each (unweighted, concatenated) row are non-zero."""
     out = np.zeros((len(vectors), len(layout.dims)), bool)
@@ -35,8 +67,9 @@ def level_presence(vectors: np.ndarray, layout: LevelLayout) -> np.ndarray:
 class ChunkScores:
     """Scores of items ``rows`` against their candidates ``cands`` (n, k; -1 = none).
 
-    ``vectors`` (N, D) and ``present`` (N, L) are the engine's stored unweighted vectors and
-    level masks; ``anchors`` and ``images`` its per-row anchors and image features.
+    ``vectors`` (N, D), ``present`` (N, L) and ``codes`` (N, CODE_SLOTS + 1) are the
+    engine's stored unweighted vectors, level masks and ``code_keys``; ``anchors`` and
+    ``images`` its per-row anchors and image features.
     """
 
     def __init__(
@@ -44,6 +77,7 @@ class ChunkScores:
         verifier: PairVerifier,
         vectors: np.ndarray,
         present: np.ndarray,
+        codes: np.ndarray,
         anchors: Sequence[Anchors],
         images: Sequence[Mapping[str, np.ndarray]],
         rows: np.ndarray,
@@ -83,12 +117,25 @@ class ChunkScores:
             if c:
                 z += c * cos[:, :, j]
         self.z_vector = z
+        code_terms = ("code_match", "code_conflict")
         extra = sum(
             max(c, 0.0)
             for name, c in coef.items()
-            if name not in level_names and name != "weighted_cos"
+            if name not in level_names and name not in ("weighted_cos", *code_terms)
         )
-        self.upper = 1.0 / (1.0 + np.exp(-(z + extra))) + _MARGIN
+        match_c, conflict_c = (coef.get(name, 0.0) for name in code_terms)
+        qa, cb = codes[rows], codes[safe]
+        slots_a, slots_b = qa[:, None, :CODE_SLOTS, None], cb[:, :, None, :CODE_SLOTS]
+        shared = ((slots_a == slots_b) & (slots_a != _NO_CODE)).any(axis=(2, 3))
+        wildcard = (qa[:, None, 0] == -1) | (cb[:, :, 0] == -1)
+        may_match = shared | wildcard
+        both_coded = (qa[:, None, CODE_SLOTS] == 1) & (cb[:, :, CODE_SLOTS] == 1)
+        code_bound = np.where(
+            may_match,
+            max(match_c, 0.0) + max(conflict_c, 0.0),
+            np.where(both_coded, conflict_c, max(conflict_c, 0.0)),
+        )
+        self.upper = 1.0 / (1.0 + np.exp(-(z + extra + code_bound))) + _MARGIN
         self._position = [
             {int(c): p for p, c in enumerate(row_cands) if c >= 0} for row_cands in cands.tolist()
         ]

@@ -14,6 +14,7 @@ class IndexConfig:
     k: int = 16  # candidates retrieved per item
     max_checked: int = 8  # cluster members an item must agree with
     spdr_method: str = "auto"  # auto | identity | pca | umap
+    spdr_components: int | None = None  # None: the method's default (pca 64, umap 32)
     spdr_min_items: int = 20_000  # below: exact search in the full space
     spdr_max_fit_items: int = 50_000
     refit_growth: float = 2.0  # refit SPDR when the index has grown by this factor

@@ -24,7 +24,7 @@ from fitrep.domain import (
     NotFound,
 )
 from index_server import __version__
-from index_server.batch_scores import ChunkScores, level_presence
+from index_server.batch_scores import ChunkScores, code_keys, level_presence
 from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, format_cluster_id, parse_cluster_id
@@ -54,6 +54,7 @@ class IndexEngine:
         self.row_of: dict[str, int] = {}
         self._vectors = np.zeros((0, 0), np.float16)  # capacity >= n rows; see ``vectors``
         self._present = np.zeros((0, 0), bool)  # (capacity, L) which levels each row has
+        self._codes = code_keys([])  # (capacity, slots + 1) model-code keys per row
         self.anchors: list[dict[str, list[str]]] = []
         self.levels: list[dict[str, list[str]]] = []
         self.images: list[dict[str, np.ndarray]] = []
@@ -84,7 +85,7 @@ class IndexEngine:
         if rows <= len(self._vectors):
             return
         capacity = max(rows, 2 * len(self._vectors), 1024)
-        for name in ("_vectors", "_present"):
+        for name in ("_vectors", "_present", "_codes"):
             old = getattr(self, name)
             grown = np.zeros((capacity, old.shape[1]), old.dtype)
             grown[: self.n] = old[: self.n]
@@ -125,6 +126,9 @@ class IndexEngine:
         self._reserve(start + len(items))
         self._vectors[start : start + len(items)] = full
         self._present[start : start + len(items)] = level_presence(full, self.layout)
+        self._codes[start : start + len(items)] = code_keys(
+            [item.concepts.anchors for item in items]
+        )
         for offset, item in enumerate(items):
             self.ids.append(item.item_id)
             self.row_of[item.item_id] = start + offset
@@ -146,7 +150,10 @@ class IndexEngine:
             progress("reduce", 0, self.n)
         cfg = self.config
         self.reducer = SPDR(
-            method=cfg.spdr_method, min_items=cfg.spdr_min_items, max_fit_items=cfg.spdr_max_fit_items
+            method=cfg.spdr_method,
+            n_components=cfg.spdr_components,
+            min_items=cfg.spdr_min_items,
+            max_fit_items=cfg.spdr_max_fit_items,
         ).fit(live)
         self._rebuild_index(self.reducer.transform(live))
         self._fit_size = self.n
@@ -252,19 +259,14 @@ class IndexEngine:
                 self.verifier,
                 self.vectors,
                 self.present,
+                self._codes[: self.n],
                 self.anchors,
                 self.images,
                 np.asarray(chunk, np.int64),
                 self._candidates(chunk),
             )
             for i, row in enumerate(chunk):
-
-                def score(r: int, others: Sequence[int], i: int = i) -> np.ndarray:
-                    if all(scores.position(i, o) is not None for o in others):
-                        return np.array([scores.probability(i, o) for o in others], np.float32)
-                    return self._score(r, others)
-
-                d = self.fbc.decide(row, scores.candidates(i), score, scores.upper_bounds(i))
+                d = self.fbc.decide(row, scores.candidates(i), self._score, scores.upper_bounds(i))
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
                     cos = scores.per_level(i, d.nearest_row).tolist()
@@ -346,6 +348,7 @@ class IndexEngine:
         if vectors:
             self._vectors = np.stack(vectors)
             self._present = level_presence(self._vectors, self.layout)
+            self._codes = code_keys(self.anchors)
         self.fbc.next_id = max(self.fbc.next_id, int(meta.get("next_cluster", 1)))
         self.aliases = self.store.aliases()
         self.index_version = int(meta.get("index_version", 0))

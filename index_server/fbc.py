@@ -84,10 +84,14 @@ class FBC:
     ) -> Decision:
         """Place ``row`` given its retrieved ``candidates`` (already assigned rows).
 
-        ``upper``, when given, holds an upper bound of each candidate's probability: pairs
-        whose bound cannot reach the threshold are scored only when needed for the best
-        single-pair probability, which is found exactly by scoring in decreasing bound order.
-        The decision is the same as without bounds; only fewer pairs are scored.
+        ``upper``, when given, holds an upper bound of each candidate's probability: a
+        cluster none of whose candidates can reach the threshold is not scored, so the
+        decision (cluster, nearest, agreement) is the same as without bounds while most
+        pairs are never scored. One difference: when the item opens a new cluster,
+        ``best_pair`` is the largest of the scored probabilities and the bounds of the
+        unscored candidates — an upper bound of the best pair, so the confidence of a new
+        cluster (1 - best_pair) errs low; scoring every candidate just to report it would
+        cost most of the time of an assign.
         """
         cluster_of = self.cluster_of
         bound: dict[int, float] | None = None
@@ -129,29 +133,14 @@ class FBC:
             if agreement >= self.threshold and (best is None or agreement > best[0]):
                 best = (agreement, probs[top], cluster, top)
         if best is None:
-            if bound is not None:
-                self._exact_max(known, bound, probs, need)
-            top = max(known, key=lambda c: probs.get(c, -1.0))
-            return Decision(row, self.new_cluster(row), -1, 0.0, probs[top], True)
+            if bound is None:
+                best_pair = max(probs[c] for c in known)
+            else:
+                best_pair = max(probs.get(c, bound[c]) for c in known)
+            return Decision(row, self.new_cluster(row), -1, 0.0, best_pair, True)
         agreement, pair, cluster, nearest = best
         self.join(row, cluster)
         return Decision(row, cluster, nearest, agreement, pair, False)
-
-    @staticmethod
-    def _exact_max(
-        known: list[int],
-        bound: dict[int, float],
-        probs: dict[int, float],
-        need: Callable[[Sequence[int]], None],
-    ) -> None:
-        """Score candidates in decreasing bound order until no bound beats the best score."""
-        best = max((probs[c] for c in known if c in probs), default=-1.0)
-        for c in sorted(known, key=bound.__getitem__, reverse=True):
-            if bound[c] <= best:
-                break
-            if c not in probs:
-                need([c])
-                best = max(best, probs[c])
 
     def _members_to_check(self, cluster: int, retrieved: list[int]) -> list[int]:
         """The retrieved members first, then the oldest ones, up to ``max_checked``."""
