@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -60,7 +61,7 @@ def test_images_in_schema_valid_json_out(extractor: VLLMExtractor) -> None:
     _report(f"in-process: 4 concurrent image requests in {elapsed:.2f} s")
     assert len(answers) == 4
     for answer in answers:
-        jsonschema.validate(__import__("json").loads(answer), extractor.schema)
+        jsonschema.validate(json.loads(answer), extractor.schema)
 
 
 def test_concurrent_calls_share_the_engine(extractor: VLLMExtractor) -> None:
