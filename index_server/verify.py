@@ -30,7 +30,7 @@ GATE_FEATURES = (
     "edition_conflict",
     "brand_conflict",
 )
-LEXICAL_FEATURES = ("idf_cosine", "char_jaccard")
+LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard")
 ANCHOR_FEATURES = ("code_match", "token_jaccard", *LEXICAL_FEATURES, *GATE_FEATURES)
 
 
@@ -47,7 +47,7 @@ class TokenStats:
     docs: int = 0
 
     def add(self, anchors: Anchors) -> None:
-        self.df.update(set(anchors.get("tokens", ())))
+        self.df.update(set(anchors.get("tokens", ())) | set(anchors.get("number", ())))
         self.docs += 1
 
     def add_all(self, anchors: Iterable[Anchors]) -> None:
@@ -62,13 +62,18 @@ class TokenStats:
         return math.log((self.docs + 1) / (self.df.get(token, 0) + 1)) + 1.0
 
 
-def _idf_cosine(tok_a: set[str], tok_b: set[str], stats: TokenStats | None) -> float:
-    """Cosine of binary token vectors weighted by idf (uniform idf without stats)."""
+def _idf_overlap(tok_a: set[str], tok_b: set[str], stats: TokenStats | None) -> tuple[float, float]:
+    """(cosine, containment) of binary token vectors weighted by idf (uniform without stats).
+
+    Containment divides the shared mass by the smaller side's: a short offer title that is
+    wholly inside a long one scores 1 there while its cosine stays low.
+    """
     if not tok_a or not tok_b:
-        return 0.0
+        return 0.0, 0.0
     weight = (lambda t: stats.idf(t) ** 2) if stats is not None else (lambda t: 1.0)
     shared = sum(weight(t) for t in tok_a & tok_b)
-    return shared / math.sqrt(sum(weight(t) for t in tok_a) * sum(weight(t) for t in tok_b))
+    mass_a, mass_b = sum(weight(t) for t in tok_a), sum(weight(t) for t in tok_b)
+    return shared / math.sqrt(mass_a * mass_b), shared / min(mass_a, mass_b)
 
 
 def _char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
@@ -150,10 +155,12 @@ def anchor_features(a: Anchors, b: Anchors, stats: TokenStats | None = None) -> 
     brand_conflict = bool(
         brand_a and brand_b and not (brand_a & (brand_b | tok_b)) and not (brand_b & tok_a)
     )
+    idf_cos, idf_contained = _idf_overlap(tok_a | num_a, tok_b | num_b, stats)
     return {
         "code_match": float(code_match),
         "token_jaccard": _jaccard(tok_a, tok_b),
-        "idf_cosine": _idf_cosine(tok_a, tok_b, stats),
+        "idf_cosine": idf_cos,
+        "idf_containment": idf_contained,
         "char_jaccard": _jaccard(_char_grams(tok_a), _char_grams(tok_b)),
         "code_conflict": float(code_conflict),
         "quantity_conflict": float(quantity_conflict),

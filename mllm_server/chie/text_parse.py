@@ -18,6 +18,7 @@ _NUM_UNIT = re.compile(r"^(\d+(?:\.\d+)?)([a-z%]+)$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _HAS_DIGIT = re.compile(r"\d")
 _HAS_ALPHA = re.compile(r"[a-z]")
+_VERSION = re.compile(r"^v(\d+(?:\.\d+)?)$")  # "v22", "v2.0": a version number, not a code
 
 
 def normalise(text: str) -> str:
@@ -63,6 +64,9 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
         attached = _NUM_UNIT.match(tok)
         if attached and attached.group(2) in UNITS:
             out.quantities.append((_number_key(attached.group(1)), UNITS[attached.group(2)]))
+            out.tokens.append(tok)
+        elif _VERSION.match(tok):
+            out.numbers.append(_number_key(_VERSION.match(tok).group(1)))  # type: ignore[union-attr]
             out.tokens.append(tok)
         elif _NUMBER.match(tok):
             unit = UNITS.get(nxt.strip("."))
