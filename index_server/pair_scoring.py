@@ -77,3 +77,31 @@ class PairTable:
             )
             out[i] = s.probability[0]
         return out
+
+
+def mutual_best(pairs: Sequence[tuple[int, int]], scores: np.ndarray) -> np.ndarray:
+    """(len(pairs),) bool: the pair is the best-scoring listed pair of both its left item
+    (among that item's pairs as a left side) and its right item (as a right side)."""
+    best_left: dict[int, float] = {}
+    best_right: dict[int, float] = {}
+    for (a, b), p in zip(pairs, scores.tolist(), strict=True):
+        best_left[a] = max(best_left.get(a, 0.0), p)
+        best_right[b] = max(best_right.get(b, 0.0), p)
+    return np.array(
+        [p >= best_left[a] and p >= best_right[b] for (a, b), p in zip(pairs, scores.tolist(), strict=True)],
+        bool,
+    )
+
+
+def decide_pairs(
+    pairs: Sequence[tuple[int, int]], scores: np.ndarray, threshold: float, adaptive: bool = True
+) -> np.ndarray:
+    """Label-free decision that adapts to the input: a pair is a duplicate when it is a mutual
+    best match of its two items and scores at least half the calibrated threshold. A fixed
+    threshold does not travel between product domains (scores shift with vocabulary and text
+    length); which candidate is each item's best match does. Measured calibrating on one set
+    and testing on the other (``docs/quality.md``). ``adaptive=False``: ``scores >= threshold``.
+    """
+    if not adaptive:
+        return scores >= threshold
+    return mutual_best(pairs, scores) & (scores >= threshold / 2)

@@ -70,3 +70,14 @@ def test_idf_cosine_rewards_shared_rare_tokens():
 def test_char_jaccard_sees_spelling_variants():
     f = anchor_features({"tokens": ["photoshop", "elements"]}, {"tokens": ["photo-shop", "element"]})
     assert 0.3 < f["char_jaccard"] < 1.0
+
+
+def test_mutual_best_decision_adapts_to_the_input():
+    from index_server.pair_scoring import decide_pairs, mutual_best
+
+    pairs = [(0, 10), (0, 11), (1, 11), (2, 12)]
+    scores = np.array([0.30, 0.20, 0.25, 0.05])
+    assert mutual_best(pairs, scores).tolist() == [True, False, True, True]
+    # threshold 0.4: nothing passes a fixed cut, the mutual best pairs above 0.2 do
+    assert decide_pairs(pairs, scores, 0.4, adaptive=False).tolist() == [False] * 4
+    assert decide_pairs(pairs, scores, 0.4).tolist() == [True, False, True, False]

@@ -34,20 +34,27 @@ def match(
     out: Path = typer.Option(Path("decisions.jsonl"), "--out", "-o", help="One JSON line per pair."),
     calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
     encoding: str = typer.Option("utf-8", help="Text encoding of PAIRS_FILE."),
+    adaptive: bool = typer.Option(
+        True,
+        help="Adapt the decision to this input without labels (mutual best matches, half the "
+        "threshold); --no-adaptive: score >= the calibrated threshold.",
+    ),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Decide every pair of PAIRS_FILE (the label column, if any, is never read)."""
     from index_server.calibration import Calibration
+    from index_server.pair_scoring import decide_pairs
 
     with user_errors():
         cal = Calibration.load(calibration)
         pair_file, table = _embed_pair_file(pairs_file, encoding, progress)
         scores = table.probabilities(pair_file.pairs, cal)
+        decisions = decide_pairs(pair_file.pairs, scores, cal.threshold, adaptive)
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w") as fh:
-            for i, p in enumerate(scores.tolist()):
-                fh.write(json.dumps({"line": i, "score": round(p, 6), "duplicate": p >= cal.threshold}) + "\n")
-    console.print(f"{len(scores)} pairs, {int((scores >= cal.threshold).sum())} duplicates -> {out}")
+            for i, (p, dup) in enumerate(zip(scores.tolist(), decisions.tolist(), strict=True)):
+                fh.write(json.dumps({"line": i, "score": round(p, 6), "duplicate": bool(dup)}) + "\n")
+    console.print(f"{len(scores)} pairs, {int(decisions.sum())} duplicates -> {out}")
 
 
 @app.command()
@@ -58,6 +65,12 @@ def calibrate(
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the pair files."),
     c: float = typer.Option(1.0, "--C", help="Inverse L2 regularisation of the logistic fit."),
+    image_list: Path | None = typer.Option(
+        None,
+        help="Labelled photos, lines 'PATH, LABEL[, ...]' (PATH relative to the list): photos with "
+        "one label are duplicates, all other pairs are not. Fits the image-only evidence.",
+    ),
+    image_limit: int = typer.Option(200, help="Photos of --image-list used (evenly spaced)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Fit level weights, coefficients and the threshold from labelled pairs; write OUT."""
@@ -67,15 +80,47 @@ def calibrate(
     with user_errors():
         rows: list[dict[str, float]] = []
         labels: list[int] = []
+        if image_list is not None:
+            img_rows, img_labels = _image_pairs(image_list, image_limit)
+            rows.extend(img_rows)
+            labels.extend(img_labels)
         for path in pairs_files:
             pair_file, table = _embed_pair_file(path, encoding, progress)
             if any(label is None for label in pair_file.labels):
                 raise InvalidInput(str(path), "every pair needs a 0/1 label to calibrate")
             rows.extend(table.features(pair_file.pairs))
             labels.extend(int(label or 0) for label in pair_file.labels)
-        cal = fit_calibration(rows, labels, notes={"fitted_on": [str(p) for p in pairs_files]}, c=c)
+        fitted_on = [str(p) for p in pairs_files] + ([str(image_list)] if image_list else [])
+        cal = fit_calibration(rows, labels, notes={"fitted_on": fitted_on}, c=c)
         cal.save(out)
     console.print(
         f"fitted on {len(labels)} pairs: threshold {cal.threshold:.3f}, "
         f"out-of-fold F1 {cal.notes['out_of_fold_f1']} -> {out}"
     )
+
+
+def _image_pairs(path: Path, limit: int) -> tuple[list[dict[str, float]], list[int]]:
+    """Features and labels of every pair among up to ``limit`` labelled photos."""
+    from fitrep.domain import InvalidInput, Item
+    from index_server.pair_scoring import PairTable
+    from mllm_server.chie.engine import ConceptEngine
+
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    except FileNotFoundError:
+        raise InvalidInput(str(path), "file not found") from None
+    step = max(len(lines) / max(limit, 1), 1.0)
+    chosen = [lines[int(i * step)] for i in range(min(limit, len(lines)))]
+    items, classes = [], []
+    for i, line in enumerate(chosen):
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 2:
+            raise InvalidInput(f"{path}", f"line {line!r}: expected 'PATH, LABEL'")
+        image = Path(parts[0]) if Path(parts[0]).is_absolute() else path.parent / parts[0]
+        if not image.exists():
+            raise InvalidInput(f"{path}", f"image file not found: {image}")
+        items.append(Item(id=f"img{i}", image=image))
+        classes.append(parts[1])
+    table = PairTable(ConceptEngine.create("rules").process(items))
+    pairs = [(a, b) for a in range(len(items)) for b in range(a + 1, len(items))]
+    return table.features(pairs), [int(classes[a] == classes[b]) for a, b in pairs]
