@@ -73,6 +73,9 @@ class VLLMExtractor:
     """
 
     name = "vllm"
+    # Safe to call from many threads at once, and it wants to be: concurrent calls are what
+    # continuous batching batches. The servicer need not serialise calls to this backend.
+    concurrent = True
 
     def __init__(
         self,
