@@ -21,6 +21,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -165,8 +166,10 @@ class VLLMExtractor:
         from vllm.exceptions import VLLMClientError
         from vllm.sampling_params import StructuredOutputsParams
         from vllm.v1.engine.async_llm import AsyncLLM
+        from vllm.v1.engine.exceptions import EngineDeadError
 
         self._client_error = VLLMClientError
+        self._engine_dead = EngineDeadError
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
         self._sampling = SamplingParams(
             temperature=0.0,
@@ -181,7 +184,8 @@ class VLLMExtractor:
         """One ConceptSet per item, same order; cache hits skip the model.
 
         Raises Overloaded when the items would exceed ``max_queue`` in flight, TimeoutError
-        (after aborting the engine requests) when ``timeout`` seconds pass.
+        (after aborting the engine requests) when ``timeout`` seconds pass, ConnectionError
+        when the backend is closed or the engine died (UNAVAILABLE: retry elsewhere).
         """
         results: list[ConceptSet | None] = []
         misses: list[int] = []
@@ -233,9 +237,10 @@ class VLLMExtractor:
     # -- internals ------------------------------------------------------------------------
 
     def _generate(self, items: Sequence[Item], timeout: float | None) -> list[str]:
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             if self._closed:
-                raise RuntimeError("vllm backend is closed")
+                raise ConnectionError("vllm backend is closed")
             if self._in_flight + len(items) > self.max_queue:
                 self._counters["rejected"] += len(items)
                 raise Overloaded(
@@ -246,8 +251,10 @@ class VLLMExtractor:
             self._counters["model_requests"] += len(items)
         try:
             prompts = [self._engine_prompt(item) for item in items]
+            # Image decoding above counts against the caller's deadline too.
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             future: Future[list[str]] = asyncio.run_coroutine_threadsafe(
-                self._run_batch(prompts, timeout), self._loop
+                self._run_batch(prompts, remaining), self._loop
             )
             try:
                 # The coroutine enforces the deadline itself; the margin covers the abort.
@@ -256,7 +263,10 @@ class VLLMExtractor:
                 future.cancel()
                 raise TimeoutError(f"vllm batch of {len(items)} exceeded {timeout}s") from None
             except CancelledError:
-                raise RuntimeError("vllm backend closed while the batch ran") from None
+                raise ConnectionError("vllm backend closed while the batch ran") from None
+            except self._engine_dead as exc:
+                # ConnectionError is UNAVAILABLE on the wire: callers retry elsewhere.
+                raise ConnectionError(f"vllm engine is down: {exc}") from exc
         except TimeoutError:
             with self._lock:
                 self._counters["timeouts"] += 1
@@ -269,7 +279,7 @@ class VLLMExtractor:
         tasks = [asyncio.ensure_future(self._one(p)) for p in prompts]
         try:
             return await asyncio.wait_for(asyncio.gather(*tasks), timeout)
-        except TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):  # distinct classes before Python 3.11
             # Cancelling the generate() iterators makes AsyncLLM abort the engine requests.
             for task in tasks:
                 task.cancel()
