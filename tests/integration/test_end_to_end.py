@@ -216,6 +216,11 @@ def test_cli_assign_and_explain(built, servers: LocalServers, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
     assert [x["id"] for x in lines] == ["usb4", "cli1"] and all(x["cluster_id"] for x in lines)
+    # --build sends the file as one BuildIndex; stored items keep their clusters.
+    result = runner.invoke(app, [*args, "--out", str(out / "b"), "--no-progress", "--build"])
+    assert result.exit_code == 0, result.output
+    rebuilt = [json.loads(x) for x in (out / "b" / "clusters.jsonl").read_text().splitlines()]
+    assert [x["cluster_id"] for x in rebuilt] == [x["cluster_id"] for x in lines]
 
     result = runner.invoke(app, ["explain", "usb1", "usb4", "--index", servers.index])
     assert result.exit_code == 0, result.output

@@ -87,6 +87,14 @@ def assign(
     timeout: Annotated[float, typer.Option(help="Per-call deadline, seconds.")] = 120.0,
     token: Token = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--build",
+            help="Cluster FILE as one batch (BuildIndex), exactly like `fitrep dedup`, "
+            "instead of assigning item batches incrementally.",
+        ),
+    ] = False,
 ) -> None:
     """Assign FILE's items to clusters through the servers; writes OUT/clusters.jsonl."""
     from fitrep.client import Client
@@ -96,7 +104,8 @@ def assign(
         items = read_items(file, encoding=encoding)
         with Client(concept, index, batch_size, timeout, token) as client:
             with stage_progress(progress) as report:
-                assignments = _remote(lambda: client.assign(items, report), f"{concept}, {index}")
+                run = client.dedup if build else client.assign
+                assignments = _remote(lambda: run(items, report), f"{concept}, {index}")
         path = write_clusters(out, items, assignments)
     summary = summarise(assignments)
     console.print(
