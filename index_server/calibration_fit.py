@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
 from fitrep.domain import InvalidInput, Level
+
 from index_server.calibration import Calibration
 
 _EXCLUDED = ("weighted_cos",)  # a function of the per-level cosines and the weights being fitted
@@ -71,14 +71,16 @@ def fit_calibration(
     x = to_matrix(rows, names)
     model = LogisticRegression(C=c, max_iter=2000)
     oof = cross_val_predict(
-        model, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba"
+        model,
+        x,
+        y,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+        method="predict_proba",
     )[:, 1]
     threshold, f1 = best_f1_threshold(oof, y)
     model.fit(x, y)
     coef = {n: float(w) for n, w in zip(names, model.coef_[0], strict=True)}
-    level_coef = {
-        level: max(coef.get(f"cos_{level.name.lower()}", 0.0), 0.0) for level in Level
-    }
+    level_coef = {level: max(coef.get(f"cos_{level.name.lower()}", 0.0), 0.0) for level in Level}
     total = sum(level_coef.values())
     weights = {lv: (w / total if total > 0 else 0.0) for lv, w in level_coef.items()}
     return Calibration(

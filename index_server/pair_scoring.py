@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from fitrep.domain import EmbeddedItem, InvalidInput, Level
+
 from index_server.calibration import Calibration
 from index_server.integration import LevelLayout, concatenate
 from index_server.verify import PairVerifier, TokenStats
@@ -62,7 +62,9 @@ class PairTable:
             rows.append(verifier.feature_row(s, 0))
         return rows
 
-    def probabilities(self, pairs: Sequence[tuple[int, int]], calibration: Calibration) -> np.ndarray:
+    def probabilities(
+        self, pairs: Sequence[tuple[int, int]], calibration: Calibration
+    ) -> np.ndarray:
         """Calibrated duplicate probability of each pair, shape (len(pairs),) float32."""
         verifier = PairVerifier(calibration, self.layout, self.stats)
         out = np.zeros(len(pairs), np.float32)
@@ -88,7 +90,10 @@ def mutual_best(pairs: Sequence[tuple[int, int]], scores: np.ndarray) -> np.ndar
         best_left[a] = max(best_left.get(a, 0.0), p)
         best_right[b] = max(best_right.get(b, 0.0), p)
     return np.array(
-        [p >= best_left[a] and p >= best_right[b] for (a, b), p in zip(pairs, scores.tolist(), strict=True)],
+        [
+            p >= best_left[a] and p >= best_right[b]
+            for (a, b), p in zip(pairs, scores.tolist(), strict=True)
+        ],
         bool,
     )
 
@@ -100,7 +105,7 @@ def decide_pairs(
     best match of its two items and scores at least half the calibrated threshold. A fixed
     threshold does not travel between product domains (scores shift with vocabulary and text
     length); which candidate is each item's best match does. Measured calibrating on one set
-    and testing on the other (``docs/quality.md``). ``adaptive=False``: ``scores >= threshold``.
+    and testing on the other (``benchmarks/transfer.py``). ``adaptive=False``: plain threshold.
     """
     if not adaptive:
         return scores >= threshold

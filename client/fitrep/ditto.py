@@ -85,7 +85,9 @@ def read_pairs(path: Path | str, encoding: str = "utf-8") -> PairFile:
             try:
                 label = int(parts[2].strip())
             except ValueError:
-                raise InvalidInput(f"{path}:{lineno}", f"label {parts[2]!r} is not 0 or 1") from None
+                raise InvalidInput(
+                    f"{path}:{lineno}", f"label {parts[2]!r} is not 0 or 1"
+                ) from None
         pairs.append((intern(parts[0]), intern(parts[1])))
         labels.append(label)
     return PairFile(items, pairs, labels)

@@ -1,14 +1,16 @@
 """Ditto pair parsing, the calibration fit, and the lexical verifier features."""
 
 import numpy as np
-
 from fitrep.ditto import parse_side, read_pairs
+
 from index_server.calibration_fit import best_f1_threshold, fit_calibration
 from index_server.verify import TokenStats, anchor_features
 
 
 def test_parse_side_maps_first_column_to_title_and_description_to_text():
-    item = parse_side("COL name VAL sony dsc-w120 camera COL description VAL 7mp compact COL price VAL 99.0", "x")
+    item = parse_side(
+        "COL name VAL sony dsc-w120 camera COL description VAL 7mp compact COL price VAL 99.0", "x"
+    )
     assert item.title == "sony dsc-w120 camera"
     assert item.text == "7mp compact"
     assert item.attributes == {"price": "99.0"}
@@ -62,13 +64,19 @@ def test_fit_calibration_learns_signs_and_weights():
 def test_idf_cosine_rewards_shared_rare_tokens():
     stats = TokenStats()
     stats.add_all([{"tokens": ["sony", "camera", f"x{i}"]} for i in range(50)])
-    rare = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["canon", "x1"]}, stats)["idf_cosine"]
-    common = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["sony", "x2"]}, stats)["idf_cosine"]
+    rare = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["canon", "x1"]}, stats)[
+        "idf_cosine"
+    ]
+    common = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["sony", "x2"]}, stats)[
+        "idf_cosine"
+    ]
     assert rare > common
 
 
 def test_char_jaccard_sees_spelling_variants():
-    f = anchor_features({"tokens": ["photoshop", "elements"]}, {"tokens": ["photo-shop", "element"]})
+    f = anchor_features(
+        {"tokens": ["photoshop", "elements"]}, {"tokens": ["photo-shop", "element"]}
+    )
     assert 0.3 < f["char_jaccard"] < 1.0
 
 

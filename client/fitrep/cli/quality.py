@@ -31,7 +31,9 @@ def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore
 @app.command()
 def match(
     pairs_file: Path = typer.Argument(..., help="Ditto pair file: LEFT<TAB>RIGHT[<TAB>LABEL]."),
-    out: Path = typer.Option(Path("decisions.jsonl"), "--out", "-o", help="One JSON line per pair."),
+    out: Path = typer.Option(
+        Path("decisions.jsonl"), "--out", "-o", help="One JSON line per pair."
+    ),
     calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
     encoding: str = typer.Option("utf-8", help="Text encoding of PAIRS_FILE."),
     adaptive: bool = typer.Option(
@@ -53,13 +55,17 @@ def match(
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w") as fh:
             for i, (p, dup) in enumerate(zip(scores.tolist(), decisions.tolist(), strict=True)):
-                fh.write(json.dumps({"line": i, "score": round(p, 6), "duplicate": bool(dup)}) + "\n")
+                fh.write(
+                    json.dumps({"line": i, "score": round(p, 6), "duplicate": bool(dup)}) + "\n"
+                )
     console.print(f"{len(scores)} pairs, {int(decisions.sum())} duplicates -> {out}")
 
 
 @app.command()
 def calibrate(
-    pairs_files: list[Path] = typer.Argument(..., help="Labelled Ditto pair files (train/valid only)."),
+    pairs_files: list[Path] = typer.Argument(
+        ..., help="Labelled Ditto pair files (train/valid only)."
+    ),
     out: Path = typer.Option(
         Path("index_server/calibration.json"), "--out", "-o", help="Calibration JSON to write."
     ),
