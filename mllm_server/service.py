@@ -37,8 +37,11 @@ class ConceptServicer(spb_grpc.ConceptServiceServicer):
     def __init__(self, engine: ConceptEngine, max_batch: int) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        # The CPU backend and encoder are not promised thread-safe, and on CPU concurrent
-        # batches only compete for the same cores: run one batch at a time.
+        # The CPU backend is not promised thread-safe, and on CPU concurrent batches only
+        # compete for the same cores: one batch at a time. A backend that sets
+        # ``concurrent = True`` (vLLM: continuous batching wants overlapping calls) is not held.
+        extractor = getattr(engine, "extractor", None)
+        self._serialise = not getattr(extractor, "concurrent", False)
         self._lock = threading.Lock()
 
     def _extract(
@@ -51,12 +54,17 @@ class ConceptServicer(spb_grpc.ConceptServiceServicer):
             )
         items = wire.items_from_pb(request.items)
         timeout = deadline_timeout(context)
-        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            raise TimeoutError("deadline passed while waiting for the backend")
-        try:
+        if not self._serialise:
             results = self.engine.process(items, embed=not request.skip_embeddings, timeout=timeout)
-        finally:
-            self._lock.release()
+        elif self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            try:
+                results = self.engine.process(
+                    items, embed=not request.skip_embeddings, timeout=timeout
+                )
+            finally:
+                self._lock.release()
+        else:
+            raise TimeoutError("deadline passed while waiting for the backend")
         return spb.ExtractConceptsResponse(
             items=[wire.embedded_to_pb(r) for r in results], request_id=request.request_id
         )
