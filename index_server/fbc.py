@@ -129,7 +129,7 @@ class FBC:
                 continue
             checked = self._members_to_check(cluster, cands)
             need(checked)
-            agreement = float(np.mean([probs[m] for m in checked]))
+            agreement = sum(probs[m] for m in checked) / len(checked)
             if agreement >= self.threshold and (best is None or agreement > best[0]):
                 best = (agreement, probs[top], cluster, top)
         if best is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings
 
 from index_server.batch_scores import CODE_SLOTS, ChunkScores, code_keys
+from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 from index_server.fbc import FBC
 
@@ -38,9 +41,21 @@ def synthetic_items(n: int, seed: int = 0, dim: int = 16) -> list[EmbeddedItem]:
     return items
 
 
+# Pinned so the pruning test does not follow re-fitted shipped coefficients: vector scores
+# carry most of the weight here, as in the first hand-set calibration.
+HAND_SET = {
+    "weights": {"PRIMARY": 0.45, "CONTENT": 0.15, "OBJECTIVE": 0.10},
+    "coef": {"weighted_cos": 14.0, "code_match": 3.0, "token_jaccard": 3.0, "code_conflict": -4.0},
+    "bias": -12.0,
+    "threshold": 0.5,
+}
+
+
 @pytest.fixture(scope="module")
-def built() -> tuple[IndexEngine, list]:
-    engine = IndexEngine()
+def built(tmp_path_factory) -> tuple[IndexEngine, list]:
+    path = tmp_path_factory.mktemp("calibration") / "calibration.json"
+    path.write_text(json.dumps(HAND_SET))
+    engine = IndexEngine(config=IndexConfig(calibration=path))
     return engine, engine.build(synthetic_items(400))
 
 
@@ -102,3 +117,24 @@ def test_vector_buffer_grows_and_survives_restart(tmp_path):
     assert np.array_equal(again.vectors, engine.vectors)
     assert np.array_equal(again.present, engine.present)
     assert [a.cluster_id for a in again.assign(items[:5])] == [a.cluster_id for a in first[:5]]
+
+
+def test_bounds_hold_with_the_shipped_calibration():
+    engine = IndexEngine()
+    engine.build(synthetic_items(200, seed=2))
+    rows = list(range(50, 200))
+    scores = ChunkScores(
+        engine.verifier,
+        engine.vectors,
+        engine.present,
+        engine._codes[: engine.n],
+        engine.anchors,
+        engine.images,
+        np.asarray(rows),
+        engine._candidates(rows),
+    )
+    for i, row in enumerate(rows):
+        cands = scores.candidates(i)
+        if cands:
+            exact = engine._score(row, cands).tolist()
+            assert all(u >= p for u, p in zip(scores.upper_bounds(i), exact, strict=True))
