@@ -53,7 +53,29 @@ def compute(image: bytes | Path | str) -> dict[str, np.ndarray]:
         "phash": np.packbits(phash.hash.ravel()).astype(np.uint8),
         "hsv_hist": hist,
         "global": descriptor.astype(np.float32),
+        **local_features(img),
     }
+
+
+_LOCAL_SIDE = 400  # pixels of the longer side the keypoints are found at
+_MAX_KEYPOINTS = 300  # bounds what is stored per image: 300 x (32 + 8) bytes
+
+
+def local_features(img: Image.Image) -> dict[str, np.ndarray]:
+    """ORB keypoints (positions, binary descriptors) for geometric verification of candidate
+    pairs (``index_server.image_match``); empty when OpenCV is missing or none are found."""
+    try:
+        import cv2
+    except ImportError:
+        return {}
+    gray = img.convert("L")
+    gray.thumbnail((_LOCAL_SIDE, _LOCAL_SIDE))
+    orb = cv2.ORB_create(nfeatures=_MAX_KEYPOINTS)
+    keypoints, descriptors = orb.detectAndCompute(np.asarray(gray), None)
+    if descriptors is None or len(keypoints) < 8:
+        return {}
+    xy = np.array([kp.pt for kp in keypoints], np.float32)
+    return {"orb_xy": xy, "orb_desc": descriptors.astype(np.uint8)}
 
 
 def describe(features: dict[str, np.ndarray]) -> list[str]:

@@ -40,8 +40,6 @@ def test_best_f1_threshold_separates_a_clean_split():
 
 
 def test_fit_calibration_learns_signs_and_weights():
-    rng = np.random.default_rng(0)
-    rows, labels = [], []
     for _ in range(200):
         dup = int(rng.random() < 0.3)
         rows.append(
@@ -89,3 +87,36 @@ def test_mutual_best_decision_adapts_to_the_input():
     # threshold 0.4: nothing passes a fixed cut, the mutual best pairs above 0.2 do
     assert decide_pairs(pairs, scores, 0.4, adaptive=False).tolist() == [False] * 4
     assert decide_pairs(pairs, scores, 0.4).tolist() == [True, False, True, False]
+
+
+def test_orb_geometric_verification_matches_a_crop_not_another_picture():
+    from PIL import Image, ImageDraw
+
+    from index_server.image_match import image_pair_features
+    from mllm_server.chie.image_features import compute
+
+    def picture(seed: int) -> Image.Image:
+        r = np.random.default_rng(seed)
+        img = Image.new("RGB", (320, 320), "white")
+        draw = ImageDraw.Draw(img)
+        for _ in range(60):
+            x, y = r.integers(0, 300, 2)
+            draw.rectangle(
+                [x, y, x + r.integers(5, 30), y + r.integers(5, 30)],
+                fill=tuple(r.integers(0, 255, 3).tolist()),
+            )
+        return img
+
+    def encode(img: Image.Image) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue()
+
+    base = picture(1)
+    crop = base.crop((20, 20, 300, 300)).resize((320, 320))
+    other = picture(2)
+    fa, fb, fc = compute(encode(base)), compute(encode(crop)), compute(encode(other))
+    assert len(fa["orb_desc"]) <= 300
+    assert image_pair_features(fa, fb)["orb_inliers"] > image_pair_features(fa, fc)["orb_inliers"]
