@@ -40,6 +40,8 @@ def test_best_f1_threshold_separates_a_clean_split():
 
 
 def test_fit_calibration_learns_signs_and_weights():
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
     for _ in range(200):
         dup = int(rng.random() < 0.3)
         rows.append(
