@@ -115,6 +115,8 @@ class FBC:
 
         if bound is None:
             need(known)
+        else:  # one verifier call for every pair that may pass, not one per cluster
+            need([c for c in known if bound[c] >= self.threshold])
         by_cluster: dict[int, list[int]] = {}
         for cand in known:
             by_cluster.setdefault(cluster_of[cand], []).append(cand)
