@@ -38,6 +38,30 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key.replace("-", "_"), value
 
 
+# flag, type, help: each maps to the backend option of the same name (dashes -> underscores).
+_BACKEND_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--model", str, "local model directory (never downloaded)"),
+    ("--dtype", str, "e.g. bfloat16, float16, auto"),
+    ("--max-model-len", int, "context length"),
+    ("--gpu-memory-utilization", float, "fraction of GPU memory vLLM may take"),
+    ("--tensor-parallel-size", int, "GPUs per model replica"),
+    ("--max-num-seqs", int, "sequences batched at once"),
+    ("--max-queue", int, "items waiting before RESOURCE_EXHAUSTED"),
+    ("--enforce-eager", bool, "disable CUDA graphs"),
+    ("--concept-cache", str, "SQLite file of the concept cache"),
+)
+_OPTION_NAMES = {"--concept-cache": "cache_path"}
+
+
+def _shorthand_options(ns: argparse.Namespace) -> dict[str, Any]:
+    out = {}
+    for flag, _, _ in _BACKEND_FLAGS:
+        value = getattr(ns, flag[2:].replace("-", "_"))
+        if value is not None:
+            out[_OPTION_NAMES.get(flag, flag[2:].replace("-", "_"))] = value
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mllm_server", description=__doc__)
     add_serving_args(p, DEFAULT_PORT)
@@ -51,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="passed to the backend as a keyword argument; repeat for several",
     )
+    vllm = p.add_argument_group("vllm backend (shorthands for --backend-option; it wins when both are set)")
+    for flag, kind, text in _BACKEND_FLAGS:
+        if kind is bool:
+            vllm.add_argument(flag, action="store_const", const=True, default=None, help=text)
+        else:
+            vllm.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--max-batch", type=int, default=256, help="items per ExtractConcepts call")
     p.add_argument(
         "--no-warmup",
@@ -66,7 +96,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
     return ConceptServerConfig(
         serving=serving_config_from_args(ns),
         backend=ns.backend,
-        backend_options=dict(ns.backend_options),
+        backend_options={**_shorthand_options(ns), **dict(ns.backend_options)},
         max_batch=ns.max_batch,
         warmup=ns.warmup,
     )

@@ -3,6 +3,7 @@ in-process Pipeline both drive."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ class ConceptEngine:
         self.extractor = extractor
         self.encoder = encoder if encoder is not None else LevelEncoder()
         self.items_processed = 0
+        # Concurrent backends (vLLM) extract in parallel; encoding on CPU gains nothing from
+        # overlapping calls, so it runs one batch at a time.
+        self._encode_lock = threading.Lock()
 
     @classmethod
     def create(cls, backend: str = "rules", **backend_options: Any) -> ConceptEngine:
@@ -33,11 +37,12 @@ class ConceptEngine:
         for i, item in enumerate(items):
             item.validate(f"items[{i}]")
         concept_sets = self.extractor.extract(items, timeout=timeout)
-        if embed:
-            embeddings = self.encoder.encode(concept_sets)
-        else:
-            embeddings = [LevelEmbeddings(cs.item_id, {}) for cs in concept_sets]
-        self.items_processed += len(items)
+        with self._encode_lock:
+            if embed:
+                embeddings = self.encoder.encode(concept_sets)
+            else:
+                embeddings = [LevelEmbeddings(cs.item_id, {}) for cs in concept_sets]
+            self.items_processed += len(items)
         return [EmbeddedItem(cs, emb) for cs, emb in zip(concept_sets, embeddings, strict=True)]
 
     def info(self) -> dict[str, Any]:
