@@ -7,6 +7,7 @@ decision is a named feature, so ``explain`` can show all of them.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,18 +94,29 @@ def level_feature(level: Level) -> str:
     return f"cos_{level.name.lower()}"
 
 
+_ALPHA_SUFFIX = re.compile(r"[a-z]{1,3}$")
+_ALPHA_PREFIX = re.compile(r"^[a-z]{1,3}")
+
+
 def _codes_compatible(a: str, b: str) -> bool:
-    """Same code, or one extends the other by a short letter suffix (colour/region letters
-    after a model number): "lmvm2085" ~ "lmvm2085wh" but not "t0441" ~ "t0442"."""
+    """Same code, up to short letter affixes that shops add or spell differently:
+    "lmvm2085" ~ "lmvm2085wh", "srsa212bk" ~ "srsa212blk" (colour/region letters after the
+    model number), "av23292" ~ "23292" (a shop prefix before a part number); never
+    "t0441" ~ "t0442"."""
     if a == b:
         return True
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return (
+    if (
         len(short) >= 4
         and long_.startswith(short)
         and len(long_) - len(short) <= 3
         and long_[len(short) :].isalpha()
-    )
+    ):
+        return True
+    stem_a, stem_b = _ALPHA_SUFFIX.sub("", a), _ALPHA_SUFFIX.sub("", b)
+    if stem_a == stem_b and len(stem_a) >= 4 and any(c.isdigit() for c in stem_a):
+        return True
+    return short.isdigit() and len(short) >= 5 and _ALPHA_PREFIX.sub("", long_) == short
 
 
 def _any_compatible(xs: Sequence[str], ys: Sequence[str]) -> bool:

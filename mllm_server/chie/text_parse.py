@@ -82,6 +82,11 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             else:
                 out.numbers.append(_number_key(tok))
                 out.tokens.append(tok)
+        elif _HAS_DIGIT.search(tok) and not _HAS_ALPHA.search(tok) and len(code_key(tok)) >= 5:
+            # "010-10613-00": a part number written with separators is still a code.
+            out.codes.append(code_key(tok))
+            out.code_surface.append(tok)
+            out.tokens.append(tok)
         elif _HAS_DIGIT.search(tok) and _HAS_ALPHA.search(tok):
             key = code_key(tok)
             if len(key) >= 2:
