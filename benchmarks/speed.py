@@ -1,0 +1,511 @@
+"""Speed benchmark: every figure next to a baseline measured in the same run.
+
+    python benchmarks/speed.py --quick          # a few minutes: small sizes
+    python benchmarks/speed.py                  # full: 1M items indexed (about 12 min, 2 cores)
+    python benchmarks/speed.py --sections a --sizes 10000,100000   # one section, own sizes
+
+Writes ``benchmarks/results/speed.md`` (``--out`` to change). Sections:
+(a) index tier: batched assign at N indexed (synthetic clustered vectors), build, memory,
+    candidate recall vs exact search, growth with N; baseline = the per-item decision loop;
+    sizes above ``bulk_above`` are bulk-loaded (clusters from the generator, see
+    ``bulk_load``) because deciding 1M items one by one does not fit the run's budget;
+(b) gRPC: batched assign through the real index server vs in-process;
+(c) embedded dedup of text items end to end, per stage; baseline = a cold encoder cache;
+(d) SPDR: fit time and transform throughput vs N; FAISS speed/memory reduced vs full dims.
+
+Synthetic index data: each product has a 16-d latent vector; each of three text levels
+(PRIMARY, CONTENT, OBJECTIVE) maps it to 64-d by its own random projection plus noise, so
+an item is 3 x 64 = 192-d (the real encoder gives 6 x 384; see the memory note in the
+report). Products have 1-3 copies; anchors carry a model code and tokens like CHIE's.
+"""
+
+# ruff: noqa: B023, E501
+# (B023: every lambda here is called at once by timed(), inside its loop; E501: table rows)
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings  # noqa: E402
+from index_server.calibration import Calibration  # noqa: E402
+from index_server.config import IndexConfig  # noqa: E402
+from index_server.engine import IndexEngine  # noqa: E402
+from index_server.fbc import format_cluster_id  # noqa: E402
+
+LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
+LATENT, DIM = 16, 64
+BATCH = 4096  # items per assign call (the server's default max batch)
+
+
+# -- synthetic data ------------------------------------------------------------------------
+class Catalogue:
+    """Deterministic synthetic catalogue; item i belongs to product ``product[i]``."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.n = n
+        self.n_products = max(1, int(n / 2))
+        self.product = rng.integers(0, self.n_products, n)
+        self.seed = seed
+        maps = np.random.default_rng(1234)  # shared across catalogues: the "encoder"
+        self.proj = maps.normal(size=(len(LEVELS), LATENT, DIM)).astype(np.float32)
+        self.latent = rng.normal(size=(self.n_products, LATENT)).astype(np.float32)
+
+    def items(self, start: int, stop: int, prefix: str = "i") -> list[EmbeddedItem]:
+        rng = np.random.default_rng((self.seed, start))
+        prod = self.product[start:stop]
+        latent = self.latent[prod]
+        out_vecs = []
+        for j in range(len(LEVELS)):
+            v = latent @ self.proj[j] + rng.normal(scale=0.9, size=(len(prod), DIM))
+            out_vecs.append((v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32))
+        items = []
+        for i, p in enumerate(prod.tolist()):
+            iid = f"{prefix}{start + i}"
+            vectors = {lv: out_vecs[j][i] for j, lv in enumerate(LEVELS)}
+            anchors = {
+                "code": [f"m{p:07d}"],
+                "brand": [f"b{p % 997}"],
+                "tokens": [f"b{p % 997}", f"t{p % 101}", f"u{p % 53}", f"m{p:07d}"],
+            }
+            concepts = ConceptSet(iid, {lv: [f"p{p}"] for lv in LEVELS}, anchors)
+            items.append(EmbeddedItem(concepts, LevelEmbeddings(iid, vectors)))
+        return items
+
+
+# -- helpers -------------------------------------------------------------------------------
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+class PerItemEngine(IndexEngine):
+    """Baseline: the decision loop before batching (one verifier call per item and pair set)."""
+
+    def _decide(self, rows: list[int], progress: object = None) -> None:  # type: ignore[override]
+        from fitrep.domain import Assignment
+
+        assert self.verifier is not None
+        for start in range(0, len(rows), 512):
+            chunk = rows[start : start + 512]
+            cands = self._candidates(chunk)
+            for row, hits in zip(chunk, cands.tolist(), strict=True):
+                d = self.fbc.decide(row, [h for h in hits if h >= 0], self._score)
+                per_level = {}
+                if d.nearest_row >= 0:
+                    s = self._pair_scores(row, [d.nearest_row])
+                    per_level = {
+                        ls.level: ls.similarity
+                        for ls in self.verifier.level_scores(s, 0)
+                        if ls.present
+                    }
+                confidence = d.probability if not d.is_new else 1.0 - d.best_pair
+                self.decisions.append(
+                    Assignment(
+                        item_id=self.ids[row],
+                        cluster_id=format_cluster_id(d.cluster),
+                        nearest_item_id=self.ids[d.nearest_row] if d.nearest_row >= 0 else "",
+                        similarity=d.best_pair,
+                        per_level=per_level,
+                        is_new_cluster=d.is_new,
+                        confidence=float(confidence),
+                    )
+                )
+
+
+def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
+    """Index ``n`` items without deciding them: clusters from the generator's truth, one
+    SPDR fit and FAISS build at the end, no store writes. Deciding 1M items one by one
+    takes longer than this benchmark's budget; assign speed at N depends on the index and
+    the cluster sizes, which this reproduces."""
+    from fitrep.domain import Assignment
+    from index_server.integration import concatenate
+
+    first: dict[int, int] = {}
+    for start in range(0, n, 50_000):
+        batch = cat.items(start, min(n, start + 50_000))
+        layout = engine._layout_for(batch)
+        rows = engine._append(batch, concatenate([it.embeddings for it in batch], layout))
+        for row, p in zip(rows, cat.product[start : start + len(rows)].tolist(), strict=True):
+            cluster = first.get(p)
+            is_new = cluster is None
+            if cluster is None:
+                cluster = first[p] = engine.fbc.new_cluster(row)
+            else:
+                engine.fbc.join(row, cluster)
+            engine.decisions.append(
+                Assignment(engine.ids[row], format_cluster_id(cluster), "", 0.0, {}, is_new, 1.0)
+            )
+    engine._refit()
+
+
+def index_config(**overrides: object) -> IndexConfig:
+    cfg = dict(spdr_method="pca", spdr_components=32, threads=os.cpu_count())
+    cfg.update(overrides)
+    return IndexConfig(**cfg)  # type: ignore[arg-type]
+
+
+def candidate_recall(engine: IndexEngine, cat: Catalogue, q_start: int, q_stop: int) -> dict:
+    """True duplicate pairs (query item, earlier item of the same product) found among the
+    engine's candidates vs among exact top-k in the full weighted space (Flat)."""
+    import faiss
+
+    from index_server.integration import integrate
+
+    rows = [engine.row_of[f"i{i}"] for i in range(q_start, min(q_stop, q_start + 2000))]
+    found = engine._candidates(rows)
+    assert engine.layout is not None
+    full = integrate(
+        engine.vectors[: rows[0]].astype(np.float32), engine.layout, engine.calibration.weights
+    )
+    flat = faiss.IndexFlatIP(full.shape[1])
+    flat.add(full)
+    _, exact = flat.search(engine._weighted(rows), engine.config.k)
+    by_product: dict[int, list[int]] = {}
+    for r, p in enumerate(cat.product[: rows[0]].tolist()):
+        by_product.setdefault(p, []).append(r)
+    pairs = hit_ivf = hit_flat = 0
+    for i in range(len(rows)):
+        truth = by_product.get(int(cat.product[q_start + i]), [])
+        if not truth:
+            continue
+        f, e = set(found[i].tolist()), set(exact[i].tolist())
+        pairs += len(truth)
+        hit_ivf += sum(t in f for t in truth)
+        hit_flat += sum(t in e for t in truth)
+    return {
+        "pairs": pairs,
+        "recall_index": hit_ivf / max(pairs, 1),
+        "recall_flat": hit_flat / max(pairs, 1),
+    }
+
+
+# -- (a) index tier ------------------------------------------------------------------------
+def bench_index(
+    sizes: Sequence[int],
+    queries: int,
+    baseline_queries: int,
+    lines: list[str],
+    bulk_above: int = 100_000,
+) -> int:
+    lines += [
+        "## (a) Index tier: batched assign",
+        "",
+        f"Synthetic: 3 levels x {DIM}-d ({3 * DIM}-d items), products of 1-3 copies, anchors per item;"
+        f" SPDR pca(32); assign batches of {BATCH}; FAISS threads = {os.cpu_count()}."
+        " Baseline = the per-item decision loop (one verifier call per item), same index, same run."
+        f" Verifier calibration: `{Calibration.load().version}`.",
+        "",
+        "| indexed N | build s | build items/s | assign items/s (batched) | baseline items/s (per item)"
+        " | speed-up | candidate recall (dup pairs) | exact Flat recall | recall ratio | RSS MB / 1M | store MB / 1M | index |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    assign_at_max = 0
+    for n in sizes:
+        gc.collect()
+        cat = Catalogue(n + queries + baseline_queries, seed=n)
+        tmp = Path(tempfile.mkdtemp(prefix="fitrep-speed-"))
+        base_rss = rss_mb()
+        bulk = n > bulk_above
+        engine = IndexEngine(None if bulk else tmp / "a", index_config())
+        t0 = time.perf_counter()
+        step = 50_000
+        if bulk:
+            bulk_load(engine, cat, n)
+        for start in range(0, 0 if bulk else n, step):
+            batch = cat.items(start, min(n, start + step))
+            (engine.build if start == 0 else engine.assign)(batch)
+            del batch
+        build_s = time.perf_counter() - t0
+        gc.collect()
+        mem = rss_mb() - base_rss
+        store = 0.0 if bulk else dir_mb(tmp / "a")
+        q_items = cat.items(n, n + queries)
+        assign_s, _ = timed(
+            lambda: [engine.assign(q_items[s : s + BATCH]) for s in range(0, len(q_items), BATCH)]
+        )
+        rate = queries / assign_s
+        rec = candidate_recall(engine, cat, n, n + queries)
+        b_items = cat.items(n + queries, n + queries + baseline_queries)
+        engine.__class__ = PerItemEngine  # same state, old decision loop
+        base_s, _ = timed(
+            lambda: [engine.assign(b_items[s : s + BATCH]) for s in range(0, len(b_items), BATCH)]
+        )
+        engine.__class__ = IndexEngine
+        base_rate = baseline_queries / base_s
+        desc = engine.cindex.describe() if engine.cindex else "?"
+        lines.append(
+            f"| {n:,}{' (bulk-loaded)' if bulk else ''} | {build_s:.1f} | {n / build_s:,.0f} | **{rate:,.0f}** | {base_rate:,.0f} | {rate / base_rate:.1f}x"
+            f" | {rec['recall_index']:.4f} ({rec['pairs']} pairs) | {rec['recall_flat']:.4f}"
+            f" | {rec['recall_index'] / max(rec['recall_flat'], 1e-9):.4f} | {mem * 1e6 / n:,.0f} | {'n/a (no store)' if bulk else f'{store * 1e6 / n:,.0f}'} | {desc} |"
+        )
+        print(lines[-1], flush=True)
+        assign_at_max = int(rate)
+        engine.close()
+        engine = None  # type: ignore[assignment]  # free the index before the next size
+        shutil.rmtree(tmp, ignore_errors=True)
+    lines += [
+        "",
+        f"assign: {assign_at_max} items/s at {sizes[-1]:,} indexed".replace(
+            ",000,000 indexed", "M indexed"
+        ),
+    ]
+    return assign_at_max
+
+
+# -- (b) gRPC ------------------------------------------------------------------------------
+def bench_grpc(n: int, queries: int, lines: list[str]) -> None:
+    import subprocess
+
+    from fitrep.client import Client
+    from fitrep.launch import free_port
+
+    cat = Catalogue(n + queries, seed=7)
+    base, q_items = cat.items(0, n), cat.items(n, n + queries)
+    tmp = Path(tempfile.mkdtemp(prefix="fitrep-grpc-"))
+    port = free_port()
+    flags = ["--spdr-method", "pca", "--spdr-components", "32", "--max-batch", str(BATCH)]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "index_server",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp / "s"),
+            *flags,
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = Client(concept=None, index=f"127.0.0.1:{port}", batch_size=BATCH, timeout=600)
+        deadline = time.time() + 60
+        while not client.healthy() and time.time() < deadline:
+            time.sleep(0.2)
+        for s in range(0, n, BATCH):
+            client.assign_embedded(base[s : s + BATCH])
+        grpc_s, _ = timed(lambda: client.assign_embedded(q_items))
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+    engine = IndexEngine(tmp / "p", index_config(threads=None))
+    for s in range(0, n, BATCH):
+        engine.assign(base[s : s + BATCH])
+    local_s, _ = timed(
+        lambda: [engine.assign(q_items[s : s + BATCH]) for s in range(0, queries, BATCH)]
+    )
+    engine.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    lines += [
+        "",
+        "## (b) gRPC overhead: batched AssignItems through the index server",
+        "",
+        f"{n:,} items indexed the same way on both sides (assign batches of {BATCH}, SQLite store"
+        f" on disk), then {queries:,} new items assigned. Server: `python -m index_server` on"
+        " loopback, SDK `Client.assign_embedded` (packed float32 vectors).",
+        "",
+        "| path | items/s | share of in-process |",
+        "|---|---|---|",
+        f"| in-process `IndexEngine.assign` (baseline) | {queries / local_s:,.0f} | 100% |",
+        f"| gRPC `Client.assign_embedded` | {queries / grpc_s:,.0f} | **{local_s / grpc_s:.0%}** |",
+    ]
+    print("\n".join(lines[-3:]), flush=True)
+
+
+# -- (c) embedded dedup --------------------------------------------------------------------
+BRANDS = [f"brand{i}" for i in range(300)]
+TYPES = ["laptop", "printer ink cartridge", "usb cable", "phone case", "monitor", "keyboard",
+         "mouse", "router", "headphones", "camera lens", "memory card", "charger"]  # fmt: skip
+COLOURS = ["black", "white", "red", "blue", "silver"]
+ADJ = ["premium", "durable", "new", "best", "compact", "lightweight"]
+
+
+def text_catalogue(n: int, seed: int = 0) -> list[dict]:
+    """Titles like a shop's: brand, type, model code, size, colour; 1-3 listings per product."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    while len(rows) < n:
+        p = len(rows)
+        brand, kind = BRANDS[rng.integers(len(BRANDS))], TYPES[rng.integers(len(TYPES))]
+        code = f"{kind[:2]}{rng.integers(100, 9999)}{'xyz'[rng.integers(3)]}"
+        size = f"{rng.integers(1, 64)} gb" if rng.random() < 0.5 else f"{rng.integers(5, 40)} inch"
+        colour = COLOURS[rng.integers(len(COLOURS))]
+        for c in range(int(rng.integers(1, 4))):
+            adj = ADJ[rng.integers(len(ADJ))]
+            title = f"{brand} {kind} {code.upper() if c else code} {size} {colour}"
+            if c:
+                title = f"{adj} {title} - free shipping" if c == 2 else f"{title} ({adj})"
+            rows.append({"id": f"p{p}-{c}", "title": title, "text": f"{adj} {kind} by {brand}"})
+    return rows[:n]
+
+
+def bench_dedup(n: int, lines: list[str]) -> None:
+    import json
+    import subprocess
+
+    from fitrep.domain import Item
+    from fitrep.pipeline import Pipeline
+
+    rows = text_catalogue(n)
+    tmp = Path(tempfile.mkdtemp(prefix="fitrep-dedup-"))
+    path = tmp / "cat.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fitrep = str(Path(sys.executable).with_name("fitrep"))
+    cli = [fitrep, "dedup", str(path), "--out", str(tmp / "run"), "--no-progress"]
+    env = {**os.environ, "FITREP_ENCODER_CACHE": str(tmp / "enc.sqlite")}
+    e2e_s, _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True, env=env))
+    rerun_s, _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True, env=env))
+    items = [Item(r["id"], r["title"], r["text"]) for r in rows]
+    pipe = Pipeline.create(data_dir=tmp / "stages")
+    concepts = pipe.concepts
+    concepts.encoder.disk = None  # cold: measure the model, not the cache of the CLI run
+    concepts.encoder.embed(["load the model before timing"])
+    extract_s, sets = timed(
+        lambda: [
+            cs for s in range(0, n, 256) for cs in concepts.extractor.extract(items[s : s + 256])
+        ]
+    )
+    encoder = concepts.encoder
+    encode_s, embs = timed(lambda: encoder.encode(sets))
+    strings = encoder.strings_encoded
+    from fitrep.domain import EmbeddedItem as EI
+
+    embedded = [EI(c, e) for c, e in zip(sets, embs, strict=True)]  # type: ignore[arg-type]
+    index_s, _ = timed(lambda: pipe.index.build(embedded))
+    warm_s, _ = timed(lambda: encoder.encode(sets))
+    pipe.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    per_item = {"extract": extract_s / n, "encode": encode_s / n, "index": index_s / n}
+    other = max(e2e_s - extract_s - encode_s - index_s, 0.0) / n
+    total_100k = 100_000 * (sum(per_item.values()) + other)
+    lines += [
+        "",
+        f"## (c) Embedded `fitrep dedup`, {n:,} synthetic text items",
+        "",
+        f"End to end (`fitrep dedup`, CLI process incl. model load and report): **{e2e_s:.1f} s**"
+        f" ({n / e2e_s:,.0f} items/s), empty encoder cache; a rerun with the on-disk encoder"
+        f" cache warm: **{rerun_s:.1f} s**. Per stage, measured in-process in the same run:",
+        "",
+        "| stage | s | ms / item | note |",
+        "|---|---|---|---|",
+        f"| CHIE rules extract | {extract_s:.1f} | {1e3 * per_item['extract']:.2f} | |",
+        f"| MiniLM encode, cold cache (baseline) | {encode_s:.1f} | {1e3 * per_item['encode']:.2f} | {strings:,} distinct strings, {strings / encode_s:,.0f} strings/s |",
+        f"| MiniLM encode, warm cache | {warm_s:.2f} | {1e3 * warm_s / n:.3f} | every string cached |",
+        f"| index build (SPDR + FAISS + FBC + SQLite) | {index_s:.1f} | {1e3 * per_item['index']:.2f} | |",
+        f"| rest (process start, model load, read, report) | {other * n:.1f} | | |",
+        "",
+        f"Extrapolated to 100k items at these per-item costs (**not measured at 100k**; the"
+        f" distinct-string count grows about linearly on this generator): {total_100k / 60:.1f} min.",
+    ]
+    print("\n".join(lines[-12:]), flush=True)
+
+
+# -- (d) SPDR ------------------------------------------------------------------------------
+def bench_spdr(sizes: Sequence[int], lines: list[str]) -> None:
+    import faiss
+
+    from index_server.integration import LevelLayout, integrate
+    from index_server.spdr import SPDR
+
+    lines += [
+        "",
+        "## (d) SPDR: fit / transform vs N, and what it buys",
+        "",
+        f"Synthetic {3 * DIM}-d weighted vectors; PCA(32) fitted on min(N, 50k); FAISS Flat over"
+        " the full vectors (baseline) vs the reduced ones; candidate recall = share of each"
+        " query's exact full-space top-16 found in the reduced top-16 (and true duplicate pairs).",
+        "",
+        "| N | fit s | transform rows/s | Flat full q/s | Flat pca32 q/s | index MB full | index MB pca32 | top-16 recall | dup-pair recall full / pca32 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    layout = LevelLayout.from_dims({lv: DIM for lv in LEVELS})
+    weights = Calibration.load().weights
+    for n in sizes:
+        cat = Catalogue(n, seed=3)
+        items = cat.items(0, n)
+        from index_server.integration import concatenate
+
+        X = integrate(concatenate([it.embeddings for it in items], layout), layout, weights)
+        fit_s, model = timed(lambda: SPDR(method="pca", n_components=32).fit(X))
+        tr_s, R = timed(lambda: model.transform(X))  # type: ignore[attr-defined]
+        q = min(2000, n, max(300, 50_000_000 // n))  # Flat over 1M x 192 is slow
+        full, red = faiss.IndexFlatIP(X.shape[1]), faiss.IndexFlatL2(32)
+        full.add(X)
+        red.add(R)
+        fs, (_, ef) = timed(lambda: full.search(X[:q], 16))
+        rs, (_, er) = timed(lambda: red.search(R[:q], 16))
+        top = np.mean(
+            [len(set(a) & set(b)) / 16 for a, b in zip(ef.tolist(), er.tolist(), strict=True)]
+        )
+        pairs = hit_f = hit_r = 0
+        for i in range(q):
+            same = set(np.flatnonzero(cat.product == cat.product[i]).tolist()) - {i}
+            pairs += len(same)
+            hit_f += len(same & set(ef[i].tolist()))
+            hit_r += len(same & set(er[i].tolist()))
+        lines.append(
+            f"| {n:,} | {fit_s:.2f} | {n / tr_s:,.0f} | {q / fs:,.0f} | {q / rs:,.0f} | {X.nbytes / 2**20:.0f}"
+            f" | {R.nbytes / 2**20:.0f} | {top:.3f} | {hit_f / max(pairs, 1):.3f} / {hit_r / max(pairs, 1):.3f} |"
+        )
+        print(lines[-1], flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
+    ap.add_argument("--sections", default="abcd", help="which of a, b, c, d to run")
+    ap.add_argument("--sizes", default="", help="indexed sizes for (a), comma-separated")
+    args = ap.parse_args()
+    lines = [
+        "# Speed",
+        "",
+        f"`python benchmarks/speed.py{' --quick' if args.quick else ''}` on {platform.node()}"
+        f" ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d %H:%M')}.",
+        "",
+    ]
+    if "a" in args.sections:
+        sizes = (10_000, 50_000) if args.quick else (10_000, 100_000, 1_000_000)
+        if args.sizes:
+            sizes = tuple(int(x) for x in args.sizes.split(","))
+        bench_index(sizes, 8_192, 2_048, lines, bulk_above=50_000)
+    if "b" in args.sections:
+        bench_grpc(10_000 if args.quick else 20_000, 8_192, lines)
+    if "c" in args.sections:
+        bench_dedup(1_000 if args.quick else 5_000, lines)
+    if "d" in args.sections:
+        bench_spdr((10_000, 50_000) if args.quick else (10_000, 100_000, 1_000_000), lines)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
