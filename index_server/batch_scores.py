@@ -29,12 +29,16 @@ _NO_CODE = 0  # empty slot
 
 
 def _code_key(code: str) -> int:
-    """The code without trailing letters: compatible codes (equal, or one extends the other
-    by letters) always share it."""
+    """The code without its leading and trailing letters. Compatible codes (see
+    ``verify._codes_compatible``: equal, letter suffixes added or respelled, a short shop
+    prefix before a numeric part number) always share it."""
     end = len(code)
     while end and code[end - 1].isalpha():
         end -= 1
-    return hash(code[:end]) or 1
+    start = 0
+    while start < end and code[start].isalpha():
+        start += 1
+    return hash(code[start:end]) or 1
 
 
 def code_keys(anchors: Sequence[Anchors]) -> np.ndarray:

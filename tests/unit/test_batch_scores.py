@@ -90,6 +90,23 @@ def test_code_keys_match_compatible_codes():
     assert keys[3, 0] == 0
 
 
+def test_compatible_codes_always_share_a_key():
+    """The pruning bound is only safe if every pair the verifier calls compatible shares a
+    key; checked against the verifier's own rule on affix variants of a few codes."""
+    from index_server.verify import _codes_compatible
+
+    bases = ["lmvm2085", "srsa212bk", "23292", "t0441", "t0442", "av23292", "dsc-w830", "mx3"]
+    variants = {b + s for b in bases for s in ("", "wh", "blk", "x")} | {
+        p + b for b in bases for p in ("av", "abc", "z")
+    }
+    codes = sorted(variants)
+    keys = code_keys([{"code": [c]} for c in codes])[:, 0]
+    for i, a in enumerate(codes):
+        for j, b in enumerate(codes):
+            if _codes_compatible(a, b):
+                assert keys[i] == keys[j], (a, b)
+
+
 def test_batched_build_decides_like_per_item_fbc(built):
     engine, assignments = built
     reference = FBC(engine.fbc.threshold, engine.fbc.max_checked)
