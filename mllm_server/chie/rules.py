@@ -18,7 +18,7 @@ from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
 from mllm_server.chie.text_parse import ParsedText, format_quantity, parse
 
-VERSION = "rules-1"
+VERSION = "rules-2"  # v-numbers are versions; hyphenated digit part numbers are codes
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
