@@ -56,7 +56,6 @@ class IndexEngine:
         self._present = np.zeros((0, 0), bool)  # (capacity, L) which levels each row has
         self._codes = code_keys([])  # (capacity, slots + 1) model-code keys per row
         self.anchors: list[dict[str, list[str]]] = []
-        self.levels: list[dict[str, list[str]]] = []
         self.images: list[dict[str, np.ndarray]] = []
         self.decisions: list[Assignment] = []
         self.deleted: set[int] = set()
@@ -133,7 +132,6 @@ class IndexEngine:
             self.ids.append(item.item_id)
             self.row_of[item.item_id] = start + offset
             self.anchors.append({k: list(v) for k, v in item.concepts.anchors.items()})
-            self.levels.append({lv.name: list(v) for lv, v in item.concepts.levels.items()})
             self.images.append(item.concepts.image_features)
         return list(range(start, self.n))
 
@@ -298,7 +296,7 @@ class IndexEngine:
                     item_id=a.item_id,
                     cluster=self.fbc.cluster_of[row],
                     vector=self.vectors[row],
-                    levels=self.levels[row],
+                    levels={lv.name: list(v) for lv, v in item.concepts.levels.items()},
                     anchors=self.anchors[row],
                     image_features=item.concepts.image_features,
                     nearest=a.nearest_item_id,
@@ -328,7 +326,6 @@ class IndexEngine:
             self.ids.append(it.item_id)
             self.row_of[it.item_id] = it.row
             self.anchors.append(it.anchors)
-            self.levels.append(it.levels)
             self.images.append(it.image_features)
             vectors.append(it.vector)
             self.fbc.restore(it.row, it.cluster)
@@ -391,7 +388,8 @@ class IndexEngine:
             )
 
     def concepts_of(self, item_id: str) -> dict[str, list[str]]:
-        return self.levels[self._row(item_id)]
+        """Concept strings by level name, read from the store (not kept in memory)."""
+        return self.store.levels_of(self._row(item_id))
 
     def query(
         self, item_ids: Sequence[str] = (), items: Sequence[EmbeddedItem] = (), k: int = 10

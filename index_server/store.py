@@ -154,6 +154,10 @@ class ClusterStore:
                 image_features=_unpack_arrays(r[11]),
             )
 
+    def levels_of(self, row: int) -> dict[str, list[str]]:
+        found = self.db.execute("SELECT levels FROM items WHERE row = ?", (row,)).fetchone()
+        return json.loads(found[0]) if found else {}
+
     def aliases(self) -> dict[int, int]:
         return dict(self.db.execute("SELECT alias, target FROM aliases"))
 
