@@ -18,7 +18,7 @@ from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
 from mllm_server.chie.text_parse import ParsedText, format_quantity, parse
 
-VERSION = "rules-2"  # v-numbers are versions; hyphenated digit part numbers are codes
+VERSION = "rules-3"  # codes joined across adjacent tokens
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -160,7 +160,9 @@ class RulesExtractor:
         return {
             "brand": [brand] if brand else [],
             "code": _unique(title.codes),
-            "code_any": _unique(title.codes + body.codes + attrs.codes),
+            "code_any": _unique(
+                title.codes + body.codes + attrs.codes + title.joined_codes + body.joined_codes
+            ),
             "quantity": _unique(format_quantity(q) for q in title.quantities),
             "quantity_any": _unique(
                 format_quantity(q) for q in title.quantities + body.quantities + attrs.quantities

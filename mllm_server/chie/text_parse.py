@@ -47,6 +47,9 @@ class ParsedText:
     quantities: list[tuple[str, str]] = field(default_factory=list)  # (number, unit)
     numbers: list[str] = field(default_factory=list)  # bare numbers: versions, years, sizes
     tokens: list[str] = field(default_factory=list)  # every token, normalised
+    # Codes written across adjacent tokens ("010-10823 01"): only ever matched against, never
+    # a conflict, since most adjacent tokens are not one code.
+    joined_codes: list[str] = field(default_factory=list)
 
 
 def parse(text: str, max_tokens: int = 400) -> ParsedText:
@@ -99,6 +102,11 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
                     out.words.append(part)
             out.tokens.append(tok)
         i += 1
+    for n in (2, 3):
+        for j in range(len(raw) - n + 1):
+            key = code_key("".join(raw[j : j + n]))
+            if len(key) >= 5 and _HAS_DIGIT.search(key) and key.isalnum():
+                out.joined_codes.append(key)
     return out
 
 
