@@ -147,6 +147,11 @@ class ChunkScores:
     def candidates(self, i: int) -> list[int]:
         return [c for c in self.cands[i].tolist() if c >= 0]
 
+    def pruned_share(self, threshold: float) -> float:
+        """Share of the chunk's candidate pairs whose bound rules them out."""
+        valid = self.cands >= 0
+        return float((self.upper[valid] < threshold).mean()) if valid.any() else 1.0
+
     def upper_bounds(self, i: int) -> list[float]:
         return self.upper[i][self.cands[i] >= 0].tolist()
 

@@ -263,8 +263,12 @@ class IndexEngine:
                 np.asarray(chunk, np.int64),
                 self._candidates(chunk),
             )
+            # Bounds pay off only when they rule pairs out; when most pairs could pass (a
+            # calibration led by lexical features), score every candidate as before.
+            prunes = scores.pruned_share(self.verifier.threshold) >= 0.5
             for i, row in enumerate(chunk):
-                d = self.fbc.decide(row, scores.candidates(i), self._score, scores.upper_bounds(i))
+                upper = scores.upper_bounds(i) if prunes else None
+                d = self.fbc.decide(row, scores.candidates(i), self._score, upper)
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
                     cos = scores.per_level(i, d.nearest_row).tolist()
