@@ -88,7 +88,6 @@ class ChunkScores:
         cands: np.ndarray,
     ) -> None:
         self.verifier = verifier
-        verifier.stats.extend_to(anchors)  # idf of title tokens over every item stored so far
         self.anchors = anchors
         self.images = images
         self.rows = rows

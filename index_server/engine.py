@@ -267,6 +267,7 @@ class IndexEngine:
             # calibration led by lexical features), score every candidate as before.
             prunes = scores.pruned_share(self.verifier.threshold) >= 0.5
             for i, row in enumerate(chunk):
+                self.verifier.stats.extend_to(self.anchors, row + 1)
                 upper = scores.upper_bounds(i) if prunes else None
                 d = self.fbc.decide(row, scores.candidates(i), self._score, upper)
                 per_level: dict[Level, float] = {}
@@ -376,6 +377,7 @@ class IndexEngine:
         with self.lock:
             a, b = self._row(item_a), self._row(item_b)
             assert self.verifier is not None
+            self.verifier.stats.extend_to(self.anchors)  # e.g. right after a restart
             s = self._pair_scores(a, [b])
             p = float(s.probability[0])
             return Explanation(
@@ -416,6 +418,7 @@ class IndexEngine:
             if not queries:
                 return []
             assert self.verifier is not None
+            self.verifier.stats.extend_to(self.anchors)
             qv = np.stack([q[1] for q in queries])
             weighted = integrate(qv, self.layout, self.calibration.weights)
             _, found = self.cindex.search(self.reducer.transform(weighted), k + 1)

@@ -29,9 +29,10 @@ GATE_FEATURES = (
     "number_conflict",
     "colour_conflict",
     "edition_conflict",
+    "edition_mismatch",
     "brand_conflict",
 )
-LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard")
+LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard", "unique_min", "unique_max")
 ANCHOR_FEATURES = ("code_match", "token_jaccard", *LEXICAL_FEATURES, *GATE_FEATURES)
 
 
@@ -55,9 +56,14 @@ class TokenStats:
         for a in anchors:
             self.add(a)
 
-    def extend_to(self, anchors: Sequence[Anchors]) -> None:
-        """Count ``anchors[docs:]``: the rows of an append-only store not seen yet."""
-        self.add_all(anchors[self.docs :])
+    def extend_to(self, anchors: Sequence[Anchors], end: int | None = None) -> None:
+        """Count ``anchors[docs:end]``: rows of an append-only store not seen yet.
+
+        The index decides row i with the statistics of rows 0..i, so the idf an item is
+        judged by never depends on items that arrived after it (batch == incremental)."""
+        stop = len(anchors) if end is None else min(end, len(anchors))
+        for i in range(self.docs, stop):
+            self.add(anchors[i])
 
     def idf(self, token: str) -> float:
         return math.log((self.docs + 1) / (self.df.get(token, 0) + 1)) + 1.0
@@ -75,6 +81,27 @@ def _idf_overlap(tok_a: set[str], tok_b: set[str], stats: TokenStats | None) -> 
     shared = sum(weight(t) for t in tok_a & tok_b)
     mass_a, mass_b = sum(weight(t) for t in tok_a), sum(weight(t) for t in tok_b)
     return shared / math.sqrt(mass_a * mass_b), shared / min(mass_a, mass_b)
+
+
+def _covered(token: str, other: set[str]) -> bool:
+    """Exact, or one spelling extends the other ("landscap" ~ "landscaping", "spy" ~ "spysweeper"
+    is not: the shorter must have 4+ letters)."""
+    if token in other:
+        return True
+    return any(
+        (len(token) >= 4 and u.startswith(token)) or (len(u) >= 4 and token.startswith(u))
+        for u in other
+    )
+
+
+def _uncovered(tokens: set[str], other: set[str], stats: TokenStats | None) -> float:
+    """Share of ``tokens``' idf mass that the other item never mentions."""
+    if not tokens:
+        return 0.0
+    weight = (lambda t: stats.idf(t) ** 2) if stats is not None else (lambda t: 1.0)
+    total = sum(weight(t) for t in tokens)
+    missing = sum(weight(t) for t in tokens if not _covered(t, other))
+    return missing / total if total else 0.0
 
 
 def _char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
@@ -159,8 +186,13 @@ def anchor_features(a: Anchors, b: Anchors, stats: TokenStats | None = None) -> 
     col_a = {v for v in var_a if not v.startswith("edition:")}
     col_b = {v for v in var_b if not v.startswith("edition:")}
     colour_conflict = bool(col_a and col_b and not (col_a & col_b))
-    ed_a, ed_b = var_a - col_a, var_b - col_b
-    edition_conflict = bool((ed_a or ed_b) and ed_a != ed_b and (ed_a and ed_b))
+    # An edition (upgrade, academic, mac, ...) conflicts when each side names one that the
+    # other never mentions; one side naming an edition the other is silent on is weaker.
+    words_a, words_b = set(a.get("words_any", ())), set(b.get("words_any", ()))
+    ed_a = {v.split(":", 1)[1] for v in var_a - col_a} - words_b
+    ed_b = {v.split(":", 1)[1] for v in var_b - col_b} - words_a
+    edition_conflict = bool(ed_a and ed_b)
+    edition_mismatch = bool(ed_a or ed_b) and not edition_conflict
 
     brand_a, brand_b = set(a.get("brand", ())), set(b.get("brand", ()))
     tok_a, tok_b = set(a.get("tokens", ())), set(b.get("tokens", ()))
@@ -168,17 +200,24 @@ def anchor_features(a: Anchors, b: Anchors, stats: TokenStats | None = None) -> 
         brand_a and brand_b and not (brand_a & (brand_b | tok_b)) and not (brand_b & tok_a)
     )
     idf_cos, idf_contained = _idf_overlap(tok_a | num_a, tok_b | num_b, stats)
+    # Different products of one series ("professor teaches windows xp" vs "... excel & word")
+    # each name something the other never mentions; a short title inside a long one does not.
+    uniq_a = _uncovered(tok_a, tok_b | words_b, stats)
+    uniq_b = _uncovered(tok_b, tok_a | words_a, stats)
     return {
         "code_match": float(code_match),
         "token_jaccard": _jaccard(tok_a, tok_b),
         "idf_cosine": idf_cos,
         "idf_containment": idf_contained,
         "char_jaccard": _jaccard(_char_grams(tok_a), _char_grams(tok_b)),
+        "unique_min": min(uniq_a, uniq_b),
+        "unique_max": max(uniq_a, uniq_b),
         "code_conflict": float(code_conflict),
         "quantity_conflict": float(quantity_conflict),
         "number_conflict": float(number_conflict),
         "colour_conflict": float(colour_conflict),
         "edition_conflict": float(edition_conflict),
+        "edition_mismatch": float(edition_mismatch),
         "brand_conflict": float(brand_conflict),
     }
 

@@ -94,3 +94,26 @@ UNITS: dict[str, str] = {
     **dict.fromkeys(["btu"], "btu"),
     **dict.fromkeys(["kcal", "cal", "calories"], "kcal"),
 }
+
+
+# Shorthand that catalogues of every kind use; expanded so both spellings meet.
+ABBREVIATIONS: dict[str, str] = {
+    "upg": "upgrade",
+    "upgr": "upgrade",
+    "win": "windows",
+    "prof": "professional",
+    "std": "standard",
+    "acad": "academic",
+    "dlx": "deluxe",
+    "lic": "license",
+    "pkg": "package",
+    "usr": "user",
+    "eng": "english",
+    "intl": "international",
+    "ed": "edition",
+    "qty": "quantity",
+    "asst": "assorted",
+    "blk": "black",
+    "wht": "white",
+    "slv": "silver",
+}

@@ -18,19 +18,20 @@ from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
 from mllm_server.chie.text_parse import ParsedText, format_quantity, parse
 
-VERSION = "rules-3"  # codes joined across adjacent tokens
+VERSION = "rules-5"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
 _DESCRIPTION_KEYS = ("description", "desc", "text", "body")
 # Editions and platforms name a different product even when everything else matches.
 _EDITION_WORDS = frozenset(
-    """upgrade academic oem student teacher mac win windows deluxe pro premium premier
-    standard home professional basic enterprise lite plus ultimate express small business
+    """upgrade academic oem student teacher mac windows deluxe pro premium premier
+    standard professional basic enterprise lite plus ultimate express business
     family trial""".split()
 )
 _MAX_CONTENT_WORDS = 16
 _MAX_DESCRIPTION_TOKENS = 120
+_MAX_WORDS_ANY = 96
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -171,4 +172,9 @@ class RulesExtractor:
             "number_any": _unique(title.numbers + body.numbers + attrs.numbers),
             "variant": variants,
             "tokens": _unique(title_core + title.codes),
+            # Every content word of the item, so the verifier can tell whether a title word
+            # of the other item appears anywhere here (bounded: descriptions can be long).
+            "words_any": _unique(
+                w for w in title.words + body.words + attrs.words + title.codes if _role_free(w)
+            )[:_MAX_WORDS_ANY],
         }

@@ -10,7 +10,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from mllm_server.chie.lexicon import UNITS
+from mllm_server.chie.lexicon import ABBREVIATIONS, UNITS
 
 _TAG = re.compile(r"<[^>]+>")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*|''|[\"'%]")
@@ -99,7 +99,7 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
         elif _HAS_ALPHA.search(tok):
             for part in re.split(r"[.\-/]", tok):
                 if part:
-                    out.words.append(part)
+                    out.words.append(ABBREVIATIONS.get(part, part))
             out.tokens.append(tok)
         i += 1
     for n in (2, 3):

@@ -21,3 +21,7 @@ def test_unit_after_separator_and_html_are_handled():
 def test_code_key_drops_separators():
     assert code_key("DSC-W120".lower()) == "dscw120"
     assert code_key("v3.0c") == "v30c"
+
+
+def test_shorthand_is_expanded():
+    assert parse("retrospect 7.5 prof win upg").words == ["retrospect", "professional", "windows", "upgrade"]

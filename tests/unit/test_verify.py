@@ -25,3 +25,32 @@ def test_variant_conflicts():
 def test_brand_conflict_needs_both_brands_unrelated():
     assert anchor_features({"brand": ["sony"]}, {"brand": ["canon"]})["brand_conflict"] == 1.0
     assert anchor_features({"brand": ["sony"]}, {"brand": ["cybershot"], "tokens": ["sony"]})["brand_conflict"] == 0.0
+
+
+def test_both_sides_naming_something_the_other_never_mentions():
+    series_a = {"tokens": ["professor", "teaches", "windows", "xp"]}
+    series_b = {"tokens": ["professor", "teaches", "excel", "word"]}
+    f = anchor_features(series_a, series_b)
+    assert f["unique_min"] == 0.5
+    short = {"tokens": ["registry", "mechanic"]}
+    long_ = {"tokens": ["encore", "registry", "mechanic"], "words_any": ["encore", "registry", "mechanic"]}
+    assert anchor_features(short, long_)["unique_min"] == 0.0
+
+
+def test_spelling_extensions_count_as_mentioned():
+    f = anchor_features({"tokens": ["landscaping"]}, {"tokens": ["landscap"]})
+    assert f["unique_max"] == 0.0
+
+
+def test_edition_conflict_needs_each_side_to_name_its_own():
+    upgrade = {"variant": ["edition:upgrade"], "words_any": ["after", "effects", "upgrade"]}
+    academic = {"variant": ["edition:academic"], "words_any": ["after", "effects", "academic"]}
+    f = anchor_features(upgrade, academic)
+    assert f["edition_conflict"] == 1.0 and f["edition_mismatch"] == 0.0
+    silent = {"variant": [], "words_any": ["after", "effects"]}
+    f = anchor_features(upgrade, silent)
+    assert f["edition_conflict"] == 0.0 and f["edition_mismatch"] == 1.0
+    both = {"variant": ["edition:mac"], "words_any": ["poser", "windows", "mac"]}
+    assert anchor_features({"variant": ["edition:windows"], "words_any": ["poser", "windows", "mac"]}, both)[
+        "edition_conflict"
+    ] == 0.0
