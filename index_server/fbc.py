@@ -2,8 +2,8 @@
 
 Retrieval proposes earlier items as candidates; this class decides, item by item in
 arrival order, which cluster an item joins. An item joins a cluster only when it agrees
-with the cluster (mean verified probability over up to ``max_checked`` members), not with a
-single member: that is what stops A~B, B~C from chaining A, B and C together. Batch
+with the cluster (mean verified probability over up to ``max_checked`` members at least the
+threshold, and none of them below half of it), not with a single member: that is what stops A~B, B~C from chaining A, B and C together. Batch
 clustering is the same rule applied over all items in input order, so a batch build and
 incremental assignment of the same items in the same order give the same clusters.
 
@@ -44,9 +44,12 @@ class Decision:
 class FBC:
     """Cluster state (row -> cluster, cluster -> members) and the join rule."""
 
-    def __init__(self, threshold: float = 0.5, max_checked: int = 8) -> None:
+    def __init__(
+        self, threshold: float = 0.5, max_checked: int = 8, min_member_share: float = 0.5
+    ) -> None:
         self.threshold = threshold
         self.max_checked = max_checked
+        self.min_member_share = min_member_share
         self.cluster_of: dict[int, int] = {}
         self.members: dict[int, list[int]] = {}
         self.next_id = 1
@@ -132,6 +135,10 @@ class FBC:
             checked = self._members_to_check(cluster, cands)
             need(checked)
             agreement = sum(probs[m] for m in checked) / len(checked)
+            # Mean agreement alone lets one strong pair carry a member that clearly differs;
+            # every checked member must at least half agree.
+            if min(probs[m] for m in checked) < self.threshold * self.min_member_share:
+                continue
             if agreement >= self.threshold and (best is None or agreement > best[0]):
                 best = (agreement, probs[top], cluster, top)
         if best is None:

@@ -39,3 +39,17 @@ def test_ids_are_unique_and_never_reused():
     b = fbc.new_cluster(1)
     assert b > a
     assert parse_cluster_id(format_cluster_id(b)) == b
+
+
+def test_a_member_that_clearly_disagrees_blocks_the_join():
+    # mean over {0, 1} is 0.575 >= 0.5, but member 1 is below half the threshold
+    table = {frozenset((0, 1)): 0.9, frozenset((0, 2)): 0.95, frozenset((1, 2)): 0.2}
+    fbc = FBC(threshold=0.5)
+    score = _scorer(table)
+    fbc.decide(0, [], score)
+    fbc.decide(1, [0], score)
+    assert fbc.decide(2, [0, 1], score).is_new
+    lenient = FBC(threshold=0.5, min_member_share=0.0)
+    lenient.decide(0, [], score)
+    lenient.decide(1, [0], score)
+    assert not lenient.decide(2, [0, 1], score).is_new
