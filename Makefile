@@ -32,7 +32,8 @@ test-vllm:
 	bash scripts/test_vllm.sh
 
 lint: venv
-	$(VENV)/bin/ruff check client mllm_server index_server tests benchmarks
+	$(VENV)/bin/ruff check client mllm_server index_server tests benchmarks scripts
+	$(VENV)/bin/ruff format --check client mllm_server index_server tests scripts
 	$(VENV)/bin/mypy client/fitrep mllm_server index_server
 
 protos: venv

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings  # noqa: E402
+
 from index_server.calibration import Calibration  # noqa: E402
 from index_server.config import IndexConfig  # noqa: E402
 from index_server.engine import IndexEngine  # noqa: E402
@@ -142,6 +143,7 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
     takes longer than this benchmark's budget; assign speed at N depends on the index and
     the cluster sizes, which this reproduces."""
     from fitrep.domain import Assignment
+
     from index_server.integration import concatenate
 
     first: dict[int, int] = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fitrep.domain import ALL_LEVELS, InvalidInput, Level
+
 from index_server.atomic import atomic_write_text
 
 DEFAULT_PATH = Path(__file__).with_name("calibration.json")

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-
 from fitrep.domain import (
     Assignment,
     Cluster,
@@ -23,6 +22,7 @@ from fitrep.domain import (
     Neighbor,
     NotFound,
 )
+
 from index_server import __version__
 from index_server.batch_scores import ChunkScores, code_keys, level_presence
 from index_server.calibration import Calibration
@@ -137,7 +137,9 @@ class IndexEngine:
 
     def _weighted(self, rows: slice | Sequence[int]) -> np.ndarray:
         assert self.layout is not None
-        return integrate(self.vectors[rows].astype(np.float32), self.layout, self.calibration.weights)
+        return integrate(
+            self.vectors[rows].astype(np.float32), self.layout, self.calibration.weights
+        )
 
     # -- retrieval index -------------------------------------------------------------------
     def _refit(self, progress: Progress | None = None) -> None:
@@ -173,7 +175,10 @@ class IndexEngine:
         self.cindex.rebuild(reduced)
 
     def _index_new_rows(self, rows: list[int]) -> None:
-        grown = self.n >= self.config.spdr_min_items and self.n >= self._fit_size * self.config.refit_growth
+        grown = (
+            self.n >= self.config.spdr_min_items
+            and self.n >= self._fit_size * self.config.refit_growth
+        )
         if self.reducer is None or self.cindex is None or grown:
             self._refit()
             return
@@ -214,17 +219,23 @@ class IndexEngine:
         return self._pair_scores(row, others).probability
 
     # -- public API ------------------------------------------------------------------------
-    def assign(self, items: Sequence[EmbeddedItem], progress: Progress | None = None) -> list[Assignment]:
+    def assign(
+        self, items: Sequence[EmbeddedItem], progress: Progress | None = None
+    ) -> list[Assignment]:
         """Incremental assignment; idempotent per item id."""
         with self.lock:
             return self._assign(items, refit=False, progress=progress)
 
-    def build(self, items: Sequence[EmbeddedItem], progress: Progress | None = None) -> list[Assignment]:
+    def build(
+        self, items: Sequence[EmbeddedItem], progress: Progress | None = None
+    ) -> list[Assignment]:
         """Batch: add all items, fit SPDR on everything, then cluster in input order."""
         with self.lock:
             return self._assign(items, refit=True, progress=progress)
 
-    def _assign(self, items: Sequence[EmbeddedItem], refit: bool, progress: Progress | None) -> list[Assignment]:
+    def _assign(
+        self, items: Sequence[EmbeddedItem], refit: bool, progress: Progress | None
+    ) -> list[Assignment]:
         for i, item in enumerate(items):
             if not item.item_id:
                 raise InvalidInput(f"items[{i}].concepts.item_id", "must not be empty")
@@ -355,7 +366,9 @@ class IndexEngine:
         self.aliases = self.store.aliases()
         self.index_version = int(meta.get("index_version", 0))
         self._fit_size = int(meta.get("fit_size", 0))
-        reducer_path = self.data_dir / f"reducer-v{self.index_version}.pkl" if self.data_dir else None
+        reducer_path = (
+            self.data_dir / f"reducer-v{self.index_version}.pkl" if self.data_dir else None
+        )
         if reducer_path is not None and reducer_path.exists():
             self.reducer = SPDR.load(reducer_path)
             self._rebuild_index(self.reducer.transform(self._weighted(slice(0, self.n))))
@@ -404,11 +417,19 @@ class IndexEngine:
         with self.lock:
             if self.cindex is None or self.reducer is None or self.layout is None:
                 return [(q, []) for q in [*item_ids, *(it.item_id for it in items)]]
-            queries: list[tuple[str, np.ndarray, dict[str, list[str]], dict[str, np.ndarray], int]] = []
+            queries: list[
+                tuple[str, np.ndarray, dict[str, list[str]], dict[str, np.ndarray], int]
+            ] = []
             for item_id in item_ids:
                 row = self._row(item_id)
                 queries.append(
-                    (item_id, self.vectors[row].astype(np.float32), self.anchors[row], self.images[row], row)
+                    (
+                        item_id,
+                        self.vectors[row].astype(np.float32),
+                        self.anchors[row],
+                        self.images[row],
+                        row,
+                    )
                 )
             if items:
                 full = concatenate([it.embeddings for it in items], self.layout)
@@ -422,9 +443,11 @@ class IndexEngine:
             qv = np.stack([q[1] for q in queries])
             weighted = integrate(qv, self.layout, self.calibration.weights)
             _, found = self.cindex.search(self.reducer.transform(weighted), k + 1)
-            results = []
+            results: list[tuple[str, list[Neighbor]]] = []
             for (qid, vec, anchors, image, self_row), hits in zip(queries, found, strict=True):
-                rows = [int(h) for h in hits if h >= 0 and h != self_row and h not in self.deleted][:k]
+                rows = [int(h) for h in hits if h >= 0 and h != self_row and h not in self.deleted][
+                    :k
+                ]
                 if not rows:
                     results.append((qid, []))
                     continue
@@ -462,7 +485,11 @@ class IndexEngine:
             members = self.fbc.members.get(canonical)
             if not members:
                 raise NotFound("cluster", cluster_id)
-            aliases = [format_cluster_id(a) for a, t in self.aliases.items() if self._resolve(t) == canonical]
+            aliases = [
+                format_cluster_id(a)
+                for a, t in self.aliases.items()
+                if self._resolve(t) == canonical
+            ]
             return Cluster(format_cluster_id(canonical), [self.ids[r] for r in members], aliases)
 
     def delete(self, item_ids: Sequence[str]) -> int:

@@ -3,9 +3,10 @@
 Retrieval proposes earlier items as candidates; this class decides, item by item in
 arrival order, which cluster an item joins. An item joins a cluster only when it agrees
 with the cluster (mean verified probability over up to ``max_checked`` members at least the
-threshold, and none of them below half of it), not with a single member: that is what stops A~B, B~C from chaining A, B and C together. Batch
-clustering is the same rule applied over all items in input order, so a batch build and
-incremental assignment of the same items in the same order give the same clusters.
+threshold, and none of them below half of it), not with a single member: that is what
+stops A~B, B~C from chaining A, B and C together. Batch clustering is the same rule
+applied over all items in input order, so a batch build and incremental assignment of the
+same items in the same order give the same clusters.
 
 Cluster ids are integers from a counter that only grows (persisted by the store), never
 reused; ``format_cluster_id`` gives the external string.
@@ -123,7 +124,9 @@ class FBC:
         by_cluster: dict[int, list[int]] = {}
         for cand in known:
             by_cluster.setdefault(cluster_of[cand], []).append(cand)
-        best: tuple[float, float, int, int] | None = None  # (agreement, best pair, cluster, nearest)
+        best: tuple[float, float, int, int] | None = (
+            None  # (agreement, best pair, cluster, nearest)
+        )
         for cluster, cands in by_cluster.items():
             if bound is not None:
                 if max(bound[c] for c in cands) < self.threshold:

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from fitrep.domain import ALL_LEVELS, F32, InvalidInput, Level, LevelEmbeddings
 
 
@@ -65,7 +64,8 @@ def concatenate(embeddings: Sequence[LevelEmbeddings], layout: LevelLayout) -> F
             if vector.shape != (where.stop - where.start,):
                 raise InvalidInput(
                     f"items[{i}].embeddings.vectors[{level.name}]",
-                    f"dimension {vector.shape} does not match the index ({where.stop - where.start})",
+                    f"dimension {vector.shape} does not match the index"
+                    f" ({where.stop - where.start})",
                 )
             norm = float(np.linalg.norm(vector))
             if norm > 0:

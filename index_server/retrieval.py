@@ -7,7 +7,6 @@ caller and compacted on the next rebuild).
 from __future__ import annotations
 
 import numpy as np
-
 from fitrep.domain import F32, InvalidInput
 
 
@@ -62,7 +61,9 @@ class CandidateIndex:
             metric = faiss.METRIC_INNER_PRODUCT if self.metric == "ip" else faiss.METRIC_L2
             index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, metric)
             rng = np.random.default_rng(0)
-            train = vectors if n <= 64 * nlist else vectors[rng.choice(n, 64 * nlist, replace=False)]
+            train = (
+                vectors if n <= 64 * nlist else vectors[rng.choice(n, 64 * nlist, replace=False)]
+            )
             index.train(train)
             index.nprobe = self.nprobe
             self.index = index

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from fitrep.domain import F32, InvalidInput
+
 from index_server.atomic import atomic_write_bytes
 
 METHODS = ("auto", "identity", "pca", "umap")
@@ -82,15 +82,21 @@ class SPDR:
         n, d = X.shape
         self.n_features_in_ = d
         self.n_fit_items_ = n
+        self.report_: dict[str, Any] = {}
         rng = np.random.default_rng(self.random_state)
-        sample = X if n <= self.max_fit_items else X[rng.choice(n, self.max_fit_items, replace=False)]
+        sample = (
+            X if n <= self.max_fit_items else X[rng.choice(n, self.max_fit_items, replace=False)]
+        )
         started = time.perf_counter()
         method = self.method
         if method == "auto" and (n < self.min_items or d <= min(self.sweep)):
             method = "identity"
         if method == "identity":
             self._set("identity", None, d)
-            self.report_ = {"chosen": self.describe(), "reason": f"{n} items < min_items={self.min_items}"}
+            self.report_ = {
+                "chosen": self.describe(),
+                "reason": f"{n} items < min_items={self.min_items}",
+            }
         elif method == "auto":
             self._sweep(sample, rng)
         else:
@@ -111,7 +117,9 @@ class SPDR:
         if method == "pca":
             from sklearn.decomposition import PCA
 
-            return PCA(n_components=min(dims, *sample.shape), random_state=self.random_state).fit(sample)
+            return PCA(n_components=min(dims, *sample.shape), random_state=self.random_state).fit(
+                sample
+            )
         import umap
 
         neighbors = self.n_neighbors or int(np.clip(np.sqrt(len(sample)) / 8, 10, 50))
@@ -138,7 +146,9 @@ class SPDR:
             model = self._fit_model(method, sample, dims)
             reduced = self._apply(method, model, sample)
             found = _topk_l2(reduced[q_idx], reduced, (k + 1) * self.candidate_factor)
-            recall = np.mean([len(set(t) & set(f)) / len(t) for t, f in zip(truth, found, strict=True)])
+            recall = np.mean(
+                [len(set(t) & set(f)) / len(t) for t, f in zip(truth, found, strict=True)]
+            )
             name = f"{method}({dims})"
             results[name] = round(float(recall), 4)
             fitted[name] = (method, model, dims, float(recall))

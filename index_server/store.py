@@ -59,7 +59,7 @@ def _pack_arrays(arrays: dict[str, np.ndarray]) -> bytes | None:
     if not arrays:
         return None
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # names are array keys
     return buf.getvalue()
 
 
@@ -138,7 +138,9 @@ class ClusterStore:
         for r in cursor:
             vector = np.frombuffer(r[10], dtype=np.float16)
             if vector.size != dim:
-                raise RuntimeError(f"stored vector of row {r[0]} has {vector.size} values, not {dim}")
+                raise RuntimeError(
+                    f"stored vector of row {r[0]} has {vector.size} values, not {dim}"
+                )
             yield StoredItem(
                 row=r[0],
                 item_id=r[1],

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from fitrep.domain import F32, GateResult, Level, LevelScore
+
 from index_server.calibration import Calibration
 from index_server.image_match import ImageFeatures, image_pair_features
 from index_server.integration import LevelLayout, level_cosines
@@ -274,11 +274,15 @@ class PairVerifier:
         for i, anchors in enumerate(b_anchors):
             f = anchor_features(a_anchors, anchors, self.stats)
             if a_image or (b_images is not None and b_images[i]):
-                f.update(image_pair_features(a_image, b_images[i] if b_images is not None else None))
+                f.update(
+                    image_pair_features(a_image, b_images[i] if b_images is not None else None)
+                )
             z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items())
             features.append(f)
         prob = 1.0 / (1.0 + np.exp(-z))
-        return PairScores(prob.astype(np.float32), weighted.astype(np.float32), cos, present, features)
+        return PairScores(
+            prob.astype(np.float32), weighted.astype(np.float32), cos, present, features
+        )
 
     def feature_row(self, scores: PairScores, i: int) -> dict[str, float]:
         """Every named input of decision ``i`` (for calibration and explanations)."""
@@ -301,6 +305,5 @@ class PairVerifier:
     @staticmethod
     def gates(scores: PairScores, i: int) -> list[GateResult]:
         return [
-            GateResult(name=g, fired=bool(scores.features[i][g]), detail="")
-            for g in GATE_FEATURES
+            GateResult(name=g, fired=bool(scores.features[i][g]), detail="") for g in GATE_FEATURES
         ]

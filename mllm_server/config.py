@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="passed to the backend as a keyword argument; repeat for several",
     )
-    vllm = p.add_argument_group("vllm backend (shorthands for --backend-option; it wins when both are set)")
+    vllm = p.add_argument_group(
+        "vllm backend (shorthands for --backend-option; it wins when both are set)"
+    )
     for flag, kind, text in _BACKEND_FLAGS:
         if kind is bool:
             vllm.add_argument(flag, action="store_const", const=True, default=None, help=text)

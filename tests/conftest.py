@@ -6,7 +6,6 @@ import hashlib
 
 import numpy as np
 import pytest
-
 from fitrep.domain import Item
 
 
@@ -24,16 +23,39 @@ def hash_embed(texts: list[str] | tuple[str, ...], dim: int = 384) -> np.ndarray
 
 
 CATALOGUE = [
-    Item("s1", "Sony Cyber-shot DSC-W120 7.2MP digital camera pink", "4x optical zoom 2.5 inch LCD"),
-    Item("s2", "sony cybershot dscw120 pink 7.2 megapixel camera", "compact camera with face detection"),
-    Item("s3", "Sony Cyber-shot DSC-W120 7.2MP digital camera black", "4x optical zoom 2.5 inch LCD"),
+    Item(
+        "s1", "Sony Cyber-shot DSC-W120 7.2MP digital camera pink", "4x optical zoom 2.5 inch LCD"
+    ),
+    Item(
+        "s2",
+        "sony cybershot dscw120 pink 7.2 megapixel camera",
+        "compact camera with face detection",
+    ),
+    Item(
+        "s3", "Sony Cyber-shot DSC-W120 7.2MP digital camera black", "4x optical zoom 2.5 inch LCD"
+    ),
     Item("c1", "Canon PIXMA MX700 all-in-one printer", "print scan copy fax"),
     Item("c2", "canon pixma mx700 multifunction inkjet printer", "print, scan, copy and fax"),
     Item("e1", "Epson T0441 black ink cartridge", "genuine epson ink"),
     Item("e2", "Epson T0442 cyan ink cartridge", "genuine epson ink"),
-    Item("m1", "Microsoft Office 2007 Professional", "office suite for windows", attributes={"manufacturer": "microsoft"}),
-    Item("m2", "microsoft office professional 2007 full version", "", attributes={"manufacturer": "microsoft"}),
-    Item("m3", "Microsoft Office 2003 Professional", "office suite", attributes={"manufacturer": "microsoft"}),
+    Item(
+        "m1",
+        "Microsoft Office 2007 Professional",
+        "office suite for windows",
+        attributes={"manufacturer": "microsoft"},
+    ),
+    Item(
+        "m2",
+        "microsoft office professional 2007 full version",
+        "",
+        attributes={"manufacturer": "microsoft"},
+    ),
+    Item(
+        "m3",
+        "Microsoft Office 2003 Professional",
+        "office suite",
+        attributes={"manufacturer": "microsoft"},
+    ),
     Item("o1", "Oatly oat drink 1 l", "oat drink carton"),
     Item("o2", "Oatly oat drink 500 ml", "oat drink carton"),
 ]

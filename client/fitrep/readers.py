@@ -30,8 +30,8 @@ def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
                 except UnicodeDecodeError as exc:
                     raise CatalogueError(
                         f"{path}:{lineno}",
-                        f"not valid {encoding} (byte 0x{raw[exc.start]:02x} at column {exc.start + 1});"
-                        " pass --encoding (e.g. --encoding latin-1)",
+                        f"not valid {encoding} (byte 0x{raw[exc.start]:02x}"
+                        f" at column {exc.start + 1}); pass --encoding (e.g. --encoding latin-1)",
                     ) from None
     except FileNotFoundError:
         raise CatalogueError(str(path), "file not found") from None
@@ -98,7 +98,9 @@ def read_items(path: Path | str, encoding: str = "utf-8") -> list[Item]:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         if item.id in seen:
-            raise CatalogueError(str(path), f"duplicate id {item.id!r} (items {seen[item.id] + 1} and {i + 1})")
+            raise CatalogueError(
+                str(path), f"duplicate id {item.id!r} (items {seen[item.id] + 1} and {i + 1})"
+            )
         seen[item.id] = i
     if not items:
         raise CatalogueError(str(path), "no items")

@@ -49,13 +49,16 @@ def write_report(
         parts.append(f"<p>Showing the {max_clusters} largest of {len(dup_clusters)} clusters.</p>")
     for cluster_id, members in dup_clusters[:max_clusters]:
         parts.append(f"<h3 class='c'>{_esc(cluster_id)} — {len(members)} items</h3><table>")
-        parts.append("<tr><th>id</th><th>title</th><th>joined via</th><th>score</th><th>per level</th></tr>")
+        parts.append(
+            "<tr><th>id</th><th>title</th><th>joined via</th><th>score</th><th>per level</th></tr>"
+        )
         for item, a in members:
             levels = ", ".join(f"{lv.name.lower()} {s:.2f}" for lv, s in a.per_level.items())
             concept_line = ""
             if concepts and item.id in concepts:
                 shown = "; ".join(
-                    f"{name.lower()}: {' | '.join(vals)}" for name, vals in concepts[item.id].items()
+                    f"{name.lower()}: {' | '.join(vals)}"
+                    for name, vals in concepts[item.id].items()
                 )
                 concept_line = f"<div class='lv'>{_esc(shown)}</div>"
             via = "first member" if a.is_new_cluster else _esc(a.nearest_item_id)

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import grpc
+
 from fitrep.domain import FitrepError, InvalidInput, NotFound, Overloaded
 
 log = logging.getLogger("fitrep.rpc")

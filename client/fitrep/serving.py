@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from fitrep.rpc_errors import ErrorInterceptor, TokenAuthInterceptor, request_id_var
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from fitrep.rpc_errors import ErrorInterceptor, TokenAuthInterceptor, request_id_var
 
 log = logging.getLogger("fitrep.serving")
 

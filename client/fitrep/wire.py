@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from fitrep.domain import (
     Assignment,
     Cluster,
@@ -137,7 +138,7 @@ def concepts_to_pb(cs: ConceptSet) -> cpb.ConceptSet:
     return cpb.ConceptSet(
         item_id=cs.item_id,
         levels=[
-            cpb.LevelConcepts(level=int(lv), concepts=list(words))
+            cpb.LevelConcepts(level=Level(lv).name, concepts=list(words))
             for lv, words in sorted(cs.levels.items())
         ],
         anchors={k: cpb.StringList(values=list(v)) for k, v in cs.anchors.items()},
@@ -173,7 +174,7 @@ def embeddings_to_pb(emb: LevelEmbeddings) -> cpb.LevelEmbeddings:
     return cpb.LevelEmbeddings(
         item_id=emb.item_id,
         vectors=[
-            cpb.LevelVector(level=int(lv), data=vector_to_bytes(v), dim=int(np.size(v)))
+            cpb.LevelVector(level=Level(lv).name, data=vector_to_bytes(v), dim=int(np.size(v)))
             for lv, v in sorted(emb.vectors.items())
         ],
     )
@@ -228,7 +229,7 @@ def embedded_items_from_pb(
 
 def level_score_to_pb(s: LevelScore) -> cpb.LevelScore:
     return cpb.LevelScore(
-        level=int(s.level), similarity=s.similarity, weight=s.weight, present=s.present
+        level=Level(s.level).name, similarity=s.similarity, weight=s.weight, present=s.present
     )
 
 
@@ -246,7 +247,7 @@ def assignment_to_pb(a: Assignment) -> cpb.Assignment:
         nearest_item_id=a.nearest_item_id,
         similarity=a.similarity,
         per_level=[
-            cpb.LevelScore(level=int(lv), similarity=v, present=True)
+            cpb.LevelScore(level=Level(lv).name, similarity=v, present=True)
             for lv, v in sorted(a.per_level.items())
         ],
         is_new_cluster=a.is_new_cluster,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
 
 ENCODER_NAME = "all-MiniLM-L6-v2"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fitrep.domain import EmbeddedItem, Item, Level, LevelEmbeddings
+
 from mllm_server import __version__
 from mllm_server.chie.encoder import LevelEncoder
 from mllm_server.chie.extractor import ConceptExtractor, create_extractor

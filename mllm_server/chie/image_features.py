@@ -23,9 +23,8 @@ def load(image: bytes | Path | str) -> Image.Image | None:
     """Open ``image`` (bytes or a path) as RGB; None when it is not a readable image."""
     try:
         source = io.BytesIO(image) if isinstance(image, bytes | bytearray) else Path(image)
-        with Image.open(source) as img:
-            img = ImageOps.exif_transpose(img)
-            img.draft("RGB", (512, 512))
+        with Image.open(source) as opened:
+            img = ImageOps.exif_transpose(opened)
             return img.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError):
         return None
@@ -70,7 +69,7 @@ def local_features(img: Image.Image) -> dict[str, np.ndarray]:
         return {}
     gray = img.convert("L")
     gray.thumbnail((_LOCAL_SIDE, _LOCAL_SIDE))
-    orb = cv2.ORB_create(nfeatures=_MAX_KEYPOINTS)
+    orb = cv2.ORB_create(nfeatures=_MAX_KEYPOINTS)  # type: ignore[attr-defined]
     keypoints, descriptors = orb.detectAndCompute(np.asarray(gray), None)
     if descriptors is None or len(keypoints) < 8:
         return {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from fitrep.domain import ConceptSet, Item, Level
+
 from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
 from mllm_server.chie.text_parse import ParsedText, format_quantity, parse
@@ -105,7 +106,9 @@ class RulesExtractor:
         objective = _unique(
             format_quantity(q) for q in title.quantities + body.quantities + attrs.quantities
         )
-        objective += _unique(f"{k} {v}" for k, v in spec_attrs.items() if any(c.isdigit() for c in v))
+        objective += _unique(
+            f"{k} {v}" for k, v in spec_attrs.items() if any(c.isdigit() for c in v)
+        )
         subjective = _unique(w for w in all_words if w in SUBJECTIVE_WORDS)
         auxiliary = _unique(w for w in all_words if w in COLOURS or w in PROMO_WORDS)
         auxiliary += _unique(f"{k} {v}" for k, v in attributes.items() if k in _PRICE_KEYS)

@@ -32,7 +32,7 @@ def code_key(token: str) -> str:
 
 
 def _number_key(value: str) -> str:
-    """"2.0" and "2" are the same quantity; keep a stable string form."""
+    """ "2.0" and "2" are the same quantity; keep a stable string form."""
     number = float(value)
     return f"{number:g}"
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
-
 from fitrep.cli import app
+from typer.testing import CliRunner
 
 
 def _write_catalogue(path, items):
@@ -16,7 +15,11 @@ def _write_catalogue(path, items):
 def test_dedup_writes_clusters_for_every_item_and_a_report(tmp_path):
     rows = [
         {"id": "a", "title": "Canon PIXMA MX700 all-in-one printer", "price": "99"},
-        {"id": "b", "title": "canon pixma mx700 multifunction printer", "description": "print scan copy fax"},
+        {
+            "id": "b",
+            "title": "canon pixma mx700 multifunction printer",
+            "description": "print scan copy fax",
+        },
         {"id": "c", "title": "Epson T0441 black ink cartridge"},
         {"id": "d", "title": "Epson T0442 cyan ink cartridge"},
     ]
@@ -37,12 +40,22 @@ def test_dedup_writes_clusters_for_every_item_and_a_report(tmp_path):
 def test_non_utf8_input_is_one_clear_line(tmp_path):
     path = tmp_path / "cat.csv"
     path.write_bytes("id,title\n1,caf\xe9\n".encode("latin-1"))
-    result = CliRunner().invoke(app, ["dedup", str(path), "--out", str(tmp_path / "run"), "--no-progress"])
+    result = CliRunner().invoke(
+        app, ["dedup", str(path), "--out", str(tmp_path / "run"), "--no-progress"]
+    )
     assert result.exit_code == 2
     assert "cat.csv:2" in result.output and "--encoding" in result.output
     assert "Traceback" not in result.output
     ok = CliRunner().invoke(
         app,
-        ["dedup", str(path), "--encoding", "latin-1", "--out", str(tmp_path / "run"), "--no-progress"],
+        [
+            "dedup",
+            str(path),
+            "--encoding",
+            "latin-1",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ],
     )
     assert ok.exit_code == 0, ok.output

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
-
 from fitrep.cli import app
+from typer.testing import CliRunner
 
 _OFFERS = [
     ("canon pixma mx700 all-in-one printer", "canon pixma mx700 multifunction printer"),

@@ -3,8 +3,17 @@ from mllm_server.config import config_from_args
 
 def test_backend_shorthand_flags_become_backend_options():
     cfg = config_from_args(
-        ["--backend", "vllm", "--model", "/models/qwen", "--max-queue", "8", "--enforce-eager",
-         "--concept-cache", "/tmp/c.sqlite"]
+        [
+            "--backend",
+            "vllm",
+            "--model",
+            "/models/qwen",
+            "--max-queue",
+            "8",
+            "--enforce-eager",
+            "--concept-cache",
+            "/tmp/c.sqlite",
+        ]
     )
     assert cfg.backend_options == {
         "model": "/models/qwen",

@@ -1,6 +1,6 @@
 import numpy as np
-
 from fitrep.domain import ConceptSet, Level
+
 from mllm_server.chie.encoder import LevelEncoder
 from tests.conftest import hash_embed
 

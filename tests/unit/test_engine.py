@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from fitrep.domain import InvalidInput, Item, NotFound
+
 from index_server.engine import IndexEngine
 from mllm_server.chie.encoder import LevelEncoder
 from mllm_server.chie.engine import ConceptEngine
@@ -61,8 +61,12 @@ def test_ids_stable_across_restart_and_never_reused(tmp_path, fast_items):
         reopened.get_cluster(victim)
     reopened.close()
     third = IndexEngine(tmp_path)
-    fresh = third.assign([fast_items[0].__class__(fast_items[0].concepts, fast_items[0].embeddings)])
-    assert fresh[0].cluster_id == first[0].cluster_id  # known id: stored assignment, even if deleted
+    fresh = third.assign(
+        [fast_items[0].__class__(fast_items[0].concepts, fast_items[0].embeddings)]
+    )
+    assert (
+        fresh[0].cluster_id == first[0].cluster_id
+    )  # known id: stored assignment, even if deleted
     third.close()
 
 
@@ -73,7 +77,9 @@ def test_a_crash_after_commit_loses_nothing(tmp_path, fast_items):
     engine.store.db.close()
     recovered = IndexEngine(tmp_path)
     assert recovered.info().items == 5
-    assert [a.cluster_id for a in recovered.assign(fast_items[:5])] == [a.cluster_id for a in committed]
+    assert [a.cluster_id for a in recovered.assign(fast_items[:5])] == [
+        a.cluster_id for a in committed
+    ]
     recovered.close()
 
 
@@ -84,7 +90,7 @@ def test_explain_and_query(fast_items):
     assert {g.name for g in ex.gates if g.fired} >= {"code_conflict"}
     assert not ex.duplicate
     assert len(ex.per_level) >= 6
-    (qid, neighbours), = engine.query(["c1"], k=3)
+    ((qid, neighbours),) = engine.query(["c1"], k=3)
     assert qid == "c1" and neighbours and all(n.item_id != "c1" for n in neighbours)
     with pytest.raises(NotFound):
         engine.explain("e1", "nope")

@@ -1,6 +1,6 @@
 import numpy as np
-
 from fitrep.domain import Level, LevelEmbeddings
+
 from index_server.integration import LevelLayout, concatenate, integrate, level_cosines
 
 

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from fitrep.readers import CatalogueError, read_items
 
 
@@ -9,7 +8,8 @@ def test_jsonl_and_csv_with_attributes_and_relative_images(tmp_path):
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "a.png").write_bytes(b"x")
     (tmp_path / "c.jsonl").write_text(
-        json.dumps({"id": 1, "title": "T", "description": "D", "image": "img/a.png", "brand": "B"}) + "\n"
+        json.dumps({"id": 1, "title": "T", "description": "D", "image": "img/a.png", "brand": "B"})
+        + "\n"
     )
     (item,) = read_items(tmp_path / "c.jsonl")
     assert item.id == "1" and item.text == "D" and item.attributes == {"brand": "B"}

@@ -1,9 +1,9 @@
 import io
 
 import numpy as np
+from fitrep.domain import Item, Level
 from PIL import Image
 
-from fitrep.domain import Item, Level
 from mllm_server.chie.rules import RulesExtractor
 
 
@@ -18,7 +18,11 @@ def _png(colour: tuple[int, int, int], box: tuple[int, int, int, int] | None = N
 
 def test_levels_follow_roles():
     cs = RulesExtractor().extract_one(
-        Item("a", "Sony pink Cyber-shot 7.2MP camera DSC-W120", "the best elegant camera, free shipping")
+        Item(
+            "a",
+            "Sony pink Cyber-shot 7.2MP camera DSC-W120",
+            "the best elegant camera, free shipping",
+        )
     )
     assert "sony" in cs.levels[Level.PRIMARY]
     assert "dscw120" in cs.levels[Level.PRIMARY]
@@ -51,6 +55,8 @@ def test_unreadable_image_is_ignored_not_fatal():
 
 
 def test_brand_from_attributes_wins():
-    cs = RulesExtractor().extract_one(Item("m", "office 2007", attributes={"manufacturer": "Microsoft Corp"}))
+    cs = RulesExtractor().extract_one(
+        Item("m", "office 2007", attributes={"manufacturer": "Microsoft Corp"})
+    )
     assert cs.anchors["brand"] == ["microsoft"]
     assert cs.anchors["number"] == ["2007"]

@@ -24,4 +24,9 @@ def test_code_key_drops_separators():
 
 
 def test_shorthand_is_expanded():
-    assert parse("retrospect 7.5 prof win upg").words == ["retrospect", "professional", "windows", "upgrade"]
+    assert parse("retrospect 7.5 prof win upg").words == [
+        "retrospect",
+        "professional",
+        "windows",
+        "upgrade",
+    ]

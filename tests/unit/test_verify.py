@@ -2,7 +2,9 @@ from index_server.verify import anchor_features
 
 
 def test_conflicting_model_codes_fire_the_gate():
-    f = anchor_features({"code": ["t0441"], "code_any": ["t0441"]}, {"code": ["t0442"], "code_any": ["t0442"]})
+    f = anchor_features(
+        {"code": ["t0441"], "code_any": ["t0441"]}, {"code": ["t0442"], "code_any": ["t0442"]}
+    )
     assert f["code_conflict"] == 1.0 and f["code_match"] == 0.0
 
 
@@ -24,7 +26,12 @@ def test_variant_conflicts():
 
 def test_brand_conflict_needs_both_brands_unrelated():
     assert anchor_features({"brand": ["sony"]}, {"brand": ["canon"]})["brand_conflict"] == 1.0
-    assert anchor_features({"brand": ["sony"]}, {"brand": ["cybershot"], "tokens": ["sony"]})["brand_conflict"] == 0.0
+    assert (
+        anchor_features({"brand": ["sony"]}, {"brand": ["cybershot"], "tokens": ["sony"]})[
+            "brand_conflict"
+        ]
+        == 0.0
+    )
 
 
 def test_both_sides_naming_something_the_other_never_mentions():
@@ -33,7 +40,10 @@ def test_both_sides_naming_something_the_other_never_mentions():
     f = anchor_features(series_a, series_b)
     assert f["unique_min"] == 0.5
     short = {"tokens": ["registry", "mechanic"]}
-    long_ = {"tokens": ["encore", "registry", "mechanic"], "words_any": ["encore", "registry", "mechanic"]}
+    long_ = {
+        "tokens": ["encore", "registry", "mechanic"],
+        "words_any": ["encore", "registry", "mechanic"],
+    }
     assert anchor_features(short, long_)["unique_min"] == 0.0
 
 
@@ -51,6 +61,9 @@ def test_edition_conflict_needs_each_side_to_name_its_own():
     f = anchor_features(upgrade, silent)
     assert f["edition_conflict"] == 0.0 and f["edition_mismatch"] == 1.0
     both = {"variant": ["edition:mac"], "words_any": ["poser", "windows", "mac"]}
-    assert anchor_features({"variant": ["edition:windows"], "words_any": ["poser", "windows", "mac"]}, both)[
-        "edition_conflict"
-    ] == 0.0
+    assert (
+        anchor_features(
+            {"variant": ["edition:windows"], "words_any": ["poser", "windows", "mac"]}, both
+        )["edition_conflict"]
+        == 0.0
+    )

@@ -18,7 +18,9 @@ from fitrep.report import write_report
 
 @app.command()
 def dedup(
-    file: Path = typer.Argument(..., help="Catalogue: .jsonl or .csv with id and title/text/image."),
+    file: Path = typer.Argument(
+        ..., help="Catalogue: .jsonl or .csv with id and title/text/image."
+    ),
     out: Path = typer.Option(Path("runs/latest"), "--out", "-o", help="Output directory."),
     encoding: str = typer.Option("utf-8", help="Text encoding of FILE (e.g. latin-1)."),
     calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
