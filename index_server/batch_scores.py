@@ -119,6 +119,7 @@ class ChunkScores:
             c = coef.get(name)
             if c:
                 z += c * cos[:, :, j]
+        z += verifier.image_only_shift * verifier.image_only(both)
         self.z_vector = z
         code_terms = ("code_match", "code_conflict")
         extra = sum(

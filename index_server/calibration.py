@@ -36,6 +36,9 @@ class Calibration:
     coef: dict[str, float] = field(default_factory=dict)
     bias: float = 0.0
     threshold: float = 0.5
+    # logit added to pairs of one modality (e.g. "image_only") so that their own best
+    # threshold maps onto ``threshold``
+    modality_shift: dict[str, float] = field(default_factory=dict)
     version: str = "hand-set"
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -46,6 +49,7 @@ class Calibration:
             "coef": self.coef,
             "bias": self.bias,
             "threshold": self.threshold,
+            "modality_shift": self.modality_shift,
             "notes": self.notes,
         }
 
@@ -60,6 +64,7 @@ class Calibration:
             coef={k: float(v) for k, v in data.get("coef", {}).items()},
             bias=float(data.get("bias", 0.0)),
             threshold=float(data.get("threshold", 0.5)),
+            modality_shift={k: float(v) for k, v in data.get("modality_shift", {}).items()},
             version=str(data.get("version", "")),
             notes=dict(data.get("notes", {})),
         )

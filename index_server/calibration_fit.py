@@ -50,6 +50,26 @@ def best_f1_threshold(probabilities: np.ndarray, labels: np.ndarray) -> tuple[fl
     return (upper + lower) / 2 if lower < upper else upper, float(f1[i])
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def _image_only_shift(
+    rows: Sequence[Mapping[str, float]], oof: np.ndarray, y: np.ndarray, threshold: float
+) -> float:
+    """Logit that moves image-only pairs so their own best out-of-fold threshold meets the
+    shared one (0 without enough labelled image-only pairs)."""
+    text = [f"cos_{lv.name.lower()}" for lv in Level if lv != Level.VISUAL]
+    mask = np.array(
+        [r.get("image_both", 0.0) > 0 and not any(r.get(n, 0.0) for n in text) for r in rows]
+    )
+    if mask.sum() < 20 or y[mask].sum() < 5 or (1 - y[mask]).sum() < 5:
+        return 0.0
+    own, _ = best_f1_threshold(oof[mask], y[mask])
+    return round(_logit(threshold) - _logit(own), 6)
+
+
 def fit_calibration(
     rows: Sequence[Mapping[str, float]],
     labels: Sequence[int],
@@ -78,6 +98,7 @@ def fit_calibration(
         method="predict_proba",
     )[:, 1]
     threshold, f1 = best_f1_threshold(oof, y)
+    shift = _image_only_shift(rows, oof, y, threshold)
     model.fit(x, y)
     coef = {n: float(w) for n, w in zip(names, model.coef_[0], strict=True)}
     level_coef = {level: max(coef.get(f"cos_{level.name.lower()}", 0.0), 0.0) for level in Level}
@@ -88,6 +109,7 @@ def fit_calibration(
         coef={n: round(w, 6) for n, w in coef.items() if w != 0.0},
         bias=float(model.intercept_[0]),
         threshold=float(threshold),
+        modality_shift={"image_only": shift} if shift else {},
         version="fitted-1",
         notes={
             **(dict(notes) if notes else {}),

@@ -13,6 +13,7 @@ class IndexConfig:
     calibration: Path | None = None  # None: the calibration shipped with the project
     k: int = 16  # candidates retrieved per item
     max_checked: int = 8  # cluster members an item must agree with
+    min_member_share: float = 0.25  # no checked member may score below this share of the threshold
     spdr_method: str = "auto"  # auto | identity | pca | umap
     spdr_components: int | None = None  # None: the method's default (pca 64, umap 32)
     spdr_min_items: int = 20_000  # below: exact search in the full space

@@ -46,7 +46,9 @@ class IndexEngine:
         self.data_dir = Path(data_dir) if data_dir is not None else self.config.data_dir
         self.calibration = Calibration.load(self.config.calibration)
         self.store = ClusterStore(self.data_dir / "store.sqlite" if self.data_dir else None)
-        self.fbc = FBC(self.calibration.threshold, self.config.max_checked)
+        self.fbc = FBC(
+            self.calibration.threshold, self.config.max_checked, self.config.min_member_share
+        )
         self.lock = threading.RLock()
         self.layout: LevelLayout | None = None
         self.verifier: PairVerifier | None = None

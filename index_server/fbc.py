@@ -3,7 +3,7 @@
 Retrieval proposes earlier items as candidates; this class decides, item by item in
 arrival order, which cluster an item joins. An item joins a cluster only when it agrees
 with the cluster (mean verified probability over up to ``max_checked`` members at least the
-threshold, and none of them below half of it), not with a single member: that is what
+threshold, and none of them below a quarter of it), not with a single member: that is what
 stops A~B, B~C from chaining A, B and C together. Batch clustering is the same rule
 applied over all items in input order, so a batch build and incremental assignment of the
 same items in the same order give the same clusters.
@@ -46,7 +46,7 @@ class FBC:
     """Cluster state (row -> cluster, cluster -> members) and the join rule."""
 
     def __init__(
-        self, threshold: float = 0.5, max_checked: int = 8, min_member_share: float = 0.5
+        self, threshold: float = 0.5, max_checked: int = 8, min_member_share: float = 0.25
     ) -> None:
         self.threshold = threshold
         self.max_checked = max_checked
@@ -139,7 +139,7 @@ class FBC:
             need(checked)
             agreement = sum(probs[m] for m in checked) / len(checked)
             # Mean agreement alone lets one strong pair carry a member that clearly differs;
-            # every checked member must at least half agree.
+            # no checked member may clearly disagree.
             if min(probs[m] for m in checked) < self.threshold * self.min_member_share:
                 continue
             if agreement >= self.threshold and (best is None or agreement > best[0]):

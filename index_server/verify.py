@@ -244,6 +244,13 @@ class PairVerifier:
         self.stats = stats if stats is not None else TokenStats()
         self._w = np.array([calibration.weights.get(lv, 0.0) for lv in layout.levels], np.float32)
         self._level_names = [level_feature(lv) for lv in layout.levels]
+        self._text = np.array([lv != Level.VISUAL for lv in layout.levels], bool)
+        self._visual = np.array([lv == Level.VISUAL for lv in layout.levels], bool)
+        self.image_only_shift = float(calibration.modality_shift.get("image_only", 0.0))
+
+    def image_only(self, present: np.ndarray) -> np.ndarray:
+        """Pairs whose only shared level is VISUAL (``present`` (..., L) -> (...) bool)."""
+        return ~(present & self._text).any(axis=-1) & (present & self._visual).any(axis=-1)
 
     @property
     def threshold(self) -> float:
@@ -270,6 +277,9 @@ class PairVerifier:
             c = coef.get(name)
             if c:
                 z += c * cos[:, j]
+        # Photos alone give weaker evidence than text: their scores are moved so that the
+        # threshold fitted on image-only pairs lines up with the shared one.
+        z += self.image_only_shift * self.image_only(present)
         features = []
         for i, anchors in enumerate(b_anchors):
             f = anchor_features(a_anchors, anchors, self.stats)

@@ -42,8 +42,8 @@ def test_ids_are_unique_and_never_reused():
 
 
 def test_a_member_that_clearly_disagrees_blocks_the_join():
-    # mean over {0, 1} is 0.575 >= 0.5, but member 1 is below half the threshold
-    table = {frozenset((0, 1)): 0.9, frozenset((0, 2)): 0.95, frozenset((1, 2)): 0.2}
+    # mean over {0, 1} is 0.525 >= 0.5, but member 1 is below a quarter of the threshold
+    table = {frozenset((0, 1)): 0.9, frozenset((0, 2)): 0.95, frozenset((1, 2)): 0.1}
     fbc = FBC(threshold=0.5)
     score = _scorer(table)
     fbc.decide(0, [], score)

@@ -67,3 +67,24 @@ def test_edition_conflict_needs_each_side_to_name_its_own():
         )["edition_conflict"]
         == 0.0
     )
+
+
+def test_image_only_pairs_get_the_modality_shift():
+    import numpy as np
+    from fitrep.domain import Level
+
+    from index_server.calibration import Calibration
+    from index_server.integration import LevelLayout
+    from index_server.verify import PairVerifier
+
+    layout = LevelLayout.from_dims({Level.PRIMARY: 2, Level.VISUAL: 2})
+    plain = Calibration(coef={"cos_visual": 1.0, "cos_primary": 1.0}, bias=0.0)
+    shifted = Calibration(coef=plain.coef, bias=0.0, modality_shift={"image_only": 2.0})
+    photo = np.array([0, 0, 1, 0], np.float32)  # VISUAL only
+    both = np.array([1, 0, 1, 0], np.float32)
+    # shifted when the only level the two share is VISUAL, whatever else one side has
+    for a, b, expect_shift in ((photo, photo, True), (photo, both, True), (both, both, False)):
+        p0 = PairVerifier(plain, layout).score(a, {}, b[None, :], [{}]).probability[0]
+        p1 = PairVerifier(shifted, layout).score(a, {}, b[None, :], [{}]).probability[0]
+        logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+        assert abs(logit(p1) - logit(p0) - (2.0 if expect_shift else 0.0)) < 1e-4
