@@ -187,20 +187,44 @@ class IndexEngine:
         self.cindex.add(self.reducer.transform(self._weighted(rows)))
 
     def _candidates(self, rows: list[int]) -> np.ndarray:
-        """(len(rows), k): earlier, live rows near each of ``rows``, best first; -1 pads."""
+        """(len(rows), k): the k best earlier, live rows for each of ``rows``; -1 pads.
+
+        Canonical whatever else is in the index: the search widens until the k-th earlier hit
+        is strictly better than the worst hit returned, and ties (scores rounded to 1e-5) go
+        to the older row. So a row gets the same candidates in a batch build, where later
+        items are indexed too, as in incremental assignment: build == assign.
+        """
         assert self.cindex is not None and self.reducer is not None
         k = self.config.k
-        _, found = self.cindex.search(self.reducer.transform(self._weighted(rows)), 2 * k + 1)
-        found = np.asarray(found, np.int64)
-        keep = (found >= 0) & (found < np.asarray(rows, np.int64)[:, None])
-        if self.deleted:
-            keep &= ~np.isin(found, np.fromiter(self.deleted, np.int64, len(self.deleted)))
-        # stable: the first k kept hits of each row, in FAISS order
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-        out = np.take_along_axis(found, order, axis=1)
-        out[~np.take_along_axis(keep, order, axis=1)] = -1
-        if out.shape[1] < k:
-            out = np.pad(out, ((0, 0), (0, k - out.shape[1])), constant_values=-1)
+        queries = self.reducer.transform(self._weighted(rows))
+        limit = np.asarray(rows, np.int64)
+        out = np.full((len(rows), k), -1, np.int64)
+        sign = -1.0 if self.reducer.metric_ == "ip" else 1.0  # smaller key = nearer
+        deleted = np.fromiter(self.deleted, np.int64, len(self.deleted)) if self.deleted else None
+        pending = np.arange(len(rows))
+        width = 2 * k + 1
+        while len(pending):
+            scores, found = self.cindex.search(queries[pending], width)
+            found = np.asarray(found, np.int64)
+            keys = np.round(sign * np.asarray(scores, np.float64), 5)
+            everything = width >= self.cindex.ntotal
+            retry = []
+            for i, hits, key in zip(pending.tolist(), found, keys, strict=True):
+                valid = hits >= 0
+                keep = valid & (hits < limit[i])
+                if deleted is not None:
+                    keep &= ~np.isin(hits, deleted)
+                cand, ckey = hits[keep], key[keep]
+                # fewer hits than asked: the index (e.g. IVF's probed lists) has no more
+                if not everything and valid.all():
+                    worst = key[valid][-1]
+                    if len(cand) < k or np.partition(ckey, k - 1)[k - 1] >= worst:
+                        retry.append(i)
+                        continue
+                order = np.lexsort((cand, ckey))[:k]
+                out[i, : len(order)] = cand[order]
+            pending = np.asarray(retry, np.int64)
+            width *= 4
         return out
 
     # -- scoring ---------------------------------------------------------------------------

@@ -113,3 +113,29 @@ def test_item_without_content_is_rejected(concept_engine):
     with pytest.raises(InvalidInput) as err:
         concept_engine.process([Item("x", "", "")])
     assert err.value.field == "items[0]"
+
+
+def test_build_equals_assign_when_later_items_crowd_the_search(fast_items):
+    """Later near-copies of an item must not push its earlier duplicate out of its candidates:
+    in a build they are indexed when the item is decided, in incremental assign they are not."""
+    from fitrep.domain import ConceptSet, EmbeddedItem, LevelEmbeddings
+
+    from index_server.config import IndexConfig
+
+    by_id = {it.item_id: it for it in fast_items}
+    first, second = by_id["c1"], by_id["c2"]  # duplicates of each other
+    copies = [
+        EmbeddedItem(
+            ConceptSet(f"copy{i}", second.concepts.levels, second.concepts.anchors),
+            LevelEmbeddings(f"copy{i}", second.embeddings.vectors),
+        )
+        for i in range(20)
+    ]
+    items = [first, second, *copies]
+    cfg = IndexConfig(k=3)
+    built = IndexEngine(config=cfg).build(items)
+    inc = IndexEngine(config=cfg)
+    one_by_one = [inc.assign([item])[0] for item in items]
+    assert one_by_one[1].cluster_id == one_by_one[0].cluster_id
+    assert [a.cluster_id for a in built] == [a.cluster_id for a in one_by_one]
+    assert [a.nearest_item_id for a in built] == [a.nearest_item_id for a in one_by_one]
