@@ -178,6 +178,14 @@ def _print_explanation(exp: Explanation) -> None:
                 f"[dim]{s.level.name}[/]", "[dim]absent[/]", f"[dim]{s.weight:.2f}[/]", ""
             )
     stdout.print(table)
+    evidence = {
+        k: v for k, v in exp.features.items() if not k.startswith("cos_") and k != "weighted_cos"
+    }
+    if evidence:
+        stdout.print(
+            "evidence: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(evidence.items())),
+            highlight=False,
+        )
     for g in exp.gates:
         if g.fired:
             stdout.print(f"[yellow]gate {g.name} fired[/] {g.detail}")
