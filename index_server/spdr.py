@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import pickle
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +125,19 @@ class SPDR:
 
         neighbors = self.n_neighbors or int(np.clip(np.sqrt(len(sample)) / 8, 10, 50))
         self.n_neighbors_ = neighbors
-        return umap.UMAP(
+        model = umap.UMAP(
             n_components=dims,
             n_neighbors=neighbors,
             min_dist=0.0,
             metric="euclidean",
             random_state=self.random_state,
             low_memory=True,
-        ).fit(sample)
+        )
+        with warnings.catch_warnings():
+            # a fixed random_state (reproducible reducers) makes umap run single-threaded and
+            # say so on every fit
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            return model.fit(sample)
 
     def _sweep(self, sample: F32, rng: np.random.Generator) -> None:
         """Fit every candidate on the sample and keep the one with the best candidate recall;
