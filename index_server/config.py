@@ -12,6 +12,8 @@ class IndexConfig:
     data_dir: Path | None = None  # None: in memory only
     calibration: Path | None = None  # None: the calibration shipped with the project
     k: int = 16  # candidates retrieved per item
+    code_candidates: int = 8  # more candidates: earlier items sharing a title model code
+    rerank_factor: int = 4  # with a reduced space: pool of k * this, re-ranked in the full space
     max_checked: int = 8  # cluster members an item must agree with
     min_member_share: float = 0.25  # no checked member may score below this share of the threshold
     spdr_method: str = "auto"  # auto | identity | pca | umap

@@ -139,3 +139,15 @@ def test_build_equals_assign_when_later_items_crowd_the_search(fast_items):
     assert one_by_one[1].cluster_id == one_by_one[0].cluster_id
     assert [a.cluster_id for a in built] == [a.cluster_id for a in one_by_one]
     assert [a.nearest_item_id for a in built] == [a.nearest_item_id for a in one_by_one]
+
+
+def test_items_sharing_a_model_code_are_candidates_whatever_their_embedding(fast_items):
+    from index_server.config import IndexConfig
+
+    engine = IndexEngine(config=IndexConfig(k=1, code_candidates=4))
+    engine.build(fast_items)
+    s1, s2, c1 = (engine.row_of[i] for i in ("s1", "s2", "c1"))
+    cands = engine._candidates([s2])[0].tolist()
+    assert s1 in cands  # DSC-W120 == dscw120, via the code channel or the nearest neighbour
+    assert cands.count(s1) == 1
+    assert c1 not in engine._code_candidates(s2, engine._weighted([s2])[0], set())
