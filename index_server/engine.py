@@ -29,7 +29,7 @@ from index_server.batch_scores import ChunkScores, code_keys, level_presence
 from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, format_cluster_id, parse_cluster_id
-from index_server.integration import LevelLayout, concatenate, integrate
+from index_server.integration import LevelLayout, concatenate, infer_layout, integrate
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
 from index_server.store import ClusterStore, StoredItem
@@ -105,23 +105,7 @@ class IndexEngine:
     def _layout_for(self, items: Sequence[EmbeddedItem]) -> LevelLayout:
         if self.layout is not None:
             return self.layout
-        dims: dict[Level, int] = {}
-        for i, item in enumerate(items):
-            for level, vec in item.embeddings.vectors.items():
-                if dims.setdefault(level, vec.shape[0]) != vec.shape[0]:
-                    raise InvalidInput(
-                        f"items[{i}].embeddings.vectors[{level.name}]",
-                        f"dimension {vec.shape[0]} differs from earlier items ({dims[level]})",
-                    )
-        if not dims:
-            raise InvalidInput("items", "no item carries any level embedding")
-        # Text levels share one encoder: a level absent from this first batch gets its dim.
-        text_dim = next((d for lv, d in dims.items() if lv != Level.VISUAL), None)
-        if text_dim is not None:
-            for level in Level:
-                if level != Level.VISUAL:
-                    dims.setdefault(level, text_dim)
-        layout = LevelLayout.from_dims(dims)
+        layout = infer_layout([item.embeddings for item in items])
         self._set_layout(layout)
         return layout
 

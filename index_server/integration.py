@@ -104,3 +104,25 @@ def level_cosines(a: F32, b: F32, layout: LevelLayout) -> tuple[F32, np.ndarray]
         present[:, j] = vb.any(axis=1)
     cos[~present] = 0.0
     return cos, present
+
+
+def infer_layout(embeddings: Sequence[LevelEmbeddings]) -> LevelLayout:
+    """The layout of the levels present in ``embeddings``; every item must agree on each
+    level's dimension. Text levels share one encoder, so a text level absent from these
+    items gets the text dimension too."""
+    dims: dict[Level, int] = {}
+    for i, emb in enumerate(embeddings):
+        for level, vec in emb.vectors.items():
+            if dims.setdefault(level, int(vec.shape[0])) != vec.shape[0]:
+                raise InvalidInput(
+                    f"items[{i}].embeddings.vectors[{level.name}]",
+                    f"dimension {vec.shape[0]} differs from earlier items ({dims[level]})",
+                )
+    if not dims:
+        raise InvalidInput("items", "no item carries any level embedding")
+    text_dim = next((d for lv, d in dims.items() if lv != Level.VISUAL), None)
+    if text_dim is not None:
+        for level in Level:
+            if level != Level.VISUAL:
+                dims.setdefault(level, text_dim)
+    return LevelLayout.from_dims(dims)

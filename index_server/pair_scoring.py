@@ -12,34 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from fitrep.domain import EmbeddedItem, InvalidInput, Level
+from fitrep.domain import EmbeddedItem
 
 from index_server.calibration import Calibration
-from index_server.integration import LevelLayout, concatenate
-from index_server.verify import PairVerifier, TokenStats
-
-
-def layout_of(items: Sequence[EmbeddedItem]) -> LevelLayout:
-    """Every level present in ``items``; text levels share the text encoder's dimension."""
-    dims: dict[Level, int] = {}
-    for item in items:
-        for level, vec in item.embeddings.vectors.items():
-            dims.setdefault(level, int(vec.shape[0]))
-    if not dims:
-        raise InvalidInput("items", "no item carries any level embedding")
-    text_dim = next((d for lv, d in dims.items() if lv != Level.VISUAL), None)
-    if text_dim is not None:
-        for level in Level:
-            if level != Level.VISUAL:
-                dims.setdefault(level, text_dim)
-    return LevelLayout.from_dims(dims)
+from index_server.integration import concatenate, infer_layout
+from index_server.verify import PairScores, PairVerifier, TokenStats
 
 
 class PairTable:
     """Embedded items (rows) and the verifier's features for pairs of rows."""
 
     def __init__(self, items: Sequence[EmbeddedItem]) -> None:
-        self.layout = layout_of(items)
+        self.layout = infer_layout([it.embeddings for it in items])
         self.vectors = concatenate([it.embeddings for it in items], self.layout)  # (n, d) float32
         self.anchors = [it.concepts.anchors for it in items]
         self.images = [it.concepts.image_features or None for it in items]
@@ -49,18 +33,17 @@ class PairTable:
     def features(self, pairs: Sequence[tuple[int, int]]) -> list[dict[str, float]]:
         """One dict of named features per pair (the verifier's ``feature_row``)."""
         verifier = PairVerifier(Calibration(), self.layout, self.stats)
-        rows = []
-        for a, b in pairs:
-            s = verifier.score(
-                self.vectors[a],
-                self.anchors[a],
-                self.vectors[b : b + 1],
-                [self.anchors[b]],
-                self.images[a],
-                [self.images[b]],
-            )
-            rows.append(verifier.feature_row(s, 0))
-        return rows
+        return [verifier.feature_row(self._score(verifier, a, b), 0) for a, b in pairs]
+
+    def _score(self, verifier: PairVerifier, a: int, b: int) -> PairScores:
+        return verifier.score(
+            self.vectors[a],
+            self.anchors[a],
+            self.vectors[b : b + 1],
+            [self.anchors[b]],
+            self.images[a],
+            [self.images[b]],
+        )
 
     def probabilities(
         self, pairs: Sequence[tuple[int, int]], calibration: Calibration
@@ -69,15 +52,7 @@ class PairTable:
         verifier = PairVerifier(calibration, self.layout, self.stats)
         out = np.zeros(len(pairs), np.float32)
         for i, (a, b) in enumerate(pairs):
-            s = verifier.score(
-                self.vectors[a],
-                self.anchors[a],
-                self.vectors[b : b + 1],
-                [self.anchors[b]],
-                self.images[a],
-                [self.images[b]],
-            )
-            out[i] = s.probability[0]
+            out[i] = self._score(verifier, a, b).probability[0]
         return out
 
 
