@@ -107,8 +107,6 @@ class PerItemEngine(IndexEngine):
     """Baseline: the decision loop before batching (one verifier call per item and pair set)."""
 
     def _decide(self, rows: list[int], progress: object = None) -> None:  # type: ignore[override]
-        from fitrep.domain import Assignment
-
         assert self.verifier is not None
         for start in range(0, len(rows), 512):
             chunk = rows[start : start + 512]
@@ -123,18 +121,7 @@ class PerItemEngine(IndexEngine):
                         for ls in self.verifier.level_scores(s, 0)
                         if ls.present
                     }
-                confidence = d.probability if not d.is_new else 1.0 - d.best_pair
-                self.decisions.append(
-                    Assignment(
-                        item_id=self.ids[row],
-                        cluster_id=format_cluster_id(d.cluster),
-                        nearest_item_id=self.ids[d.nearest_row] if d.nearest_row >= 0 else "",
-                        similarity=d.best_pair,
-                        per_level=per_level,
-                        is_new_cluster=d.is_new,
-                        confidence=float(confidence),
-                    )
-                )
+                self._record(row, d, per_level)
 
 
 def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:

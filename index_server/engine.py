@@ -28,7 +28,7 @@ from index_server import __version__
 from index_server.batch_scores import ChunkScores, code_keys, level_presence
 from index_server.calibration import Calibration
 from index_server.config import IndexConfig
-from index_server.fbc import FBC, format_cluster_id, parse_cluster_id
+from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.integration import LevelLayout, concatenate, infer_layout, integrate
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
@@ -337,20 +337,24 @@ class IndexEngine:
                     cos = scores.per_level(i, d.nearest_row).tolist()
                     present = scores.present[i, scores.position(i, d.nearest_row)].tolist()
                     per_level = {lv: c for lv, c, p in zip(levels, cos, present, strict=True) if p}
-                confidence = d.probability if not d.is_new else 1.0 - d.best_pair
-                self.decisions.append(
-                    Assignment(
-                        item_id=self.ids[row],
-                        cluster_id=format_cluster_id(d.cluster),
-                        nearest_item_id=self.ids[d.nearest_row] if d.nearest_row >= 0 else "",
-                        similarity=d.best_pair,
-                        per_level=per_level,
-                        is_new_cluster=d.is_new,
-                        confidence=float(confidence),
-                    )
-                )
+                self._record(row, d, per_level)
             if progress:
                 progress("cluster", min(start + _CHUNK, len(rows)), len(rows))
+
+    def _record(self, row: int, d: Decision, per_level: dict[Level, float]) -> None:
+        """Append the Assignment of a decided ``row`` (rows are decided in order)."""
+        confidence = d.probability if not d.is_new else 1.0 - d.best_pair
+        self.decisions.append(
+            Assignment(
+                item_id=self.ids[row],
+                cluster_id=format_cluster_id(d.cluster),
+                nearest_item_id=self.ids[d.nearest_row] if d.nearest_row >= 0 else "",
+                similarity=d.best_pair,
+                per_level=per_level,
+                is_new_cluster=d.is_new,
+                confidence=float(confidence),
+            )
+        )
 
     def _persist(self, rows: list[int], items: Sequence[EmbeddedItem]) -> None:
         assert self.layout is not None
