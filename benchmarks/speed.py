@@ -112,6 +112,7 @@ class PerItemEngine(IndexEngine):
             chunk = rows[start : start + 512]
             cands = self._candidates(chunk)
             for row, hits in zip(chunk, cands.tolist(), strict=True):
+                self.verifier.stats.extend_to(self.anchors, row + 1)  # as the engine does
                 d = self.fbc.decide(row, [h for h in hits if h >= 0], self._score)
                 per_level = {}
                 if d.nearest_row >= 0:
