@@ -24,6 +24,8 @@ class IndexConfig:
     ivf_min_items: int = 50_000
     nprobe: int = 16
     threads: int | None = None
+    search_backend: str = "faiss"  # faiss | torch (exact matrix-product search, for a GPU)
+    search_device: str = "auto"  # torch backend: auto (cuda when present) | cpu | cuda[:N]
 
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -185,6 +185,8 @@ class IndexEngine:
             ivf_min_items=self.config.ivf_min_items,
             nprobe=self.config.nprobe,
             threads=self.config.threads,
+            backend=self.config.search_backend,
+            device=self.config.search_device,
         )
         self.cindex.rebuild(reduced)
 

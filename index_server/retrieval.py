@@ -1,10 +1,13 @@
-"""Candidate retrieval over SPDR vectors with FAISS: Flat for small N, IVF-Flat above.
+"""Candidate retrieval over SPDR vectors with FAISS: Flat for small N, IVF-Flat above; or
+exact search by matrix products in torch (``backend="torch"``, for a GPU).
 
 Row numbers are FAISS ids (items are only ever appended; deletions are filtered by the
 caller and compacted on the next rebuild).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from fitrep.domain import F32, InvalidInput
@@ -20,17 +23,28 @@ class CandidateIndex:
         ivf_min_items: int = 50_000,
         nprobe: int = 16,
         threads: int | None = None,
+        backend: str = "faiss",
+        device: str = "auto",
     ) -> None:
-        import faiss
-
         if metric not in ("ip", "l2"):
             raise InvalidInput("metric", f"{metric!r} is not 'ip' or 'l2'")
-        if threads:
-            faiss.omp_set_num_threads(threads)
+        if backend not in ("faiss", "torch"):
+            raise InvalidInput("search_backend", f"{backend!r} is not 'faiss' or 'torch'")
         self.dim = dim
         self.metric = metric
         self.ivf_min_items = ivf_min_items
         self.nprobe = nprobe
+        self.backend = backend
+        self.index: Any  # a FAISS index or a TorchExactIndex (same methods used here)
+        if backend == "torch":
+            from index_server.torch_search import TorchExactIndex
+
+            self.index = TorchExactIndex(dim, metric, device)
+            return
+        import faiss
+
+        if threads:
+            faiss.omp_set_num_threads(threads)
         self.index = self._flat()
 
     def _flat(self):  # type: ignore[no-untyped-def]
@@ -43,6 +57,8 @@ class CandidateIndex:
         return int(self.index.ntotal)
 
     def describe(self) -> str:
+        if self.backend == "torch":
+            return str(self.index.describe())
         import faiss
 
         if isinstance(self.index, faiss.IndexIVFFlat):
@@ -51,6 +67,9 @@ class CandidateIndex:
 
     def rebuild(self, vectors: F32) -> None:
         """Replace the content; trains IVF when there are enough vectors for it."""
+        if self.backend == "torch":
+            self.index.rebuild(vectors)
+            return
         import faiss
 
         vectors = self._check(vectors)
@@ -82,11 +101,16 @@ class CandidateIndex:
         return self.index.search(self._check(queries), k)
 
     def serialize(self) -> bytes:
+        if self.backend == "torch":
+            return bytes(self.index.serialize())
         import faiss
 
         return bytes(faiss.serialize_index(self.index))
 
     def deserialize(self, data: bytes) -> None:
+        if self.backend == "torch":
+            self.index.deserialize(data)
+            return
         import faiss
 
         self.index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))

@@ -79,3 +79,13 @@ def concept_engine():
 @pytest.fixture(scope="session")
 def embedded(concept_engine, catalogue):
     return concept_engine.process(catalogue)
+
+
+@pytest.fixture(scope="session")
+def fast_items(catalogue):
+    """The catalogue through the rules backend with the hash stand-in encoder (no model)."""
+    from mllm_server.chie.encoder import LevelEncoder
+    from mllm_server.chie.engine import ConceptEngine
+    from mllm_server.chie.rules import RulesExtractor
+
+    return ConceptEngine(RulesExtractor(), LevelEncoder(embed=hash_embed)).process(catalogue)

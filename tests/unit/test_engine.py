@@ -6,16 +6,6 @@ import pytest
 from fitrep.domain import InvalidInput, Item, NotFound
 
 from index_server.engine import IndexEngine
-from mllm_server.chie.encoder import LevelEncoder
-from mllm_server.chie.engine import ConceptEngine
-from mllm_server.chie.rules import RulesExtractor
-from tests.conftest import hash_embed
-
-
-@pytest.fixture(scope="module")
-def fast_items(catalogue):
-    engine = ConceptEngine(RulesExtractor(), LevelEncoder(embed=hash_embed))
-    return engine.process(catalogue)
 
 
 def _partition(assignments):
