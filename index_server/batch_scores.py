@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fitrep.domain import F32
 
+from index_server.image_match import IMAGE_FEATURES
 from index_server.integration import LevelLayout
 from index_server.verify import Anchors, PairVerifier
 
@@ -86,6 +87,7 @@ class ChunkScores:
         images: Sequence[Mapping[str, np.ndarray]],
         rows: np.ndarray,
         cands: np.ndarray,
+        lexical: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None = None,
     ) -> None:
         self.verifier = verifier
         self.anchors = anchors
@@ -120,13 +122,24 @@ class ChunkScores:
             if c:
                 z += c * cos[:, :, j]
         z += verifier.image_only_shift * verifier.image_only(both)
-        self.z_vector = z
         code_terms = ("code_match", "code_conflict")
-        extra = sum(
-            max(c, 0.0)
-            for name, c in coef.items()
-            if name not in level_names and name not in ("weighted_cos", *code_terms)
-        )
+        # Token features computed for the whole chunk (``lexical.LexicalRows``) enter the bound
+        # exactly, or through their lower bounds where the coefficient is negative; image
+        # features only where both rows have photos (else the verifier adds nothing for
+        # them); every other feature lies in [0, 1] and may add its positive coefficient.
+        exact, lower = lexical or ({}, {})
+        for name, values in exact.items():
+            z += coef.get(name, 0.0) * values
+        for name, values in lower.items():
+            c = coef.get(name, 0.0)
+            z += c * values if c < 0 else c
+        image_bound = sum(max(coef.get(name, 0.0), 0.0) for name in IMAGE_FEATURES)
+        photo_a = np.array(["phash" in images[r] for r in rows.tolist()], bool)
+        photo_b = np.array(["phash" in images[c] for c in safe.ravel().tolist()], bool)
+        both_photos = photo_a[:, None] & photo_b.reshape(n, k) & valid
+        z += image_bound * both_photos
+        skip = {"weighted_cos", *level_names, *code_terms, *exact, *lower, *IMAGE_FEATURES}
+        extra = sum(max(c, 0.0) for name, c in coef.items() if name not in skip)
         match_c, conflict_c = (coef.get(name, 0.0) for name in code_terms)
         qa, cb = codes[rows], codes[safe]
         slots_a, slots_b = qa[:, None, :CODE_SLOTS, None], cb[:, :, None, :CODE_SLOTS]

@@ -30,6 +30,7 @@ from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.integration import LevelLayout, concatenate, infer_layout, integrate
+from index_server.lexical import LexicalRows
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
 from index_server.store import ClusterStore, StoredItem
@@ -63,6 +64,7 @@ class IndexEngine:
         self._code_rows: dict[str, list[int]] = {}
         self.anchors: list[dict[str, list[str]]] = []
         self.images: list[dict[str, np.ndarray]] = []
+        self.lexical = LexicalRows()  # interned title tokens: chunk-wide token features
         self.decisions: list[Assignment] = []
         self.deleted: set[int] = set()
         self.aliases: dict[int, int] = {}
@@ -124,6 +126,7 @@ class IndexEngine:
             self.anchors.append({k: list(v) for k, v in item.concepts.anchors.items()})
             self.images.append(item.concepts.image_features)
             self._index_codes(start + offset)
+        self.lexical.extend(self.anchors[start:])
         return list(range(start, self.n))
 
     def _index_codes(self, row: int) -> None:
@@ -317,6 +320,7 @@ class IndexEngine:
         levels = self.layout.levels
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
+            chunk_rows, cands = np.asarray(chunk, np.int64), self._candidates(chunk)
             scores = ChunkScores(
                 self.verifier,
                 self.vectors,
@@ -324,8 +328,9 @@ class IndexEngine:
                 self._codes[: self.n],
                 self.anchors,
                 self.images,
-                np.asarray(chunk, np.int64),
-                self._candidates(chunk),
+                chunk_rows,
+                cands,
+                self.lexical.chunk_features(chunk_rows, cands),
             )
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
             # calibration led by lexical features), score every candidate as before.
@@ -416,6 +421,7 @@ class IndexEngine:
                     confidence=it.confidence,
                 )
             )
+        self.lexical.extend(self.anchors)
         if vectors:
             self._vectors = np.stack(vectors)
             self._present = level_presence(self._vectors, self.layout)

@@ -139,19 +139,20 @@ def test_vector_buffer_grows_and_survives_restart(tmp_path):
 def test_bounds_hold_with_the_shipped_calibration():
     engine = IndexEngine()
     engine.build(synthetic_items(200, seed=2))
-    rows = list(range(50, 200))
-    scores = ChunkScores(
-        engine.verifier,
-        engine.vectors,
-        engine.present,
-        engine._codes[: engine.n],
-        engine.anchors,
-        engine.images,
-        np.asarray(rows),
-        engine._candidates(rows),
-    )
-    for i, row in enumerate(rows):
-        cands = scores.candidates(i)
-        if cands:
-            exact = engine._score(row, cands).tolist()
-            assert all(u >= p for u, p in zip(scores.upper_bounds(i), exact, strict=True))
+    rows = np.arange(50, 200)
+    cands = engine._candidates(rows.tolist())
+    args = (engine.verifier, engine.vectors, engine.present, engine._codes[: engine.n])
+    loose = ChunkScores(*args, engine.anchors, engine.images, rows, cands)
+    lexical = engine.lexical.chunk_features(rows, cands)
+    tight = ChunkScores(*args, engine.anchors, engine.images, rows, cands, lexical)
+    for i, row in enumerate(rows.tolist()):
+        cands_i = tight.candidates(i)
+        if cands_i:
+            exact = engine._score(row, cands_i).tolist()
+            assert all(u >= p for u, p in zip(tight.upper_bounds(i), exact, strict=True))
+            assert all(
+                u >= t for u, t in zip(loose.upper_bounds(i), tight.upper_bounds(i), strict=True)
+            )
+    # the exact token features make the bound tight enough to skip most pairs
+    threshold = engine.verifier.threshold
+    assert tight.pruned_share(threshold) > 0.5 > loose.pruned_share(threshold)

@@ -1,0 +1,214 @@
+"""The verifier's token features for a whole chunk of pairs at once, with integer arrays.
+
+``verify.anchor_features`` works on Python sets one pair at a time; at a million items that
+is most of an assign's time. The features that carry most of the lexical weight —
+``token_jaccard``, ``idf_cosine``, ``idf_containment`` and ``char_jaccard`` — are set
+overlaps, so they vectorise: every row's title tokens and character 3-grams are interned
+once, when the row is appended, into flat id arrays (CSR style), and a chunk's features are
+sorted-key intersections over those arrays. The idf is the per-row one of
+``verify.TokenStats`` (row r judged by the document frequencies of rows 0..r), computed with
+cumulative counts inside the chunk, so the values equal the per-pair verifier's (up to float
+summation order). ``batch_scores.ChunkScores`` uses them to bound each pair's score tightly;
+pairs that may pass are still scored by the verifier itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from index_server.verify import _char_grams
+
+Anchors = Mapping[str, Sequence[str]]
+FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")
+LOWER_BOUNDED = ("unique_min", "unique_max")
+
+
+def cover_key(word: str) -> str:
+    """What two words share whenever ``verify._covered`` lets one cover the other (equal, or
+    one a prefix of the other with 4+ letters): their first four letters, or the whole word
+    when it is shorter. Not sharing it proves a title word is uncovered."""
+    return word[:4]
+
+
+class _Ragged:
+    """Append-only ragged int arrays in one flat int32 buffer (doubling) plus row offsets."""
+
+    def __init__(self) -> None:
+        self.data = np.zeros(1024, np.int32)
+        self.ptr = np.zeros(1025, np.int64)
+        self.rows = 0
+
+    def append(self, values: np.ndarray) -> None:
+        end = self.ptr[self.rows] + len(values)
+        if end > len(self.data):
+            self.data = np.resize(self.data, max(end, 2 * len(self.data)))
+        if self.rows + 2 > len(self.ptr):
+            self.ptr = np.resize(self.ptr, 2 * len(self.ptr))
+        self.data[self.ptr[self.rows] : end] = values
+        self.rows += 1
+        self.ptr[self.rows] = end
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, owner): the values of ``rows`` concatenated, and the index into ``rows``
+        each came from."""
+        starts, stops = self.ptr[rows], self.ptr[rows + 1]
+        lengths = stops - starts
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return self.data[starts[owner] + offsets].astype(np.int64), owner
+
+
+class LexicalRows:
+    """Interned token and 3-gram ids of every row, and document frequencies of the tokens.
+
+    Token entries encode ``id * 2 + is_title_token``: the idf features use a row's title
+    tokens and numbers together, ``token_jaccard`` its title tokens only (as the verifier).
+    """
+
+    def __init__(self) -> None:
+        self._vocab: dict[str, int] = {}
+        self._grams: dict[str, int] = {}
+        self.tokens = _Ragged()
+        self.grams = _Ragged()
+        self._keys: dict[str, int] = {}
+        self._key_of = np.zeros(1024, np.int64)  # vocab id -> cover key id
+        self.cover = _Ragged()  # cover keys of each row's title tokens and words_any
+        self._df = np.zeros(1024, np.int64)
+        self.counted = 0  # rows whose tokens are in _df
+
+    def __len__(self) -> int:
+        return self.tokens.rows
+
+    def extend(self, anchors: Iterable[Anchors]) -> None:
+        vocab, grams, keys = self._vocab, self._grams, self._keys
+        for a in anchors:
+            title = set(a.get("tokens", ()))
+            entries = set()
+            for t in title | set(a.get("number", ())):
+                token_id = vocab.get(t)
+                if token_id is None:
+                    token_id = vocab[t] = len(vocab)
+                    if token_id >= len(self._key_of):
+                        self._key_of = np.resize(self._key_of, 2 * len(self._key_of))
+                    self._key_of[token_id] = keys.setdefault(cover_key(t), len(keys))
+                entries.add(token_id * 2 + (t in title))
+            self.tokens.append(np.fromiter(sorted(entries), np.int64, len(entries)))
+            ids = {grams.setdefault(g, len(grams)) for g in _char_grams(title)}
+            self.grams.append(np.fromiter(sorted(ids), np.int64, len(ids)))
+            words = title | set(a.get("words_any", ()))
+            cover = {keys.setdefault(cover_key(w), len(keys)) for w in words}
+            self.cover.append(np.fromiter(sorted(cover), np.int64, len(cover)))
+
+    def count_until(self, end: int) -> None:
+        """Document frequencies over rows [0, end) (counting only moves forward)."""
+        self._grow_df()
+        if end > self.counted:
+            ids, _ = self.tokens.gather(np.arange(self.counted, end))
+            np.add.at(self._df, ids >> 1, 1)
+            self.counted = end
+
+    def _grow_df(self) -> None:
+        if len(self._vocab) > len(self._df):
+            grown = np.zeros(2 * len(self._vocab), np.int64)
+            grown[: len(self._df)] = self._df
+            self._df = grown
+
+    def _df_before(self, row: int) -> np.ndarray:
+        """Document frequencies over rows [0, row)."""
+        self.count_until(row)
+        if self.counted == row:
+            return self._df
+        df = self._df.copy()
+        ids, _ = self.tokens.gather(np.arange(row, self.counted))
+        np.subtract.at(df, ids >> 1, 1)
+        return df
+
+    def chunk_features(
+        self, rows: np.ndarray, cands: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(exact, lower): FEATURES of ``rows[i]`` against ``cands[i, j]`` (-1 = none), and
+        lower bounds of the LOWER_BOUNDED ones; each (n, k) float64, each pair judged by the
+        token statistics of rows 0..rows[i]."""
+        n, k = cands.shape
+        out = {name: np.zeros((n, k)) for name in FEATURES}
+        low = {name: np.zeros((n, k)) for name in LOWER_BOUNDED}
+        valid = cands >= 0
+        if not valid.any():
+            return out, low
+        lo, hi = int(rows.min()), int(rows.max())
+        df_lo = self._df_before(lo)
+        pair_i, pair_j = np.nonzero(valid)
+        a_rows, b_rows = rows[pair_i], cands[pair_i, pair_j]
+        n_pairs = len(pair_i)
+
+        # tokens: weights idf(t)^2 with the df and document count of the deciding row
+        block, block_owner = self.tokens.gather(np.arange(lo, hi + 1))
+        span = hi - lo + 1
+        block_keys = np.sort((block >> 1) * span + block_owner)
+        a_tok, a_own = self.tokens.gather(a_rows)
+        b_tok, b_own = self.tokens.gather(b_rows)
+
+        def weight(entries: np.ndarray, owner: np.ndarray) -> np.ndarray:
+            tok, row = entries >> 1, a_rows[owner]
+            start = np.searchsorted(block_keys, tok * span, "left")
+            upto = np.searchsorted(block_keys, tok * span + (row - lo), "right")
+            df = df_lo[tok] + (upto - start)
+            return (np.log((row + 2) / (df + 1)) + 1.0) ** 2
+
+        w_a, w_b = weight(a_tok, a_own), weight(b_tok, b_own)
+        mass_a = np.bincount(a_own, w_a, n_pairs)
+        mass_b = np.bincount(b_own, w_b, n_pairs)
+        vocab_size = 2 * len(self._vocab) + 2
+        a_keys = a_own * vocab_size + (a_tok >> 1)
+        b_keys = b_own * vocab_size + (b_tok >> 1)
+        shared = np.isin(a_keys, b_keys)
+        mass_shared = np.bincount(a_own[shared], w_a[shared], n_pairs)
+        both = (mass_a > 0) & (mass_b > 0)
+        safe_a, safe_b = np.where(both, mass_a, 1.0), np.where(both, mass_b, 1.0)
+        idf_cos = np.where(both, mass_shared / np.sqrt(safe_a * safe_b), 0.0)
+        idf_cont = np.where(both, mass_shared / np.minimum(safe_a, safe_b), 0.0)
+
+        title_a, title_b = (a_tok & 1) == 1, (b_tok & 1) == 1
+        unique_a = self._uncovered_at_least(a_tok[title_a], a_own[title_a], w_a[title_a], b_rows)
+        unique_b = self._uncovered_at_least(b_tok[title_b], b_own[title_b], w_b[title_b], a_rows)
+        shared_title = np.isin(a_keys[title_a], b_keys[title_b])
+        token_jac = _jaccard(
+            np.bincount(a_own[title_a][shared_title], minlength=n_pairs),
+            np.bincount(a_own[title_a], minlength=n_pairs),
+            np.bincount(b_own[title_b], minlength=n_pairs),
+        )
+
+        a_gram, a_gown = self.grams.gather(a_rows)
+        b_gram, b_gown = self.grams.gather(b_rows)
+        gram_space = len(self._grams) + 1
+        shared_grams = np.isin(a_gown * gram_space + a_gram, b_gown * gram_space + b_gram)
+        char_jac = _jaccard(
+            np.bincount(a_gown[shared_grams], minlength=n_pairs),
+            np.bincount(a_gown, minlength=n_pairs),
+            np.bincount(b_gown, minlength=n_pairs),
+        )
+        for name, values in zip(FEATURES, (token_jac, idf_cos, idf_cont, char_jac), strict=True):
+            out[name][pair_i, pair_j] = values
+        low["unique_min"][pair_i, pair_j] = np.minimum(unique_a, unique_b)
+        low["unique_max"][pair_i, pair_j] = np.maximum(unique_a, unique_b)
+        return out, low
+
+    def _uncovered_at_least(
+        self, tokens: np.ndarray, owner: np.ndarray, weight: np.ndarray, other_rows: np.ndarray
+    ) -> np.ndarray:
+        """Per pair, a lower bound of ``verify._uncovered``: the idf mass share of title tokens
+        whose cover key the other row (title tokens and words_any) does not have."""
+        n_pairs = len(other_rows)
+        cover, c_own = self.cover.gather(other_rows)
+        space = len(self._keys) + 1
+        covered = np.isin(owner * space + self._key_of[tokens >> 1], c_own * space + cover)
+        total = np.bincount(owner, weight, n_pairs)
+        missing = np.bincount(owner[~covered], weight[~covered], n_pairs)
+        return np.where(total > 0, missing / np.where(total > 0, total, 1.0), 0.0)
+
+
+def _jaccard(shared: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+    union = size_a + size_b - shared
+    return np.where(union > 0, shared / np.maximum(union, 1), 0.0)

@@ -1,0 +1,62 @@
+"""Chunk-wide token features equal the per-pair verifier's, idf of each deciding row included."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index_server.lexical import FEATURES, LOWER_BOUNDED, LexicalRows
+from index_server.verify import TokenStats, anchor_features
+
+WORDS = ["sony", "cybershot", "camera", "pink", "black", "canon", "pixma", "printer", "ink", "oat"]
+
+
+def _anchors(n: int, seed: int) -> list[dict[str, list[str]]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        tokens = sorted({WORDS[i] for i in rng.integers(0, len(WORDS), rng.integers(0, 6))})
+        numbers = [str(v) for v in rng.integers(1, 5, rng.integers(0, 3))]
+        # a number that is also a title token, and rows with nothing at all
+        words = [w + "ing" for w in tokens[:2]] + [w[:4] for w in tokens[2:3]]  # prefix cover
+        out.append({"tokens": tokens + numbers[:1], "number": numbers, "words_any": words})
+    return out
+
+
+def test_chunk_features_equal_the_verifier_row_by_row():
+    anchors = _anchors(300, seed=0)
+    lexical = LexicalRows()
+    lexical.extend(anchors)
+    rows = np.arange(200, 260)
+    rng = np.random.default_rng(1)
+    cands = rng.integers(0, 200, (len(rows), 7))
+    cands[::5, -2:] = -1
+    got, low = lexical.chunk_features(rows, cands)
+    stats = TokenStats()
+    tight = total = 0
+    for i, row in enumerate(rows.tolist()):
+        stats.extend_to(anchors, row + 1)  # as the engine does before deciding a row
+        for j, c in enumerate(cands[i].tolist()):
+            if c < 0:
+                assert all(got[name][i, j] == 0 for name in FEATURES)
+                continue
+            want = anchor_features(anchors[row], anchors[c], stats)
+            for name in FEATURES:
+                assert abs(got[name][i, j] - want[name]) < 1e-9, (name, row, c)
+            for name in LOWER_BOUNDED:
+                assert low[name][i, j] <= want[name] + 1e-9, (name, row, c)
+                tight += abs(low[name][i, j] - want[name]) < 1e-9
+                total += 1
+    assert tight > 0.8 * total  # the bounds are mostly exact, not trivially 0
+
+
+def test_features_do_not_depend_on_what_was_counted_before():
+    anchors = _anchors(120, seed=2)
+    fresh, ahead = LexicalRows(), LexicalRows()
+    fresh.extend(anchors)
+    ahead.extend(anchors)
+    ahead.count_until(120)  # e.g. a later chunk was decided first
+    rows, cands = np.arange(60, 80), np.tile(np.arange(20, 40), (20, 1))
+    a, b = fresh.chunk_features(rows, cands)[0], ahead.chunk_features(rows, cands)[0]
+    for name in FEATURES:
+        np.testing.assert_allclose(a[name], b[name], atol=1e-12)
+    assert a["idf_cosine"].max() > 0
