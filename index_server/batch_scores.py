@@ -110,18 +110,9 @@ class ChunkScores:
         cos[~both] = 0.0
         self.cos = cos
         self.present = both
-        w = verifier._w[None, None, :] * both
-        wsum = w.sum(axis=2)
-        weighted = np.where(wsum > 0, (w * cos).sum(axis=2) / np.maximum(wsum, 1e-9), 0.0)
+        z, _ = verifier.level_logit(cos, both)
         coef = verifier.calibration.coef
-        z = np.full((n, k), verifier.calibration.bias, np.float64)
-        z += coef.get("weighted_cos", 0.0) * weighted
         level_names = set(verifier._level_names)
-        for j, name in enumerate(verifier._level_names):
-            c = coef.get(name)
-            if c:
-                z += c * cos[:, :, j]
-        z += verifier.image_only_shift * verifier.image_only(both)
         code_terms = ("code_match", "code_conflict")
         # Token features computed for the whole chunk (``lexical.LexicalRows``) enter the bound
         # exactly, or through their lower bounds where the coefficient is negative; image

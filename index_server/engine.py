@@ -7,8 +7,9 @@ callers serialise mutating calls (the servicer holds a lock; the Pipeline is one
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from index_server.verify import PairScores, PairVerifier
 
 Progress = Callable[[str, int, int], None]
 _CHUNK = 512  # rows decided between progress reports
+_NO_ROW = np.iinfo(np.int64).max  # sorts after every row id
 
 
 class IndexEngine:
@@ -231,30 +233,48 @@ class IndexEngine:
             scores, found = self.cindex.search(queries[pending], width)
             found = np.asarray(found, np.int64)
             keys = np.round(sign * np.asarray(scores, np.float64), 5)
-            everything = width >= self.cindex.ntotal
-            retry = []
-            for i, hits, key in zip(pending.tolist(), found, keys, strict=True):
-                valid = hits >= 0
-                keep = valid & (hits < limit[i])
-                if deleted is not None:
-                    keep &= ~np.isin(hits, deleted)
-                cand, ckey = hits[keep], key[keep]
-                # fewer hits than asked: the index (e.g. IVF's probed lists) has no more
-                if not everything and valid.all():
-                    worst = key[valid][-1]
-                    if len(cand) < pool or np.partition(ckey, pool - 1)[pool - 1] >= worst:
-                        retry.append(i)
-                        continue
-                order = np.lexsort((cand, ckey))[:pool]
-                best = cand[order]
-                if reduced and len(best) > k:
-                    exact = np.round(self._weighted(best) @ full[i], 5)
-                    best = best[np.lexsort((best, -exact))[:k]]
-                extra = self._code_candidates(rows[i], full[i], set(best.tolist()))
-                merged = [*best.tolist(), *extra]
-                out[i, : len(merged)] = merged
-            pending = np.asarray(retry, np.int64)
+            valid = found >= 0
+            keep = valid & (found < limit[pending, None])
+            if deleted is not None:
+                keep &= ~np.isin(found, deleted)
+            masked = np.where(keep, keys, np.inf)
+            retry = np.zeros(len(pending), bool)
+            # fewer hits than asked: the index (e.g. IVF's probed lists) has no more
+            if width < self.cindex.ntotal and found.shape[1] >= pool:
+                kth = np.partition(masked, pool - 1, axis=1)[:, pool - 1]
+                retry = valid.all(axis=1) & (kth >= keys[:, -1])
+            done = np.flatnonzero(~retry)
+            ids = np.where(keep, found, _NO_ROW)[done]
+            order = np.lexsort((ids, masked[done]), axis=1)[:, :pool]
+            best = np.take_along_axis(ids, order, axis=1)
+            best = self._rerank(best, full[pending[done]], k) if reduced else best[:, :k]
+            for i, row_best in zip(pending[done].tolist(), best.tolist(), strict=True):
+                kept = [b for b in row_best if b != _NO_ROW]
+                out[i, : len(kept)] = kept
+                if self.anchors[rows[i]].get("code"):
+                    extra = self._code_candidates(rows[i], full[i], set(kept))
+                    out[i, len(kept) : len(kept) + len(extra)] = extra
+            pending = pending[retry]
             width *= 4
+        return out
+
+    def _rerank(self, pool: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+        """The k best of each row's ``pool`` (ascending reduced-space order, ``_NO_ROW`` pads)
+        by the exact weighted score in the full space, ties to the older row; rows with at
+        most k members keep their order."""
+        out = pool[:, :k].copy()
+        counts = (pool != _NO_ROW).sum(axis=1)
+        step = max(1, (1 << 22) // max(pool.shape[1] * queries.shape[1], 1))  # ~16 MB batches
+        wide = np.flatnonzero(counts > k)
+        for lo in range(0, len(wide), step):
+            sel = wide[lo : lo + step]
+            members = pool[sel]
+            safe = np.where(members == _NO_ROW, 0, members)
+            vectors = self._weighted(safe.ravel()).reshape(*members.shape, -1)
+            exact = np.round(np.einsum("mpd,md->mp", vectors, queries[sel]), 5)
+            exact[members == _NO_ROW] = -np.inf
+            order = np.lexsort((members, -exact), axis=1)[:, :k]
+            out[sel] = np.take_along_axis(members, order, axis=1)
         return out
 
     # -- scoring ---------------------------------------------------------------------------
@@ -273,6 +293,33 @@ class IndexEngine:
 
     def _score(self, row: int, others: Sequence[int]) -> np.ndarray:
         return self._pair_scores(row, others).probability
+
+    def _chunk_score(
+        self,
+        scores: ChunkScores,
+        lexical: Mapping[str, np.ndarray],
+        i: int,
+        row: int,
+        others: Sequence[int],
+    ) -> np.ndarray:
+        """``_score`` for item ``i`` of a chunk: its candidates' level cosines and token
+        features are already computed there; other rows (cluster members that were not
+        retrieved) go through ``_score``."""
+        assert self.verifier is not None
+        positions = [scores.position(i, o) for o in others]
+        if any(p is None for p in positions):
+            return self._score(row, others)
+        pos = np.asarray(positions, np.int64)
+        known = [{name: float(lexical[name][i, p]) for name in lexical} for p in pos.tolist()]
+        return self.verifier.score_levels(
+            scores.cos[i, pos],
+            scores.present[i, pos],
+            self.anchors[row],
+            [self.anchors[o] for o in others],
+            self.images[row],
+            [self.images[o] for o in others],
+            known,
+        ).probability
 
     # -- public API ------------------------------------------------------------------------
     def assign(
@@ -321,6 +368,7 @@ class IndexEngine:
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
             chunk_rows, cands = np.asarray(chunk, np.int64), self._candidates(chunk)
+            lexical = self.lexical.chunk_features(chunk_rows, cands)
             scores = ChunkScores(
                 self.verifier,
                 self.vectors,
@@ -330,7 +378,7 @@ class IndexEngine:
                 self.images,
                 chunk_rows,
                 cands,
-                self.lexical.chunk_features(chunk_rows, cands),
+                lexical,
             )
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
             # calibration led by lexical features), score every candidate as before.
@@ -338,7 +386,8 @@ class IndexEngine:
             for i, row in enumerate(chunk):
                 self.verifier.stats.extend_to(self.anchors, row + 1)
                 upper = scores.upper_bounds(i) if prunes else None
-                d = self.fbc.decide(row, scores.candidates(i), self._score, upper)
+                score = functools.partial(self._chunk_score, scores, lexical[0], i)
+                d = self.fbc.decide(row, scores.candidates(i), score, upper)
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
                     cos = scores.per_level(i, d.nearest_row).tolist()

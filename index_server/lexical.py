@@ -33,7 +33,8 @@ def cover_key(word: str) -> str:
 
 
 class _Ragged:
-    """Append-only ragged int arrays in one flat int32 buffer (doubling) plus row offsets."""
+    """Append-only ragged int arrays in one flat int32 buffer (doubling) plus row offsets;
+    callers store each row's values sorted (``_member`` relies on it)."""
 
     def __init__(self) -> None:
         self.data = np.zeros(1024, np.int32)
@@ -163,7 +164,7 @@ class LexicalRows:
         vocab_size = 2 * len(self._vocab) + 2
         a_keys = a_own * vocab_size + (a_tok >> 1)
         b_keys = b_own * vocab_size + (b_tok >> 1)
-        shared = np.isin(a_keys, b_keys)
+        shared = _member(a_keys, b_keys)
         mass_shared = np.bincount(a_own[shared], w_a[shared], n_pairs)
         both = (mass_a > 0) & (mass_b > 0)
         safe_a, safe_b = np.where(both, mass_a, 1.0), np.where(both, mass_b, 1.0)
@@ -173,7 +174,7 @@ class LexicalRows:
         title_a, title_b = (a_tok & 1) == 1, (b_tok & 1) == 1
         unique_a = self._uncovered_at_least(a_tok[title_a], a_own[title_a], w_a[title_a], b_rows)
         unique_b = self._uncovered_at_least(b_tok[title_b], b_own[title_b], w_b[title_b], a_rows)
-        shared_title = np.isin(a_keys[title_a], b_keys[title_b])
+        shared_title = _member(a_keys[title_a], b_keys[title_b])
         token_jac = _jaccard(
             np.bincount(a_own[title_a][shared_title], minlength=n_pairs),
             np.bincount(a_own[title_a], minlength=n_pairs),
@@ -183,7 +184,7 @@ class LexicalRows:
         a_gram, a_gown = self.grams.gather(a_rows)
         b_gram, b_gown = self.grams.gather(b_rows)
         gram_space = len(self._grams) + 1
-        shared_grams = np.isin(a_gown * gram_space + a_gram, b_gown * gram_space + b_gram)
+        shared_grams = _member(a_gown * gram_space + a_gram, b_gown * gram_space + b_gram)
         char_jac = _jaccard(
             np.bincount(a_gown[shared_grams], minlength=n_pairs),
             np.bincount(a_gown, minlength=n_pairs),
@@ -203,10 +204,20 @@ class LexicalRows:
         n_pairs = len(other_rows)
         cover, c_own = self.cover.gather(other_rows)
         space = len(self._keys) + 1
-        covered = np.isin(owner * space + self._key_of[tokens >> 1], c_own * space + cover)
+        covered = _member(owner * space + self._key_of[tokens >> 1], c_own * space + cover)
         total = np.bincount(owner, weight, n_pairs)
         missing = np.bincount(owner[~covered], weight[~covered], n_pairs)
         return np.where(total > 0, missing / np.where(total > 0, total, 1.0), 0.0)
+
+
+def _member(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin`` for a sorted haystack: keys ``owner * space + id`` of gathered rows are
+    sorted already (owners ascend, each row's ids are stored sorted), so a binary search
+    replaces isin's hashing or sorting."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(values), bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[pos] == values
 
 
 def _jaccard(shared: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:

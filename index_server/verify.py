@@ -158,9 +158,15 @@ def _quantities(values: Sequence[str]) -> dict[str, set[str]]:
     return by_unit
 
 
-def anchor_features(a: Anchors, b: Anchors, stats: TokenStats | None = None) -> dict[str, float]:
+def anchor_features(
+    a: Anchors,
+    b: Anchors,
+    stats: TokenStats | None = None,
+    known: Mapping[str, float] | None = None,
+) -> dict[str, float]:
     """Agreement and conflict of two items' anchors (see ``rules._anchors``); ``stats`` gives
-    the idf of title tokens for ``idf_cosine``."""
+    the idf of title tokens for ``idf_cosine``. ``known`` holds the token-overlap features
+    (``lexical.FEATURES``) when they were already computed for a whole chunk of pairs."""
     code_a, code_b = a.get("code", ()), b.get("code", ())
     code_match = _any_compatible(code_a, b.get("code_any", code_b)) or _any_compatible(
         code_b, a.get("code_any", code_a)
@@ -199,17 +205,23 @@ def anchor_features(a: Anchors, b: Anchors, stats: TokenStats | None = None) -> 
     brand_conflict = bool(
         brand_a and brand_b and not (brand_a & (brand_b | tok_b)) and not (brand_b & tok_a)
     )
-    idf_cos, idf_contained = _idf_overlap(tok_a | num_a, tok_b | num_b, stats)
+    if known is None:
+        idf_cos, idf_contained = _idf_overlap(tok_a | num_a, tok_b | num_b, stats)
+        token_jac = _jaccard(tok_a, tok_b)
+        char_jac = _jaccard(_char_grams(tok_a), _char_grams(tok_b))
+    else:
+        idf_cos, idf_contained = known["idf_cosine"], known["idf_containment"]
+        token_jac, char_jac = known["token_jaccard"], known["char_jaccard"]
     # Different products of one series ("professor teaches windows xp" vs "... excel & word")
     # each name something the other never mentions; a short title inside a long one does not.
     uniq_a = _uncovered(tok_a, tok_b | words_b, stats)
     uniq_b = _uncovered(tok_b, tok_a | words_a, stats)
     return {
         "code_match": float(code_match),
-        "token_jaccard": _jaccard(tok_a, tok_b),
+        "token_jaccard": token_jac,
         "idf_cosine": idf_cos,
         "idf_containment": idf_contained,
-        "char_jaccard": _jaccard(_char_grams(tok_a), _char_grams(tok_b)),
+        "char_jaccard": char_jac,
         "unique_min": min(uniq_a, uniq_b),
         "unique_max": max(uniq_a, uniq_b),
         "code_conflict": float(code_conflict),
@@ -256,6 +268,23 @@ class PairVerifier:
     def threshold(self) -> float:
         return self.calibration.threshold
 
+    def level_logit(self, cos: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logit part of the level cosines, weighted cosine), for ``cos``/``present`` of any
+        leading shape (..., L): one pair list here, a whole chunk in ``ChunkScores``."""
+        w = self._w * present
+        wsum = w.sum(axis=-1)
+        weighted = np.where(wsum > 0, (w * cos).sum(axis=-1) / np.maximum(wsum, 1e-9), 0.0)
+        coef = self.calibration.coef
+        z = self.calibration.bias + coef.get("weighted_cos", 0.0) * weighted
+        for j, name in enumerate(self._level_names):
+            c = coef.get(name)
+            if c:
+                z = z + c * cos[..., j]
+        # Photos alone give weaker evidence than text: their scores are moved so that the
+        # threshold fitted on image-only pairs lines up with the shared one.
+        z = z + self.image_only_shift * self.image_only(present)
+        return np.asarray(z, np.float64), weighted
+
     def score(
         self,
         a_vec: F32,
@@ -267,22 +296,27 @@ class PairVerifier:
     ) -> PairScores:
         """``a_vec`` (d,) unweighted full vector; ``b_vecs`` (m, d); images optional."""
         cos, present = level_cosines(a_vec, b_vecs, self.layout)
-        w = self._w[None, :] * present
-        wsum = w.sum(axis=1)
-        weighted = np.where(wsum > 0, (w * cos).sum(axis=1) / np.maximum(wsum, 1e-9), 0.0)
-        coef, bias = self.calibration.coef, self.calibration.bias
-        z = np.full(len(b_anchors), bias, np.float64)
-        z += coef.get("weighted_cos", 0.0) * weighted
-        for j, name in enumerate(self._level_names):
-            c = coef.get(name)
-            if c:
-                z += c * cos[:, j]
-        # Photos alone give weaker evidence than text: their scores are moved so that the
-        # threshold fitted on image-only pairs lines up with the shared one.
-        z += self.image_only_shift * self.image_only(present)
+        return self.score_levels(cos, present, a_anchors, b_anchors, a_image, b_images)
+
+    def score_levels(
+        self,
+        cos: F32,
+        present: np.ndarray,
+        a_anchors: Anchors,
+        b_anchors: Sequence[Anchors],
+        a_image: ImageFeatures | None = None,
+        b_images: Sequence[ImageFeatures | None] | None = None,
+        known: Sequence[Mapping[str, float]] | None = None,
+    ) -> PairScores:
+        """``score`` from level cosines already computed ((m, L), as ``level_cosines``), and
+        optionally each pair's token-overlap features (see ``anchor_features``)."""
+        z, weighted = self.level_logit(cos, present)
+        coef = self.calibration.coef
         features = []
         for i, anchors in enumerate(b_anchors):
-            f = anchor_features(a_anchors, anchors, self.stats)
+            f = anchor_features(
+                a_anchors, anchors, self.stats, known[i] if known is not None else None
+            )
             if a_image or (b_images is not None and b_images[i]):
                 f.update(
                     image_pair_features(a_image, b_images[i] if b_images is not None else None)
