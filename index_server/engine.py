@@ -31,7 +31,7 @@ from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.integration import LevelLayout, concatenate, infer_layout, integrate
-from index_server.lexical import LexicalRows
+from index_server.lexical import LexicalRows, LexicalStats
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
 from index_server.store import ClusterStore, StoredItem
@@ -102,7 +102,7 @@ class IndexEngine:
 
     def _set_layout(self, layout: LevelLayout) -> None:
         self.layout = layout
-        self.verifier = PairVerifier(self.calibration, layout)
+        self.verifier = PairVerifier(self.calibration, layout, LexicalStats(self.lexical))
         self._vectors = np.zeros((0, layout.total), np.float16)
         self._present = np.zeros((0, len(layout.dims)), bool)
 

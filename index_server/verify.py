@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from typing import Protocol
 
 import numpy as np
 from fitrep.domain import F32, GateResult, Level, LevelScore
@@ -36,6 +38,15 @@ LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard", "unique_min
 ANCHOR_FEATURES = ("code_match", "token_jaccard", *LEXICAL_FEATURES, *GATE_FEATURES)
 
 
+class IdfStats(Protocol):
+    """Where the verifier reads the idf of title tokens: ``TokenStats`` for pair files,
+    ``lexical.LexicalStats`` (the index's interned arrays) in the engine."""
+
+    def idf(self, token: str) -> float: ...
+
+    def extend_to(self, anchors: Sequence[Anchors], end: int | None = None) -> None: ...
+
+
 @dataclass
 class TokenStats:
     """Document frequency of title tokens over the items seen so far (label-free).
@@ -48,8 +59,12 @@ class TokenStats:
     df: Counter[str] = field(default_factory=Counter)
     docs: int = 0
 
+    @staticmethod
+    def _terms(anchors: Anchors) -> set[str]:
+        return set(anchors.get("tokens", ())) | set(anchors.get("number", ()))
+
     def add(self, anchors: Anchors) -> None:
-        self.df.update(set(anchors.get("tokens", ())) | set(anchors.get("number", ())))
+        self.df.update(self._terms(anchors))
         self.docs += 1
 
     def add_all(self, anchors: Iterable[Anchors]) -> None:
@@ -62,14 +77,18 @@ class TokenStats:
         The index decides row i with the statistics of rows 0..i, so the idf an item is
         judged by never depends on items that arrived after it (batch == incremental)."""
         stop = len(anchors) if end is None else min(end, len(anchors))
-        for i in range(self.docs, stop):
-            self.add(anchors[i])
+        if stop - self.docs == 1:
+            self.add(anchors[self.docs])
+        elif stop > self.docs:  # e.g. after a restart or a bulk load: one C-level count
+            rows = (anchors[i] for i in range(self.docs, stop))
+            self.df.update(chain.from_iterable(self._terms(a) for a in rows))
+            self.docs = stop
 
     def idf(self, token: str) -> float:
         return math.log((self.docs + 1) / (self.df.get(token, 0) + 1)) + 1.0
 
 
-def _idf_overlap(tok_a: set[str], tok_b: set[str], stats: TokenStats | None) -> tuple[float, float]:
+def _idf_overlap(tok_a: set[str], tok_b: set[str], stats: IdfStats | None) -> tuple[float, float]:
     """(cosine, containment) of binary token vectors weighted by idf (uniform without stats).
 
     Containment divides the shared mass by the smaller side's: a short offer title that is
@@ -94,7 +113,7 @@ def _covered(token: str, other: set[str]) -> bool:
     )
 
 
-def _uncovered(tokens: set[str], other: set[str], stats: TokenStats | None) -> float:
+def _uncovered(tokens: set[str], other: set[str], stats: IdfStats | None) -> float:
     """Share of ``tokens``' idf mass that the other item never mentions."""
     if not tokens:
         return 0.0
@@ -161,7 +180,7 @@ def _quantities(values: Sequence[str]) -> dict[str, set[str]]:
 def anchor_features(
     a: Anchors,
     b: Anchors,
-    stats: TokenStats | None = None,
+    stats: IdfStats | None = None,
     known: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Agreement and conflict of two items' anchors (see ``rules._anchors``); ``stats`` gives
@@ -249,11 +268,11 @@ class PairVerifier:
     """Scores item pairs with the calibrated logistic model."""
 
     def __init__(
-        self, calibration: Calibration, layout: LevelLayout, stats: TokenStats | None = None
+        self, calibration: Calibration, layout: LevelLayout, stats: IdfStats | None = None
     ) -> None:
         self.calibration = calibration
         self.layout = layout
-        self.stats = stats if stats is not None else TokenStats()
+        self.stats: IdfStats = stats if stats is not None else TokenStats()
         self._w = np.array([calibration.weights.get(lv, 0.0) for lv in layout.levels], np.float32)
         self._level_names = [level_feature(lv) for lv in layout.levels]
         self._text = np.array([lv != Level.VISUAL for lv in layout.levels], bool)
