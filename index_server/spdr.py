@@ -158,6 +158,8 @@ class SPDR:
             name = f"{method}({dims})"
             results[name] = round(float(recall), 4)
             fitted[name] = (method, model, dims, float(recall))
+            if recall >= 1.0 - 0.01:  # no costlier candidate can win by more than 0.01
+                break
         best = max(r for *_, r in fitted.values())
         # fitted is in order of cost: first candidate within 0.01 of the best wins
         method, model, dims, _ = next(v for v in fitted.values() if v[3] >= best - 0.01)
