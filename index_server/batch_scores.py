@@ -20,7 +20,8 @@ from fitrep.domain import F32
 
 from index_server.image_match import IMAGE_FEATURES
 from index_server.integration import LevelLayout
-from index_server.verify import Anchors, PairVerifier
+from index_server.lexical import ChunkLexical
+from index_server.verify import Anchors, PairVerifier, code_stem
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
 
@@ -30,16 +31,7 @@ _NO_CODE = 0  # empty slot
 
 
 def _code_key(code: str) -> int:
-    """The code without its leading and trailing letters. Compatible codes (see
-    ``verify._codes_compatible``: equal, letter suffixes added or respelled, a short shop
-    prefix before a numeric part number) always share it."""
-    end = len(code)
-    while end and code[end - 1].isalpha():
-        end -= 1
-    start = 0
-    while start < end and code[start].isalpha():
-        start += 1
-    return hash(code[start:end]) or 1
+    return hash(code_stem(code)) or 1
 
 
 def code_keys(anchors: Sequence[Anchors]) -> np.ndarray:
@@ -87,7 +79,7 @@ class ChunkScores:
         images: Sequence[Mapping[str, np.ndarray]],
         rows: np.ndarray,
         cands: np.ndarray,
-        lexical: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None = None,
+        lexical: ChunkLexical | None = None,
     ) -> None:
         self.verifier = verifier
         self.anchors = anchors
@@ -118,7 +110,7 @@ class ChunkScores:
         # exactly, or through their lower bounds where the coefficient is negative; image
         # features only where both rows have photos (else the verifier adds nothing for
         # them); every other feature lies in [0, 1] and may add its positive coefficient.
-        exact, lower = lexical or ({}, {})
+        exact, lower = (lexical.exact, lexical.lower) if lexical else ({}, {})
         for name, values in exact.items():
             z += coef.get(name, 0.0) * values
         for name, values in lower.items():
@@ -134,9 +126,11 @@ class ChunkScores:
         match_c, conflict_c = (coef.get(name, 0.0) for name in code_terms)
         qa, cb = codes[rows], codes[safe]
         slots_a, slots_b = qa[:, None, :CODE_SLOTS, None], cb[:, :, None, :CODE_SLOTS]
-        shared = ((slots_a == slots_b) & (slots_a != _NO_CODE)).any(axis=(2, 3))
-        wildcard = (qa[:, None, 0] == -1) | (cb[:, :, 0] == -1)
-        may_match = shared | wildcard
+        if lexical is not None:
+            may_match = lexical.code_may_match
+        else:
+            shared = ((slots_a == slots_b) & (slots_a != _NO_CODE)).any(axis=(2, 3))
+            may_match = shared | (qa[:, None, 0] == -1) | (cb[:, :, 0] == -1)
         both_coded = (qa[:, None, CODE_SLOTS] == 1) & (cb[:, :, CODE_SLOTS] == 1)
         code_bound = np.where(
             may_match,

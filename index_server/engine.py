@@ -31,7 +31,7 @@ from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.integration import LevelLayout, concatenate, infer_layout, integrate
-from index_server.lexical import LexicalRows, LexicalStats
+from index_server.lexical import FEATURES, LexicalRows, LexicalStats
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
 from index_server.store import ClusterStore, StoredItem
@@ -310,7 +310,7 @@ class IndexEngine:
         if any(p is None for p in positions):
             return self._score(row, others)
         pos = np.asarray(positions, np.int64)
-        known = [{name: float(lexical[name][i, p]) for name in lexical} for p in pos.tolist()]
+        known = [{name: float(lexical[name][i, p]) for name in FEATURES} for p in pos.tolist()]
         return self.verifier.score_levels(
             scores.cos[i, pos],
             scores.present[i, pos],
@@ -386,7 +386,7 @@ class IndexEngine:
             for i, row in enumerate(chunk):
                 self.verifier.stats.extend_to(self.anchors, row + 1)
                 upper = scores.upper_bounds(i) if prunes else None
-                score = functools.partial(self._chunk_score, scores, lexical[0], i)
+                score = functools.partial(self._chunk_score, scores, lexical.exact, i)
                 d = self.fbc.decide(row, scores.candidates(i), score, upper)
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from index_server.verify import _char_grams
+from index_server.verify import _char_grams, code_stem
 
 Anchors = Mapping[str, Sequence[str]]
 FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")
@@ -62,6 +63,19 @@ class _Ragged:
         return self.data[starts[owner] + offsets].astype(np.int64), owner
 
 
+@dataclass
+class ChunkLexical:
+    """A chunk's lexical evidence, each (n, k): ``exact`` holds FEATURES and
+    ``colour_conflict`` as the verifier computes them; ``lower`` lower bounds of the
+    LOWER_BOUNDED features; ``code_may_match`` False where no title code of one row shares a
+    stem with the other's codes (then ``code_match`` is impossible: compatible codes share
+    their stem)."""
+
+    exact: dict[str, np.ndarray]
+    lower: dict[str, np.ndarray]
+    code_may_match: np.ndarray
+
+
 class LexicalRows:
     """Interned token and 3-gram ids of every row, and document frequencies of the tokens.
 
@@ -77,6 +91,10 @@ class LexicalRows:
         self._keys: dict[str, int] = {}
         self._key_of = np.zeros(1024, np.int64)  # vocab id -> cover key id
         self.cover = _Ragged()  # cover keys of each row's title tokens and words_any
+        self._labels: dict[str, int] = {}  # code stems and colours
+        self.title_codes = _Ragged()  # stems of "code" (the title's model codes)
+        self.any_codes = _Ragged()  # stems of "code_any" ("code" when absent), as the verifier
+        self.colours = _Ragged()  # colour variants (not editions)
         self._df = np.zeros(1024, np.int64)
         self.counted = 0  # rows whose tokens are in _df
 
@@ -102,6 +120,15 @@ class LexicalRows:
             words = title | set(a.get("words_any", ()))
             cover = {keys.setdefault(cover_key(w), len(keys)) for w in words}
             self.cover.append(np.fromiter(sorted(cover), np.int64, len(cover)))
+            codes = a.get("code", ())
+            self.title_codes.append(self._label_ids(code_stem(c) for c in codes))
+            self.any_codes.append(self._label_ids(code_stem(c) for c in a.get("code_any", codes)))
+            colours = (v for v in a.get("variant", ()) if not v.startswith("edition:"))
+            self.colours.append(self._label_ids(colours))
+
+    def _label_ids(self, labels: Iterable[str]) -> np.ndarray:
+        ids = {self._labels.setdefault(x, len(self._labels)) for x in labels}
+        return np.fromiter(sorted(ids), np.int64, len(ids))
 
     def count_until(self, end: int) -> None:
         """Document frequencies over rows [0, end) (counting only moves forward)."""
@@ -127,18 +154,16 @@ class LexicalRows:
         np.subtract.at(df, ids >> 1, 1)
         return df
 
-    def chunk_features(
-        self, rows: np.ndarray, cands: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(exact, lower): FEATURES of ``rows[i]`` against ``cands[i, j]`` (-1 = none), and
-        lower bounds of the LOWER_BOUNDED ones; each (n, k) float64, each pair judged by the
-        token statistics of rows 0..rows[i]."""
+    def chunk_features(self, rows: np.ndarray, cands: np.ndarray) -> ChunkLexical:
+        """Features of ``rows[i]`` against ``cands[i, j]`` (-1 = none), each (n, k), each
+        pair judged by the token statistics of rows 0..rows[i] (see ``ChunkLexical``)."""
         n, k = cands.shape
-        out = {name: np.zeros((n, k)) for name in FEATURES}
+        out = {name: np.zeros((n, k)) for name in (*FEATURES, "colour_conflict")}
         low = {name: np.zeros((n, k)) for name in LOWER_BOUNDED}
+        may_match = np.zeros((n, k), bool)
         valid = cands >= 0
         if not valid.any():
-            return out, low
+            return ChunkLexical(out, low, may_match)
         lo, hi = int(rows.min()), int(rows.max())
         df_lo = self._df_before(lo)
         pair_i, pair_j = np.nonzero(valid)
@@ -195,7 +220,25 @@ class LexicalRows:
             out[name][pair_i, pair_j] = values
         low["unique_min"][pair_i, pair_j] = np.minimum(unique_a, unique_b)
         low["unique_max"][pair_i, pair_j] = np.maximum(unique_a, unique_b)
-        return out, low
+        may_match[pair_i, pair_j] = self._shares(self.title_codes, a_rows, self.any_codes, b_rows)
+        may_match[pair_i, pair_j] |= self._shares(self.title_codes, b_rows, self.any_codes, a_rows)
+        colours_a = self.colours.ptr[a_rows + 1] > self.colours.ptr[a_rows]
+        colours_b = self.colours.ptr[b_rows + 1] > self.colours.ptr[b_rows]
+        out["colour_conflict"][pair_i, pair_j] = (
+            colours_a & colours_b & ~self._shares(self.colours, a_rows, self.colours, b_rows)
+        )
+        return ChunkLexical(out, low, may_match)
+
+    def _shares(
+        self, left: _Ragged, left_rows: np.ndarray, right: _Ragged, right_rows: np.ndarray
+    ) -> np.ndarray:
+        """Per pair p: ``left`` of ``left_rows[p]`` and ``right`` of ``right_rows[p]`` share a
+        label."""
+        a, a_own = left.gather(left_rows)
+        b, b_own = right.gather(right_rows)
+        space = len(self._labels) + 1
+        hit = _member(a_own * space + a, b_own * space + b)
+        return np.bincount(a_own[hit], minlength=len(left_rows)) > 0
 
     def _uncovered_at_least(
         self, tokens: np.ndarray, owner: np.ndarray, weight: np.ndarray, other_rows: np.ndarray

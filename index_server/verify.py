@@ -6,6 +6,7 @@ decision is a named feature, so ``explain`` can show all of them.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -165,8 +166,33 @@ def _codes_compatible(a: str, b: str) -> bool:
     return short.isdigit() and len(short) >= 5 and _ALPHA_PREFIX.sub("", long_) == short
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def code_stem(code: str) -> str:
+    """The code without its leading and trailing letters. Compatible codes (see
+    ``_codes_compatible``: equal, letter suffixes added or respelled, a short shop prefix
+    before a numeric part number) always share it, so it keys them for blocking and bounds."""
+    end = len(code)
+    while end and code[end - 1].isalpha():
+        end -= 1
+    start = 0
+    while start < end and code[start].isalpha():
+        start += 1
+    return code[start:end]
+
+
 def _any_compatible(xs: Sequence[str], ys: Sequence[str]) -> bool:
-    return any(_codes_compatible(x, y) for x in xs for y in ys)
+    """Some x compatible with some y; only codes with one stem are compared (items list
+    a dozen joined codes each, and all pairs of them cost most of a verification)."""
+    if not xs or not ys:
+        return False
+    stems = {code_stem(y) for y in ys}
+    return any(
+        _codes_compatible(x, y)
+        for x in xs
+        if code_stem(x) in stems
+        for y in ys
+        if code_stem(y) == code_stem(x)
+    )
 
 
 def _quantities(values: Sequence[str]) -> dict[str, set[str]]:

@@ -7,6 +7,8 @@ import numpy as np
 from index_server.lexical import FEATURES, LOWER_BOUNDED, LexicalRows
 from index_server.verify import TokenStats, anchor_features
 
+CODES = ["lmvm2085", "lmvm2085wh", "t0441", "t0442", "av23292", "23292", "dscw120", "mx700"]
+COLOURS = ["black", "cyan", "pink", "edition:upgrade", "edition:mac"]
 WORDS = ["sony", "cybershot", "camera", "pink", "black", "canon", "pixma", "printer", "ink", "oat"]
 
 
@@ -18,7 +20,14 @@ def _anchors(n: int, seed: int) -> list[dict[str, list[str]]]:
         numbers = [str(v) for v in rng.integers(1, 5, rng.integers(0, 3))]
         # a number that is also a title token, and rows with nothing at all
         words = [w + "ing" for w in tokens[:2]] + [w[:4] for w in tokens[2:3]]  # prefix cover
-        out.append({"tokens": tokens + numbers[:1], "number": numbers, "words_any": words})
+        row = {"tokens": tokens + numbers[:1], "number": numbers, "words_any": words}
+        codes = [CODES[i] for i in rng.integers(0, len(CODES), rng.integers(0, 3))]
+        if codes or rng.random() < 0.3:
+            row["code"] = codes
+        if rng.random() < 0.5:  # joined codes from the description, or an empty list
+            row["code_any"] = codes + [CODES[i] for i in rng.integers(0, len(CODES), 2)][:1]
+        row["variant"] = [COLOURS[i] for i in rng.integers(0, len(COLOURS), rng.integers(0, 3))]
+        out.append(row)
     return out
 
 
@@ -30,9 +39,10 @@ def test_chunk_features_equal_the_verifier_row_by_row():
     rng = np.random.default_rng(1)
     cands = rng.integers(0, 200, (len(rows), 7))
     cands[::5, -2:] = -1
-    got, low = lexical.chunk_features(rows, cands)
+    chunk = lexical.chunk_features(rows, cands)
+    got, low = chunk.exact, chunk.lower
     stats = TokenStats()
-    tight = total = 0
+    tight = total = may_not = 0
     for i, row in enumerate(rows.tolist()):
         stats.extend_to(anchors, row + 1)  # as the engine does before deciding a row
         for j, c in enumerate(cands[i].tolist()):
@@ -40,13 +50,17 @@ def test_chunk_features_equal_the_verifier_row_by_row():
                 assert all(got[name][i, j] == 0 for name in FEATURES)
                 continue
             want = anchor_features(anchors[row], anchors[c], stats)
-            for name in FEATURES:
+            for name in (*FEATURES, "colour_conflict"):
                 assert abs(got[name][i, j] - want[name]) < 1e-9, (name, row, c)
+            if want["code_match"]:  # the bound may only rule out what cannot match
+                assert chunk.code_may_match[i, j], (row, c)
+            may_not += not chunk.code_may_match[i, j]
             for name in LOWER_BOUNDED:
                 assert low[name][i, j] <= want[name] + 1e-9, (name, row, c)
                 tight += abs(low[name][i, j] - want[name]) < 1e-9
                 total += 1
     assert tight > 0.8 * total  # the bounds are mostly exact, not trivially 0
+    assert may_not > 0.2 * total / 2  # and codes do rule pairs out
 
 
 def test_features_do_not_depend_on_what_was_counted_before():
@@ -56,7 +70,7 @@ def test_features_do_not_depend_on_what_was_counted_before():
     ahead.extend(anchors)
     ahead.count_until(120)  # e.g. a later chunk was decided first
     rows, cands = np.arange(60, 80), np.tile(np.arange(20, 40), (20, 1))
-    a, b = fresh.chunk_features(rows, cands)[0], ahead.chunk_features(rows, cands)[0]
+    a, b = fresh.chunk_features(rows, cands).exact, ahead.chunk_features(rows, cands).exact
     for name in FEATURES:
         np.testing.assert_allclose(a[name], b[name], atol=1e-12)
     assert a["idf_cosine"].max() > 0
