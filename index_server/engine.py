@@ -30,7 +30,13 @@ from index_server.batch_scores import ChunkScores, code_keys, level_presence
 from index_server.calibration import Calibration
 from index_server.config import IndexConfig
 from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
-from index_server.integration import LevelLayout, concatenate, infer_layout, integrate
+from index_server.integration import (
+    LevelLayout,
+    concatenate,
+    infer_layout,
+    integrate,
+    weight_vector,
+)
 from index_server.lexical import FEATURES, LexicalRows, LexicalStats
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
@@ -151,8 +157,17 @@ class IndexEngine:
         if len(found) <= self.config.code_candidates:
             return sorted(found)
         cand = np.asarray(found, np.int64)
-        exact = np.round(self._weighted(cand) @ query, 5)
+        exact = np.round(self._exact_scores(cand[None, :], query[None, :])[0], 5)
         return cand[np.lexsort((cand, -exact))[: self.config.code_candidates]].tolist()
+
+    def _exact_scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """(m, p) weighted full-space scores of stored ``rows`` (m, p) against weighted
+        ``queries`` (m, D): the weights move to the query side (sqrt(w) twice = w), so the
+        stored rows are only converted from float16, never re-weighted."""
+        assert self.layout is not None
+        scaled = queries * weight_vector(self.layout, self.calibration.weights)
+        stored = self.vectors[rows.ravel()].astype(np.float32).reshape(*rows.shape, -1)
+        return np.einsum("mpd,md->mp", stored, scaled)
 
     def _weighted(self, rows: slice | Sequence[int] | np.ndarray) -> np.ndarray:
         assert self.layout is not None
@@ -270,8 +285,7 @@ class IndexEngine:
             sel = wide[lo : lo + step]
             members = pool[sel]
             safe = np.where(members == _NO_ROW, 0, members)
-            vectors = self._weighted(safe.ravel()).reshape(*members.shape, -1)
-            exact = np.round(np.einsum("mpd,md->mp", vectors, queries[sel]), 5)
+            exact = np.round(self._exact_scores(safe, queries[sel]), 5)
             exact[members == _NO_ROW] = -np.inf
             order = np.lexsort((members, -exact), axis=1)[:, :k]
             out[sel] = np.take_along_axis(members, order, axis=1)
