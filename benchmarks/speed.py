@@ -44,7 +44,6 @@ from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings  # no
 from index_server.calibration import Calibration  # noqa: E402
 from index_server.config import IndexConfig  # noqa: E402
 from index_server.engine import IndexEngine  # noqa: E402
-from index_server.fbc import format_cluster_id  # noqa: E402
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
 LATENT, DIM = 16, 64
@@ -130,7 +129,6 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
     SPDR fit and FAISS build at the end, no store writes. Deciding 1M items one by one
     takes longer than this benchmark's budget; assign speed at N depends on the index and
     the cluster sizes, which this reproduces."""
-    from fitrep.domain import Assignment
 
     from index_server.integration import concatenate
 
@@ -146,9 +144,7 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
                 cluster = first[p] = engine.fbc.new_cluster(row)
             else:
                 engine.fbc.join(row, cluster)
-            engine.decisions.append(
-                Assignment(engine.ids[row], format_cluster_id(cluster), "", 0.0, {}, is_new, 1.0)
-            )
+            engine.decisions.record(cluster, -1, 0.0, 1.0, is_new)
     engine._refit()
 
 

@@ -26,9 +26,10 @@ from fitrep.domain import (
 )
 
 from index_server import __version__
-from index_server.batch_scores import ChunkScores, code_keys, level_presence
+from index_server.batch_scores import CODE_SLOTS, ChunkScores, code_keys, level_presence
 from index_server.calibration import Calibration
 from index_server.config import IndexConfig
+from index_server.decision_log import DecisionLog
 from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.integration import (
     LevelLayout,
@@ -38,6 +39,7 @@ from index_server.integration import (
     weight_vector,
 )
 from index_server.lexical import FEATURES, LexicalRows, LexicalStats
+from index_server.packed_anchors import PackedAnchors
 from index_server.retrieval import CandidateIndex
 from index_server.spdr import SPDR
 from index_server.store import ClusterStore, StoredItem
@@ -70,10 +72,10 @@ class IndexEngine:
         # model code -> rows that mention it: a second candidate channel (blocking on codes),
         # since embeddings barely tell "me5085y" from "me5086y"
         self._code_rows: dict[str, list[int]] = {}
-        self.anchors: list[dict[str, list[str]]] = []
+        self.anchors = PackedAnchors()  # per row, unpacked only for verified pairs
         self.images: list[dict[str, np.ndarray]] = []
         self.lexical = LexicalRows()  # interned title tokens: chunk-wide token features
-        self.decisions: list[Assignment] = []
+        self.decisions = DecisionLog(self.ids)  # every row's assignment, in columns
         self.deleted: set[int] = set()
         self.aliases: dict[int, int] = {}
         self.reducer: SPDR | None = None
@@ -131,14 +133,13 @@ class IndexEngine:
         for offset, item in enumerate(items):
             self.ids.append(item.item_id)
             self.row_of[item.item_id] = start + offset
-            self.anchors.append({k: list(v) for k, v in item.concepts.anchors.items()})
+            self.anchors.append(item.concepts.anchors)
             self.images.append(item.concepts.image_features)
-            self._index_codes(start + offset)
-        self.lexical.extend(self.anchors[start:])
+            self._index_codes(start + offset, item.concepts.anchors)
+        self.lexical.extend(item.concepts.anchors for item in items)
         return list(range(start, self.n))
 
-    def _index_codes(self, row: int) -> None:
-        anchors = self.anchors[row]
+    def _index_codes(self, row: int, anchors: Mapping[str, Sequence[str]]) -> None:
         for code in dict.fromkeys([*anchors.get("code", ()), *anchors.get("code_any", ())]):
             self._code_rows.setdefault(code, []).append(row)
 
@@ -266,7 +267,7 @@ class IndexEngine:
             for i, row_best in zip(pending[done].tolist(), best.tolist(), strict=True):
                 kept = [b for b in row_best if b != _NO_ROW]
                 out[i, : len(kept)] = kept
-                if self.anchors[rows[i]].get("code"):
+                if self._codes[rows[i], CODE_SLOTS]:  # the row has a title code
                     extra = self._code_candidates(rows[i], full[i], set(kept))
                     out[i, len(kept) : len(kept) + len(extra)] = extra
             pending = pending[retry]
@@ -414,16 +415,8 @@ class IndexEngine:
     def _record(self, row: int, d: Decision, per_level: dict[Level, float]) -> None:
         """Append the Assignment of a decided ``row`` (rows are decided in order)."""
         confidence = d.probability if not d.is_new else 1.0 - d.best_pair
-        self.decisions.append(
-            Assignment(
-                item_id=self.ids[row],
-                cluster_id=format_cluster_id(d.cluster),
-                nearest_item_id=self.ids[d.nearest_row] if d.nearest_row >= 0 else "",
-                similarity=d.best_pair,
-                per_level=per_level,
-                is_new_cluster=d.is_new,
-                confidence=float(confidence),
-            )
+        self.decisions.record(
+            d.cluster, d.nearest_row, d.best_pair, float(confidence), d.is_new, per_level
         )
 
     def _persist(self, rows: list[int], items: Sequence[EmbeddedItem]) -> None:
@@ -467,22 +460,19 @@ class IndexEngine:
             self.ids.append(it.item_id)
             self.row_of[it.item_id] = it.row
             self.anchors.append(it.anchors)
-            self._index_codes(it.row)
+            self._index_codes(it.row, it.anchors)
             self.images.append(it.image_features)
             vectors.append(it.vector)
             self.fbc.restore(it.row, it.cluster)
             if it.deleted:
                 self.deleted.add(it.row)
                 self.fbc.remove(it.row)
-            self.decisions.append(
-                Assignment(
-                    item_id=it.item_id,
-                    cluster_id=format_cluster_id(it.cluster),
-                    nearest_item_id=it.nearest,
-                    similarity=it.similarity,
-                    is_new_cluster=it.is_new,
-                    confidence=it.confidence,
-                )
+            self.decisions.record(
+                it.cluster,
+                self.row_of.get(it.nearest, -1) if it.nearest else -1,
+                it.similarity,
+                it.confidence,
+                it.is_new,
             )
         self.lexical.extend(self.anchors)
         if vectors:

@@ -1,0 +1,77 @@
+"""Every row's assignment, kept in columns: what ``assign`` returns for an item it has seen.
+
+One ``Assignment`` object per row (strings, a per-level dict) costs ~1 KB of Python objects;
+these columns cost ~40 bytes a row and build the ``Assignment`` when it is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from fitrep.domain import Assignment, Level
+
+from index_server.fbc import format_cluster_id
+
+_LEVELS = tuple(Level)
+
+
+class DecisionLog:
+    """Appended in row order; ``ids`` is the engine's row -> item id list."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._ids = ids
+        self._n = 0
+        self._cluster = np.zeros(0, np.int64)
+        self._nearest = np.zeros(0, np.int64)  # -1: opened a new cluster
+        self._similarity = np.zeros(0, np.float32)
+        self._confidence = np.zeros(0, np.float32)
+        self._is_new = np.zeros(0, bool)
+        self._per_level = np.zeros((0, len(_LEVELS)), np.float16)  # NaN: level not shared
+
+    def __len__(self) -> int:
+        return self._n
+
+    def record(
+        self,
+        cluster: int,
+        nearest: int,
+        similarity: float,
+        confidence: float,
+        is_new: bool,
+        per_level: Mapping[Level, float] | None = None,
+    ) -> None:
+        if self._n == len(self._cluster):
+            self._grow(max(1024, 2 * self._n))
+        i = self._n
+        self._cluster[i], self._nearest[i], self._is_new[i] = cluster, nearest, is_new
+        self._similarity[i], self._confidence[i] = similarity, confidence
+        self._per_level[i] = np.nan
+        for level, value in (per_level or {}).items():
+            self._per_level[i, _LEVELS.index(level)] = value
+        self._n += 1
+
+    def _grow(self, capacity: int) -> None:
+        for name in ("_cluster", "_nearest", "_similarity", "_confidence", "_is_new"):
+            old = getattr(self, name)
+            grown = np.zeros(capacity, old.dtype)
+            grown[: self._n] = old[: self._n]
+            setattr(self, name, grown)
+        per_level = np.full((capacity, len(_LEVELS)), np.nan, np.float16)
+        per_level[: self._n] = self._per_level[: self._n]
+        self._per_level = per_level
+
+    def __getitem__(self, row: int) -> Assignment:
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        nearest = int(self._nearest[row])
+        levels = self._per_level[row]
+        return Assignment(
+            item_id=self._ids[row],
+            cluster_id=format_cluster_id(int(self._cluster[row])),
+            nearest_item_id=self._ids[nearest] if nearest >= 0 else "",
+            similarity=float(self._similarity[row]),
+            per_level={lv: float(v) for lv, v in zip(_LEVELS, levels, strict=True) if v == v},
+            is_new_cluster=bool(self._is_new[row]),
+            confidence=float(self._confidence[row]),
+        )
