@@ -8,8 +8,10 @@ once, when the row is appended, into flat id arrays (CSR style), and a chunk's f
 sorted-key intersections over those arrays. The idf is the per-row one of
 ``verify.TokenStats`` (row r judged by the document frequencies of rows 0..r), computed with
 cumulative counts inside the chunk, so the values equal the per-pair verifier's (up to float
-summation order). ``batch_scores.ChunkScores`` uses them to bound each pair's score tightly;
-pairs that may pass are still scored by the verifier itself.
+summation order). Colour conflicts are exact too; the uncovered-word shares get lower bounds
+(words sharing no 4-letter cover key are surely uncovered) and model codes a may-match flag
+(compatible codes share their stem). ``batch_scores.ChunkScores`` uses all of it to bound each
+pair's score tightly; pairs that may pass are still scored by the verifier itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index_server.verify import _char_grams, code_stem
+from index_server.verify import char_grams, code_stem
 
 Anchors = Mapping[str, Sequence[str]]
 FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")
@@ -115,7 +117,7 @@ class LexicalRows:
                     self._key_of[token_id] = keys.setdefault(cover_key(t), len(keys))
                 entries.add(token_id * 2 + (t in title))
             self.tokens.append(np.fromiter(sorted(entries), np.int64, len(entries)))
-            ids = {grams.setdefault(g, len(grams)) for g in _char_grams(title)}
+            ids = {grams.setdefault(g, len(grams)) for g in char_grams(title)}
             self.grams.append(np.fromiter(sorted(ids), np.int64, len(ids)))
             words = title | set(a.get("words_any", ()))
             cover = {keys.setdefault(cover_key(w), len(keys)) for w in words}

@@ -124,7 +124,7 @@ def _uncovered(tokens: set[str], other: set[str], stats: IdfStats | None) -> flo
     return missing / total if total else 0.0
 
 
-def _char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
+def char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
     grams: set[str] = set()
     for t in tokens:
         padded = f" {t} "
@@ -253,7 +253,7 @@ def anchor_features(
     if known is None:
         idf_cos, idf_contained = _idf_overlap(tok_a | num_a, tok_b | num_b, stats)
         token_jac = _jaccard(tok_a, tok_b)
-        char_jac = _jaccard(_char_grams(tok_a), _char_grams(tok_b))
+        char_jac = _jaccard(char_grams(tok_a), char_grams(tok_b))
     else:
         idf_cos, idf_contained = known["idf_cosine"], known["idf_containment"]
         token_jac, char_jac = known["token_jaccard"], known["char_jaccard"]
