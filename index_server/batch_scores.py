@@ -65,8 +65,8 @@ class ChunkScores:
     """Scores of items ``rows`` against their candidates ``cands`` (n, k; -1 = none).
 
     ``vectors`` (N, D), ``present`` (N, L) and ``codes`` (N, CODE_SLOTS + 1) are the
-    engine's stored unweighted vectors, level masks and ``code_keys``; ``anchors`` and
-    ``images`` its per-row anchors and image features.
+    engine's stored unweighted vectors, level masks and ``code_keys``; ``images`` its
+    per-row image features; ``lexical`` the chunk's token evidence (tightens the bound).
     """
 
     def __init__(
@@ -75,15 +75,11 @@ class ChunkScores:
         vectors: np.ndarray,
         present: np.ndarray,
         codes: np.ndarray,
-        anchors: Sequence[Anchors],
         images: Sequence[Mapping[str, np.ndarray]],
         rows: np.ndarray,
         cands: np.ndarray,
         lexical: ChunkLexical | None = None,
     ) -> None:
-        self.verifier = verifier
-        self.anchors = anchors
-        self.images = images
         self.rows = rows
         self.cands = cands
         valid = cands >= 0
@@ -125,10 +121,10 @@ class ChunkScores:
         extra = sum(max(c, 0.0) for name, c in coef.items() if name not in skip)
         match_c, conflict_c = (coef.get(name, 0.0) for name in code_terms)
         qa, cb = codes[rows], codes[safe]
-        slots_a, slots_b = qa[:, None, :CODE_SLOTS, None], cb[:, :, None, :CODE_SLOTS]
         if lexical is not None:
             may_match = lexical.code_may_match
         else:
+            slots_a, slots_b = qa[:, None, :CODE_SLOTS, None], cb[:, :, None, :CODE_SLOTS]
             shared = ((slots_a == slots_b) & (slots_a != _NO_CODE)).any(axis=(2, 3))
             may_match = shared | (qa[:, None, 0] == -1) | (cb[:, :, 0] == -1)
         both_coded = (qa[:, None, CODE_SLOTS] == 1) & (cb[:, :, CODE_SLOTS] == 1)

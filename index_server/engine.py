@@ -389,7 +389,6 @@ class IndexEngine:
                 self.vectors,
                 self.present,
                 self._codes[: self.n],
-                self.anchors,
                 self.images,
                 chunk_rows,
                 cands,
@@ -460,6 +459,7 @@ class IndexEngine:
             self.ids.append(it.item_id)
             self.row_of[it.item_id] = it.row
             self.anchors.append(it.anchors)
+            self.lexical.extend((it.anchors,))
             self._index_codes(it.row, it.anchors)
             self.images.append(it.image_features)
             vectors.append(it.vector)
@@ -474,7 +474,6 @@ class IndexEngine:
                 it.confidence,
                 it.is_new,
             )
-        self.lexical.extend(self.anchors)
         if vectors:
             self._vectors = np.stack(vectors)
             self._present = level_presence(self._vectors, self.layout)

@@ -140,6 +140,11 @@ class LexicalRows:
             np.add.at(self._df, ids >> 1, 1)
             self.counted = end
 
+    def document_frequency(self, token: str) -> int:
+        """Rows among the counted ones whose title tokens or numbers include ``token``."""
+        token_id = self._vocab.get(token)
+        return int(self._df[token_id]) if token_id is not None else 0
+
     def _grow_df(self) -> None:
         if len(self._vocab) > len(self._df):
             grown = np.zeros(2 * len(self._vocab), np.int64)
@@ -273,8 +278,7 @@ class LexicalStats:
         self.rows.count_until(len(self.rows) if end is None else min(end, len(self.rows)))
 
     def idf(self, token: str) -> float:
-        token_id = self.rows._vocab.get(token)
-        df = int(self.rows._df[token_id]) if token_id is not None else 0
+        df = self.rows.document_frequency(token)
         return math.log((self.rows.counted + 1) / (df + 1)) + 1.0
 
 

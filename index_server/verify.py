@@ -12,7 +12,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Protocol
 
 import numpy as np
@@ -60,12 +59,8 @@ class TokenStats:
     df: Counter[str] = field(default_factory=Counter)
     docs: int = 0
 
-    @staticmethod
-    def _terms(anchors: Anchors) -> set[str]:
-        return set(anchors.get("tokens", ())) | set(anchors.get("number", ()))
-
     def add(self, anchors: Anchors) -> None:
-        self.df.update(self._terms(anchors))
+        self.df.update(set(anchors.get("tokens", ())) | set(anchors.get("number", ())))
         self.docs += 1
 
     def add_all(self, anchors: Iterable[Anchors]) -> None:
@@ -78,12 +73,8 @@ class TokenStats:
         The index decides row i with the statistics of rows 0..i, so the idf an item is
         judged by never depends on items that arrived after it (batch == incremental)."""
         stop = len(anchors) if end is None else min(end, len(anchors))
-        if stop - self.docs == 1:
-            self.add(anchors[self.docs])
-        elif stop > self.docs:  # e.g. after a restart or a bulk load: one C-level count
-            rows = (anchors[i] for i in range(self.docs, stop))
-            self.df.update(chain.from_iterable(self._terms(a) for a in rows))
-            self.docs = stop
+        for i in range(self.docs, stop):
+            self.add(anchors[i])
 
     def idf(self, token: str) -> float:
         return math.log((self.docs + 1) / (self.df.get(token, 0) + 1)) + 1.0

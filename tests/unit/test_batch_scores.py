@@ -67,7 +67,6 @@ def test_chunk_bounds_hold_and_prune(built):
         engine.vectors,
         engine.present,
         engine._codes[: engine.n],
-        engine.anchors,
         engine.images,
         np.asarray(rows),
         engine._candidates(rows),
@@ -142,9 +141,9 @@ def test_bounds_hold_with_the_shipped_calibration():
     rows = np.arange(50, 200)
     cands = engine._candidates(rows.tolist())
     args = (engine.verifier, engine.vectors, engine.present, engine._codes[: engine.n])
-    loose = ChunkScores(*args, engine.anchors, engine.images, rows, cands)
+    loose = ChunkScores(*args, engine.images, rows, cands)
     lexical = engine.lexical.chunk_features(rows, cands)
-    tight = ChunkScores(*args, engine.anchors, engine.images, rows, cands, lexical)
+    tight = ChunkScores(*args, engine.images, rows, cands, lexical)
     for i, row in enumerate(rows.tolist()):
         cands_i = tight.candidates(i)
         if cands_i:
