@@ -1,7 +1,8 @@
 """Every row's assignment, kept in columns: what ``assign`` returns for an item it has seen.
 
 One ``Assignment`` object per row (strings, a per-level dict) costs ~1 KB of Python objects;
-these columns cost ~40 bytes a row and build the ``Assignment`` when it is asked for.
+these columns cost ~60 bytes a row (per-level cosines in float32, as reported before) and
+build the ``Assignment`` when it is asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class DecisionLog:
         self._similarity = np.zeros(0, np.float32)
         self._confidence = np.zeros(0, np.float32)
         self._is_new = np.zeros(0, bool)
-        self._per_level = np.zeros((0, len(_LEVELS)), np.float16)  # NaN: level not shared
+        self._per_level = np.zeros((0, len(_LEVELS)), np.float32)  # NaN: level not shared
 
     def __len__(self) -> int:
         return self._n
@@ -57,7 +58,7 @@ class DecisionLog:
             grown = np.zeros(capacity, old.dtype)
             grown[: self._n] = old[: self._n]
             setattr(self, name, grown)
-        per_level = np.full((capacity, len(_LEVELS)), np.nan, np.float16)
+        per_level = np.full((capacity, len(_LEVELS)), np.nan, np.float32)
         per_level[: self._n] = self._per_level[: self._n]
         self._per_level = per_level
 
