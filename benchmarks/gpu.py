@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "client")]
 
-from index_server.torch_search import TorchExactIndex  # noqa: E402
+from index_server.candidates.torch_index import TorchExactIndex  # noqa: E402
 
 
 def clustered(n: int, d: int, seed: int) -> np.ndarray:

@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings  # noqa: E402
 
-from index_server.calibration import Calibration  # noqa: E402
 from index_server.config import IndexConfig  # noqa: E402
 from index_server.engine import IndexEngine  # noqa: E402
+from index_server.scoring.calibration import Calibration  # noqa: E402
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
 LATENT, DIM = 16, 64
@@ -425,8 +425,8 @@ def bench_dedup(n: int, lines: list[str]) -> None:
 def bench_spdr(sizes: Sequence[int], lines: list[str]) -> None:
     import faiss
 
+    from index_server.candidates.spdr import SPDR
     from index_server.integration import LevelLayout, integrate
-    from index_server.spdr import SPDR
 
     lines += [
         "",

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from fitrep.ditto import read_pairs
 
-from index_server.calibration_fit import best_f1_threshold, fit_calibration
-from index_server.pair_scoring import PairTable, decide_pairs
+from index_server.scoring.calibration_fit import best_f1_threshold, fit_calibration
+from index_server.scoring.pairs import PairTable, decide_pairs
 from mllm_server.chie.engine import ConceptEngine
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,11 +26,10 @@ from fitrep.domain import (
 )
 
 from index_server import __version__
-from index_server.batch_scores import CODE_SLOTS, ChunkScores, code_keys, level_presence
-from index_server.calibration import Calibration
+from index_server.candidates.spdr import SPDR
+from index_server.candidates.vector_index import CandidateIndex
+from index_server.clustering.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.config import IndexConfig
-from index_server.decision_log import DecisionLog
-from index_server.fbc import FBC, Decision, format_cluster_id, parse_cluster_id
 from index_server.integration import (
     LevelLayout,
     concatenate,
@@ -38,12 +37,13 @@ from index_server.integration import (
     integrate,
     weight_vector,
 )
-from index_server.lexical import FEATURES, LexicalRows, LexicalStats
-from index_server.packed_anchors import PackedAnchors
-from index_server.retrieval import CandidateIndex
-from index_server.spdr import SPDR
-from index_server.store import ClusterStore, StoredItem
-from index_server.verify import PairScores, PairVerifier
+from index_server.scoring.bounds import CODE_SLOTS, ChunkScores, code_keys, level_presence
+from index_server.scoring.calibration import Calibration
+from index_server.scoring.lexical import FEATURES, LexicalRows, LexicalStats
+from index_server.scoring.verifier import PairScores, PairVerifier
+from index_server.storage.decision_log import DecisionLog
+from index_server.storage.packed_anchors import PackedAnchors
+from index_server.storage.store import ClusterStore, StoredItem
 
 Progress = Callable[[str, int, int], None]
 _CHUNK = 512  # rows decided between progress reports

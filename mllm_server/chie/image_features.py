@@ -62,7 +62,7 @@ _MAX_KEYPOINTS = 300  # bounds what is stored per image: 300 x (32 + 8) bytes
 
 def local_features(img: Image.Image) -> dict[str, np.ndarray]:
     """ORB keypoints (positions, binary descriptors) for geometric verification of candidate
-    pairs (``index_server.image_match``); empty when OpenCV is missing or none are found."""
+    pairs (``index_server.scoring.image``); empty when OpenCV is missing or none are found."""
     try:
         import cv2
     except ImportError:

@@ -33,7 +33,7 @@ def test_match_writes_one_line_per_pair_in_order_without_reading_labels(tmp_path
 
 
 def test_calibrate_writes_a_loadable_calibration(tmp_path):
-    from index_server.calibration import Calibration
+    from index_server.scoring.calibration import Calibration
 
     path = tmp_path / "train.txt"
     rows = []

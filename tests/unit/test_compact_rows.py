@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fitrep.domain import Level
 
-from index_server.decision_log import DecisionLog
-from index_server.packed_anchors import PackedAnchors
+from index_server.storage.decision_log import DecisionLog
+from index_server.storage.packed_anchors import PackedAnchors
 
 
 def test_packed_anchors_round_trip_and_keep_empty_lists():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from index_server.fbc import FBC, format_cluster_id, parse_cluster_id
+from index_server.clustering.fbc import FBC, format_cluster_id, parse_cluster_id
 
 
 def _scorer(table):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from index_server.lexical import FEATURES, LOWER_BOUNDED, LexicalRows
-from index_server.verify import TokenStats, anchor_features
+from index_server.scoring.lexical import FEATURES, LOWER_BOUNDED, LexicalRows
+from index_server.scoring.verifier import TokenStats, anchor_features
 
 CODES = ["lmvm2085", "lmvm2085wh", "t0441", "t0442", "av23292", "23292", "dscw120", "mx700"]
 COLOURS = ["black", "cyan", "pink", "edition:upgrade", "edition:mac"]

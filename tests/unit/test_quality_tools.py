@@ -3,8 +3,8 @@
 import numpy as np
 from fitrep.ditto import parse_side, read_pairs
 
-from index_server.calibration_fit import best_f1_threshold, fit_calibration
-from index_server.verify import TokenStats, anchor_features
+from index_server.scoring.calibration_fit import best_f1_threshold, fit_calibration
+from index_server.scoring.verifier import TokenStats, anchor_features
 
 
 def test_parse_side_maps_first_column_to_title_and_description_to_text():
@@ -81,7 +81,7 @@ def test_char_jaccard_sees_spelling_variants():
 
 
 def test_mutual_best_decision_adapts_to_the_input():
-    from index_server.pair_scoring import decide_pairs, mutual_best
+    from index_server.scoring.pairs import decide_pairs, mutual_best
 
     pairs = [(0, 10), (0, 11), (1, 11), (2, 12)]
     scores = np.array([0.30, 0.20, 0.25, 0.05])
@@ -94,7 +94,7 @@ def test_mutual_best_decision_adapts_to_the_input():
 def test_orb_geometric_verification_matches_a_crop_not_another_picture():
     from PIL import Image, ImageDraw
 
-    from index_server.image_match import image_pair_features
+    from index_server.scoring.image import image_pair_features
     from mllm_server.chie.image_features import compute
 
     def picture(seed: int) -> Image.Image:

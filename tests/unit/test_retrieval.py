@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from fitrep.domain import InvalidInput
 
+from index_server.candidates.vector_index import CandidateIndex
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
-from index_server.retrieval import CandidateIndex
 
 
 def _vectors(n: int, d: int, seed: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from index_server.service import IndexServicer
+from index_server.transport.servicer import IndexServicer
 from mllm_server.service import ConceptServicer
 
 INFO = IndexInfo(1, 1, "identity", "Flat", 1, {"PRIMARY": 0.5}, 0.5, "test")

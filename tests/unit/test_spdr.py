@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index_server.spdr import SPDR
+from index_server.candidates.spdr import SPDR
 
 
 def _clustered(n: int, d: int = 96, seed: int = 0) -> np.ndarray:

@@ -1,4 +1,4 @@
-from index_server.verify import anchor_features
+from index_server.scoring.verifier import anchor_features
 
 
 def test_conflicting_model_codes_fire_the_gate():
@@ -73,9 +73,9 @@ def test_image_only_pairs_get_the_modality_shift():
     import numpy as np
     from fitrep.domain import Level
 
-    from index_server.calibration import Calibration
     from index_server.integration import LevelLayout
-    from index_server.verify import PairVerifier
+    from index_server.scoring.calibration import Calibration
+    from index_server.scoring.verifier import PairVerifier
 
     layout = LevelLayout.from_dims({Level.PRIMARY: 2, Level.VISUAL: 2})
     plain = Calibration(coef={"cos_visual": 1.0, "cos_primary": 1.0}, bias=0.0)

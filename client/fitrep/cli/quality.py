@@ -15,7 +15,7 @@ from fitrep.cli.progress import console, stage_progress
 
 def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore[no-untyped-def]
     from fitrep.ditto import read_pairs
-    from index_server.pair_scoring import PairTable
+    from index_server.scoring.pairs import PairTable
     from mllm_server.chie.engine import ConceptEngine
 
     pair_file = read_pairs(path, encoding)
@@ -44,8 +44,8 @@ def match(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Decide every pair of PAIRS_FILE (the label column, if any, is never read)."""
-    from index_server.calibration import Calibration
-    from index_server.pair_scoring import decide_pairs
+    from index_server.scoring.calibration import Calibration
+    from index_server.scoring.pairs import decide_pairs
 
     with user_errors():
         cal = Calibration.load(calibration)
@@ -67,7 +67,10 @@ def calibrate(
         ..., help="Labelled Ditto pair files (train/valid only)."
     ),
     out: Path = typer.Option(
-        Path("index_server/calibration.json"), "--out", "-o", help="Calibration JSON to write."
+        Path("index_server/scoring/calibration.json"),
+        "--out",
+        "-o",
+        help="Calibration JSON to write.",
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the pair files."),
     c: float = typer.Option(1.0, "--C", help="Inverse L2 regularisation of the logistic fit."),
@@ -81,7 +84,7 @@ def calibrate(
 ) -> None:
     """Fit level weights, coefficients and the threshold from labelled pairs; write OUT."""
     from fitrep.domain import InvalidInput
-    from index_server.calibration_fit import fit_calibration
+    from index_server.scoring.calibration_fit import fit_calibration
 
     with user_errors():
         rows: list[dict[str, float]] = []
@@ -108,7 +111,7 @@ def calibrate(
 def _image_pairs(path: Path, limit: int) -> tuple[list[dict[str, float]], list[int]]:
     """Features and labels of every pair among up to ``limit`` labelled photos."""
     from fitrep.domain import InvalidInput, Item
-    from index_server.pair_scoring import PairTable
+    from index_server.scoring.pairs import PairTable
     from mllm_server.chie.engine import ConceptEngine
 
     try:

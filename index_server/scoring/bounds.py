@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fitrep.domain import F32
 
-from index_server.image_match import IMAGE_FEATURES
 from index_server.integration import LevelLayout
-from index_server.lexical import ChunkLexical
-from index_server.verify import Anchors, PairVerifier, code_stem
+from index_server.scoring.image import IMAGE_FEATURES
+from index_server.scoring.lexical import ChunkLexical
+from index_server.scoring.verifier import Anchors, PairVerifier, code_stem
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
 

@@ -10,8 +10,8 @@ from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 
 from index_server.engine import IndexEngine
-from index_server.server_config import IndexServerConfig, config_from_args
-from index_server.service import IndexServicer
+from index_server.transport.config import IndexServerConfig, config_from_args
+from index_server.transport.servicer import IndexServicer
 
 SERVICE_NAME = ipb.DESCRIPTOR.services_by_name["IndexService"].full_name
 

@@ -17,9 +17,9 @@ from typing import Protocol
 import numpy as np
 from fitrep.domain import F32, GateResult, Level, LevelScore
 
-from index_server.calibration import Calibration
-from index_server.image_match import ImageFeatures, image_pair_features
 from index_server.integration import LevelLayout, level_cosines
+from index_server.scoring.calibration import Calibration
+from index_server.scoring.image import ImageFeatures, image_pair_features
 
 Anchors = Mapping[str, Sequence[str]]
 

@@ -37,7 +37,7 @@ class CandidateIndex:
         self.backend = backend
         self.index: Any  # a FAISS index or a TorchExactIndex (same methods used here)
         if backend == "torch":
-            from index_server.torch_search import TorchExactIndex
+            from index_server.candidates.torch_index import TorchExactIndex
 
             self.index = TorchExactIndex(dim, metric, device)
             return

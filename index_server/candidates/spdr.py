@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from fitrep.domain import F32, InvalidInput
 
-from index_server.atomic import atomic_write_bytes
+from index_server.storage.atomic import atomic_write_bytes
 
 METHODS = ("auto", "identity", "pca", "umap")
 

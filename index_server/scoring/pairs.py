@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 from fitrep.domain import EmbeddedItem
 
-from index_server.calibration import Calibration
 from index_server.integration import concatenate, infer_layout
-from index_server.verify import PairScores, PairVerifier, TokenStats
+from index_server.scoring.calibration import Calibration
+from index_server.scoring.verifier import PairScores, PairVerifier, TokenStats
 
 
 class PairTable:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from fitrep.domain import InvalidInput, Level
 
-from index_server.calibration import Calibration
+from index_server.scoring.calibration import Calibration
 
 _EXCLUDED = ("weighted_cos",)  # a function of the per-level cosines and the weights being fitted
 

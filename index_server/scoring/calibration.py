@@ -1,6 +1,6 @@
 """Calibration: level weights, the verifier's coefficients and the merge threshold.
 
-One small JSON file. The project ships one (``index_server/calibration.json``) fitted on
+One small JSON file. The project ships one (``index_server/scoring/calibration.json``) fitted on
 labelled pairs by ``fitrep calibrate``; a run can point at another with ``--calibration``.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from fitrep.domain import ALL_LEVELS, InvalidInput, Level
 
-from index_server.atomic import atomic_write_text
+from index_server.storage.atomic import atomic_write_text
 
 DEFAULT_PATH = Path(__file__).with_name("calibration.json")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index_server.verify import char_grams, code_stem
+from index_server.scoring.verifier import char_grams, code_stem
 
 Anchors = Mapping[str, Sequence[str]]
 FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")

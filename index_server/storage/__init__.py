@@ -1,0 +1,2 @@
+"""Persistence and compact in-memory rows: SQLite store, packed anchors, decision log,
+atomic file writes."""
