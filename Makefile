@@ -32,9 +32,9 @@ test-vllm:
 	bash scripts/test_vllm.sh
 
 lint: venv
-	$(VENV)/bin/ruff check client mllm_server index_server tests benchmarks scripts
-	$(VENV)/bin/ruff format --check client mllm_server index_server tests scripts
-	$(VENV)/bin/mypy client/fitrep mllm_server index_server
+	$(VENV)/bin/ruff check client mllm_server index_server serving tests benchmarks scripts
+	$(VENV)/bin/ruff format --check client mllm_server index_server serving tests scripts
+	$(VENV)/bin/mypy client/fitrep mllm_server index_server serving
 
 protos: venv
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=client --pyi_out=client --grpc_python_out=client protos/fitrep/v1/*.proto

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fitrep.serving import ServingConfig, add_serving_args, serving_config_from_args
-
 from mllm_server.chie.extractor import available_backends
+from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
 DEFAULT_PORT = 50051
 

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 import grpc
 from fitrep.domain import InvalidInput, Item
-from fitrep.serving import configure_logging, log_config, serve_forever
 from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 
 from mllm_server.chie.engine import ConceptEngine
 from mllm_server.config import ConceptServerConfig, config_from_args
 from mllm_server.service import ConceptServicer
+from serving.bootstrap import serve_forever
+from serving.logs import configure_logging, log_config
 
 log = logging.getLogger("mllm_server")
 

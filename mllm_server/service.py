@@ -1,6 +1,6 @@
 """The ConceptService servicer: protobuf in, ``ConceptEngine`` call, protobuf out.
 
-Errors are domain exceptions; ``fitrep.rpc_errors.ErrorInterceptor`` turns them into codes.
+Errors are domain exceptions; ``serving.interceptors.ErrorInterceptor`` turns them into codes.
 """
 
 from __future__ import annotations

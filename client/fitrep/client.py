@@ -39,7 +39,6 @@ from fitrep.domain import (
     Neighbor,
 )
 from fitrep.rpc_errors import REQUEST_ID_KEY, from_rpc_error
-from fitrep.serving import MiB
 from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 from fitrep.v1 import index_service_pb2 as ipb
@@ -49,6 +48,7 @@ T = TypeVar("T")
 Progress = Callable[[str, int, int], None]
 QueryInput: TypeAlias = Item | EmbeddedItem
 
+MiB = 1024 * 1024
 _RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 

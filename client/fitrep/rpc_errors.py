@@ -1,28 +1,19 @@
 """Domain errors <-> gRPC status codes, in one place for both directions.
 
-Servers install ``ErrorInterceptor`` so that servicers just raise domain exceptions; the SDK
-calls ``from_rpc_error`` so that callers catch the same exceptions as with the in-process
-``Pipeline``. The interceptor also gives every call a request id and one structured log line.
+This is part of the contract, next to ``wire``: ``status_for`` (exception -> status, used by
+the servers' ``serving.interceptors.ErrorInterceptor``) and ``from_rpc_error`` (status ->
+exception, used by the SDK) must stay each other's inverse, so they live in one module that
+both sides import and that imports nothing but ``fitrep.domain`` and grpc. The interceptors
+themselves are server plumbing and live in ``serving/``, which the SDK never imports.
 """
 
 from __future__ import annotations
-
-import hmac
-import logging
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from typing import Any
 
 import grpc
 
 from fitrep.domain import FitrepError, InvalidInput, NotFound, Overloaded
 
-log = logging.getLogger("fitrep.rpc")
-
-REQUEST_ID_KEY = "x-request-id"
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+REQUEST_ID_KEY = "x-request-id"  # metadata key: the SDK sends it, servers log it
 
 
 class Unauthenticated(FitrepError):
@@ -42,8 +33,11 @@ class RemoteError(FitrepError):
         self.details = details
 
 
-def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status a server answers for ``exc``; the message of user errors names the field."""
+def status_for(exc: BaseException, request_id: str = "-") -> tuple[grpc.StatusCode, str]:
+    """The status a server answers for ``exc``; the message of user errors names the field.
+
+    Internal errors hide their message and name ``request_id``, to find it in the logs.
+    """
     if isinstance(exc, InvalidInput):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, NotFound):
@@ -56,7 +50,7 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.UNAUTHENTICATED, str(exc)
     if isinstance(exc, ConnectionError):
         return grpc.StatusCode.UNAVAILABLE, str(exc)
-    return grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id_var.get()})"
+    return grpc.StatusCode.INTERNAL, f"internal error (request_id={request_id})"
 
 
 def from_rpc_error(err: grpc.RpcError) -> Exception:
@@ -78,117 +72,3 @@ def from_rpc_error(err: grpc.RpcError) -> Exception:
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(details)
     return RemoteError(code, details)
-
-
-def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
-    return {k: v for k, v in (details.invocation_metadata or ()) if isinstance(v, str)}
-
-
-def _rewrap(
-    handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Any], bool], Callable[..., Any]]
-) -> grpc.RpcMethodHandler:
-    """The same handler kind with its behaviour wrapped (``bool``: does it stream responses)."""
-    ser = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary, False), **ser)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream, True), **ser)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary, False), **ser)
-    return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream, True), **ser)
-
-
-class ErrorInterceptor(grpc.ServerInterceptor):
-    """Request id, one log line per call, and exception -> status code for every RPC."""
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        rid = _metadata(handler_call_details).get(REQUEST_ID_KEY) or uuid.uuid4().hex[:12]
-
-        def wrap(fn: Callable[..., Any], streaming: bool) -> Callable[..., Any]:
-            if streaming:
-
-                def stream_behaviour(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                    request_id_var.set(rid)
-                    start = time.perf_counter()
-                    try:
-                        yield from fn(request, context)
-                    except BaseException as exc:
-                        self._fail(exc, context, method, start)
-                    else:
-                        self._done(method, start, grpc.StatusCode.OK)
-
-                return stream_behaviour
-
-            def unary_behaviour(request: Any, context: grpc.ServicerContext) -> Any:
-                request_id_var.set(rid)
-                start = time.perf_counter()
-                try:
-                    response = fn(request, context)
-                except BaseException as exc:
-                    self._fail(exc, context, method, start)
-                self._done(method, start, grpc.StatusCode.OK)
-                return response
-
-            return unary_behaviour
-
-        return _rewrap(handler, wrap)
-
-    @staticmethod
-    def _done(method: str, start: float, code: grpc.StatusCode, level: int = logging.INFO) -> None:
-        if level == logging.INFO and method.startswith("/grpc.health.v1."):
-            level = logging.DEBUG  # probes every few seconds would drown the real calls
-        ms = (time.perf_counter() - start) * 1000
-        log.log(level, "event=rpc method=%s code=%s ms=%.1f", method, code.name, ms)
-
-    def _fail(
-        self, exc: BaseException, context: grpc.ServicerContext, method: str, start: float
-    ) -> None:
-        """Turn ``exc`` into a status and abort; always raises."""
-        if isinstance(exc, GeneratorExit | KeyboardInterrupt | SystemExit):
-            raise exc
-        if context.code() not in (None, grpc.StatusCode.OK):  # the servicer aborted itself
-            self._done(method, start, context.code(), logging.WARNING)
-            raise exc
-        code, message = status_for(exc)
-        if code == grpc.StatusCode.INTERNAL:
-            log.exception("event=rpc_error method=%s", method, exc_info=exc)
-        self._done(method, start, code, logging.WARNING)
-        context.abort(code, message)
-
-
-class TokenAuthInterceptor(grpc.ServerInterceptor):
-    """``authorization: Bearer <token>`` on every call except health checks (probes)."""
-
-    def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith("/grpc.health.v1."):
-            return handler
-        given = _metadata(handler_call_details).get("authorization", "").encode()
-        if hmac.compare_digest(given, self._expected):
-            return handler
-
-        def deny(fn: Callable[..., Any], streaming: bool) -> Callable[..., Any]:
-            def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
-                raise Unauthenticated("missing or wrong bearer token")
-
-            return behaviour
-
-        return _rewrap(handler, deny)

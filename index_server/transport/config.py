@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fitrep.serving import ServingConfig, add_serving_args, serving_config_from_args
-
 from index_server.config import IndexConfig
+from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
 DEFAULT_PORT = 50052
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
-from fitrep.serving import configure_logging, log_config, serve_forever
 from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 
 from index_server.engine import IndexEngine
 from index_server.transport.config import IndexServerConfig, config_from_args
 from index_server.transport.servicer import IndexServicer
+from serving.bootstrap import serve_forever
+from serving.logs import configure_logging, log_config
 
 SERVICE_NAME = ipb.DESCRIPTOR.services_by_name["IndexService"].full_name
 

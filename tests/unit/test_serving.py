@@ -25,7 +25,6 @@ from fitrep.domain import (
     Overloaded,
 )
 from fitrep.rpc_errors import RemoteError, Unauthenticated, Unavailable
-from fitrep.serving import RunningServer, ServingConfig, masked, start_server
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -33,6 +32,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from index_server.transport.servicer import IndexServicer
 from mllm_server.service import ConceptServicer
+from serving.bootstrap import RunningServer, ServingConfig, start_server
+from serving.logs import masked
 
 INFO = IndexInfo(1, 1, "identity", "Flat", 1, {"PRIMARY": 0.5}, 0.5, "test")
 

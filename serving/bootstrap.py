@@ -7,11 +7,9 @@ logs), so the plumbing lives here once and each server only registers its servic
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -23,12 +21,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from fitrep.rpc_errors import ErrorInterceptor, TokenAuthInterceptor, request_id_var
+from serving.interceptors import ErrorInterceptor, TokenAuthInterceptor
 
 log = logging.getLogger("fitrep.serving")
 
 MiB = 1024 * 1024
-_SECRET_WORDS = ("token", "key", "secret", "password")
 
 
 @dataclass
@@ -82,40 +79,6 @@ def serving_config_from_args(ns: argparse.Namespace) -> ServingConfig:
     if (cfg.tls_cert is None) != (cfg.tls_key is None):
         raise SystemExit("error: --tls-cert and --tls-key go together")
     return cfg
-
-
-def masked(config: Any) -> dict[str, Any]:
-    """A dataclass as a flat dict with secrets replaced by '***', for the start-up line."""
-
-    def mask(key: str, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: mask(k, v) for k, v in value.items()}
-        if value and any(w in key.lower() for w in _SECRET_WORDS):
-            return "***"
-        return str(value) if isinstance(value, Path) else value
-
-    return {k: mask(k, v) for k, v in dataclasses.asdict(config).items()}
-
-
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """key=value lines on stderr; every line carries the request id of the call it serves."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RequestIdFilter())
-    handler.setFormatter(
-        logging.Formatter(
-            "ts=%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s "
-            "%(message)s"
-        )
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
 
 
 @dataclass
@@ -174,11 +137,6 @@ def start_server(
     running = RunningServer(server, health_servicer, port, tuple(service_names))
     running.set_serving(True)
     return running
-
-
-def log_config(name: str, config: Any) -> None:
-    """The start-up line: every setting, secrets masked. Logged before anything can fail."""
-    log.info("event=config server=%s config=%s", name, masked(config))
 
 
 def serve_forever(

@@ -1,0 +1,151 @@
+"""Dependencies run one way: contract <- serving <- servers <- Pipeline / CLI; SDK -> contract.
+
+Every ``import`` in our packages (module level, inside functions, under ``TYPE_CHECKING``) is
+read with ``ast`` and classified by layer; an arrow against the flow fails naming file:line.
+
+- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.wire``, ``fitrep.rpc_errors``,
+  ``fitrep.v1``): imports nothing of ours outside the contract.
+- serving (``serving``): the contract only; never a server, the SDK or the app.
+- servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
+  package; never the other server, the SDK or the app.
+- SDK client (``fitrep.client``): the contract only; never a server, ``serving`` or the app.
+- app (every other ``fitrep`` module: pipeline, cli, launch, report, readers, ...): anything.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ROOTS = {
+    "fitrep": REPO / "client" / "fitrep",
+    "serving": REPO / "serving",
+    "mllm_server": REPO / "mllm_server",
+    "index_server": REPO / "index_server",
+}
+CONTRACT = ("fitrep.domain", "fitrep.wire", "fitrep.rpc_errors", "fitrep.v1")
+SDK = ("fitrep.client",)
+ALLOWED = {
+    "contract": {"contract"},
+    "serving": {"contract", "serving"},
+    "mllm_server": {"contract", "serving", "mllm_server"},
+    "index_server": {"contract", "serving", "index_server"},
+    "sdk": {"contract", "sdk"},
+    "app": {"contract", "serving", "mllm_server", "index_server", "sdk", "app"},
+}
+
+
+def _within(module: str, prefixes: Iterable[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of one of our modules; None for the standard library and third parties."""
+    top = module.partition(".")[0]
+    if top in ("serving", "mllm_server", "index_server"):
+        return top
+    if top != "fitrep":
+        return None
+    if module == "fitrep" or _within(module, CONTRACT):
+        return "contract"
+    return "sdk" if _within(module, SDK) else "app"
+
+
+def module_name(path: Path) -> str:
+    for top, root in ROOTS.items():
+        if path.is_relative_to(root):
+            parts = [top, *path.relative_to(root).with_suffix("").parts]
+            return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    raise ValueError(f"{path} is not under {sorted(ROOTS)}")
+
+
+def our_files() -> list[Path]:
+    return sorted(p for root in ROOTS.values() for p in root.rglob("*.py"))
+
+
+KNOWN = {module_name(p) for p in our_files()}
+
+
+def imported_modules(tree: ast.AST, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """(line, module) for every import in ``tree``, relative ones resolved against ``module``.
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is one of our modules.
+    """
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module.split(".")
+                package = package if is_package else package[:-1]
+                package = package[: len(package) - node.level + 1]
+                base = ".".join([*package, *([base] if base else [])])
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.append((node.lineno, sub if sub in KNOWN else base))
+    return sorted(out)
+
+
+def violations(module: str, source: str, filename: str, is_package: bool = False) -> list[str]:
+    """One ``file:line: ...`` message per import against the flow."""
+    here = layer_of(module)
+    assert here is not None, module
+    found = []
+    for line, target in imported_modules(ast.parse(source, filename), module, is_package):
+        there = layer_of(target)
+        if there is not None and there not in ALLOWED[here]:
+            found.append(f"{filename}:{line}: {module} ({here}) imports {target} ({there})")
+    return found
+
+
+def test_every_import_runs_with_the_flow() -> None:
+    files = our_files()
+    assert len(files) > 50, "the walk found almost nothing: are ROOTS right?"
+    found = []
+    for path in files:
+        found += violations(
+            module_name(path),
+            path.read_text(encoding="utf-8"),
+            str(path.relative_to(REPO)),
+            path.name == "__init__.py",
+        )
+    assert not found, "imports against the flow:\n" + "\n".join(found)
+
+
+def test_layers() -> None:
+    assert layer_of("fitrep") == layer_of("fitrep.v1.common_pb2") == "contract"
+    assert layer_of("fitrep.client") == "sdk"
+    assert layer_of("fitrep.cli.remote") == layer_of("fitrep.pipeline") == "app"
+    assert layer_of("index_server.engine") == "index_server"
+    assert layer_of("grpc") is None and layer_of("servingx") is None
+
+
+def test_a_bad_import_is_reported_with_its_line() -> None:
+    source = (
+        "from fitrep.domain import Item\n"
+        "from fitrep import client\n"
+        "def late():\n"
+        "    import mllm_server.chie.engine\n"
+    )
+    found = violations("index_server.engine", source, "index_server/engine.py")
+    assert found == [
+        "index_server/engine.py:2: index_server.engine (index_server) imports fitrep.client (sdk)",
+        "index_server/engine.py:4: index_server.engine (index_server) imports "
+        "mllm_server.chie.engine (mllm_server)",
+    ]
+
+
+def test_the_sdk_and_the_contract_may_not_reach_up() -> None:
+    assert violations("fitrep.client", "from serving.bootstrap import MiB\n", "c.py") == [
+        "c.py:1: fitrep.client (sdk) imports serving.bootstrap (serving)"
+    ]
+    assert violations("fitrep.wire", "from . import pipeline\n", "w.py") == [
+        "w.py:1: fitrep.wire (contract) imports fitrep.pipeline (app)"
+    ]
+    assert violations("serving.logs", "from index_server import engine\n", "s.py") == [
+        "s.py:1: serving.logs (serving) imports index_server.engine (index_server)"
+    ]
