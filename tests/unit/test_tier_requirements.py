@@ -196,8 +196,9 @@ def pyproject_specs() -> tuple[dict[str, str], dict[str, str]]:
     return deps, extras
 
 
-def problems(uses: list[Use], req: Requirements, deps: dict[str, str], extras: dict[str, str],
-             label: str) -> list[str]:  # fmt: skip
+def problems(
+    uses: list[Use], req: Requirements, deps: dict[str, str], extras: dict[str, str], label: str
+) -> list[str]:
     found = []
     imported: set[str] = set()
     for use in uses:
