@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 # torch is pinned in the same pip command: the local CPU wheel, not a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-unit test-integration test-vllm lint protos bench-quality bench-speed clean
+.PHONY: venv demo test test-unit test-integration test-vllm lint protos bench-quality bench-speed deploy-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,20 @@ test-integration: venv
 test-vllm:
 	bash scripts/test_vllm.sh
 
+# Offline: Kubernetes schemas, compose file, Dockerfiles (deploy/check.py); tools in their own venv.
+DEPLOY_VENV ?= .venv-deploy
+$(DEPLOY_VENV)/.installed: deploy/check-requirements.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install -q -r deploy/check-requirements.txt
+	touch $@
+
+deploy-check: $(DEPLOY_VENV)/.installed
+	$(DEPLOY_VENV)/bin/python deploy/check.py
+
 lint: venv
-	$(VENV)/bin/ruff check client mllm_server index_server serving tests benchmarks scripts
-	$(VENV)/bin/ruff format --check client mllm_server index_server serving tests scripts
-	$(VENV)/bin/mypy client/fitrep mllm_server index_server serving
+	$(VENV)/bin/ruff check client mllm_server index_server serving tests benchmarks scripts deploy
+	$(VENV)/bin/ruff format --check client mllm_server index_server serving tests scripts deploy
+	$(VENV)/bin/mypy client/fitrep mllm_server index_server serving deploy
 
 protos: venv
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=client --pyi_out=client --grpc_python_out=client protos/fitrep/v1/*.proto
@@ -46,4 +56,4 @@ bench-speed: venv
 	$(PY) benchmarks/speed.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(DEPLOY_VENV) runs .pytest_cache
