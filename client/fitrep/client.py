@@ -4,7 +4,8 @@ Both take and return domain objects, like the in-process ``Pipeline``, and raise
 domain exceptions (``InvalidInput`` naming the field, ``NotFound``, ``Overloaded``, ...).
 Items travel many per message; idempotent calls are retried on UNAVAILABLE and
 DEADLINE_EXCEEDED with jittered exponential backoff. BuildIndex is not retried: it is not
-idempotent, so a failure there is reported, never silently repeated.
+idempotent, so a failure there is reported, never silently repeated. Requests, responses and
+the retry policy are shared (``fitrep.calls``); the two classes differ only in how they send.
 
     with Client(concept="127.0.0.1:50051", index="127.0.0.1:50052") as fr:
         assignments = fr.dedup(items)
@@ -12,226 +13,73 @@ idempotent, so a failure there is reported, never silently repeated.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tenacity import (
-    AsyncRetrying,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, Retrying
 
-from fitrep import wire
-from fitrep.domain import (
-    Assignment,
-    Cluster,
-    EmbeddedItem,
-    Explanation,
-    IndexInfo,
-    Item,
-    Neighbor,
-)
-from fitrep.rpc_errors import REQUEST_ID_KEY, from_rpc_error
-from fitrep.v1 import concept_service_pb2 as spb
-from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
-from fitrep.v1 import index_service_pb2 as ipb
-from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
+from fitrep import calls
+from fitrep.calls import Call, Progress, QueryInput, Transport
+from fitrep.domain import Assignment, Cluster, EmbeddedItem, Explanation, IndexInfo, Item, Neighbor
+from fitrep.rpc_errors import from_rpc_error
 
-T = TypeVar("T")
-Progress = Callable[[str, int, int], None]
-QueryInput: TypeAlias = Item | EmbeddedItem
+R = TypeVar("R")
 
-MiB = 1024 * 1024
-_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+__all__ = ["AsyncClient", "Client", "Progress", "QueryInput"]
 
 
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, grpc.RpcError) and exc.code() in _RETRY_CODES  # type: ignore[attr-defined]
-
-
-def _new_request_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-def _batches(seq: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(seq), size):
-        yield seq[start : start + size]
-
-
-def _channel_options(max_message_mb: int) -> list[tuple[str, Any]]:
-    return [
-        ("grpc.max_send_message_length", max_message_mb * MiB),
-        ("grpc.max_receive_message_length", max_message_mb * MiB),
-    ]
-
-
-class _Settings:
-    """What both clients share: addresses, limits, credentials, the retry policy."""
-
-    def __init__(
-        self,
-        concept: str | None,
-        index: str | None,
-        batch_size: int,
-        timeout: float | None,
-        build_timeout: float | None,
-        token: str | None,
-        root_certificates: bytes | None,
-        retries: int,
-        max_message_mb: int,
-    ) -> None:
-        if batch_size <= 0:
-            raise ValueError("batch_size must be positive")
-        self.concept = concept
-        self.index = index
-        self.batch_size = batch_size
-        self.timeout = timeout
-        self.build_timeout = build_timeout
-        self.token = token
-        self.root_certificates = root_certificates
-        self.retries = retries
-        self.options = _channel_options(max_message_mb)
-
-    def metadata(self, request_id: str) -> tuple[tuple[str, str], ...]:
-        md: tuple[tuple[str, str], ...] = ((REQUEST_ID_KEY, request_id),)
-        if self.token:
-            md += (("authorization", f"Bearer {self.token}"),)
-        return md
-
-    def retry_kwargs(self) -> dict[str, Any]:
-        return {
-            "retry": retry_if_exception(_retryable),
-            "wait": wait_random_exponential(multiplier=0.1, max=5.0),
-            "stop": stop_after_attempt(max(1, self.retries)),
-            "reraise": True,
-        }
-
-    def require(self, address: str | None, what: str) -> str:
-        if not address:
-            raise ValueError(f"this client has no {what} server address")
-        return address
-
-
-def _validate(items: Sequence[Item]) -> None:
-    """Check here, so a bad item is named by its index in the caller's list, not in a batch."""
-    for i, item in enumerate(items):
-        item.validate(f"items[{i}]")
-    wire.check_unique_ids(it.id for it in items)
-
-
-def _extract_request(items: Sequence[Item], embed: bool, rid: str) -> spb.ExtractConceptsRequest:
-    return spb.ExtractConceptsRequest(
-        items=[wire.item_to_pb(it) for it in items], skip_embeddings=not embed, request_id=rid
-    )
-
-
-def _decode_extract(resp: spb.ExtractConceptsResponse) -> list[EmbeddedItem]:
-    return [wire.embedded_from_pb(m, f"items[{i}]", False) for i, m in enumerate(resp.items)]
-
-
-def _split_query(inputs: Sequence[QueryInput]) -> tuple[list[Item], list[EmbeddedItem]]:
-    raw = [q for q in inputs if isinstance(q, Item)]
-    return raw, [q for q in inputs if isinstance(q, EmbeddedItem)]
-
-
-def _build_requests(embedded: Sequence[EmbeddedItem], size: int) -> Iterator[ipb.BuildIndexRequest]:
-    for batch in _batches(embedded, size):
-        yield ipb.BuildIndexRequest(items=[wire.embedded_to_pb(e) for e in batch])
-
-
-def _on_build_message(
-    msg: ipb.BuildIndexResponse, out: list[Assignment], progress: Progress | None
-) -> None:
-    if msg.HasField("progress"):
-        if progress:
-            progress(msg.progress.stage, msg.progress.done, msg.progress.total)
-    else:
-        out.extend(wire.assignment_from_pb(a) for a in msg.assignments.assignments)
-
-
-class Client:
+class Client(Transport):
     """Blocking client. ``concept`` / ``index`` are ``host:port``; either may be None."""
 
-    def __init__(
-        self,
-        concept: str | None = "127.0.0.1:50051",
-        index: str | None = "127.0.0.1:50052",
-        batch_size: int = 256,
-        timeout: float | None = 60.0,
-        token: str | None = None,
-        *,
-        build_timeout: float | None = None,
-        root_certificates: bytes | None = None,
-        retries: int = 5,
-        max_message_mb: int = 64,
-    ) -> None:
-        self.settings = _Settings(
-            concept, index, batch_size, timeout, build_timeout, token,
-            root_certificates, retries, max_message_mb,
-        )  # fmt: skip
-        self._channels: dict[str, grpc.Channel] = {}
+    _grpc = grpc
 
     # -- plumbing ------------------------------------------------------------------------
-    def _channel(self, address: str) -> grpc.Channel:
-        if address not in self._channels:
-            s = self.settings
-            if s.root_certificates is not None:
-                creds = grpc.ssl_channel_credentials(root_certificates=s.root_certificates)
-                self._channels[address] = grpc.secure_channel(address, creds, s.options)
-            else:
-                self._channels[address] = grpc.insecure_channel(address, s.options)
-        return self._channels[address]
-
-    def _concepts(self) -> spb_grpc.ConceptServiceStub:
-        return spb_grpc.ConceptServiceStub(
-            self._channel(self.settings.require(self.settings.concept, "concept"))
-        )
-
-    def _index(self) -> ipb_grpc.IndexServiceStub:
-        return ipb_grpc.IndexServiceStub(
-            self._channel(self.settings.require(self.settings.index, "index"))
-        )
-
-    def _call(self, method: Any, request: Any, idempotent: bool = True, rid: str = "") -> Any:
+    def _send(self, stub: Any, call: Call[R], request: Any, rid: str = "") -> R:
         """One unary call; a retry re-sends the same request id so the server can tell."""
-        md = self.settings.metadata(rid or _new_request_id())
+        method = getattr(stub, call.method)
+        md = self.settings.metadata(rid or calls.new_request_id())
 
         def once() -> Any:
             return method(request, timeout=self.settings.timeout, metadata=md)
 
         try:
-            if idempotent:  # a fresh Retrying per call: its state is per call, not thread-safe
-                return Retrying(**self.settings.retry_kwargs())(once)
-            return once()
+            if call.idempotent:  # a fresh Retrying per call: its state is per call, not thread-safe
+                return call.decode(Retrying(**self.settings.retry_kwargs())(once))
+            return call.decode(once())
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
+
+    def _run(self, call: Call[R], *args: Any) -> R:
+        request = call.request(*args)
+        return self._send(self._stub(call.tier), call, request)
+
+    def _batched(
+        self, call: Call[list[R]], seq: Sequence[Any], stage: str, progress: Progress | None,
+        *args: Any,
+    ) -> list[R]:  # fmt: skip
+        """``call`` once per ``batch_size`` items, each with its own request id, in order."""
+        stub, out = self._stub(call.tier), list[R]()
+        for batch in calls.batches(seq, self.settings.batch_size):
+            rid = calls.new_request_id()
+            answers = self._send(stub, call, call.request(batch, rid, *args), rid)
+            out.extend(answers)
+            if progress:
+                progress(stage, len(out), len(seq))
+        return out
 
     # -- concept tier --------------------------------------------------------------------
     def extract(
         self, items: Sequence[Item], embed: bool = True, progress: Progress | None = None
     ) -> list[EmbeddedItem]:
         """Concepts (and level embeddings) for ``items``, in order, ``batch_size`` per call."""
-        _validate(items)
-        stub, out = self._concepts(), list[EmbeddedItem]()
-        for batch in _batches(items, self.settings.batch_size):
-            rid = _new_request_id()
-            resp = self._call(stub.ExtractConcepts, _extract_request(batch, embed, rid), rid=rid)
-            out.extend(_decode_extract(resp))
-            if progress:
-                progress("concepts", len(out), len(items))
-        return out
+        calls.validate(items)
+        return self._batched(calls.EXTRACT, items, "concepts", progress, embed)
 
     def concept_info(self) -> dict[str, Any]:
-        return wire.concept_info_from_pb(
-            self._call(self._concepts().GetInfo, spb.GetConceptInfoRequest())
-        )
+        return self._run(calls.CONCEPT_INFO)
 
     # -- index tier ----------------------------------------------------------------------
     def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
@@ -241,19 +89,7 @@ class Client:
     def assign_embedded(
         self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
-        stub, out = self._index(), list[Assignment]()
-        for batch in _batches(embedded, self.settings.batch_size):
-            rid = _new_request_id()
-            req = ipb.AssignItemsRequest(
-                items=[wire.embedded_to_pb(e) for e in batch], request_id=rid
-            )
-            out.extend(
-                wire.assignment_from_pb(a)
-                for a in self._call(stub.AssignItems, req, rid=rid).assignments
-            )
-            if progress:
-                progress("assign", len(out), len(embedded))
-        return out
+        return self._batched(calls.ASSIGN, embedded, "assign", progress)
 
     def dedup(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
         """Batch: extract everything, then one BuildIndex stream (progress is forwarded)."""
@@ -264,14 +100,11 @@ class Client:
     ) -> list[Assignment]:
         """Stream ``embedded`` to BuildIndex; never retried (a build is not idempotent)."""
         out: list[Assignment] = []
-        call = self._index().BuildIndex(
-            _build_requests(embedded, self.settings.batch_size),
-            timeout=self.settings.build_timeout,
-            metadata=self.settings.metadata(_new_request_id()),
-        )
+        requests = calls.build_requests(embedded, self.settings.batch_size)
+        stream = self._stub("index").BuildIndex(requests, **self.settings.build_kwargs())
         try:
-            for msg in call:
-                _on_build_message(msg, out, progress)
+            for msg in stream:
+                calls.on_build_message(msg, out, progress)
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
         return out
@@ -280,33 +113,25 @@ class Client:
         self, item_ids: Sequence[str] = (), items: Sequence[QueryInput] = (), k: int = 10
     ) -> list[tuple[str, list[Neighbor]]]:
         """Verified neighbours of stored ids, then of ``items`` (raw items are embedded first)."""
-        raw, embedded = _split_query(items)
-        embedded = embedded + (self.extract(raw) if raw else [])
-        req = ipb.QueryNeighborsRequest(
-            item_ids=list(item_ids), items=[wire.embedded_to_pb(e) for e in embedded], k=k
-        )
-        return wire.neighbor_lists_from_pb(self._call(self._index().QueryNeighbors, req))
+        raw, embedded = calls.split_query(items)
+        return self._run(calls.QUERY, item_ids, embedded + (self.extract(raw) if raw else []), k)
 
     def get_cluster(self, cluster_id: str) -> Cluster:
-        req = ipb.GetClusterRequest(cluster_id=cluster_id)
-        return wire.cluster_from_pb(self._call(self._index().GetCluster, req))
+        return self._run(calls.GET_CLUSTER, cluster_id)
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
-        req = ipb.ExplainRequest(item_a=item_a, item_b=item_b)
-        return wire.explanation_from_pb(self._call(self._index().Explain, req))
+        return self._run(calls.EXPLAIN, item_a, item_b)
 
     def delete(self, item_ids: Sequence[str]) -> int:
         """Number of items removed; deleting again removes nothing, so retrying is safe."""
-        req = ipb.DeleteItemsRequest(item_ids=list(item_ids))
-        return int(self._call(self._index().DeleteItems, req).deleted)
+        return self._run(calls.DELETE, item_ids)
 
     def snapshot(self, path: str | Path = "") -> tuple[str, int]:
         """A snapshot directory on the index server (under its snapshot root) and its size."""
-        resp = self._call(self._index().Snapshot, ipb.SnapshotRequest(path=str(path)), False)
-        return resp.path, int(resp.items)
+        return self._run(calls.SNAPSHOT, path)
 
     def index_info(self) -> IndexInfo:
-        return wire.index_info_from_pb(self._call(self._index().GetInfo, ipb.GetIndexInfoRequest()))
+        return self._run(calls.INDEX_INFO)
 
     def info(self) -> dict[str, Any]:
         """``{"concept": ConceptService info dict, "index": IndexInfo}`` for configured tiers."""
@@ -319,18 +144,13 @@ class Client:
 
     def healthy(self, timeout: float = 1.0) -> bool:
         """True when every configured server answers SERVING."""
-        for address in (self.settings.concept, self.settings.index):
-            if not address:
-                continue
-            try:
-                resp = health_pb2_grpc.HealthStub(self._channel(address)).Check(
-                    health_pb2.HealthCheckRequest(), timeout=timeout
-                )
-            except grpc.RpcError:
-                return False
-            if resp.status != health_pb2.HealthCheckResponse.SERVING:
-                return False
-        return True
+        try:
+            return all(
+                calls.is_serving(self._check(address, timeout))
+                for address in self.settings.addresses()
+            )
+        except grpc.RpcError:
+            return False
 
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
@@ -345,77 +165,50 @@ class Client:
         self.close()
 
 
-class AsyncClient:
+class AsyncClient(Transport):
     """The same methods as ``Client``, as coroutines on grpc.aio channels."""
 
-    def __init__(
-        self,
-        concept: str | None = "127.0.0.1:50051",
-        index: str | None = "127.0.0.1:50052",
-        batch_size: int = 256,
-        timeout: float | None = 60.0,
-        token: str | None = None,
-        *,
-        build_timeout: float | None = None,
-        root_certificates: bytes | None = None,
-        retries: int = 5,
-        max_message_mb: int = 64,
-    ) -> None:
-        self.settings = _Settings(
-            concept, index, batch_size, timeout, build_timeout, token,
-            root_certificates, retries, max_message_mb,
-        )  # fmt: skip
-        self._channels: dict[str, grpc.aio.Channel] = {}
+    _grpc = grpc.aio
 
-    def _channel(self, address: str) -> grpc.aio.Channel:
-        if address not in self._channels:
-            s = self.settings
-            if s.root_certificates is not None:
-                creds = grpc.ssl_channel_credentials(root_certificates=s.root_certificates)
-                self._channels[address] = grpc.aio.secure_channel(address, creds, s.options)
-            else:
-                self._channels[address] = grpc.aio.insecure_channel(address, s.options)
-        return self._channels[address]
-
-    def _concepts(self) -> spb_grpc.ConceptServiceStub:
-        return spb_grpc.ConceptServiceStub(
-            self._channel(self.settings.require(self.settings.concept, "concept"))
-        )
-
-    def _index(self) -> ipb_grpc.IndexServiceStub:
-        return ipb_grpc.IndexServiceStub(
-            self._channel(self.settings.require(self.settings.index, "index"))
-        )
-
-    async def _call(self, method: Any, request: Any, idempotent: bool = True, rid: str = "") -> Any:
-        md = self.settings.metadata(rid or _new_request_id())
+    async def _send(self, stub: Any, call: Call[R], request: Any, rid: str = "") -> R:
+        method = getattr(stub, call.method)
+        md = self.settings.metadata(rid or calls.new_request_id())
 
         async def once() -> Any:
             return await method(request, timeout=self.settings.timeout, metadata=md)
 
         try:
-            if idempotent:
-                return await AsyncRetrying(**self.settings.retry_kwargs())(once)
-            return await once()
+            if call.idempotent:
+                return call.decode(await AsyncRetrying(**self.settings.retry_kwargs())(once))
+            return call.decode(await once())
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
+
+    async def _run(self, call: Call[R], *args: Any) -> R:
+        request = call.request(*args)
+        return await self._send(self._stub(call.tier), call, request)
+
+    async def _batched(
+        self, call: Call[list[R]], seq: Sequence[Any], stage: str, progress: Progress | None,
+        *args: Any,
+    ) -> list[R]:  # fmt: skip
+        stub, out = self._stub(call.tier), list[R]()
+        for batch in calls.batches(seq, self.settings.batch_size):
+            rid = calls.new_request_id()
+            answers = await self._send(stub, call, call.request(batch, rid, *args), rid)
+            out.extend(answers)
+            if progress:
+                progress(stage, len(out), len(seq))
+        return out
 
     async def extract(
         self, items: Sequence[Item], embed: bool = True, progress: Progress | None = None
     ) -> list[EmbeddedItem]:
-        _validate(items)
-        stub, out = self._concepts(), list[EmbeddedItem]()
-        for batch in _batches(items, self.settings.batch_size):
-            rid = _new_request_id()
-            req = _extract_request(batch, embed, rid)
-            out.extend(_decode_extract(await self._call(stub.ExtractConcepts, req, rid=rid)))
-            if progress:
-                progress("concepts", len(out), len(items))
-        return out
+        calls.validate(items)
+        return await self._batched(calls.EXTRACT, items, "concepts", progress, embed)
 
     async def concept_info(self) -> dict[str, Any]:
-        resp = await self._call(self._concepts().GetInfo, spb.GetConceptInfoRequest())
-        return wire.concept_info_from_pb(resp)
+        return await self._run(calls.CONCEPT_INFO)
 
     async def assign(
         self, items: Sequence[Item], progress: Progress | None = None
@@ -425,17 +218,7 @@ class AsyncClient:
     async def assign_embedded(
         self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
-        stub, out = self._index(), list[Assignment]()
-        for batch in _batches(embedded, self.settings.batch_size):
-            rid = _new_request_id()
-            req = ipb.AssignItemsRequest(
-                items=[wire.embedded_to_pb(e) for e in batch], request_id=rid
-            )
-            resp = await self._call(stub.AssignItems, req, rid=rid)
-            out.extend(wire.assignment_from_pb(a) for a in resp.assignments)
-            if progress:
-                progress("assign", len(out), len(embedded))
-        return out
+        return await self._batched(calls.ASSIGN, embedded, "assign", progress)
 
     async def dedup(
         self, items: Sequence[Item], progress: Progress | None = None
@@ -445,19 +228,15 @@ class AsyncClient:
     async def build(
         self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
-        async def requests() -> AsyncIterator[ipb.BuildIndexRequest]:
-            for req in _build_requests(embedded, self.settings.batch_size):
+        async def requests() -> AsyncIterator[Any]:
+            for req in calls.build_requests(embedded, self.settings.batch_size):
                 yield req
 
         out: list[Assignment] = []
-        call = self._index().BuildIndex(
-            requests(),
-            timeout=self.settings.build_timeout,
-            metadata=self.settings.metadata(_new_request_id()),
-        )
+        stream = self._stub("index").BuildIndex(requests(), **self.settings.build_kwargs())
         try:
-            async for msg in call:
-                _on_build_message(msg, out, progress)
+            async for msg in stream:
+                calls.on_build_message(msg, out, progress)
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
         return out
@@ -465,33 +244,24 @@ class AsyncClient:
     async def query(
         self, item_ids: Sequence[str] = (), items: Sequence[QueryInput] = (), k: int = 10
     ) -> list[tuple[str, list[Neighbor]]]:
-        raw, embedded = _split_query(items)
+        raw, embedded = calls.split_query(items)
         embedded = embedded + (await self.extract(raw) if raw else [])
-        req = ipb.QueryNeighborsRequest(
-            item_ids=list(item_ids), items=[wire.embedded_to_pb(e) for e in embedded], k=k
-        )
-        return wire.neighbor_lists_from_pb(await self._call(self._index().QueryNeighbors, req))
+        return await self._run(calls.QUERY, item_ids, embedded, k)
 
     async def get_cluster(self, cluster_id: str) -> Cluster:
-        req = ipb.GetClusterRequest(cluster_id=cluster_id)
-        return wire.cluster_from_pb(await self._call(self._index().GetCluster, req))
+        return await self._run(calls.GET_CLUSTER, cluster_id)
 
     async def explain(self, item_a: str, item_b: str) -> Explanation:
-        req = ipb.ExplainRequest(item_a=item_a, item_b=item_b)
-        return wire.explanation_from_pb(await self._call(self._index().Explain, req))
+        return await self._run(calls.EXPLAIN, item_a, item_b)
 
     async def delete(self, item_ids: Sequence[str]) -> int:
-        req = ipb.DeleteItemsRequest(item_ids=list(item_ids))
-        return int((await self._call(self._index().DeleteItems, req)).deleted)
+        return await self._run(calls.DELETE, item_ids)
 
     async def snapshot(self, path: str | Path = "") -> tuple[str, int]:
-        req = ipb.SnapshotRequest(path=str(path))
-        resp = await self._call(self._index().Snapshot, req, False)
-        return resp.path, int(resp.items)
+        return await self._run(calls.SNAPSHOT, path)
 
     async def index_info(self) -> IndexInfo:
-        resp = await self._call(self._index().GetInfo, ipb.GetIndexInfoRequest())
-        return wire.index_info_from_pb(resp)
+        return await self._run(calls.INDEX_INFO)
 
     async def info(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -502,17 +272,12 @@ class AsyncClient:
         return out
 
     async def healthy(self, timeout: float = 1.0) -> bool:
-        for address in (self.settings.concept, self.settings.index):
-            if not address:
-                continue
-            try:
-                resp = await health_pb2_grpc.HealthStub(self._channel(address)).Check(
-                    health_pb2.HealthCheckRequest(), timeout=timeout
-                )
-            except grpc.RpcError:
-                return False
-            if resp.status != health_pb2.HealthCheckResponse.SERVING:
-                return False
+        try:
+            for address in self.settings.addresses():
+                if not calls.is_serving(await self._check(address, timeout)):
+                    return False
+        except grpc.RpcError:
+            return False
         return True
 
     async def close(self) -> None:

@@ -8,7 +8,7 @@ read with ``ast`` and classified by layer; an arrow against the flow fails namin
 - serving (``serving``): the contract only; never a server, the SDK or the app.
 - servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
   package; never the other server, the SDK or the app.
-- SDK client (``fitrep.client``): the contract only; never a server, ``serving`` or the app.
+- SDK client (``fitrep.client``, ``fitrep.calls``): the contract only; never a server, ``serving`` or the app.
 - app (every other ``fitrep`` module: pipeline, cli, launch, report, readers, ...): anything.
 """
 
@@ -26,7 +26,7 @@ ROOTS = {
     "index_server": REPO / "index_server",
 }
 CONTRACT = ("fitrep.domain", "fitrep.wire", "fitrep.rpc_errors", "fitrep.v1")
-SDK = ("fitrep.client",)
+SDK = ("fitrep.client", "fitrep.calls")
 ALLOWED = {
     "contract": {"contract"},
     "serving": {"contract", "serving"},
