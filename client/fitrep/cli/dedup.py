@@ -13,7 +13,7 @@ from fitrep.cli.errors import user_errors
 from fitrep.cli.progress import console, stage_progress
 from fitrep.output import summarise, write_clusters
 from fitrep.readers import read_items
-from fitrep.report import write_report
+from fitrep.report import explain_pairs, write_report
 
 
 @app.command()
@@ -52,7 +52,25 @@ def dedup(
             summary["faiss_index"] = info.faiss_index
             clusters_path = write_clusters(out, items, assignments)
             concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
-            report_path = write_report(out / "report.html", items, assignments, summary, concepts)
+            settings = {
+                "input": str(file),
+                "backend": backend,
+                "calibration": str(calibration or "shipped"),
+                "threshold": info.threshold,
+                "level_weights": info.level_weights,
+            }
+            # Explaining every joined pair costs ~0.3 ms a pair (0.6 s for the 4,589-item
+            # catalogue, whose dedup takes minutes); the report shows them on click.
+            explanations = explain_pairs(pipeline.index.explain, assignments)
+            report_path = write_report(
+                out / "report.html",
+                items,
+                assignments,
+                {**summary, **settings},
+                concepts,
+                explanations,
+                run_dir=out,
+            )
             (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         finally:
             pipeline.close()

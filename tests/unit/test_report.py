@@ -1,0 +1,125 @@
+"""report.html: one self-contained file; clusters largest first; thumbnails; filter; charts."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from fitrep.domain import Assignment, Explanation, GateResult, Item, Level, LevelScore
+from fitrep.report import explain_pairs, write_report
+from fitrep.report.charts import size_bins
+from PIL import Image
+
+
+def _photo(path: Path, colour: tuple[int, int, int]) -> Path:
+    Image.new("RGB", (640, 480), colour).save(path, "JPEG")
+    return path
+
+
+def _explanation(a: str, b: str) -> Explanation:
+    return Explanation(
+        item_a=a,
+        item_b=b,
+        score=0.9,
+        threshold=0.5,
+        duplicate=True,
+        per_level=[LevelScore(Level.PRIMARY, 0.95, 0.6, True)],
+        gates=[GateResult("code_conflict", False), GateResult("edition_mismatch", True, "pro")],
+        features={"cos_primary": 0.95, "token_jaccard": 0.8, "edition_mismatch": 1.0},
+    )
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> tuple[Path, dict[str, object], str]:
+    """Clusters of 1, 3 and 2 items (in that arrival order), two photos and a broken image."""
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    items = [
+        Item(id="solo", title="Lonely item"),
+        Item(id="p1", title="Oat drink 1 l", image=_photo(tmp_path / "p1.jpg", (200, 180, 40))),
+        Item(id="p2", title="Oat drink 1l", image=_photo(tmp_path / "p2.jpg", (190, 170, 50))),
+        Item(id="p3", title="Oat drink </script><b>x</b>", image=broken),
+        Item(id="q1", title="Canon PIXMA MX700", attributes={"price": "99"}),
+        Item(id="q2", title="canon pixma mx700 printer"),
+    ]
+    levels = {Level.PRIMARY: 0.95, Level.VISUAL: 0.8}
+    assignments = [
+        Assignment("solo", "c1", similarity=0.1),
+        Assignment("p1", "c2"),
+        Assignment("p2", "c2", "p1", 0.9, levels, False, 0.8),
+        Assignment("p3", "c2", "p1", 0.7, levels, False, 0.6),
+        Assignment("q1", "c3"),
+        Assignment("q2", "c3", "q1", 0.85, {Level.PRIMARY: 0.9}, False, 0.7),
+    ]
+    explanations = explain_pairs(_explanation, assignments)
+    summary = {"items": 6, "clusters": 3, "duplicates": 3, "threshold": 0.5, "backend": "rules"}
+    path = write_report(
+        tmp_path / "report.html", items, assignments, summary, None, explanations, tmp_path
+    )
+    page = path.read_text(encoding="utf-8")
+    match = re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page)
+    assert match is not None
+    return tmp_path, json.loads(match.group(1)), page
+
+
+def test_the_file_is_self_contained(run) -> None:
+    _, _, page = run
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "<link" not in page and not re.search(r"<script[^>]+src=", page)
+    assert "@import" not in page and "url(http" not in page
+
+
+def test_clusters_are_sorted_by_size_largest_first(run) -> None:
+    _, data, _ = run
+    clusters = data["clusters"]
+    assert [c["id"] for c in clusters] == ["c2", "c3", "c1"]
+    assert [m["id"] for m in clusters[0]["members"]] == ["p1", "p2", "p3"]
+
+
+def test_image_items_get_embedded_thumbnails_and_unreadable_ones_are_named(run) -> None:
+    _, data, page = run
+    members = {m["id"]: m for c in data["clusters"] for m in c["members"]}
+    uri = members["p1"]["img"]
+    assert uri.startswith("data:image/jpeg;base64,")
+    thumb = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert max(thumb.size) == 96 and len(uri) < 8000
+    assert members["p3"]["img"] == ""  # unreadable: no thumbnail, and the page says so
+    assert "could not be read" in page and "p3" in page
+    assert "img" not in members["q1"]  # no image at all
+
+
+def test_filter_box_paging_and_histograms_are_present(run) -> None:
+    _, _, page = run
+    assert "id='filter'" in page and "id='next'" in page
+    assert page.count("<svg class='chart'") == 2
+    assert "Histogram of match scores" in page and "Histogram of cluster sizes" in page
+    assert "threshold 0.50" in page
+
+
+def test_a_joined_member_links_to_its_explanation(run) -> None:
+    tmp_path, data, page = run
+    p2 = data["clusters"][0]["members"][1]
+    assert p2["via"] == "p1"
+    assert data["run"] == shlex.quote(str(tmp_path))  # the page shows `fitrep explain p2 p1 --run`
+    assert "fitrep explain ${shell(m.id)} ${shell(m.via)} --run ${data.run}" in page
+    assert p2["explain"]["gates"] == [["edition_mismatch", "pro"]]
+    assert p2["explain"]["evidence"] == {"token_jaccard": 0.8}
+    assert p2["levels"] == {"primary": 0.95, "visual": 0.8}
+    assert "explain" not in data["clusters"][0]["members"][0]  # the first member joined nothing
+
+
+def test_text_cannot_close_the_data_script(run) -> None:
+    _, data, page = run
+    assert "<b>x</b>" not in page
+    assert data["clusters"][0]["members"][2]["title"] == "Oat drink </script><b>x</b>"
+
+
+def test_size_bins_cover_every_size_once() -> None:
+    bins = size_bins(45)
+    assert bins[:3] == [(1, 1), (2, 2), (3, 3)] and bins[-1] == (40, 79)
+    assert all(sum(lo <= s <= hi for lo, hi in bins) == 1 for s in range(1, 46))
