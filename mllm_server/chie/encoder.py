@@ -3,8 +3,8 @@
 Each level's concepts are joined into one short string and embedded with the offline
 MiniLM (384-d, unit length). Distinct strings are embedded once: catalogues repeat
 brands, forms and boilerplate, so a string cache removes most of the encoder's work. With
-the real model the cache also lives on disk (``DiskCache``, keyed by model name and a hash
-of the text), so a rerun over the same catalogue does not encode again.
+the real model the cache also lives on disk (``open_disk_cache``: SQLite, keyed by a hash of
+model name and text), so a rerun over the same catalogue does not encode again.
 The VISUAL level is not text: its vector is the image's global descriptor.
 """
 
@@ -14,13 +14,14 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
+
+from mllm_server.chie.kv_cache import KVCache, SqliteTable
 
 ENCODER_NAME = "all-MiniLM-L6-v2"
 TEXT_DIM = 384
@@ -75,53 +76,18 @@ def default_cache_path() -> Path | None:
     return base / "fitrep" / "encoder-cache.sqlite"
 
 
-class DiskCache:
-    """Text embeddings on disk: SQLite, key = sha1(model name, text), value = float32 bytes.
-
-    Best effort: a cache that cannot be opened or written is skipped, never an error.
-    """
-
-    def __init__(self, path: Path, model: str, dim: int) -> None:
-        self.model = model
-        self.dim = dim
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
-        self._lock = threading.Lock()
-
-    def _key(self, text: str) -> bytes:
-        return hashlib.sha1(f"{self.model}\0{text}".encode()).digest()
-
-    def get_many(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        keys = {self._key(t): t for t in texts}
-        found: dict[str, np.ndarray] = {}
-        key_list = list(keys)
-        with self._lock:
-            for start in range(0, len(key_list), 500):
-                part = key_list[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = self.db.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", part)
-                for key, vec in rows:
-                    v = np.frombuffer(vec, np.float32)
-                    if v.size == self.dim:
-                        found[keys[key]] = v
-        return found
-
-    def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        rows = [
-            (self._key(t), np.ascontiguousarray(v, np.float32).tobytes())
-            for t, v in zip(texts, vectors, strict=True)
-        ]
-        try:
-            with self._lock, self.db:
-                self.db.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
-        except sqlite3.Error:
-            pass  # a full or read-only disk only costs a re-encode next time
-
-    def close(self) -> None:
-        self.db.close()
+def open_disk_cache(path: Path) -> SqliteTable:
+    """Text embeddings on disk: SQLite, key = sha1(model name, text), value = float32 bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteTable(
+        path,
+        "emb",
+        "key BLOB PRIMARY KEY, vec BLOB NOT NULL",
+        keys=["key"],
+        value="vec",
+        timeout=10,
+        synchronous="NORMAL",
+    )
 
 
 class LevelEncoder:
@@ -143,18 +109,53 @@ class LevelEncoder:
         self.dim = dim
         if disk_cache == "default":
             disk_cache = default_cache_path() if embed is None else None
-        self.disk: DiskCache | None = None
+        disk = None
         if disk_cache is not None:
             try:
-                self.disk = DiskCache(Path(disk_cache), name, dim)
+                disk = open_disk_cache(Path(disk_cache))
             except (sqlite3.Error, OSError):
-                self.disk = None
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+                disk = None
+        # Best effort on disk: a cache that cannot be read or written is skipped, never an error.
+        self._cache: KVCache[str, np.ndarray] = KVCache(
+            cache_size,
+            disk,
+            table_key=self._disk_key,
+            dump=lambda v: np.ascontiguousarray(v, np.float32).tobytes(),
+            load=self._vector,
+            best_effort=True,
+        )
         self._lock = threading.Lock()
         self.strings_encoded = 0
-        self.cache_hits = 0
-        self.disk_hits = 0
+
+    @property
+    def disk(self) -> SqliteTable | None:
+        """The SQLite layer of the string cache; set it to None to stop using the disk."""
+        return self._cache.table
+
+    @disk.setter
+    def disk(self, table: SqliteTable | None) -> None:
+        self._cache.table = table
+
+    @property
+    def cache_size(self) -> int:
+        return self._cache.max_entries
+
+    @property
+    def cache_hits(self) -> int:
+        """Strings found in memory."""
+        return self._cache.hits
+
+    @property
+    def disk_hits(self) -> int:
+        """Strings found only on disk."""
+        return self._cache.table_hits
+
+    def _disk_key(self, text: str) -> tuple[bytes]:
+        return (hashlib.sha1(f"{self.name}\0{text}".encode()).digest(),)
+
+    def _vector(self, stored: bytes) -> np.ndarray | None:
+        v = np.frombuffer(stored, np.float32)
+        return v if v.size == self.dim else None
 
     def level_dims(self, visual_dim: int | None = None) -> dict[Level, int]:
         dims = {level: self.dim for level in TEXT_LEVELS}
@@ -182,38 +183,13 @@ class LevelEncoder:
         return out
 
     def _lookup(self, texts: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        missing: list[str] = []
-        with self._lock:
-            for text in texts:
-                hit = self._cache.get(text)
-                if hit is None:
-                    missing.append(text)
-                else:
-                    self._cache.move_to_end(text)
-                    found[text] = hit
-            self.cache_hits += len(found)
-        if missing and self.disk is not None:
-            try:
-                stored = self.disk.get_many(missing)
-            except sqlite3.Error:
-                stored = {}
-            if stored:
-                with self._lock:
-                    for text, vector in stored.items():
-                        found[text] = vector
-                        self._cache[text] = vector
-                    self.disk_hits += len(stored)
-                missing = [t for t in missing if t not in stored]
+        found = self._cache.get_many(texts)
+        missing = [t for t in texts if t not in found]
         if missing:
             embedded = self.embed(missing)
-            if self.disk is not None:
-                self.disk.put_many(missing, embedded)
+            pairs = list(zip(missing, embedded, strict=True))
+            self._cache.put_many(pairs)
+            found.update(pairs)
             with self._lock:
-                for text, vector in zip(missing, embedded, strict=True):
-                    found[text] = vector
-                    self._cache[text] = vector
                 self.strings_encoded += len(missing)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
         return found
