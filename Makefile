@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 # torch is pinned in the same pip command: the local CPU wheel, not a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-unit test-integration test-vllm lint protos bench-quality bench-speed deploy-check clean
+.PHONY: venv demo test test-unit test-integration test-vllm test-report lint protos bench-quality bench-speed deploy-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test-integration: venv
 
 test-vllm:
 	bash scripts/test_vllm.sh
+
+# report.html in headless Chromium (apt-get install -y chromium): load < 2 s, screenshots in runs/.
+test-report: venv
+	$(PY) scripts/test_report.py $(REPORT_ARGS)
 
 # Offline: Kubernetes schemas, compose file, Dockerfiles (deploy/check.py); tools in their own venv.
 DEPLOY_VENV ?= .venv-deploy
