@@ -20,6 +20,8 @@ from fitrep.rpc_errors import REQUEST_ID_KEY, Unauthenticated, status_for
 log = logging.getLogger("fitrep.rpc")
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None]
+_PROBES = "/grpc.health.v1."  # health checks: no auth, logged at DEBUG
 
 
 def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:
@@ -47,9 +49,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
     """Request id, one log line per call, and exception -> status code for every RPC."""
 
     def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         if handler is None:
@@ -88,7 +88,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
     @staticmethod
     def _done(method: str, start: float, code: grpc.StatusCode, level: int = logging.INFO) -> None:
-        if level == logging.INFO and method.startswith("/grpc.health.v1."):
+        if level == logging.INFO and method.startswith(_PROBES):
             level = logging.DEBUG  # probes every few seconds would drown the real calls
         ms = (time.perf_counter() - start) * 1000
         log.log(level, "event=rpc method=%s code=%s ms=%.1f", method, code.name, ms)
@@ -116,12 +116,10 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
         self._expected = f"Bearer {token}".encode()
 
     def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith("/grpc.health.v1."):
+        if handler is None or handler_call_details.method.startswith(_PROBES):
             return handler
         given = _metadata(handler_call_details).get("authorization", "").encode()
         if hmac.compare_digest(given, self._expected):
