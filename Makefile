@@ -53,6 +53,21 @@ lint: venv
 protos: venv
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=client --pyi_out=client --grpc_python_out=client protos/fitrep/v1/*.proto
 
+# buf (npm package @bufbuild/buf, pinned, in .buf-node/): lint per protos/buf.yaml, and no breaking
+# change against protos/buf-image.binpb, the contract as released. Only a deliberate, released
+# change refreshes it: $(BUF) build protos --exclude-source-info -o protos/buf-image.binpb
+.PHONY: proto-check
+BUF_VERSION ?= 1.75.0
+BUF_NODE ?= .buf-node
+BUF := $(BUF_NODE)/node_modules/.bin/buf
+$(BUF_NODE)/.installed-$(BUF_VERSION):
+	npm install --prefix $(BUF_NODE) --save-exact --no-audit --no-fund --loglevel=error @bufbuild/buf@$(BUF_VERSION)
+	touch $@
+
+proto-check: $(BUF_NODE)/.installed-$(BUF_VERSION)
+	$(BUF) lint protos
+	$(BUF) breaking protos --against protos/buf-image.binpb
+
 bench-quality: venv
 	$(PY) benchmarks/quality.py
 
