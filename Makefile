@@ -56,7 +56,7 @@ protos: venv
 # buf (npm package @bufbuild/buf, pinned, in .buf-node/): lint per protos/buf.yaml, and no breaking
 # change against protos/buf-image.binpb, the contract as released. Only a deliberate, released
 # change refreshes it: $(BUF) build protos --exclude-source-info -o protos/buf-image.binpb
-.PHONY: proto-check
+.PHONY: proto-check test-interop
 BUF_VERSION ?= 1.75.0
 BUF_NODE ?= .buf-node
 BUF := $(BUF_NODE)/node_modules/.bin/buf
@@ -67,6 +67,11 @@ $(BUF_NODE)/.installed-$(BUF_VERSION):
 proto-check: $(BUF_NODE)/.installed-$(BUF_VERSION)
 	$(BUF) lint protos
 	$(BUF) breaking protos --against protos/buf-image.binpb
+
+# Go and Java callers (examples/) generated from protos/ into build/interop, against the real
+# servers next to the Python SDK; toolchains from Debian packages (installed if missing, as root).
+test-interop: venv
+	bash scripts/test_interop.sh
 
 bench-quality: venv
 	$(PY) benchmarks/quality.py
