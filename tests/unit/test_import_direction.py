@@ -8,7 +8,8 @@ read with ``ast`` and classified by layer; an arrow against the flow fails namin
 - serving (``serving``): the contract only; never a server, the SDK or the app.
 - servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
   package; never the other server, the SDK or the app.
-- SDK client (``fitrep.client``, ``fitrep.calls``): the contract only; never a server, ``serving`` or the app.
+- SDK client (``fitrep.client``, ``fitrep.calls``): the contract only; never a server,
+  ``serving`` or the app.
 - app (every other ``fitrep`` module: pipeline, cli, launch, report, readers, ...): anything.
 """
 
