@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from fitrep.domain import ConceptSet, Item, Level
+
+from mllm_server.chie.kv_cache import KVCache, SqliteTable
 
 
 def content_hash(item: Item) -> str:
@@ -69,62 +68,29 @@ class ConceptCache:
     """
 
     def __init__(self, max_entries: int = 100_000, path: str | Path | None = None) -> None:
-        if max_entries < 0:
-            raise ValueError("max_entries must be >= 0")
-        self.max_entries = max_entries
-        self._lru: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        table = None
         if path is not None:
-            # One connection shared by the engine thread and callers, guarded by _lock.
-            self._db = sqlite3.connect(str(path), check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS concepts (content_hash TEXT, model TEXT,"
-                " prompt_version TEXT, value TEXT,"
-                " PRIMARY KEY (content_hash, model, prompt_version))"
+            table = SqliteTable(
+                path,
+                "concepts",
+                "content_hash TEXT, model TEXT, prompt_version TEXT, value TEXT,"
+                " PRIMARY KEY (content_hash, model, prompt_version)",
+                keys=["content_hash", "model", "prompt_version"],
+                value="value",
             )
-            self._db.commit()
+        # Values stay encoded (JSON) in memory too: each hit decodes a fresh ConceptSet.
+        self._cache: KVCache[tuple[str, str, str], str] = KVCache(max_entries, table)
+        self.max_entries = max_entries
 
     def __len__(self) -> int:
-        return len(self._lru)
+        return len(self._cache)
 
     def get(self, item: Item, model: str, prompt_version: str) -> ConceptSet | None:
-        key = (content_hash(item), model, prompt_version)
-        with self._lock:
-            raw = self._lru.get(key)
-            if raw is not None:
-                self._lru.move_to_end(key)
-            elif self._db is not None:
-                row = self._db.execute(
-                    "SELECT value FROM concepts WHERE content_hash=? AND model=? AND"
-                    " prompt_version=?",
-                    key,
-                ).fetchone()
-                if row is not None:
-                    raw = row[0]
-                    self._remember(key, raw)
+        raw = self._cache.get((content_hash(item), model, prompt_version))
         return None if raw is None else _decode(item.id, raw)
 
     def put(self, item: Item, model: str, prompt_version: str, concepts: ConceptSet) -> None:
-        key = (content_hash(item), model, prompt_version)
-        raw = _encode(concepts)
-        with self._lock:
-            self._remember(key, raw)
-            if self._db is not None:
-                self._db.execute("INSERT OR REPLACE INTO concepts VALUES (?, ?, ?, ?)", (*key, raw))
-                self._db.commit()
+        self._cache.put((content_hash(item), model, prompt_version), _encode(concepts))
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-    def _remember(self, key: tuple[str, str, str], raw: str) -> None:
-        if self.max_entries == 0:
-            return
-        self._lru[key] = raw
-        self._lru.move_to_end(key)
-        while len(self._lru) > self.max_entries:
-            self._lru.popitem(last=False)
+        self._cache.close()
