@@ -71,7 +71,7 @@ proto-check: $(BUF_NODE)/.installed-$(BUF_VERSION)
 # Go and Java callers (examples/) generated from protos/ into build/interop, against the real
 # servers next to the Python SDK; toolchains from Debian packages (installed if missing, as root).
 test-interop: venv
-	bash scripts/test_interop.sh
+	PY=$(PY) bash scripts/test_interop.sh
 
 bench-quality: venv
 	$(PY) benchmarks/quality.py

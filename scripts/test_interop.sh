@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PY=${PY:-$ROOT/.venv/bin/python}
+PY=${PY:-.venv/bin/python} # make passes $(PY); relative to the repo root
+[[ $PY == /* ]] || PY=$ROOT/$PY
 OUT=$ROOT/build/interop
 ITEMS=examples/interop_items.json
 start=$(date +%s)
