@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from fitrep.domain import (
+    Anchors,
     Assignment,
     Cluster,
     EmbeddedItem,
@@ -139,8 +140,8 @@ class IndexEngine:
         self.lexical.extend(item.concepts.anchors for item in items)
         return list(range(start, self.n))
 
-    def _index_codes(self, row: int, anchors: Mapping[str, Sequence[str]]) -> None:
-        for code in dict.fromkeys([*anchors.get("code", ()), *anchors.get("code_any", ())]):
+    def _index_codes(self, row: int, anchors: Anchors) -> None:
+        for code in dict.fromkeys([*anchors.code, *(anchors.code_any or ())]):
             self._code_rows.setdefault(code, []).append(row)
 
     def _code_candidates(self, row: int, query: np.ndarray, taken: set[int]) -> list[int]:
@@ -148,7 +149,7 @@ class IndexEngine:
         ``code_candidates`` nearest to ``query`` (its weighted full vector), ties to the older.
         """
         found: list[int] = []
-        for code in self.anchors[row].get("code", ()):
+        for code in self.anchors[row].code:
             rows = self._code_rows.get(code, [])
             end = bisect.bisect_left(rows, row)  # rows are appended in order: sorted
             for other in reversed(rows[max(0, end - 64) : end]):
@@ -533,9 +534,7 @@ class IndexEngine:
         with self.lock:
             if self.cindex is None or self.reducer is None or self.layout is None:
                 return [(q, []) for q in [*item_ids, *(it.item_id for it in items)]]
-            queries: list[
-                tuple[str, np.ndarray, dict[str, list[str]], dict[str, np.ndarray], int]
-            ] = []
+            queries: list[tuple[str, np.ndarray, Anchors, dict[str, np.ndarray], int]] = []
             for item_id in item_ids:
                 row = self._row(item_id)
                 queries.append(
@@ -550,8 +549,9 @@ class IndexEngine:
             if items:
                 full = concatenate([it.embeddings for it in items], self.layout)
                 for it, vec in zip(items, full, strict=True):
-                    anchors = {key: list(v) for key, v in it.concepts.anchors.items()}
-                    queries.append((it.item_id, vec, anchors, it.concepts.image_features, -1))
+                    queries.append(
+                        (it.item_id, vec, it.concepts.anchors, it.concepts.image_features, -1)
+                    )
             if not queries:
                 return []
             assert self.verifier is not None

@@ -7,8 +7,10 @@ LevelEmbeddings, Assignment, cluster_id.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +70,65 @@ class Overloaded(FitrepError):
     """A queue or batch limit was hit; the caller should back off."""
 
 
+@dataclass(frozen=True)
+class Anchors:
+    """Normalised facts of one item that the verifier gates on; both CHIE backends produce
+    them and the index tier reads them. Serialised (store, cache, wire) with these field
+    names as JSON keys, empty fields left out.
+
+    ``code_any`` / ``number_any`` are ``None`` when a backend did not say (then the title's
+    own ``code`` / ``number`` stand in, see ``codes_any``), which is not the same as saying
+    "none anywhere" (an empty tuple).
+    """
+
+    brand: tuple[str, ...] = ()
+    code: tuple[str, ...] = ()  # model/part codes of the title, canonical form
+    code_any: tuple[str, ...] | None = None  # codes anywhere in the item
+    quantity: tuple[str, ...] = ()  # "<number> <unit>" of the title
+    quantity_any: tuple[str, ...] = ()
+    number: tuple[str, ...] = ()  # bare numbers of the title
+    number_any: tuple[str, ...] | None = None
+    variant: tuple[str, ...] = ()  # colours, and "edition:<word>"
+    tokens: tuple[str, ...] = ()  # the title's core words and codes
+    words_any: tuple[str, ...] = ()  # every content word of the item (bounded)
+
+    @property
+    def codes_any(self) -> tuple[str, ...]:
+        return self.code if self.code_any is None else self.code_any
+
+    @property
+    def numbers_any(self) -> tuple[str, ...]:
+        return self.number if self.number_any is None else self.number_any
+
+    @property
+    def colours(self) -> tuple[str, ...]:
+        return tuple(v for v in self.variant if not v.startswith("edition:"))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Iterable[str]] | None) -> Anchors:
+        """From the JSON form (unknown keys ignored: no reader uses them)."""
+        if not data:
+            return cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data:
+                values[f.name] = tuple(str(v) for v in data[f.name])
+        return cls(**values)
+
+    def to_json(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value or (value is not None and f.name in ("code_any", "number_any")):
+                out[f.name] = list(value)
+        return out
+
+    def merged(self, override: Anchors) -> Anchors:
+        """These anchors with every field ``override`` has replaced (a model's answer over the
+        text rules)."""
+        return Anchors.from_json({**self.to_json(), **override.to_json()})
+
+
 @dataclass
 class Item:
     """One catalogue entry. ``image`` is encoded bytes, a path, or None."""
@@ -89,17 +150,21 @@ class Item:
 class ConceptSet:
     """What CHIE read from one item, level by level.
 
-    ``anchors`` are normalised facts the verifier gates on ("code", "quantity", "brand",
-    "variant", "tokens"); ``image_features`` are pixel-derived arrays (hash, histogram,
+    ``anchors`` are normalised facts the verifier gates on (``Anchors``; a JSON-shaped mapping
+    is accepted and converted); ``image_features`` are pixel-derived arrays (hash, histogram,
     local features) the verifier may use.
     """
 
     item_id: str
     levels: dict[Level, list[str]]
-    anchors: dict[str, list[str]] = field(default_factory=dict)
+    anchors: Anchors = field(default_factory=Anchors)
     image_features: dict[str, np.ndarray] = field(default_factory=dict)
     backend: str = "rules"
     version: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.anchors, Anchors):
+            self.anchors = Anchors.from_json(self.anchors)
 
     def text_of(self, level: Level) -> str:
         """The string that is embedded for ``level`` ("" when the level is absent)."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fitrep.domain import (
+    Anchors,
     Assignment,
     Cluster,
     ConceptSet,
@@ -141,7 +142,7 @@ def concepts_to_pb(cs: ConceptSet) -> cpb.ConceptSet:
             cpb.LevelConcepts(level=Level(lv).name, concepts=list(words))
             for lv, words in sorted(cs.levels.items())
         ],
-        anchors={k: cpb.StringList(values=list(v)) for k, v in cs.anchors.items()},
+        anchors={k: cpb.StringList(values=v) for k, v in cs.anchors.to_json().items()},
         image_features={k: array_to_pb(v) for k, v in cs.image_features.items()},
         backend=cs.backend,
         version=cs.version,
@@ -160,7 +161,7 @@ def concepts_from_pb(msg: cpb.ConceptSet, where: str = "concepts") -> ConceptSet
     return ConceptSet(
         item_id=msg.item_id,
         levels=levels,
-        anchors={k: list(v.values) for k, v in msg.anchors.items()},
+        anchors=Anchors.from_json({k: list(v.values) for k, v in msg.anchors.items()}),
         image_features={
             k: array_from_pb(v, f"{where}.image_features[{k}]")
             for k, v in msg.image_features.items()

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from fitrep.domain import F32
+from fitrep.domain import F32, Anchors
 
 from index_server.integration import LevelLayout
 from index_server.scoring.image import IMAGE_FEATURES
 from index_server.scoring.lexical import ChunkLexical
-from index_server.scoring.verifier import Anchors, PairVerifier, code_stem
+from index_server.scoring.verifier import PairVerifier, code_stem
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
 
@@ -44,12 +44,12 @@ def code_keys(anchors: Sequence[Anchors]) -> np.ndarray:
     """
     out = np.zeros((len(anchors), CODE_SLOTS + 1), np.int64)
     for i, a in enumerate(anchors):
-        prefixes = {_code_key(c) for c in (*a.get("code", ()), *a.get("code_any", ()))}
+        prefixes = {_code_key(c) for c in (*a.code, *(a.code_any or ()))}
         if len(prefixes) > CODE_SLOTS:
             out[i, 0] = -1
         else:
             out[i, : len(prefixes)] = sorted(prefixes)
-        out[i, CODE_SLOTS] = 1 if a.get("code") else 0
+        out[i, CODE_SLOTS] = 1 if a.code else 0
     return out
 
 

@@ -17,14 +17,14 @@ pair's score tightly; pairs that may pass are still scored by the verifier itsel
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from fitrep.domain import Anchors
 
 from index_server.scoring.verifier import char_grams, code_stem
 
-Anchors = Mapping[str, Sequence[str]]
 FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")
 LOWER_BOUNDED = ("unique_min", "unique_max")
 
@@ -106,9 +106,9 @@ class LexicalRows:
     def extend(self, anchors: Iterable[Anchors]) -> None:
         vocab, grams, keys = self._vocab, self._grams, self._keys
         for a in anchors:
-            title = set(a.get("tokens", ()))
+            title = set(a.tokens)
             entries = set()
-            for t in title | set(a.get("number", ())):
+            for t in title | set(a.number):
                 token_id = vocab.get(t)
                 if token_id is None:
                     token_id = vocab[t] = len(vocab)
@@ -119,14 +119,12 @@ class LexicalRows:
             self.tokens.append(np.fromiter(sorted(entries), np.int64, len(entries)))
             ids = {grams.setdefault(g, len(grams)) for g in char_grams(title)}
             self.grams.append(np.fromiter(sorted(ids), np.int64, len(ids)))
-            words = title | set(a.get("words_any", ()))
+            words = title | set(a.words_any)
             cover = {keys.setdefault(cover_key(w), len(keys)) for w in words}
             self.cover.append(np.fromiter(sorted(cover), np.int64, len(cover)))
-            codes = a.get("code", ())
-            self.title_codes.append(self._label_ids(code_stem(c) for c in codes))
-            self.any_codes.append(self._label_ids(code_stem(c) for c in a.get("code_any", codes)))
-            colours = (v for v in a.get("variant", ()) if not v.startswith("edition:"))
-            self.colours.append(self._label_ids(colours))
+            self.title_codes.append(self._label_ids(code_stem(c) for c in a.code))
+            self.any_codes.append(self._label_ids(code_stem(c) for c in a.codes_any))
+            self.colours.append(self._label_ids(a.colours))
 
     def _label_ids(self, labels: Iterable[str]) -> np.ndarray:
         ids = {self._labels.setdefault(x, len(self._labels)) for x in labels}

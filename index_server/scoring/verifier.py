@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from fitrep.domain import F32, GateResult, Level, LevelScore
+from fitrep.domain import F32, Anchors, GateResult, Level, LevelScore
 
 from index_server.integration import LevelLayout, level_cosines
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.image import ImageFeatures, image_pair_features
-
-Anchors = Mapping[str, Sequence[str]]
 
 # Gates: hard evidence that two items are different products. They enter the logistic score
 # with large negative coefficients, so "overwhelming" agreement elsewhere can still win.
@@ -60,7 +58,7 @@ class TokenStats:
     docs: int = 0
 
     def add(self, anchors: Anchors) -> None:
-        self.df.update(set(anchors.get("tokens", ())) | set(anchors.get("number", ())))
+        self.df.update(set(anchors.tokens) | set(anchors.number))
         self.docs += 1
 
     def add_all(self, anchors: Iterable[Anchors]) -> None:
@@ -203,41 +201,36 @@ def anchor_features(
     """Agreement and conflict of two items' anchors (see ``rules._anchors``); ``stats`` gives
     the idf of title tokens for ``idf_cosine``. ``known`` holds the token-overlap features
     (``lexical.FEATURES``) when they were already computed for a whole chunk of pairs."""
-    code_a, code_b = a.get("code", ()), b.get("code", ())
-    code_match = _any_compatible(code_a, b.get("code_any", code_b)) or _any_compatible(
-        code_b, a.get("code_any", code_a)
-    )
+    code_a, code_b = a.code, b.code
+    code_match = _any_compatible(code_a, b.codes_any) or _any_compatible(code_b, a.codes_any)
     code_conflict = bool(code_a and code_b and not code_match)
 
-    qa, qb = _quantities(a.get("quantity", ())), _quantities(b.get("quantity", ()))
-    qa_any, qb_any = _quantities(a.get("quantity_any", ())), _quantities(b.get("quantity_any", ()))
+    qa, qb = _quantities(a.quantity), _quantities(b.quantity)
+    qa_any, qb_any = _quantities(a.quantity_any), _quantities(b.quantity_any)
     quantity_conflict = any(
         not (qa[u] & qb_any.get(u, set())) and not (qb[u] & qa_any.get(u, set()))
         for u in qa.keys() & qb.keys()
     )
 
-    num_a, num_b = set(a.get("number", ())), set(b.get("number", ()))
+    num_a, num_b = set(a.number), set(b.number)
     number_conflict = bool(
-        num_a
-        and num_b
-        and not (num_a & set(b.get("number_any", num_b)))
-        and not (num_b & set(a.get("number_any", num_a)))
+        num_a and num_b and not (num_a & set(b.numbers_any)) and not (num_b & set(a.numbers_any))
     )
 
-    var_a, var_b = set(a.get("variant", ())), set(b.get("variant", ()))
+    var_a, var_b = set(a.variant), set(b.variant)
     col_a = {v for v in var_a if not v.startswith("edition:")}
     col_b = {v for v in var_b if not v.startswith("edition:")}
     colour_conflict = bool(col_a and col_b and not (col_a & col_b))
     # An edition (upgrade, academic, mac, ...) conflicts when each side names one that the
     # other never mentions; one side naming an edition the other is silent on is weaker.
-    words_a, words_b = set(a.get("words_any", ())), set(b.get("words_any", ()))
+    words_a, words_b = set(a.words_any), set(b.words_any)
     ed_a = {v.split(":", 1)[1] for v in var_a - col_a} - words_b
     ed_b = {v.split(":", 1)[1] for v in var_b - col_b} - words_a
     edition_conflict = bool(ed_a and ed_b)
     edition_mismatch = bool(ed_a or ed_b) and not edition_conflict
 
-    brand_a, brand_b = set(a.get("brand", ())), set(b.get("brand", ()))
-    tok_a, tok_b = set(a.get("tokens", ())), set(b.get("tokens", ()))
+    brand_a, brand_b = set(a.brand), set(b.brand)
+    tok_a, tok_b = set(a.tokens), set(b.tokens)
     brand_conflict = bool(
         brand_a and brand_b and not (brand_a & (brand_b | tok_b)) and not (brand_b & tok_a)
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fitrep.domain import Anchors
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -46,7 +47,7 @@ class StoredItem:
     cluster: int
     vector: np.ndarray  # unweighted full vector, float16 on disk
     levels: dict[str, list[str]]
-    anchors: dict[str, list[str]]
+    anchors: Anchors
     image_features: dict[str, np.ndarray] = field(default_factory=dict)
     nearest: str = ""
     similarity: float = 0.0
@@ -109,7 +110,7 @@ class ClusterStore:
                         int(it.is_new),
                         int(it.deleted),
                         json.dumps(it.levels),
-                        json.dumps(it.anchors),
+                        json.dumps(it.anchors.to_json()),
                         np.asarray(it.vector, np.float16).tobytes(),
                         _pack_arrays(it.image_features),
                     )
@@ -151,7 +152,7 @@ class ClusterStore:
                 is_new=bool(r[6]),
                 deleted=bool(r[7]),
                 levels=json.loads(r[8]),
-                anchors=json.loads(r[9]),
+                anchors=Anchors.from_json(json.loads(r[9])),
                 vector=vector,
                 image_features=_unpack_arrays(r[11]),
             )

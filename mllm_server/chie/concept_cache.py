@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from fitrep.domain import ConceptSet, Item, Level
+from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie.kv_cache import KVCache, SqliteTable
 
@@ -41,7 +41,7 @@ def _encode(concepts: ConceptSet) -> str:
     return json.dumps(
         {
             "levels": {level.name: values for level, values in concepts.levels.items()},
-            "anchors": concepts.anchors,
+            "anchors": concepts.anchors.to_json(),
             "backend": concepts.backend,
             "version": concepts.version,
         },
@@ -54,7 +54,7 @@ def _decode(item_id: str, raw: str) -> ConceptSet:
     return ConceptSet(
         item_id=item_id,
         levels={Level[name]: list(values) for name, values in data["levels"].items()},
-        anchors={k: list(v) for k, v in data["anchors"].items()},
+        anchors=Anchors.from_json(data["anchors"]),
         backend=data["backend"],
         version=data["version"],
     )

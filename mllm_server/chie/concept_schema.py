@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from fitrep.domain import ConceptSet, Item, Level
+from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie.text_parse import code_key, normalise
 
@@ -158,5 +158,9 @@ def parse_answer(
         if values:
             anchors[name] = values
     return ConceptSet(
-        item_id=item_id, levels=levels, anchors=anchors, backend=backend, version=version
+        item_id=item_id,
+        levels=levels,
+        anchors=Anchors.from_json(anchors),
+        backend=backend,
+        version=version,
     )

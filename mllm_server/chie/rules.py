@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from fitrep.domain import ConceptSet, Item, Level
+from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
@@ -130,7 +130,7 @@ class RulesExtractor:
         return ConceptSet(
             item_id=item.id,
             levels={level: values for level, values in levels.items() if values},
-            anchors={k: v for k, v in anchors.items() if v},
+            anchors=Anchors.from_json({k: v for k, v in anchors.items() if v}),
             image_features=features,
             backend=self.name,
             version=self.version,

@@ -330,7 +330,7 @@ class VLLMExtractor:
         """Add what is cheap and deterministic, so it is not cached: the verifier's other
         anchors (code_any, tokens, numbers) from the text rules, and the pixel features."""
         rules = self._rules.extract_one(item)
-        concepts.anchors = {**rules.anchors, **concepts.anchors}
+        concepts.anchors = rules.anchors.merged(concepts.anchors)
         concepts.image_features = rules.image_features
         if Level.VISUAL in rules.levels:
             concepts.levels[Level.VISUAL] = rules.levels[Level.VISUAL]

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings
+from fitrep.domain import Anchors, ConceptSet, EmbeddedItem, Level, LevelEmbeddings
 
 from index_server.clustering.fbc import FBC
 from index_server.config import IndexConfig
@@ -83,7 +83,12 @@ def test_chunk_bounds_hold_and_prune(built):
 
 
 def test_code_keys_match_compatible_codes():
-    keys = code_keys([{"code": ["lmvm2085"]}, {"code": ["lmvm2085wh"]}, {"code": ["t0441"]}, {}])
+    keys = code_keys(
+        [
+            Anchors.from_json(a)
+            for a in ({"code": ["lmvm2085"]}, {"code": ["lmvm2085wh"]}, {"code": ["t0441"]}, {})
+        ]
+    )
     assert keys[0, 0] == keys[1, 0] != keys[2, 0]
     assert keys[:, CODE_SLOTS].tolist() == [1, 1, 1, 0]
     assert keys[3, 0] == 0
@@ -99,7 +104,7 @@ def test_compatible_codes_always_share_a_key():
         p + b for b in bases for p in ("av", "abc", "z")
     }
     codes = sorted(variants)
-    keys = code_keys([{"code": [c]} for c in codes])[:, 0]
+    keys = code_keys([Anchors.from_json({"code": [c]}) for c in codes])[:, 0]
     for i, a in enumerate(codes):
         for j, b in enumerate(codes):
             if _codes_compatible(a, b):

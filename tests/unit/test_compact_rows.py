@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fitrep.domain import Level
+from fitrep.domain import Anchors, Level
 
 from index_server.storage.decision_log import DecisionLog
 from index_server.storage.packed_anchors import PackedAnchors
@@ -11,12 +11,13 @@ from index_server.storage.packed_anchors import PackedAnchors
 
 def test_packed_anchors_round_trip_and_keep_empty_lists():
     rows = [{"code": ["t0441"], "code_any": []}, {"tokens": ["oat", "drink"]}, {}]
-    packed = PackedAnchors(rows[:1])
-    packed.extend(rows[1:])
+    packed = PackedAnchors(Anchors.from_json(r) for r in rows[:1])
+    packed.extend(Anchors.from_json(r) for r in rows[1:])
     assert len(packed) == 3
-    assert packed[0] == rows[0] and "code_any" in packed[0]  # empty != missing for the verifier
-    assert packed[1:] == rows[1:]
-    assert list(packed) == rows
+    first = packed[0].to_json()
+    assert first == rows[0] and "code_any" in first  # empty != missing for the verifier
+    assert [a.to_json() for a in packed[1:]] == rows[1:]
+    assert [a.to_json() for a in packed] == rows
     assert packed.nbytes() < 100
 
 

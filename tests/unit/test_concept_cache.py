@@ -34,7 +34,7 @@ def test_hit_returns_a_copy_under_the_callers_id() -> None:
     cache.put(Item("a", "cable"), "tiny", "concepts_v1", _concepts("a"))
     hit = cache.get(Item("b", "cable"), "tiny", "concepts_v1")
     assert hit is not None and hit.item_id == "b"
-    assert hit.levels == _concepts("a").levels and hit.anchors["code"] == ["a8132"]
+    assert hit.levels == _concepts("a").levels and hit.anchors.to_json()["code"] == ["a8132"]
     assert hit.backend == "vllm" and hit.version == "tiny+concepts_v1"
     assert cache.get(Item("a", "cable"), "tiny", "concepts_v2") is None  # new prompt: miss
     assert cache.get(Item("a", "cable"), "other-model", "concepts_v1") is None

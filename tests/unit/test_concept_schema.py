@@ -48,8 +48,8 @@ def test_parse_maps_levels_and_anchors() -> None:
     assert cs.item_id == "i1" and cs.backend == "vllm" and cs.version == "m+concepts_v1"
     assert cs.levels[Level.PRIMARY] == ["usb-c cable", "anker"]
     assert Level.FORM not in cs.levels  # empty level stays absent
-    assert cs.anchors["code"] == ["a8132"]  # same canonical form as the rules backend
-    assert cs.anchors["brand"] == ["anker"] and "variant" not in cs.anchors
+    assert cs.anchors.to_json()["code"] == ["a8132"]  # same canonical form as the rules backend
+    assert cs.anchors.to_json()["brand"] == ["anker"] and "variant" not in cs.anchors.to_json()
 
 
 @pytest.mark.parametrize(

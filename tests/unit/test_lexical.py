@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from fitrep.domain import Anchors
 
 from index_server.scoring.lexical import FEATURES, LOWER_BOUNDED, LexicalRows
 from index_server.scoring.verifier import TokenStats, anchor_features
@@ -12,7 +13,7 @@ COLOURS = ["black", "cyan", "pink", "edition:upgrade", "edition:mac"]
 WORDS = ["sony", "cybershot", "camera", "pink", "black", "canon", "pixma", "printer", "ink", "oat"]
 
 
-def _anchors(n: int, seed: int) -> list[dict[str, list[str]]]:
+def _anchors(n: int, seed: int) -> list[Anchors]:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
@@ -27,7 +28,7 @@ def _anchors(n: int, seed: int) -> list[dict[str, list[str]]]:
         if rng.random() < 0.5:  # joined codes from the description, or an empty list
             row["code_any"] = codes + [CODES[i] for i in rng.integers(0, len(CODES), 2)][:1]
         row["variant"] = [COLOURS[i] for i in rng.integers(0, len(COLOURS), rng.integers(0, 3))]
-        out.append(row)
+        out.append(Anchors.from_json(row))
     return out
 
 

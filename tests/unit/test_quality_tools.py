@@ -2,9 +2,16 @@
 
 import numpy as np
 from fitrep.ditto import parse_side, read_pairs
+from fitrep.domain import Anchors
 
+from index_server.scoring import verifier
 from index_server.scoring.calibration_fit import best_f1_threshold, fit_calibration
-from index_server.scoring.verifier import TokenStats, anchor_features
+from index_server.scoring.verifier import TokenStats
+
+
+def anchor_features(a, b, stats=None):
+    """The verifier's features of two anchor sets written in their JSON form."""
+    return verifier.anchor_features(Anchors.from_json(a), Anchors.from_json(b), stats)
 
 
 def test_parse_side_maps_first_column_to_title_and_description_to_text():
@@ -63,7 +70,7 @@ def test_fit_calibration_learns_signs_and_weights():
 
 def test_idf_cosine_rewards_shared_rare_tokens():
     stats = TokenStats()
-    stats.add_all([{"tokens": ["sony", "camera", f"x{i}"]} for i in range(50)])
+    stats.add_all([Anchors.from_json({"tokens": ["sony", "camera", f"x{i}"]}) for i in range(50)])
     rare = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["canon", "x1"]}, stats)[
         "idf_cosine"
     ]

@@ -30,8 +30,8 @@ def test_levels_follow_roles():
     assert "pink" not in " ".join(cs.levels[Level.PRIMARY])
     assert {"best", "elegant"} <= set(cs.levels[Level.SUBJECTIVE])
     assert "7.2 mp" in cs.levels[Level.OBJECTIVE]
-    assert cs.anchors["variant"] == ["pink"]
-    assert cs.anchors["code"] == ["dscw120"]
+    assert cs.anchors.to_json()["variant"] == ["pink"]
+    assert cs.anchors.to_json()["code"] == ["dscw120"]
 
 
 def test_missing_levels_are_absent_not_faked():
@@ -58,5 +58,5 @@ def test_brand_from_attributes_wins():
     cs = RulesExtractor().extract_one(
         Item("m", "office 2007", attributes={"manufacturer": "Microsoft Corp"})
     )
-    assert cs.anchors["brand"] == ["microsoft"]
-    assert cs.anchors["number"] == ["2007"]
+    assert cs.anchors.to_json()["brand"] == ["microsoft"]
+    assert cs.anchors.to_json()["number"] == ["2007"]

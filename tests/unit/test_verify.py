@@ -1,4 +1,13 @@
-from index_server.scoring.verifier import anchor_features
+from collections.abc import Mapping, Sequence
+
+from fitrep.domain import Anchors
+
+from index_server.scoring import verifier
+
+
+def anchor_features(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]):
+    """The verifier's features of two anchor sets written in their JSON form."""
+    return verifier.anchor_features(Anchors.from_json(a), Anchors.from_json(b))
 
 
 def test_conflicting_model_codes_fire_the_gate():
@@ -84,7 +93,7 @@ def test_image_only_pairs_get_the_modality_shift():
     both = np.array([1, 0, 1, 0], np.float32)
     # shifted when the only level the two share is VISUAL, whatever else one side has
     for a, b, expect_shift in ((photo, photo, True), (photo, both, True), (both, both, False)):
-        p0 = PairVerifier(plain, layout).score(a, {}, b[None, :], [{}]).probability[0]
-        p1 = PairVerifier(shifted, layout).score(a, {}, b[None, :], [{}]).probability[0]
+        p0 = PairVerifier(plain, layout).score(a, Anchors(), b[None, :], [Anchors()]).probability[0]
+        p1 = PairVerifier(shifted, layout).score(a, Anchors(), b[None, :], [Anchors()]).probability[0]
         logit = lambda p: np.log(p / (1 - p))  # noqa: E731
         assert abs(logit(p1) - logit(p0) - (2.0 if expect_shift else 0.0)) < 1e-4
