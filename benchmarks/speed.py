@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from fitrep.domain import ConceptSet, EmbeddedItem, Level, LevelEmbeddings  # noqa: E402
 
+from index_server.clustering.clusterer import Clusterer  # noqa: E402
 from index_server.config import IndexConfig  # noqa: E402
 from index_server.engine import IndexEngine  # noqa: E402
 from index_server.scoring.calibration import Calibration  # noqa: E402
@@ -102,26 +103,24 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
-class PerItemEngine(IndexEngine):
+class PerItemClusterer(Clusterer):
     """Baseline: the decision loop before batching (one verifier call per item and pair set)."""
 
-    def _decide(self, rows: list[int], progress: object = None) -> None:  # type: ignore[override]
-        assert self.verifier is not None
+    def decide(self, rows, candidates, scorer, levels, progress=None) -> None:  # type: ignore[no-untyped-def]
+        verifier = scorer.verifier
         for start in range(0, len(rows), 512):
             chunk = rows[start : start + 512]
-            cands = self._candidates(chunk)
+            cands = candidates(chunk)
             for row, hits in zip(chunk, cands.tolist(), strict=True):
-                self.verifier.stats.extend_to(self.anchors, row + 1)  # as the engine does
-                d = self.fbc.decide(row, [h for h in hits if h >= 0], self._score)
+                verifier.stats.extend_to(scorer.rows.anchors, row + 1)  # as the engine does
+                d = self.fbc.decide(row, [h for h in hits if h >= 0], scorer.score)
                 per_level = {}
                 if d.nearest_row >= 0:
-                    s = self._pair_scores(row, [d.nearest_row])
+                    s = scorer.pair_scores(row, [d.nearest_row])
                     per_level = {
-                        ls.level: ls.similarity
-                        for ls in self.verifier.level_scores(s, 0)
-                        if ls.present
+                        ls.level: ls.similarity for ls in verifier.level_scores(s, 0) if ls.present
                     }
-                self._record(row, d, per_level)
+                self.record(d, per_level)
 
 
 def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
@@ -130,13 +129,18 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
     takes longer than this benchmark's budget; assign speed at N depends on the index and
     the cluster sizes, which this reproduces."""
 
-    from index_server.integration import concatenate
+    from index_server.integration import concatenate, infer_layout
 
     first: dict[int, int] = {}
     for start in range(0, n, 50_000):
         batch = cat.items(start, min(n, start + 50_000))
-        layout = engine._layout_for(batch)
-        rows = engine._append(batch, concatenate([it.embeddings for it in batch], layout))
+        if engine.layout is None:
+            engine.set_layout(infer_layout([it.embeddings for it in batch]))
+        assert engine.layout is not None
+        rows = engine.rows.append(
+            batch, concatenate([it.embeddings for it in batch], engine.layout)
+        )
+        engine.candidates.register(rows)
         for row, p in zip(rows, cat.product[start : start + len(rows)].tolist(), strict=True):
             cluster = first.get(p)
             is_new = cluster is None
@@ -144,8 +148,8 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
                 cluster = first[p] = engine.fbc.new_cluster(row)
             else:
                 engine.fbc.join(row, cluster)
-            engine.decisions.record(cluster, -1, 0.0, 1.0, is_new)
-    engine._refit()
+            engine.clusterer.decisions.record(cluster, -1, 0.0, 1.0, is_new)
+    engine.candidates.refit(None)
 
 
 def index_config(**overrides: object) -> IndexConfig:
@@ -161,15 +165,15 @@ def candidate_recall(engine: IndexEngine, cat: Catalogue, q_start: int, q_stop: 
 
     from index_server.integration import integrate
 
-    rows = [engine.row_of[f"i{i}"] for i in range(q_start, min(q_stop, q_start + 2000))]
-    found = engine._candidates(rows)
+    rows = [engine.rows.row_of[f"i{i}"] for i in range(q_start, min(q_stop, q_start + 2000))]
+    found = engine.candidates.candidates(rows)
     assert engine.layout is not None
     full = integrate(
-        engine.vectors[: rows[0]].astype(np.float32), engine.layout, engine.calibration.weights
+        engine.rows.vectors[: rows[0]].astype(np.float32), engine.layout, engine.calibration.weights
     )
     flat = faiss.IndexFlatIP(full.shape[1])
     flat.add(full)
-    _, exact = flat.search(engine._weighted(rows), engine.config.k)
+    _, exact = flat.search(engine.candidates.weighted(rows), engine.config.k)
     by_product: dict[int, list[int]] = {}
     for r, p in enumerate(cat.product[: rows[0]].tolist()):
         by_product.setdefault(p, []).append(r)
@@ -236,13 +240,13 @@ def bench_index(
         rate = queries / assign_s
         rec = candidate_recall(engine, cat, n, n + queries)
         b_items = cat.items(n + queries, n + queries + baseline_queries)
-        engine.__class__ = PerItemEngine  # same state, old decision loop
+        engine.clusterer.__class__ = PerItemClusterer  # same state, old decision loop
         base_s, _ = timed(
             lambda: [engine.assign(b_items[s : s + BATCH]) for s in range(0, len(b_items), BATCH)]
         )
-        engine.__class__ = IndexEngine
+        engine.clusterer.__class__ = Clusterer
         base_rate = baseline_queries / base_s
-        desc = engine.cindex.describe() if engine.cindex else "?"
+        desc = engine.candidates.describe()[1]
         lines.append(
             f"| {n:,}{' (bulk-loaded)' if bulk else ''} | {build_s:.1f} | {n / build_s:,.0f} | **{rate:,.0f}** | {base_rate:,.0f} | {rate / base_rate:.1f}x"
             f" | {rec['recall_index']:.4f} ({rec['pairs']} pairs) | {rec['recall_flat']:.4f}"

@@ -3,7 +3,7 @@
 faiss-gpu wheels need their own CUDA build; torch is already in every install of the project,
 and on a GPU a (queries x N) product followed by ``topk`` is exact and fast enough to serve
 the index tier without an approximate index. On CPU it works too (tests, small indexes),
-but FAISS is the better CPU backend. Same interface as ``retrieval.CandidateIndex``.
+but FAISS is the better CPU backend. Implements ``vector_index.VectorIndex``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 from fitrep.domain import F32, InvalidInput
+
+from index_server.candidates.vector_index import check_vectors
 
 # Elements of one (queries x stored) score block: bounds temporary memory to ~1 GiB in fp32.
 _BLOCK_ELEMENTS = 1 << 28
@@ -115,7 +117,4 @@ class TorchExactIndex:
         self.rebuild(np.load(io.BytesIO(data)))
 
     def _check(self, vectors: Any) -> F32:
-        vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise InvalidInput("vectors", f"expected shape (n, {self.dim}), got {vectors.shape}")
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return check_vectors(np.asarray(vectors), self.dim)

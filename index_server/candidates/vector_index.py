@@ -1,20 +1,69 @@
-"""Candidate retrieval over SPDR vectors with FAISS: Flat for small N, IVF-Flat above; or
-exact search by matrix products in torch (``backend="torch"``, for a GPU).
+"""Vector indexes over SPDR vectors, one class per backend: FAISS (Flat for small N,
+IVF-Flat above) on CPU, or exact search by matrix products in torch (for a GPU).
 
-Row numbers are FAISS ids (items are only ever appended; deletions are filtered by the
+Row numbers are index ids (items are only ever appended; deletions are filtered by the
 caller and compacted on the next rebuild).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from fitrep.domain import F32, InvalidInput
 
+BACKENDS = ("faiss", "torch")
 
-class CandidateIndex:
-    """Top-k search; ``metric`` is "ip" (identity space) or "l2" (reduced space)."""
+
+class VectorIndex(Protocol):
+    """What candidate generation needs of a backend."""
+
+    @property
+    def ntotal(self) -> int: ...
+
+    def describe(self) -> str: ...
+
+    def rebuild(self, vectors: F32) -> None: ...
+
+    def add(self, vectors: F32) -> None: ...
+
+    def search(self, queries: F32, k: int) -> tuple[F32, np.ndarray]: ...
+
+    def serialize(self) -> bytes: ...
+
+    def deserialize(self, data: bytes) -> None: ...
+
+
+def check_vectors(vectors: np.ndarray, dim: int) -> F32:
+    """float32, C-contiguous, shape (n, dim), or InvalidInput naming the shape."""
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise InvalidInput("vectors", f"expected shape (n, {dim}), got {vectors.shape}")
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def create_index(
+    dim: int,
+    metric: str = "ip",
+    ivf_min_items: int = 50_000,
+    nprobe: int = 16,
+    threads: int | None = None,
+    backend: str = "faiss",
+    device: str = "auto",
+) -> VectorIndex:
+    """The index of ``backend``; ``metric`` is "ip" (identity space) or "l2" (reduced)."""
+    if metric not in ("ip", "l2"):
+        raise InvalidInput("metric", f"{metric!r} is not 'ip' or 'l2'")
+    if backend not in BACKENDS:
+        raise InvalidInput("search_backend", f"{backend!r} is not 'faiss' or 'torch'")
+    if backend == "torch":
+        from index_server.candidates.torch_index import TorchExactIndex
+
+        return TorchExactIndex(dim, metric, device)
+    return FaissIndex(dim, metric, ivf_min_items, nprobe, threads)
+
+
+class FaissIndex:
+    """FAISS on CPU: exact Flat below ``ivf_min_items`` vectors, IVF-Flat from there."""
 
     def __init__(
         self,
@@ -23,31 +72,18 @@ class CandidateIndex:
         ivf_min_items: int = 50_000,
         nprobe: int = 16,
         threads: int | None = None,
-        backend: str = "faiss",
-        device: str = "auto",
     ) -> None:
-        if metric not in ("ip", "l2"):
-            raise InvalidInput("metric", f"{metric!r} is not 'ip' or 'l2'")
-        if backend not in ("faiss", "torch"):
-            raise InvalidInput("search_backend", f"{backend!r} is not 'faiss' or 'torch'")
+        import faiss
+
         self.dim = dim
         self.metric = metric
         self.ivf_min_items = ivf_min_items
         self.nprobe = nprobe
-        self.backend = backend
-        self.index: Any  # a FAISS index or a TorchExactIndex (same methods used here)
-        if backend == "torch":
-            from index_server.candidates.torch_index import TorchExactIndex
-
-            self.index = TorchExactIndex(dim, metric, device)
-            return
-        import faiss
-
         if threads:
             faiss.omp_set_num_threads(threads)
-        self.index = self._flat()
+        self.index: Any = self._flat()
 
-    def _flat(self):  # type: ignore[no-untyped-def]
+    def _flat(self) -> Any:
         import faiss
 
         return faiss.IndexFlatIP(self.dim) if self.metric == "ip" else faiss.IndexFlatL2(self.dim)
@@ -57,8 +93,6 @@ class CandidateIndex:
         return int(self.index.ntotal)
 
     def describe(self) -> str:
-        if self.backend == "torch":
-            return str(self.index.describe())
         import faiss
 
         if isinstance(self.index, faiss.IndexIVFFlat):
@@ -67,18 +101,14 @@ class CandidateIndex:
 
     def rebuild(self, vectors: F32) -> None:
         """Replace the content; trains IVF when there are enough vectors for it."""
-        if self.backend == "torch":
-            self.index.rebuild(vectors)
-            return
         import faiss
 
-        vectors = self._check(vectors)
+        vectors = check_vectors(vectors, self.dim)
         n = len(vectors)
         if n >= self.ivf_min_items:
             nlist = int(min(4 * np.sqrt(n), n // 39))
-            quantizer = self._flat()
             metric = faiss.METRIC_INNER_PRODUCT if self.metric == "ip" else faiss.METRIC_L2
-            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, metric)
+            index = faiss.IndexIVFFlat(self._flat(), self.dim, nlist, metric)
             rng = np.random.default_rng(0)
             train = (
                 vectors if n <= 64 * nlist else vectors[rng.choice(n, 64 * nlist, replace=False)]
@@ -91,33 +121,23 @@ class CandidateIndex:
         self.index.add(vectors)
 
     def add(self, vectors: F32) -> None:
-        self.index.add(self._check(vectors))
+        self.index.add(check_vectors(vectors, self.dim))
 
     def search(self, queries: F32, k: int) -> tuple[F32, np.ndarray]:
         """(scores, rows), each (n, k); rows -1 where fewer than k exist."""
         k = max(1, min(k, self.ntotal))
         if self.ntotal == 0 or len(queries) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        return self.index.search(self._check(queries), k)
+        return self.index.search(check_vectors(queries, self.dim), k)  # type: ignore[no-any-return]
 
     def serialize(self) -> bytes:
-        if self.backend == "torch":
-            return bytes(self.index.serialize())
         import faiss
 
         return bytes(faiss.serialize_index(self.index))
 
     def deserialize(self, data: bytes) -> None:
-        if self.backend == "torch":
-            self.index.deserialize(data)
-            return
         import faiss
 
         self.index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         if hasattr(self.index, "nprobe"):
             self.index.nprobe = self.nprobe
-
-    def _check(self, vectors: np.ndarray) -> F32:
-        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
-            raise InvalidInput("vectors", f"expected shape (n, {self.dim}), got {vectors.shape}")
-        return np.ascontiguousarray(vectors, dtype=np.float32)

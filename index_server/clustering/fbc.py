@@ -9,7 +9,7 @@ applied over all items in input order, so a batch build and incremental assignme
 same items in the same order give the same clusters.
 
 Cluster ids are integers from a counter that only grows (persisted by the store), never
-reused; ``format_cluster_id`` gives the external string.
+reused; ``cluster_ids`` gives their external form.
 """
 
 from __future__ import annotations
@@ -20,16 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 ScoreFn = Callable[[int, Sequence[int]], np.ndarray]  # (row, rows) -> probabilities
-
-
-def format_cluster_id(number: int) -> str:
-    return f"c{number:08d}"
-
-
-def parse_cluster_id(text: str) -> int:
-    if len(text) < 2 or text[0] != "c" or not text[1:].isdigit():
-        raise ValueError(f"not a cluster id: {text!r}")
-    return int(text[1:])
 
 
 @dataclass

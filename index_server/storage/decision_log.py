@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fitrep.domain import Assignment, Level
 
-from index_server.clustering.fbc import format_cluster_id
+from index_server.clustering.cluster_ids import format_cluster_id
 
 _LEVELS = tuple(Level)
 

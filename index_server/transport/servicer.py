@@ -1,8 +1,8 @@
 """The IndexService servicer: protobuf in, ``IndexEngine`` call, protobuf out.
 
-Single writer: mutating calls (assign, build, delete, snapshot) hold ``write_lock``, so a
-build and an assign never interleave. Errors are domain exceptions, mapped to status codes by
-``fitrep.rpc_errors.ErrorInterceptor``.
+Single writer: every engine call holds the engine's one lock, so a build and an assign never
+interleave. Errors are domain exceptions, mapped to status codes by
+``serving.interceptors.ErrorInterceptor``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         self.engine = engine
         self.max_batch = max_batch
         self.snapshot_root = snapshot_root
-        self.write_lock = threading.Lock()
 
     def _check_batch(self, n: int, where: str = "items") -> None:
         if n > self.max_batch:
@@ -47,8 +46,7 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
     ) -> ipb.AssignItemsResponse:
         self._check_batch(len(request.items))
         items = wire.embedded_items_from_pb(request.items)
-        with self.write_lock:
-            assignments = self.engine.assign(items)
+        assignments = self.engine.assign(items)
         return ipb.AssignItemsResponse(
             assignments=[wire.assignment_to_pb(a) for a in assignments],
             request_id=request.request_id,
@@ -73,10 +71,9 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
 
         def work() -> None:
             try:
-                with self.write_lock:
-                    outcome["assignments"] = self.engine.build(
-                        items, progress=lambda stage, done, total: events.put((stage, done, total))
-                    )
+                outcome["assignments"] = self.engine.build(
+                    items, progress=lambda stage, done, total: events.put((stage, done, total))
+                )
             except BaseException as exc:  # re-raised below, in the RPC's thread
                 outcome["error"] = exc
             finally:
@@ -130,16 +127,14 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         self, request: ipb.DeleteItemsRequest, context: grpc.ServicerContext
     ) -> ipb.DeleteItemsResponse:
         self._check_batch(len(request.item_ids), "item_ids")
-        with self.write_lock:
-            deleted = self.engine.delete(list(request.item_ids))
+        deleted = self.engine.delete(list(request.item_ids))
         return ipb.DeleteItemsResponse(deleted=deleted)
 
     def Snapshot(
         self, request: ipb.SnapshotRequest, context: grpc.ServicerContext
     ) -> ipb.SnapshotResponse:
         target = self._snapshot_path(request.path)
-        with self.write_lock:
-            path, n = self.engine.snapshot(target)
+        path, n = self.engine.snapshot(target)
         return ipb.SnapshotResponse(path=str(path), items=n)
 
     def _snapshot_path(self, requested: str) -> Path:

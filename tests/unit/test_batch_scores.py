@@ -64,19 +64,19 @@ def test_chunk_bounds_hold_and_prune(built):
     rows = list(range(100, 300))
     scores = ChunkScores(
         engine.verifier,
-        engine.vectors,
-        engine.present,
-        engine._codes[: engine.n],
-        engine.images,
+        engine.rows.vectors,
+        engine.rows.present,
+        engine.rows.codes,
+        engine.rows.images,
         np.asarray(rows),
-        engine._candidates(rows),
+        engine.candidates.candidates(rows),
     )
     bounds, exact = [], []
     for i, row in enumerate(rows):
         cands = scores.candidates(i)
         if cands:
             bounds += scores.upper_bounds(i)
-            exact += engine._score(row, cands).tolist()
+            exact += engine.scorer.score(row, cands).tolist()
     assert len(exact) > 500
     assert all(u >= p for u, p in zip(bounds, exact, strict=True))
     assert np.mean(np.asarray(bounds) < engine.fbc.threshold) > 0.5  # most pairs never scored
@@ -115,9 +115,9 @@ def test_batched_build_decides_like_per_item_fbc(built):
     engine, assignments = built
     reference = FBC(engine.fbc.threshold, engine.fbc.max_checked)
     rows = list(range(engine.n))
-    cands = engine._candidates(rows)
+    cands = engine.candidates.candidates(rows)
     for row in rows:
-        d = reference.decide(row, [c for c in cands[row].tolist() if c >= 0], engine._score)
+        d = reference.decide(row, [c for c in cands[row].tolist() if c >= 0], engine.scorer.score)
         assert reference.cluster_of[row] == engine.fbc.cluster_of[row]
         assert assignments[row].is_new_cluster == d.is_new
         if d.is_new:  # batched: an upper bound of the best pair
@@ -132,11 +132,11 @@ def test_vector_buffer_grows_and_survives_restart(tmp_path):
     items = synthetic_items(1500, seed=1)
     engine = IndexEngine(tmp_path)
     first = engine.assign(items[:700]) + engine.assign(items[700:])
-    assert engine.vectors.shape[0] == 1500
+    assert engine.rows.vectors.shape[0] == 1500
     engine.close()
     again = IndexEngine(tmp_path)
-    assert np.array_equal(again.vectors, engine.vectors)
-    assert np.array_equal(again.present, engine.present)
+    assert np.array_equal(again.rows.vectors, engine.rows.vectors)
+    assert np.array_equal(again.rows.present, engine.rows.present)
     assert [a.cluster_id for a in again.assign(items[:5])] == [a.cluster_id for a in first[:5]]
 
 
@@ -144,15 +144,15 @@ def test_bounds_hold_with_the_shipped_calibration():
     engine = IndexEngine()
     engine.build(synthetic_items(200, seed=2))
     rows = np.arange(50, 200)
-    cands = engine._candidates(rows.tolist())
-    args = (engine.verifier, engine.vectors, engine.present, engine._codes[: engine.n])
-    loose = ChunkScores(*args, engine.images, rows, cands)
-    lexical = engine.lexical.chunk_features(rows, cands)
-    tight = ChunkScores(*args, engine.images, rows, cands, lexical)
+    cands = engine.candidates.candidates(rows.tolist())
+    args = (engine.verifier, engine.rows.vectors, engine.rows.present, engine.rows.codes)
+    loose = ChunkScores(*args, engine.rows.images, rows, cands)
+    lexical = engine.rows.lexical.chunk_features(rows, cands)
+    tight = ChunkScores(*args, engine.rows.images, rows, cands, lexical)
     for i, row in enumerate(rows.tolist()):
         cands_i = tight.candidates(i)
         if cands_i:
-            exact = engine._score(row, cands_i).tolist()
+            exact = engine.scorer.score(row, cands_i).tolist()
             assert all(u >= p for u, p in zip(tight.upper_bounds(i), exact, strict=True))
             assert all(
                 u >= t for u, t in zip(loose.upper_bounds(i), tight.upper_bounds(i), strict=True)

@@ -136,8 +136,10 @@ def test_items_sharing_a_model_code_are_candidates_whatever_their_embedding(fast
 
     engine = IndexEngine(config=IndexConfig(k=1, code_candidates=4))
     engine.build(fast_items)
-    s1, s2, c1 = (engine.row_of[i] for i in ("s1", "s2", "c1"))
-    cands = engine._candidates([s2])[0].tolist()
+    s1, s2, c1 = (engine.rows.row_of[i] for i in ("s1", "s2", "c1"))
+    cands = engine.candidates.candidates([s2])[0].tolist()
     assert s1 in cands  # DSC-W120 == dscw120, via the code channel or the nearest neighbour
     assert cands.count(s1) == 1
-    assert c1 not in engine._code_candidates(s2, engine._weighted([s2])[0], set())
+    assert c1 not in engine.candidates.code_candidates(
+        s2, engine.candidates.weighted([s2])[0], set()
+    )

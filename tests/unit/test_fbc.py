@@ -1,6 +1,7 @@
 import numpy as np
 
-from index_server.clustering.fbc import FBC, format_cluster_id, parse_cluster_id
+from index_server.clustering.cluster_ids import format_cluster_id, parse_cluster_id
+from index_server.clustering.fbc import FBC
 
 
 def _scorer(table):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fitrep.domain import InvalidInput
 
-from index_server.candidates.vector_index import CandidateIndex
+from index_server.candidates.vector_index import create_index
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 
@@ -19,8 +19,8 @@ def _vectors(n: int, d: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("metric", ["ip", "l2"])
 def test_torch_backend_matches_exact_faiss(metric):
     data, queries = _vectors(3000, 24, 0), _vectors(200, 24, 1)
-    faiss_index = CandidateIndex(24, metric, ivf_min_items=10**9)
-    torch_index = CandidateIndex(24, metric, backend="torch", device="cpu")
+    faiss_index = create_index(24, metric, ivf_min_items=10**9)
+    torch_index = create_index(24, metric, backend="torch", device="cpu")
     faiss_index.rebuild(data[:1000])
     torch_index.rebuild(data[:1000])
     # grown in uneven chunks: the buffer doubles behind the scenes
@@ -36,27 +36,27 @@ def test_torch_backend_matches_exact_faiss(metric):
 
 
 def test_torch_backend_round_trips_and_handles_small_indexes():
-    index = CandidateIndex(8, "ip", backend="torch", device="cpu")
+    index = create_index(8, "ip", backend="torch", device="cpu")
     scores, rows = index.search(_vectors(3, 8, 2), 5)
     assert rows.shape == (3, 0)
     data = _vectors(4, 8, 3)
     index.rebuild(data)
     scores, rows = index.search(data, 16)  # k above ntotal: clipped like FAISS
     assert rows.shape == (4, 4) and (rows[:, 0] == np.arange(4)).all()
-    copy = CandidateIndex(8, "ip", backend="torch", device="cpu")
+    copy = create_index(8, "ip", backend="torch", device="cpu")
     copy.deserialize(index.serialize())
     assert (copy.search(data, 2)[1] == index.search(data, 2)[1]).all()
 
 
 def test_unknown_backend_and_missing_gpu_are_named_errors():
     with pytest.raises(InvalidInput) as err:
-        CandidateIndex(8, "ip", backend="annoy")
+        create_index(8, "ip", backend="annoy")
     assert err.value.field == "search_backend"
     import torch
 
     if not torch.cuda.is_available():
         with pytest.raises(InvalidInput) as err:
-            CandidateIndex(8, "ip", backend="torch", device="cuda")
+            create_index(8, "ip", backend="torch", device="cuda")
         assert err.value.field == "search_device"
 
 

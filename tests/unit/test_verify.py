@@ -94,6 +94,10 @@ def test_image_only_pairs_get_the_modality_shift():
     # shifted when the only level the two share is VISUAL, whatever else one side has
     for a, b, expect_shift in ((photo, photo, True), (photo, both, True), (both, both, False)):
         p0 = PairVerifier(plain, layout).score(a, Anchors(), b[None, :], [Anchors()]).probability[0]
-        p1 = PairVerifier(shifted, layout).score(a, Anchors(), b[None, :], [Anchors()]).probability[0]
+        p1 = (
+            PairVerifier(shifted, layout)
+            .score(a, Anchors(), b[None, :], [Anchors()])
+            .probability[0]
+        )
         logit = lambda p: np.log(p / (1 - p))  # noqa: E731
         assert abs(logit(p1) - logit(p0) - (2.0 if expect_shift else 0.0)) < 1e-4

@@ -1,0 +1,72 @@
+"""The decision loop: FBC's join rule over scored candidates, in arrival order.
+
+Each row is decided from the rows before it (FBC), with the statistics of rows 0..row
+(idf), so deciding a batch equals deciding its items one by one. The chunk's pair scores
+are computed together; a bound rules most pairs out before the verifier is asked.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from fitrep.domain import Level
+
+from index_server.clustering.cluster_ids import format_cluster_id, resolve
+from index_server.clustering.fbc import FBC, Decision
+from index_server.scoring.row_scorer import RowScorer
+from index_server.storage.decision_log import DecisionLog
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 512  # rows decided between progress reports
+
+
+class Clusterer:
+    """Cluster state (FBC), every row's assignment (DecisionLog) and the aliases."""
+
+    def __init__(self, fbc: FBC, decisions: DecisionLog) -> None:
+        self.fbc = fbc
+        self.decisions = decisions
+        self.aliases: dict[int, int] = {}
+
+    def cluster_id(self, row: int) -> str:
+        return format_cluster_id(resolve(self.aliases, self.fbc.cluster_of[row]))
+
+    def decide(
+        self,
+        rows: list[int],
+        candidates: Callable[[list[int]], np.ndarray],
+        scorer: RowScorer,
+        levels: Sequence[Level],
+        progress: Progress | None = None,
+    ) -> None:
+        """Decide ``rows`` (appended, in order) and record their assignments."""
+        verifier = scorer.verifier
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            chunk_rows, cands = np.asarray(chunk, np.int64), candidates(chunk)
+            scores, lexical = scorer.chunk(chunk_rows, cands)
+            # Bounds pay off only when they rule pairs out; when most pairs could pass (a
+            # calibration led by lexical features), score every candidate as before.
+            prunes = scores.pruned_share(verifier.threshold) >= 0.5
+            for i, row in enumerate(chunk):
+                verifier.stats.extend_to(scorer.rows.anchors, row + 1)
+                upper = scores.upper_bounds(i) if prunes else None
+                score = functools.partial(scorer.chunk_score, scores, lexical.exact, i)
+                d = self.fbc.decide(row, scores.candidates(i), score, upper)
+                per_level: dict[Level, float] = {}
+                if d.nearest_row >= 0:
+                    cos = scores.per_level(i, d.nearest_row).tolist()
+                    present = scores.present[i, scores.position(i, d.nearest_row)].tolist()
+                    per_level = {lv: c for lv, c, p in zip(levels, cos, present, strict=True) if p}
+                self.record(d, per_level)
+            if progress:
+                progress("cluster", min(start + CHUNK, len(rows)), len(rows))
+
+    def record(self, d: Decision, per_level: dict[Level, float]) -> None:
+        """Append the Assignment of a decided row (rows are decided in order)."""
+        confidence = d.probability if not d.is_new else 1.0 - d.best_pair
+        self.decisions.record(
+            d.cluster, d.nearest_row, d.best_pair, float(confidence), d.is_new, per_level
+        )
