@@ -25,10 +25,20 @@ def dedup(
     encoding: str = typer.Option("utf-8", help="Text encoding of FILE (e.g. latin-1)."),
     calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
     backend: str = typer.Option("rules", help="CHIE backend."),
+    engine: str = typer.Option(
+        "embedded", help="embedded (in-process) or ray (CHIE on a Ray Data actor pool)."
+    ),
+    address: str | None = typer.Option(
+        None, help="--engine ray: cluster address; default: start a local Ray."
+    ),
+    actors: int | None = typer.Option(
+        None, help="--engine ray: CHIE actors (default: one per GPU for vllm, CPUs - 1 for rules)."
+    ),
+    actor_cpus: float | None = typer.Option(None, help="--engine ray: CPUs per actor (1)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index."""
-    from fitrep.pipeline import Pipeline
+    from fitrep.engines import create_engine
     from index_server.config import IndexConfig
 
     with user_errors():
@@ -39,8 +49,14 @@ def dedup(
             # A rerun starts a fresh index: ids of an earlier run must not leak into this one.
             for old in index_dir.iterdir():
                 old.unlink()
-        pipeline = Pipeline.create(
-            data_dir=index_dir, backend=backend, config=IndexConfig(calibration=calibration)
+        pipeline = create_engine(
+            engine,
+            index_dir,
+            backend,
+            IndexConfig(calibration=calibration),
+            address=address,
+            actors=actors,
+            actor_cpus=actor_cpus,
         )
         try:
             with stage_progress(progress) as report:
@@ -55,6 +71,7 @@ def dedup(
             settings = {
                 "input": str(file),
                 "backend": backend,
+                "engine": engine,
                 "calibration": str(calibration or "shipped"),
                 "threshold": info.threshold,
                 "level_weights": info.level_weights,

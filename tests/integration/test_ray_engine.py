@@ -1,0 +1,57 @@
+"""``fitrep dedup --engine ray`` on a local Ray (2 CPUs) gives the embedded engine's clusters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fitrep.cli import app
+from typer.testing import CliRunner
+
+ray = pytest.importorskip(
+    "ray", reason="--engine ray needs the [ray] extra (pip install 'ray[data]')"
+)
+
+pytestmark = pytest.mark.slow
+CATALOGUE = Path(__file__).resolve().parents[2] / "examples" / "data" / "catalogue.jsonl"
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    # Two CPUs as on the development machine; the actor pool below leaves one of them free.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _dedup(catalogue: Path, out: Path, *extra: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(
+        app, ["dedup", str(catalogue), "--out", str(out), "--no-progress", *extra]
+    )
+    assert result.exit_code == 0, result.output
+    assert "FITRep dedup report" in (out / "report.html").read_text()
+    return [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
+
+
+def test_ray_engine_gives_the_embedded_partition_and_ids(
+    tmp_path: Path, local_ray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = CATALOGUE.read_text(encoding="utf-8").splitlines()[:60]
+    catalogue = tmp_path / "cat60.jsonl"
+    catalogue.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    embedded = _dedup(catalogue, tmp_path / "embedded")
+    # Four blocks of 16 on two actors of half a CPU each: blocks may finish out of order, the
+    # results must not.
+    monkeypatch.setattr("fitrep.engines.ray_engine.BATCH_SIZE", 16)
+    on_ray = _dedup(
+        catalogue, tmp_path / "ray", "--engine", "ray", "--actors", "2", "--actor-cpus", "0.5"
+    )
+
+    assert [x["id"] for x in on_ray] == [json.loads(x)["id"] for x in lines]
+    assert on_ray == embedded  # same cluster ids, nearest items and scores, line by line
+    assert len({x["cluster_id"] for x in embedded}) < len(embedded)  # some duplicates found
+    summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert summary["items"] == 60
