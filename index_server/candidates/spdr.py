@@ -1,7 +1,7 @@
 """SPDR: adaptive dimensionality reduction of integrated vectors, for candidate retrieval.
 
-scikit-learn shaped (``fit`` / ``transform`` / ``save`` / ``load``; learned state ends in
-``_``). "Adaptive" means chosen from the data and reported in ``report_``:
+A scikit-learn estimator (hyper-parameters in ``__init__``, validated in ``fit``; learned
+state ends in ``_``; ``check_is_fitted``), plus explicit ``save`` / ``load``. "Adaptive" means chosen from the data and reported in ``report_``:
 - below ``min_items`` items exact search in the full space is cheap, so no reduction;
 - above it, a small sweep of candidates (PCA at several sizes, UMAP) is scored by how many
   of each sample point's true top-k neighbours (full space) are still among its top
@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 from fitrep.domain import F32, InvalidInput
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
 from index_server.storage.atomic import atomic_write_bytes
 
@@ -32,23 +34,15 @@ def _check(X: np.ndarray) -> F32:
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
-def _topk_ip(queries: F32, base: F32, k: int) -> np.ndarray:
+def _topk(queries: F32, base: F32, k: int, metric: str) -> np.ndarray:
+    """Rows of the exact top-k of ``queries`` in ``base`` ("ip" or "l2")."""
     import faiss
 
-    index = faiss.IndexFlatIP(base.shape[1])
-    index.add(base)
-    return index.search(queries, k)[1]
+    kind = faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2
+    return np.asarray(faiss.knn(queries, base, k, metric=kind)[1])
 
 
-def _topk_l2(queries: F32, base: F32, k: int) -> np.ndarray:
-    import faiss
-
-    index = faiss.IndexFlatL2(base.shape[1])
-    index.add(base)
-    return index.search(queries, k)[1]
-
-
-class SPDR:
+class SPDR(TransformerMixin, BaseEstimator):
     """Adaptive reduction; ``metric_`` says how the reduced space is searched."""
 
     def __init__(
@@ -64,8 +58,6 @@ class SPDR:
         candidate_factor: int = 4,
         random_state: int = 0,
     ) -> None:
-        if method not in METHODS:
-            raise InvalidInput("spdr.method", f"{method!r} is not one of {METHODS}")
         self.method = method
         self.n_components = n_components
         self.n_neighbors = n_neighbors
@@ -78,7 +70,9 @@ class SPDR:
         self.random_state = random_state
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X: np.ndarray) -> SPDR:
+    def fit(self, X: np.ndarray, y: Any = None) -> SPDR:
+        if self.method not in METHODS:
+            raise InvalidInput("spdr.method", f"{self.method!r} is not one of {METHODS}")
         X = _check(X)
         n, d = X.shape
         self.n_features_in_ = d
@@ -144,14 +138,14 @@ class SPDR:
         within 0.01 recall, the smaller/cheaper one wins."""
         q_idx = rng.choice(len(sample), min(self.eval_queries, len(sample)), replace=False)
         k = self.k_eval
-        truth = _topk_ip(sample[q_idx], sample, k + 1)
+        truth = _topk(sample[q_idx], sample, k + 1, "ip")
         candidates = self._sweep_candidates()
         results = {}
         fitted = {}
         for method, dims in candidates:
             model = self._fit_model(method, sample, dims)
             reduced = self._apply(method, model, sample)
-            found = _topk_l2(reduced[q_idx], reduced, (k + 1) * self.candidate_factor)
+            found = _topk(reduced[q_idx], reduced, (k + 1) * self.candidate_factor, "l2")
             recall = np.mean(
                 [len(set(t) & set(f)) / len(t) for t, f in zip(truth, found, strict=True)]
             )
@@ -178,8 +172,7 @@ class SPDR:
         return np.ascontiguousarray(model.transform(X), dtype=np.float32)
 
     def transform(self, X: np.ndarray) -> F32:
-        if not hasattr(self, "method_"):
-            raise RuntimeError("SPDR is not fitted; call fit() first")
+        check_is_fitted(self, "method_")
         X = _check(X)
         if X.shape[1] != self.n_features_in_:
             raise InvalidInput("X", f"{X.shape[1]} features, fitted on {self.n_features_in_}")
@@ -187,7 +180,7 @@ class SPDR:
             return np.zeros((0, self.n_components_), np.float32)
         return self._apply(self.method_, self.model_, X)
 
-    def fit_transform(self, X: np.ndarray) -> F32:
+    def fit_transform(self, X: np.ndarray, y: Any = None) -> F32:
         return self.fit(X).transform(X)
 
     def describe(self) -> str:

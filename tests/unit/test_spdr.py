@@ -56,3 +56,17 @@ def test_transform_checks_shape(umap_reducer):
 
     with pytest.raises(InvalidInput):
         umap_reducer.transform(np.zeros((2, 5), np.float32))
+
+
+def test_spdr_is_a_scikit_learn_estimator():
+    from fitrep.domain import InvalidInput
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    r = SPDR(method="pca", n_components=4)
+    assert clone(r).get_params()["n_components"] == 4
+    with pytest.raises(NotFittedError):
+        r.transform(_clustered(8))
+    with pytest.raises(InvalidInput) as err:  # hyper-parameters are checked in fit
+        SPDR(method="tsne").fit(_clustered(8))
+    assert err.value.field == "spdr.method"
