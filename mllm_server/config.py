@@ -6,9 +6,11 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mllm_server.chie.extractor import available_backends
+from mllm_server.images import ImageLimits
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
 DEFAULT_PORT = 50051
@@ -23,6 +25,7 @@ class ConceptServerConfig:
     backend_options: dict[str, Any] = field(default_factory=dict)
     max_batch: int = 256
     warmup: bool = True
+    images: ImageLimits = field(default_factory=ImageLimits)
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -83,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             vllm.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--max-batch", type=int, default=256, help="items per ExtractConcepts call")
+    img = p.add_argument_group("images (every image is decoded and checked before the backend)")
+    img.add_argument(
+        "--image-root",
+        type=Path,
+        default=None,
+        help="allow image_uri: regular files under DIR only (default: image_uri is refused)",
+    )
+    d = ImageLimits()
+    for flag, kind, default, text in (
+        ("--max-image-mb", float, d.max_image_mb, "encoded bytes per image, MB"),
+        ("--max-image-megapixels", float, d.max_image_megapixels, "pixels per image"),
+        ("--max-request-mb", float, d.max_request_mb, "encoded image bytes per request, MB"),
+        ("--max-request-megapixels", float, d.max_request_megapixels, "pixels per request"),
+        ("--image-read-timeout-s", float, d.read_timeout_s, "per image_uri file, seconds"),
+        ("--image-workers", int, d.workers, "threads reading and decoding images"),
+    ):
+        img.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
     p.add_argument(
         "--no-warmup",
         dest="warmup",
@@ -94,10 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
     ns = build_parser().parse_args(argv)
+    if ns.image_root is not None and not ns.image_root.is_dir():
+        raise SystemExit(f"error: --image-root {ns.image_root} is not a directory")
     return ConceptServerConfig(
         serving=serving_config_from_args(ns),
         backend=ns.backend,
         backend_options={**_shorthand_options(ns), **dict(ns.backend_options)},
         max_batch=ns.max_batch,
         warmup=ns.warmup,
+        images=ImageLimits(
+            root=ns.image_root,
+            max_image_mb=ns.max_image_mb,
+            max_image_megapixels=ns.max_image_megapixels,
+            max_request_mb=ns.max_request_mb,
+            max_request_megapixels=ns.max_request_megapixels,
+            read_timeout_s=ns.image_read_timeout_s,
+            workers=ns.image_workers,
+        ),
     )

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import grpc
-from fitrep.domain import InvalidInput, Item
+from fitrep.domain import InvalidInput
 from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 
 from mllm_server.chie.engine import ConceptEngine
 from mllm_server.config import ConceptServerConfig, config_from_args
+from mllm_server.images import ImageIntake
 from mllm_server.service import ConceptServicer
 from serving.bootstrap import serve_forever
 from serving.logs import configure_logging, log_config
+from serving.metrics import Source
 
 log = logging.getLogger("mllm_server")
 
@@ -28,15 +31,37 @@ def run(cfg: ConceptServerConfig) -> None:
     except (TypeError, InvalidInput) as exc:  # TypeError: an option the backend does not take
         raise SystemExit(f"error: backend {cfg.backend!r}: {exc}") from None
     if cfg.warmup:
-        # Load the models before reporting SERVING, so the first real call is not the slow one.
-        engine.process([Item(id="warmup", title="warm up item 1 kg")])
-        log.info("event=warm backend=%s", cfg.backend)
-    servicer = ConceptServicer(engine, cfg.max_batch)
+        started = time.perf_counter()
+        engine.warm_up()  # before SERVING: the first real call is not the slow one
+        log.info("event=warm backend=%s s=%.1f", cfg.backend, time.perf_counter() - started)
+    intake = ImageIntake(cfg.images)
+    servicer = ConceptServicer(engine, cfg.max_batch, intake)
 
     def register(server: grpc.Server) -> None:
         spb_grpc.add_ConceptServiceServicer_to_server(servicer, server)
 
-    serve_forever("mllm_server", cfg.serving, register, [SERVICE_NAME], on_stop=engine.close)
+    def stop() -> None:
+        intake.close()
+        engine.close()
+
+    serve_forever(
+        "mllm_server", cfg.serving, register, [SERVICE_NAME], on_stop=stop,
+        sources=metric_sources(engine),
+    )  # fmt: skip
+
+
+def metric_sources(engine: ConceptEngine) -> dict[str, Source]:
+    """The concept tier's readings for ``/metrics``: cache hits and model fallbacks."""
+
+    def stats() -> dict[str, float]:
+        return dict(engine.info()["stats"])
+
+    return {
+        "fitrep_cache_hits_total": lambda: (
+            stats().get("string_cache_hits", 0.0) + stats().get("cache_hits", 0.0)
+        ),
+        "fitrep_fallbacks_total": lambda: stats().get("fallbacks", 0.0),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:

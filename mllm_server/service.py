@@ -16,6 +16,7 @@ from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 
 from mllm_server import __version__
 from mllm_server.chie.engine import ConceptEngine
+from mllm_server.images import ImageIntake
 
 # Time kept back from the caller's deadline so that the answer still reaches it.
 _DEADLINE_MARGIN_S = 0.05
@@ -34,9 +35,12 @@ def deadline_timeout(context: grpc.ServicerContext) -> float | None:
 
 
 class ConceptServicer(spb_grpc.ConceptServiceServicer):
-    def __init__(self, engine: ConceptEngine, max_batch: int) -> None:
+    def __init__(
+        self, engine: ConceptEngine, max_batch: int, images: ImageIntake | None = None
+    ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.images = images if images is not None else ImageIntake()
         # The CPU backend is not promised thread-safe, and on CPU concurrent batches only
         # compete for the same cores: one batch at a time. A backend that sets
         # ``concurrent = True`` (vLLM: continuous batching wants overlapping calls) is not held.
@@ -52,8 +56,9 @@ class ConceptServicer(spb_grpc.ConceptServiceServicer):
                 f"items: {len(request.items)} items exceed max_batch {self.max_batch}; "
                 "split the batch"
             )
-        items = wire.items_from_pb(request.items)
         timeout = deadline_timeout(context)
+        # Read and decode images before taking the lock: a slow or bad one fails alone.
+        items = self.images.admit(wire.items_from_pb(request.items), timeout)
         if not self._serialise:
             results = self.engine.process(items, embed=not request.skip_embeddings, timeout=timeout)
         elif self._lock.acquire(timeout=-1 if timeout is None else timeout):

@@ -25,7 +25,8 @@ def run(cfg: IndexServerConfig) -> None:
     def register(server: grpc.Server) -> None:
         ipb_grpc.add_IndexServiceServicer_to_server(servicer, server)
 
-    serve_forever("index_server", cfg.serving, register, [SERVICE_NAME], on_stop=engine.close)
+    sources = {"fitrep_index_items": lambda: float(engine.info().items)}  # for /metrics
+    serve_forever("index_server", cfg.serving, register, [SERVICE_NAME], engine.close, sources)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

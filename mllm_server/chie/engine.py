@@ -46,6 +46,14 @@ class ConceptEngine:
             self.items_processed += len(items)
         return [EmbeddedItem(cs, emb) for cs, emb in zip(concept_sets, embeddings, strict=True)]
 
+    def warm_up(self) -> None:
+        """Load the backend's and the encoder's models now, so the first real call is not
+        the slow one. The encoder is called directly: its string cache may already hold the
+        warm-up strings, and then ``process`` alone would never load the model."""
+        self.process([Item(id="warmup", title="warm up item 1 kg")])
+        with self._encode_lock:
+            self.encoder.embed(["warm up"])
+
     def info(self) -> dict[str, Any]:
         stats: dict[str, float] = {
             "items": float(self.items_processed),
