@@ -20,7 +20,7 @@ from index_server.candidates.spdr import SPDR
 from index_server.candidates.vector_index import VectorIndex, create_index
 from index_server.config import IndexConfig
 from index_server.integration import integrate, weight_vector
-from index_server.scoring.bounds import CODE_SLOTS
+from index_server.scoring.codes import CODE_SLOTS
 from index_server.storage.rows import RowTable
 
 Progress = Callable[[str, int, int], None]

@@ -1,7 +1,8 @@
 """SPDR: adaptive dimensionality reduction of integrated vectors, for candidate retrieval.
 
 A scikit-learn estimator (hyper-parameters in ``__init__``, validated in ``fit``; learned
-state ends in ``_``; ``check_is_fitted``), plus explicit ``save`` / ``load``. "Adaptive" means chosen from the data and reported in ``report_``:
+state ends in ``_``; ``check_is_fitted``), plus explicit ``save`` / ``load``. "Adaptive"
+means chosen from the data and reported in ``report_``:
 - below ``min_items`` items exact search in the full space is cheap, so no reduction;
 - above it, a small sweep of candidates (PCA at several sizes, UMAP) is scored by how many
   of each sample point's true top-k neighbours (full space) are still among its top

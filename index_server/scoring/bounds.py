@@ -16,41 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from fitrep.domain import F32, Anchors
+from fitrep.domain import F32
 
 from index_server.integration import LevelLayout
+from index_server.scoring.codes import CODE_SLOTS, NO_CODE
 from index_server.scoring.image import IMAGE_FEATURES
 from index_server.scoring.lexical import ChunkLexical
-from index_server.scoring.verifier import PairVerifier, code_stem
+from index_server.scoring.verifier import PairVerifier
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
-
-
-CODE_SLOTS = 4  # code keys kept per row; rows with more codes never prune on codes
-_NO_CODE = 0  # empty slot
-
-
-def _code_key(code: str) -> int:
-    return hash(code_stem(code)) or 1
-
-
-def code_keys(anchors: Sequence[Anchors]) -> np.ndarray:
-    """(n, CODE_SLOTS + 1) int64: ``_code_key`` of each row's codes ("code" and
-    "code_any"), then 1 when the row has a "code" anchor.
-
-    Rows without a common key cannot have ``code_match`` and, when both carry codes, do have
-    ``code_conflict``. A row with more keys than slots gets the wildcard -1, which matches
-    everything (no pruning).
-    """
-    out = np.zeros((len(anchors), CODE_SLOTS + 1), np.int64)
-    for i, a in enumerate(anchors):
-        prefixes = {_code_key(c) for c in (*a.code, *(a.code_any or ()))}
-        if len(prefixes) > CODE_SLOTS:
-            out[i, 0] = -1
-        else:
-            out[i, : len(prefixes)] = sorted(prefixes)
-        out[i, CODE_SLOTS] = 1 if a.code else 0
-    return out
 
 
 def level_presence(vectors: np.ndarray, layout: LevelLayout) -> np.ndarray:
@@ -125,7 +99,7 @@ class ChunkScores:
             may_match = lexical.code_may_match
         else:
             slots_a, slots_b = qa[:, None, :CODE_SLOTS, None], cb[:, :, None, :CODE_SLOTS]
-            shared = ((slots_a == slots_b) & (slots_a != _NO_CODE)).any(axis=(2, 3))
+            shared = ((slots_a == slots_b) & (slots_a != NO_CODE)).any(axis=(2, 3))
             may_match = shared | (qa[:, None, 0] == -1) | (cb[:, :, 0] == -1)
         both_coded = (qa[:, None, CODE_SLOTS] == 1) & (cb[:, :, CODE_SLOTS] == 1)
         code_bound = np.where(

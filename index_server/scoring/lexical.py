@@ -16,14 +16,15 @@ pair's score tightly; pairs that may pass are still scored by the verifier itsel
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from fitrep.domain import Anchors
 
-from index_server.scoring.verifier import char_grams, code_stem
+from index_server.scoring.codes import code_stem
+from index_server.scoring.idf import idf, idf_weight
+from index_server.scoring.verifier import char_grams
 
 FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")
 LOWER_BOUNDED = ("unique_min", "unique_max")
@@ -187,7 +188,7 @@ class LexicalRows:
             start = np.searchsorted(block_keys, tok * span, "left")
             upto = np.searchsorted(block_keys, tok * span + (row - lo), "right")
             df = df_lo[tok] + (upto - start)
-            return (np.log((row + 2) / (df + 1)) + 1.0) ** 2
+            return idf_weight(row + 1, df)  # type: ignore[return-value]
 
         w_a, w_b = weight(a_tok, a_own), weight(b_tok, b_own)
         mass_a = np.bincount(a_own, w_a, n_pairs)
@@ -277,7 +278,7 @@ class LexicalStats:
 
     def idf(self, token: str) -> float:
         df = self.rows.document_frequency(token)
-        return math.log((self.rows.counted + 1) / (df + 1)) + 1.0
+        return idf(self.rows.counted, df)
 
 
 def _member(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

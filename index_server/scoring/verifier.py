@@ -6,9 +6,7 @@ decision is a named feature, so ``explain`` can show all of them.
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,8 @@ from fitrep.domain import F32, Anchors, GateResult, Level, LevelScore
 
 from index_server.integration import LevelLayout, level_cosines
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.codes import any_compatible
+from index_server.scoring.idf import idf
 from index_server.scoring.image import ImageFeatures, image_pair_features
 
 # Gates: hard evidence that two items are different products. They enter the logistic score
@@ -75,7 +75,7 @@ class TokenStats:
             self.add(anchors[i])
 
     def idf(self, token: str) -> float:
-        return math.log((self.docs + 1) / (self.df.get(token, 0) + 1)) + 1.0
+        return idf(self.docs, self.df.get(token, 0))
 
 
 def _idf_overlap(tok_a: set[str], tok_b: set[str], stats: IdfStats | None) -> tuple[float, float]:
@@ -130,60 +130,6 @@ def level_feature(level: Level) -> str:
     return f"cos_{level.name.lower()}"
 
 
-_ALPHA_SUFFIX = re.compile(r"[a-z]{1,3}$")
-_ALPHA_PREFIX = re.compile(r"^[a-z]{1,3}")
-
-
-def _codes_compatible(a: str, b: str) -> bool:
-    """Same code, up to short letter affixes that shops add or spell differently:
-    "lmvm2085" ~ "lmvm2085wh", "srsa212bk" ~ "srsa212blk" (colour/region letters after the
-    model number), "av23292" ~ "23292" (a shop prefix before a part number); never
-    "t0441" ~ "t0442"."""
-    if a == b:
-        return True
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    if (
-        len(short) >= 4
-        and long_.startswith(short)
-        and len(long_) - len(short) <= 3
-        and long_[len(short) :].isalpha()
-    ):
-        return True
-    stem_a, stem_b = _ALPHA_SUFFIX.sub("", a), _ALPHA_SUFFIX.sub("", b)
-    if stem_a == stem_b and len(stem_a) >= 4 and any(c.isdigit() for c in stem_a):
-        return True
-    return short.isdigit() and len(short) >= 5 and _ALPHA_PREFIX.sub("", long_) == short
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def code_stem(code: str) -> str:
-    """The code without its leading and trailing letters. Compatible codes (see
-    ``_codes_compatible``: equal, letter suffixes added or respelled, a short shop prefix
-    before a numeric part number) always share it, so it keys them for blocking and bounds."""
-    end = len(code)
-    while end and code[end - 1].isalpha():
-        end -= 1
-    start = 0
-    while start < end and code[start].isalpha():
-        start += 1
-    return code[start:end]
-
-
-def _any_compatible(xs: Sequence[str], ys: Sequence[str]) -> bool:
-    """Some x compatible with some y; only codes with one stem are compared (items list
-    a dozen joined codes each, and all pairs of them cost most of a verification)."""
-    if not xs or not ys:
-        return False
-    stems = {code_stem(y) for y in ys}
-    return any(
-        _codes_compatible(x, y)
-        for x in xs
-        if code_stem(x) in stems
-        for y in ys
-        if code_stem(y) == code_stem(x)
-    )
-
-
 def _quantities(values: Sequence[str]) -> dict[str, set[str]]:
     by_unit: dict[str, set[str]] = {}
     for q in values:
@@ -202,7 +148,7 @@ def anchor_features(
     the idf of title tokens for ``idf_cosine``. ``known`` holds the token-overlap features
     (``lexical.FEATURES``) when they were already computed for a whole chunk of pairs."""
     code_a, code_b = a.code, b.code
-    code_match = _any_compatible(code_a, b.codes_any) or _any_compatible(code_b, a.codes_any)
+    code_match = any_compatible(code_a, b.codes_any) or any_compatible(code_b, a.codes_any)
     code_conflict = bool(code_a and code_b and not code_match)
 
     qa, qb = _quantities(a.quantity), _quantities(b.quantity)

@@ -14,7 +14,8 @@ import numpy as np
 from fitrep.domain import Anchors, EmbeddedItem, NotFound
 
 from index_server.integration import LevelLayout
-from index_server.scoring.bounds import code_keys, level_presence
+from index_server.scoring.bounds import level_presence
+from index_server.scoring.codes import code_keys
 from index_server.scoring.lexical import LexicalRows
 from index_server.storage.packed_anchors import PackedAnchors
 
