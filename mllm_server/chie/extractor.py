@@ -15,6 +15,9 @@ class ConceptExtractor(Protocol):
 
     name: str
     version: str
+    # True: safe and useful to call from many threads at once (the servicer then does not
+    # serialise batches); False: one batch at a time.
+    concurrent: bool
 
     def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:
         """One ConceptSet per item, same order. Never raises for one bad item's content.
@@ -22,6 +25,10 @@ class ConceptExtractor(Protocol):
         ``timeout`` (seconds) bounds the whole batch: past it the backend cancels its work
         and raises TimeoutError. A full queue raises ``fitrep.domain.Overloaded``.
         """
+        ...
+
+    def stats(self) -> dict[str, float]:
+        """Counters and gauges for GetInfo.stats and metrics (empty when it keeps none)."""
         ...
 
     def close(self) -> None:

@@ -54,12 +54,16 @@ class RulesExtractor:
 
     name = "rules"
     version = VERSION
+    concurrent = False  # CPU-bound: threads would only contend for the GIL
 
     def __init__(self, use_images: bool = True) -> None:
         self.use_images = use_images
 
     def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:
         return [self.extract_one(item) for item in items]
+
+    def stats(self) -> dict[str, float]:
+        return {}
 
     def close(self) -> None:
         return None
