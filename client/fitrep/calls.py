@@ -64,6 +64,8 @@ class Settings:
         root_certificates: bytes | None,
         retries: int,
         max_message_mb: int,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
     ) -> None:
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
@@ -74,6 +76,11 @@ class Settings:
         self.build_timeout = build_timeout
         self.token = token
         self.root_certificates = root_certificates
+        # mTLS: this client's key and certificate, sent when the server asks for one.
+        self.private_key = private_key
+        self.certificate_chain = certificate_chain
+        if (private_key is None) != (certificate_chain is None):
+            raise ValueError("private_key and certificate_chain go together")
         self.retries = retries
         self.options = [
             ("grpc.max_send_message_length", max_message_mb * MiB),
@@ -123,19 +130,27 @@ class Transport:
         root_certificates: bytes | None = None,
         retries: int = 5,
         max_message_mb: int = 64,
+        private_key: bytes | None = None,
+        certificate_chain: bytes | None = None,
     ) -> None:
-        """``concept`` / ``index`` are ``host:port``; either may be None."""
+        """``concept`` / ``index`` are ``host:port``; either may be None. TLS is on when
+        ``root_certificates`` (PEM CA) is given; ``private_key`` + ``certificate_chain`` add a
+        client certificate (mTLS)."""
         self.settings = Settings(
             concept, index, batch_size, timeout, build_timeout, token,
-            root_certificates, retries, max_message_mb,
+            root_certificates, retries, max_message_mb, private_key, certificate_chain,
         )  # fmt: skip
         self._channels: dict[str, Any] = {}
 
     def _channel(self, address: str) -> Any:
         if address not in self._channels:
             s = self.settings
-            if s.root_certificates is not None:
-                creds = grpc.ssl_channel_credentials(root_certificates=s.root_certificates)
+            if s.root_certificates is not None or s.certificate_chain is not None:
+                creds = grpc.ssl_channel_credentials(
+                    root_certificates=s.root_certificates,
+                    private_key=s.private_key,
+                    certificate_chain=s.certificate_chain,
+                )
                 channel = self._grpc.secure_channel(address, creds, s.options)
             else:
                 channel = self._grpc.insecure_channel(address, s.options)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fitrep.client import Client
 from fitrep.domain import FitrepError
@@ -55,17 +56,25 @@ class LocalServers:
         backend_options: Sequence[str] = (),
         extra_args: Sequence[str] = (),
         log_dir: Path | None = None,
+        token: str | None = None,
+        concept_args: Sequence[str] = (),
+        index_args: Sequence[str] = (),
     ) -> LocalServers:
-        """``extra_args`` go to both servers (e.g. ``--token``, ``--log-level``)."""
+        """``extra_args`` go to both servers (e.g. ``--log-level``), ``concept_args`` and
+        ``index_args`` to one. ``token`` reaches them as ``$FITREP_TOKEN``: a command line
+        is visible to every user in ``ps``."""
         common = ["--host", self.host, *extra_args]
         concept_cmd = [sys.executable, "-m", "mllm_server", *common]
-        concept_cmd += ["--port", str(self.concept_port), "--backend", backend]
+        concept_cmd += ["--port", str(self.concept_port), "--backend", backend, *concept_args]
         for opt in backend_options:
             concept_cmd += ["--backend-option", opt]
         index_cmd = [sys.executable, "-m", "index_server", *common]
-        index_cmd += ["--port", str(self.index_port)]
+        index_cmd += ["--port", str(self.index_port), *index_args]
         if data_dir is not None:
             index_cmd += ["--data-dir", str(data_dir)]
+        env = os.environ.copy()
+        if token:
+            env["FITREP_TOKEN"] = token
         for name, cmd in (("mllm_server", concept_cmd), ("index_server", index_cmd)):
             stderr = None
             if log_dir is not None:
@@ -74,13 +83,16 @@ class LocalServers:
             # Own process group: a terminal's Ctrl-C reaches the parent, which stops children
             # in order instead of all processes racing.
             self.processes[name] = subprocess.Popen(
-                cmd, stderr=stderr, env=os.environ.copy(), start_new_session=True
+                cmd, stderr=stderr, env=env, start_new_session=True
             )
         return self
 
-    def wait_healthy(self, timeout: float = 120.0, token: str | None = None) -> None:
+    def wait_healthy(
+        self, timeout: float = 120.0, token: str | None = None, **client_kwargs: Any
+    ) -> None:
+        """``client_kwargs`` go to ``Client`` (e.g. ``root_certificates`` for TLS)."""
         deadline = time.monotonic() + timeout
-        with Client(self.concept, self.index, token=token) as client:
+        with Client(self.concept, self.index, token=token, **client_kwargs) as client:
             while time.monotonic() < deadline:
                 for name, proc in self.processes.items():
                     if proc.poll() is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +21,29 @@ class CatalogueError(InvalidInput):
     """A catalogue file that cannot be read; the message names the file and line."""
 
 
-def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | CatalogueError]]:
+    """(line number, text) per line; a line not valid in ``encoding`` comes as its error, so
+    a caller that skips bad lines can go on. A UTF-8 byte-order mark is not part of line 1."""
     try:
         with path.open("rb") as fh:
             for lineno, raw in enumerate(fh, start=1):
                 try:
-                    yield lineno, raw.decode(encoding)
+                    text = raw.decode(encoding)
                 except UnicodeDecodeError as exc:
-                    raise CatalogueError(
-                        f"{path}:{lineno}",
-                        f"not valid {encoding} (byte 0x{raw[exc.start]:02x}"
-                        f" at column {exc.start + 1}); pass --encoding (e.g. --encoding latin-1)",
-                    ) from None
+                    byte, column = raw[exc.start], exc.start + 1
+                    message = (
+                        f"not valid {encoding} (byte 0x{byte:02x} at column {column}); "
+                        "pass --encoding (e.g. --encoding latin-1)"
+                    )
+                    yield lineno, CatalogueError(f"{path}:{lineno}", message)
+                    continue
+                yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text
     except FileNotFoundError:
         raise CatalogueError(str(path), "file not found") from None
+    except IsADirectoryError:
+        raise CatalogueError(str(path), "is a directory; give a .jsonl or .csv file") from None
+    except PermissionError:
+        raise CatalogueError(str(path), "permission denied") from None
     except LookupError:
         raise CatalogueError("--encoding", f"unknown encoding {encoding!r}") from None
 
@@ -70,38 +79,96 @@ def _to_item(record: dict[str, Any], where: str, base: Path) -> Item:
 
 
 def read_items(path: Path | str, encoding: str = "utf-8") -> list[Item]:
-    """All items of a .jsonl or .csv catalogue; ids must be unique."""
+    """All items of a .jsonl or .csv catalogue; ids must be unique. The first bad line raises
+    ``CatalogueError`` naming it."""
+    items, _ = read_catalogue(path, encoding)
+    return items
+
+
+def read_catalogue(
+    path: Path | str, encoding: str = "utf-8", skip_bad: bool = False
+) -> tuple[list[Item], list[CatalogueError]]:
+    """Items of a .jsonl or .csv catalogue, and (with ``skip_bad``) the errors of the lines
+    that were skipped; without it the first bad line raises. Each error names its line."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise CatalogueError(str(path), "is a directory; give a .jsonl or .csv file")
     base = path.resolve().parent
     items: list[Item] = []
+    skipped: list[CatalogueError] = []
+
+    def bad(error: CatalogueError) -> None:
+        if not skip_bad:
+            raise error
+        skipped.append(error)
+
     if suffix in (".jsonl", ".ndjson"):
         for lineno, line in _open_lines(path, encoding):
+            if isinstance(line, CatalogueError):
+                bad(line)
+                continue
             if not line.strip():
                 continue
+            where = f"{path}:{lineno}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise CatalogueError(f"{path}:{lineno}", f"invalid JSON: {exc.msg}") from None
+                bad(CatalogueError(where, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+                continue
             if not isinstance(record, dict):
-                raise CatalogueError(f"{path}:{lineno}", "each line must be a JSON object")
-            items.append(_to_item(record, f"{path}:{lineno}", base))
+                bad(CatalogueError(where, "each line must be a JSON object"))
+                continue
+            try:
+                items.append(_to_item(record, where, base))
+            except CatalogueError as exc:
+                bad(exc)
     elif suffix == ".csv":
-        lines = (line for _, line in _open_lines(path, encoding))
+        lines = _csv_lines(_open_lines(path, encoding), bad)
         reader = csv.DictReader(lines)
-        if reader.fieldnames is None or "id" not in [f.strip().lower() for f in reader.fieldnames]:
+        try:
+            fieldnames = reader.fieldnames
+        except csv.Error as exc:
+            raise CatalogueError(f"{path}:1", f"malformed CSV header: {exc}") from None
+        if fieldnames is None or "id" not in [f.strip().lower() for f in fieldnames]:
             raise CatalogueError(f"{path}:1", "the header must have an 'id' column")
-        for record in reader:
-            items.append(_to_item(record, f"{path}:{reader.line_num}", base))
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                lineno = reader.reader.line_num  # DictReader.line_num lags behind on errors
+                bad(CatalogueError(f"{path}:{lineno}", f"malformed CSV: {exc}"))
+                continue
+            try:
+                items.append(_to_item(record, f"{path}:{reader.line_num}", base))
+            except CatalogueError as exc:
+                bad(exc)
     else:
         raise CatalogueError(str(path), f"unsupported file type {suffix!r}: use .jsonl or .csv")
     seen: dict[str, int] = {}
+    unique: list[Item] = []
     for i, item in enumerate(items):
         if item.id in seen:
-            raise CatalogueError(
-                str(path), f"duplicate id {item.id!r} (items {seen[item.id] + 1} and {i + 1})"
+            bad(
+                CatalogueError(
+                    str(path), f"duplicate id {item.id!r} (items {seen[item.id] + 1} and {i + 1})"
+                )
             )
+            continue
         seen[item.id] = i
-    if not items:
+        unique.append(item)
+    if not unique:
         raise CatalogueError(str(path), "no items")
-    return items
+    return unique, skipped
+
+
+def _csv_lines(
+    lines: Iterator[tuple[int, str | CatalogueError]], bad: Callable[[CatalogueError], None]
+) -> Iterator[str]:
+    for _, line in lines:
+        if isinstance(line, CatalogueError):
+            bad(line)
+        else:
+            yield line

@@ -10,9 +10,9 @@ import typer
 
 from fitrep.cli import app
 from fitrep.cli.errors import user_errors
+from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.output import summarise, write_clusters
-from fitrep.readers import read_items
 from fitrep.report import explain_pairs, write_report
 
 
@@ -36,6 +36,9 @@ def dedup(
     ),
     actor_cpus: float | None = typer.Option(None, help="--engine ray: CPUs per actor (1)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    skip_bad: bool = typer.Option(
+        False, "--skip-bad", help="Skip bad lines and unreadable images (warns with a count)."
+    ),
 ) -> None:
     """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index."""
     from fitrep.engines import create_engine
@@ -43,7 +46,8 @@ def dedup(
 
     with user_errors():
         started = time.perf_counter()
-        items = read_items(file, encoding=encoding)
+        check_out_dir(out)
+        items = load_items(file, encoding, skip_bad)
         index_dir = out / "index"
         if (index_dir / "store.sqlite").exists():
             # A rerun starts a fresh index: ids of an earlier run must not leak into this one.

@@ -14,20 +14,17 @@ from rich.console import Console
 from rich.table import Table
 
 from fitrep.cli import app
+from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenFile
 from fitrep.cli.errors import user_errors
+from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.domain import Explanation, InvalidInput
 from fitrep.output import summarise, write_clusters
-from fitrep.readers import read_items
 from fitrep.rpc_errors import Unavailable
 
 T = TypeVar("T")
 CONCEPT, INDEX = "127.0.0.1:50051", "127.0.0.1:50052"
 SERVE_DIR, ASSIGN_DIR = Path("runs/serve"), Path("runs/assign")
-Token = Annotated[
-    str | None,
-    typer.Option(envvar="FITREP_TOKEN", help="Bearer token for the servers."),
-]
 stdout = Console()  # results go to stdout; progress and errors to stderr
 
 
@@ -46,6 +43,7 @@ def serve(
         list[str] | None, typer.Option(help="KEY=VALUE for the backend; repeatable.")
     ] = None,
     token: Token = None,
+    token_file: TokenFile = None,
     startup_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for both servers to be healthy.")
     ] = 180.0,
@@ -53,12 +51,13 @@ def serve(
     """Run both gRPC servers on this machine until Ctrl-C, then stop them gracefully."""
     from fitrep.launch import LocalServers
 
-    extra = ["--token", token] if token else []
     servers = LocalServers(host, concept_port, index_port)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with user_errors():
+        # The token reaches the children in their environment, never on a command line.
+        token = Connection(token, token_file).resolved_token()
         try:
-            servers.start(data_dir, backend, backend_option or [], extra)
+            servers.start(data_dir, backend, backend_option or [], token=token)
             with console.status("starting servers (loading models)..."):
                 servers.wait_healthy(startup_timeout, token)
             console.print(
@@ -86,6 +85,13 @@ def assign(
     batch_size: Annotated[int, typer.Option(min=1, help="Items per gRPC message.")] = 256,
     timeout: Annotated[float, typer.Option(help="Per-call deadline, seconds.")] = 120.0,
     token: Token = None,
+    token_file: TokenFile = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Skip bad lines and unreadable images (warns).")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     build: Annotated[
         bool,
@@ -101,11 +107,13 @@ def assign(
 
     with user_errors():
         started = time.perf_counter()
-        items = read_items(file, encoding=encoding)
-        with Client(concept, index, batch_size, timeout, token) as client:
+        conn = Connection(token, token_file, tls_ca, tls_cert, tls_key)
+        check_out_dir(out)
+        items = load_items(file, encoding, skip_bad, image_bytes=True)
+        with Client(concept, index, batch_size, timeout, **conn.client_kwargs()) as client:
             with stage_progress(progress) as report:
                 run = client.dedup if build else client.assign
-                assignments = _remote(lambda: run(items, report), f"{concept}, {index}")
+                assignments = _remote(lambda: run(items, report), f"{concept}, {index}", conn)
         path = write_clusters(out, items, assignments)
     summary = summarise(assignments)
     console.print(
@@ -124,6 +132,10 @@ def explain(
         Path | None, typer.Option(help="A dedup output directory: read DIR/index in-process.")
     ] = None,
     token: Token = None,
+    token_file: TokenFile = None,
+    tls_ca: TlsCa = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
 ) -> None:
     """Why two items are (not) duplicates: per-level similarity, gates, score vs threshold."""
     with user_errors():
@@ -134,8 +146,9 @@ def explain(
         else:
             from fitrep.client import Client
 
-            with Client(concept=None, index=index or INDEX, token=token) as client:
-                exp = _remote(lambda: client.explain(item_a, item_b), index or INDEX)
+            conn = Connection(token, token_file, tls_ca, tls_cert, tls_key)
+            with Client(concept=None, index=index or INDEX, **conn.client_kwargs()) as client:
+                exp = _remote(lambda: client.explain(item_a, item_b), index or INDEX, conn)
     _print_explanation(exp)
 
 
@@ -152,14 +165,12 @@ def _explain_local(run: Path, item_a: str, item_b: str) -> Explanation:
         engine.close()
 
 
-def _remote(call: Callable[[], T], addresses: str) -> T:
+def _remote(call: Callable[[], T], addresses: str, conn: Connection) -> T:
     """Unreachable or slow servers are user-facing conditions here, not crashes."""
     try:
         return call()
     except Unavailable:
-        raise Unavailable(
-            f"cannot reach the server(s) at {addresses}; is `fitrep serve` running?"
-        ) from None
+        raise Unavailable(conn.unreachable(addresses)) from None
     except TimeoutError as exc:
         raise InvalidInput("--timeout", f"deadline exceeded ({exc}); raise --timeout") from None
 
