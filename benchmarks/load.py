@@ -1,0 +1,246 @@
+"""Sustained load on both servers (loopback): throughput, p50/p99 latency, errors, RSS.
+
+    .venv/bin/python benchmarks/load.py              # 5 minutes at 80 % of the measured peak
+    .venv/bin/python benchmarks/load.py --seconds 30 # shorter
+
+1. Starts ``mllm_server`` (rules) and ``index_server`` as ``fitrep serve`` does.
+2. Peak: both tiers driven at once by closed loops (``--threads`` per tier) for
+   ``--peak-seconds``; the peak is the requests/s each tier sustained.
+3. Load: both tiers at ``--fraction`` (0.8) of their peak, paced open loops (each request has
+   a start time; a bounded pool of threads sends them), for ``--seconds``.
+   Concept: ExtractConcepts of ``--batch`` synthetic items (titles drawn from a small
+   vocabulary, so the string cache sees hits and misses). Index: AssignItems of ``--batch``
+   new items (pre-embedded once), so the index grows during the run.
+4. RSS of each server after the peak phase and at the end (flat = no leak), written with the
+   rest to ``benchmarks/results/load.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from fitrep.client import Client
+from fitrep.domain import EmbeddedItem, Item
+from fitrep.launch import LocalServers, free_port
+
+OUT = Path(__file__).parent / "results" / "load.md"
+BRANDS = "sony canon epson logitech sandisk bose adobe norton ikea duracell".split()
+KINDS = "camera printer cartridge keyboard mouse drive headphones software lamp battery".split()
+WORDS = "black white pro mini wireless usb 32gb 64gb 2 pack deluxe compact silver".split()
+
+
+def items(rng: random.Random, prefix: str, n: int) -> list[Item]:
+    out = []
+    for i in range(n):
+        title = " ".join(
+            [rng.choice(BRANDS), rng.choice(KINDS), *rng.sample(WORDS, 3), str(rng.randint(1, 999))]
+        )
+        out.append(Item(f"{prefix}{i}", title))
+    return out
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    late: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, seconds: float, error: str | None) -> None:
+        with self.lock:
+            if error is None:
+                self.latencies.append(seconds)
+            else:
+                self.errors[error] = self.errors.get(error, 0) + 1
+
+    def summary(self, elapsed: float, batch: int) -> dict[str, float]:
+        lat = np.array(self.latencies) * 1000 if self.latencies else np.zeros(1)
+        ok = len(self.latencies)
+        return {
+            "requests": ok + sum(self.errors.values()),
+            "req_s": ok / elapsed,
+            "items_s": ok * batch / elapsed,
+            "p50_ms": float(np.percentile(lat, 50)),
+            "p99_ms": float(np.percentile(lat, 99)),
+            "errors": sum(self.errors.values()),
+        }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Driver:
+    """One tier's request: concept = extract, index = assign of fresh pre-embedded items."""
+
+    def __init__(self, tier: str, client: Client, batch: int, pool: list[EmbeddedItem]) -> None:
+        self.tier, self.client, self.batch, self.pool = tier, client, batch, pool
+        self.rng = random.Random(tier)
+        self.counter = 0
+        self.lock = threading.Lock()
+
+    def once(self) -> None:
+        with self.lock:
+            self.counter += 1
+            n = self.counter
+        if self.tier == "concept":
+            self.client.extract(items(random.Random(n), f"x{n}-", self.batch))
+            return
+        fresh = []
+        for j in range(self.batch):
+            e = self.pool[(n * self.batch + j) % len(self.pool)]
+            new_id = f"a{n}-{j}"
+            fresh.append(
+                EmbeddedItem(
+                    replace(e.concepts, item_id=new_id), replace(e.embeddings, item_id=new_id)
+                )
+            )
+        self.client.assign_embedded(fresh)
+
+    def timed(self, tally: Tally) -> None:
+        started = time.perf_counter()
+        try:
+            self.once()
+        except Exception as exc:  # counted, the run goes on
+            tally.record(0.0, type(exc).__name__)
+        else:
+            tally.record(time.perf_counter() - started, None)
+
+
+def closed_loop(drivers: list[Driver], threads: int, seconds: float) -> dict[str, Tally]:
+    tallies = {d.tier: Tally() for d in drivers}
+    deadline = time.monotonic() + seconds
+
+    def loop(d: Driver) -> None:
+        while time.monotonic() < deadline:
+            d.timed(tallies[d.tier])
+
+    workers = [threading.Thread(target=loop, args=(d,)) for d in drivers for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return tallies
+
+
+def paced(drivers: list[Driver], rates: dict[str, float], seconds: float, threads: int) -> dict:
+    """Open loop per tier at ``rates`` requests/s; a request whose slot passed while all
+    ``threads`` were busy counts as late (sent as soon as a thread frees up)."""
+    tallies = {d.tier: Tally() for d in drivers}
+    pools = {d.tier: futures.ThreadPoolExecutor(threads) for d in drivers}
+    start = time.monotonic()
+
+    def schedule(d: Driver) -> None:
+        interval, n, inflight = 1.0 / rates[d.tier], 0, []
+        while (slot := start + n * interval) < start + seconds:
+            now = time.monotonic()
+            if slot > now:
+                time.sleep(slot - now)
+            inflight = [f for f in inflight if not f.done()]
+            if len(inflight) >= threads:
+                tallies[d.tier].late += 1
+                futures.wait(inflight, return_when=futures.FIRST_COMPLETED)
+            inflight.append(pools[d.tier].submit(d.timed, tallies[d.tier]))
+            n += 1
+        futures.wait(inflight, timeout=120)
+
+    schedulers = [threading.Thread(target=schedule, args=(d,)) for d in drivers]
+    for s in schedulers:
+        s.start()
+    for s in schedulers:
+        s.join()
+    for p in pools.values():
+        p.shutdown(wait=True)
+    return tallies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=300.0, help="load phase, seconds")
+    ap.add_argument("--peak-seconds", type=float, default=30.0)
+    ap.add_argument("--fraction", type=float, default=0.8)
+    ap.add_argument("--batch", type=int, default=16, help="items per request")
+    ap.add_argument("--threads", type=int, default=4, help="client threads per tier")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = LocalServers("127.0.0.1", free_port(), free_port())
+        servers.start(Path(tmp) / "index", log_dir=Path(tmp) / "logs")
+        try:
+            servers.wait_healthy(180)
+            pids = {n: p.pid for n, p in servers.processes.items()}
+            with Client(servers.concept, servers.index, timeout=60, retries=1) as client:
+                pool = client.extract(items(random.Random(0), "p", 512))
+                client.assign_embedded(pool[:64])  # a small index to start from
+                drivers = [
+                    Driver("concept", client, args.batch, pool),
+                    Driver("index", client, args.batch, pool),
+                ]
+                peak = closed_loop(drivers, args.threads, args.peak_seconds)
+                peak_rates = {t: len(x.latencies) / args.peak_seconds for t, x in peak.items()}
+                rss_start = {n: rss_mb(pid) for n, pid in pids.items()}
+                items_start = client.index_info().items
+                rates = {t: max(r * args.fraction, 0.1) for t, r in peak_rates.items()}
+                started = time.monotonic()
+                load = paced(drivers, rates, args.seconds, args.threads * 2)
+                elapsed = time.monotonic() - started
+                rss_end = {n: rss_mb(pid) for n, pid in pids.items()}
+                items_end = client.index_info().items
+        finally:
+            servers.stop()
+    write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, items_start, items_end)
+
+
+def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, i1) -> None:  # type: ignore[no-untyped-def]
+    tiers = {"concept": "mllm_server", "index": "index_server"}
+    call = {"concept": "ExtractConcepts", "index": "AssignItems"}
+    lines = [
+        "# Sustained load, both servers on loopback",
+        "",
+        f"`benchmarks/load.py --seconds {args.seconds:g}`, {time.strftime('%Y-%m-%d')}: "
+        f"rules backend, {args.batch} items per request, both tiers at once. Machine: 2 CPU "
+        "cores **shared with other developers' jobs** while this ran, so absolute numbers are "
+        "noisy; the client, both servers and any other work compete for the same cores.",
+        "",
+        f"Peak: closed loops, {args.threads} threads per tier, {args.peak_seconds:g} s. Load: "
+        f"paced at {args.fraction:.0%} of that peak for {elapsed:.0f} s.",
+        "",
+        "| tier (call) | peak req/s | target req/s | achieved req/s | items/s | p50 ms "
+        "| p99 ms | requests | errors | late | RSS start MB | RSS end MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for tier, server in tiers.items():
+        s = load[tier].summary(elapsed, args.batch)
+        lines.append(
+            f"| {tier} ({call[tier]}) | {peak_rates[tier]:.1f} | {rates[tier]:.1f} "
+            f"| {s['req_s']:.1f} | {s['items_s']:.0f} | {s['p50_ms']:.0f} | {s['p99_ms']:.0f} "
+            f"| {s['requests']:.0f} | {s['errors']:.0f} | {load[tier].late} "
+            f"| {rss_start[server]:.0f} | {rss_end[server]:.0f} |"
+        )
+    errors = {t: x.errors for t, x in load.items() if x.errors}
+    lines += [
+        "",
+        f"Errors by kind: {errors or 'none'}. Index items: {i0} after the peak phase, {i1} at "
+        "the end (every AssignItems adds new items, so index RSS grows with them: vectors, "
+        "anchors and the FAISS index; the concept tier's RSS has no such reason to grow).",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
