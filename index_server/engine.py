@@ -38,9 +38,12 @@ from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
 from index_server.storage.decision_log import DecisionLog
+from index_server.storage.dir_lock import DataDirLock
 from index_server.storage.persistence import load_engine_state, persist_rows
 from index_server.storage.rows import RowTable
+from index_server.storage.snapshot import check_snapshot, write_snapshot
 from index_server.storage.store import ClusterStore
+from index_server.validation import check_batch
 
 Progress = Callable[[str, int, int], None]
 
@@ -52,11 +55,29 @@ class IndexEngine:
         self.config = config or IndexConfig()
         self.data_dir = Path(data_dir) if data_dir is not None else self.config.data_dir
         self.calibration = Calibration.load(self.config.calibration)
-        self.store = ClusterStore(self.data_dir / "store.sqlite" if self.data_dir else None)
+        self.dir_lock = DataDirLock(self.data_dir) if self.data_dir else None
+        try:
+            if self.data_dir:
+                check_snapshot(self.data_dir)
+            self.store = ClusterStore(self.data_dir / "store.sqlite" if self.data_dir else None)
+        except BaseException:
+            self._release_lock()
+            raise
         self.lock = threading.RLock()
+        self._load()
+
+    def _load(self) -> None:
+        """Memory state from the store: at start-up, and to roll back a failed batch.
+
+        A batch touches the rows, the candidate channels, the idf statistics, FBC and the
+        decision log before it is committed; rather than undo each of them, a batch that
+        fails before its commit (SQLite rolls its own transaction back) reloads everything
+        from the store, which holds exactly the committed batches: the restart path.
+        """
         self.rows = RowTable()
         self.candidates = CandidateGenerator(self.rows, self.config, self.calibration.weights)
         self.scorer: RowScorer | None = None
+        self.encoder = ""  # the encoder the index's vectors come from; "" when not recorded
         fbc = FBC(self.calibration.threshold, self.config.max_checked, self.config.min_member_share)
         self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
         load_engine_state(self)
@@ -102,33 +123,43 @@ class IndexEngine:
     def _assign(
         self, items: Sequence[EmbeddedItem], refit: bool, progress: Progress | None
     ) -> list[Assignment]:
-        for i, item in enumerate(items):
-            if not item.item_id:
-                raise InvalidInput(f"items[{i}].concepts.item_id", "must not be empty")
+        row_of, deleted = self.rows.row_of, self.rows.deleted
+        gone = {it.item_id for it in items if row_of.get(it.item_id, -1) in deleted}
+        check_batch(items, self.rows.layout, self.encoder, gone)
         fresh: dict[str, EmbeddedItem] = {}
         for item in items:
-            if item.item_id not in self.rows.row_of and item.item_id not in fresh:
+            if item.item_id not in row_of and item.item_id not in fresh:
                 fresh[item.item_id] = item
         new_items = list(fresh.values())
         if progress:
             progress("received", len(items), len(items))
         if new_items:
-            if self.rows.layout is None:
-                self.set_layout(infer_layout([item.embeddings for item in new_items]))
-            assert self.rows.layout is not None and self.scorer is not None
-            full = concatenate([it.embeddings for it in new_items], self.rows.layout)
-            rows = self.rows.append(new_items, full)
-            self.candidates.register(rows)
-            if refit:
-                self.candidates.refit(self.data_dir, progress)
-            else:
-                self.candidates.add(rows, self.data_dir)
-            self.clusterer.decide(
-                rows, self.candidates.candidates, self.scorer, self.rows.layout.levels, progress
-            )
-            persist_rows(self, rows, new_items)
+            try:
+                self._add(new_items, refit, progress)
+            except BaseException:
+                self._load()  # all or nothing: back to the last committed batch
+                raise
         decisions = self.clusterer.decisions
         return [decisions[self.rows.row_of[item.item_id]] for item in items]
+
+    def _add(self, new_items: list[EmbeddedItem], refit: bool, progress: Progress | None) -> None:
+        if self.rows.layout is None:
+            self.set_layout(infer_layout([item.embeddings for item in new_items]))
+            self.encoder = next(
+                (it.embeddings.encoder for it in new_items if it.embeddings.encoder), ""
+            )
+        assert self.rows.layout is not None and self.scorer is not None
+        full = concatenate([it.embeddings for it in new_items], self.rows.layout)
+        rows = self.rows.append(new_items, full)
+        self.candidates.register(rows)
+        if refit:
+            self.candidates.refit(self.data_dir, progress)
+        else:
+            self.candidates.add(rows, self.data_dir)
+        self.clusterer.decide(
+            rows, self.candidates.candidates, self.scorer, self.rows.layout.levels, progress
+        )
+        persist_rows(self, rows, new_items)
 
     def delete(self, item_ids: Sequence[str]) -> int:
         with self.lock:
@@ -143,14 +174,16 @@ class IndexEngine:
             return len(rows)
 
     def snapshot(self, path: Path) -> tuple[Path, int]:
+        """A consistent copy of the index at ``path``, written atomically (``storage.snapshot``)."""
         with self.lock:
-            path = Path(path)
-            path.mkdir(parents=True, exist_ok=True)
-            self.store.backup(path / "store.sqlite")
-            reducer = self.candidates.reducer
-            if reducer is not None:
-                reducer.save(path / f"reducer-v{self.candidates.index_version}.pkl")
-            return path, self.rows.live
+
+            def write(tmp: Path) -> None:
+                self.store.backup(tmp / "store.sqlite")
+                reducer = self.candidates.reducer
+                if reducer is not None:
+                    reducer.save(tmp / f"reducer-v{self.candidates.index_version}.pkl")
+
+            return write_snapshot(Path(path), write, self.rows.live), self.rows.live
 
     # -- reading ---------------------------------------------------------------------------
     def explain(self, item_a: str, item_b: str) -> Explanation:
@@ -191,6 +224,7 @@ class IndexEngine:
                 row = rows.row(item_id)
                 queries.append((item_id, rows.full(row), rows.anchors[row], rows.images[row], row))
             if items:
+                check_batch(items, layout, self.encoder)
                 full = concatenate([it.embeddings for it in items], layout)
                 for it, vec in zip(items, full, strict=True):
                     c = it.concepts
@@ -268,3 +302,9 @@ class IndexEngine:
     def close(self) -> None:
         with self.lock:
             self.store.close()
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self.dir_lock is not None:
+            self.dir_lock.release()
+            self.dir_lock = None

@@ -66,6 +66,17 @@ class NotFound(FitrepError, KeyError):
         return f"{self.what} not found: {self.key}"
 
 
+class FailedPrecondition(FitrepError):
+    """The request is well formed but the index's state refuses it (e.g. vectors of another
+    layout or encoder than the index holds, an item id that was deleted); ``field`` names
+    what is at fault."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
 class Overloaded(FitrepError):
     """A queue or batch limit was hit; the caller should back off."""
 
@@ -177,6 +188,7 @@ class LevelEmbeddings:
 
     item_id: str
     vectors: dict[Level, F32]
+    encoder: str = ""  # the model the vectors come from ("" when the sender does not say)
 
     @property
     def present(self) -> frozenset[Level]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import grpc
 
-from fitrep.domain import FitrepError, InvalidInput, NotFound, Overloaded
+from fitrep.domain import FailedPrecondition, FitrepError, InvalidInput, NotFound, Overloaded
 
 REQUEST_ID_KEY = "x-request-id"  # metadata key: the SDK sends it, servers log it
 
@@ -42,6 +42,8 @@ def status_for(exc: BaseException, request_id: str = "-") -> tuple[grpc.StatusCo
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, NotFound):
         return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, FailedPrecondition):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, Overloaded):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, TimeoutError):
@@ -63,6 +65,9 @@ def from_rpc_error(err: grpc.RpcError) -> Exception:
     if code == grpc.StatusCode.NOT_FOUND:
         what, sep, key = details.partition(" not found: ")
         return NotFound(what, key) if sep else NotFound("item", details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        field, sep, message = details.partition(": ")
+        return FailedPrecondition(field, message) if sep else FailedPrecondition("request", details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return Overloaded(details)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

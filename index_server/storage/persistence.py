@@ -49,6 +49,7 @@ def persist_rows(engine: IndexEngine, rows: list[int], items: Sequence[EmbeddedI
             "next_cluster": fbc.next_id,
             "index_version": engine.candidates.index_version,
             "fit_size": engine.candidates.fit_size,
+            "encoder": engine.encoder,
         },
     )
 
@@ -59,6 +60,7 @@ def load_engine_state(engine: IndexEngine) -> None:
     if "layout" not in meta:
         return
     engine.set_layout(LevelLayout.from_json(meta["layout"]))
+    engine.encoder = str(meta.get("encoder", ""))
     layout = engine.rows.layout
     assert layout is not None
     fbc, decisions = engine.fbc, engine.clusterer.decisions

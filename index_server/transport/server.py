@@ -9,6 +9,8 @@ from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 
 from index_server.engine import IndexEngine
+from index_server.storage.dir_lock import DataDirInUse
+from index_server.storage.snapshot import BadSnapshot
 from index_server.transport.config import IndexServerConfig, config_from_args
 from index_server.transport.servicer import IndexServicer
 from serving.bootstrap import serve_forever
@@ -19,7 +21,10 @@ SERVICE_NAME = ipb.DESCRIPTOR.services_by_name["IndexService"].full_name
 
 def run(cfg: IndexServerConfig) -> None:
     log_config("index_server", cfg)
-    engine = IndexEngine(cfg.index.data_dir, cfg.index)
+    try:
+        engine = IndexEngine(cfg.index.data_dir, cfg.index)
+    except (DataDirInUse, BadSnapshot) as exc:  # one line, exit status 1
+        raise SystemExit(f"error: {exc}") from None
     servicer = IndexServicer(engine, cfg.max_batch, cfg.resolved_snapshot_root())
 
     def register(server: grpc.Server) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fitrep.domain import InvalidInput, Item, NotFound
+from fitrep.domain import FailedPrecondition, InvalidInput, Item, NotFound
 
 from index_server.engine import IndexEngine
 
@@ -51,20 +51,19 @@ def test_ids_stable_across_restart_and_never_reused(tmp_path, fast_items):
         reopened.get_cluster(victim)
     reopened.close()
     third = IndexEngine(tmp_path)
-    fresh = third.assign(
-        [fast_items[0].__class__(fast_items[0].concepts, fast_items[0].embeddings)]
-    )
-    assert (
-        fresh[0].cluster_id == first[0].cluster_id
-    )  # known id: stored assignment, even if deleted
+    # a deleted id is refused, not answered with its old assignment (docs/grpc.md)
+    with pytest.raises(FailedPrecondition, match="was deleted"):
+        third.assign([fast_items[0]])
     third.close()
 
 
 def test_a_crash_after_commit_loses_nothing(tmp_path, fast_items):
     engine = IndexEngine(tmp_path)
     committed = engine.assign(fast_items[:5])
-    # No close(): the process "dies" here. SQLite WAL keeps the committed batch.
+    # No close(): the process "dies" here (the kernel drops its lock). SQLite WAL keeps the
+    # committed batch.
     engine.store.db.close()
+    engine.dir_lock.release()
     recovered = IndexEngine(tmp_path)
     assert recovered.info().items == 5
     assert [a.cluster_id for a in recovered.assign(fast_items[:5])] == [
@@ -94,9 +93,10 @@ def test_mismatched_dimensions_name_the_field(fast_items):
 
     vectors = {lv: v[:10] for lv, v in bad.embeddings.vectors.items()}
     bad_item = EmbeddedItem(bad.concepts, LevelEmbeddings(bad.item_id, vectors))
-    with pytest.raises(InvalidInput) as err:
+    with pytest.raises(FailedPrecondition) as err:
         engine.assign([bad_item])
-    assert "items[0].embeddings.vectors" in err.value.field
+    assert err.value.field == "items[0].embeddings.PRIMARY"
+    assert "10-d PRIMARY vector" in str(err.value) and "PRIMARY=384" in str(err.value)
 
 
 def test_item_without_content_is_rejected(concept_engine):
