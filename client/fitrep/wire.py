@@ -178,6 +178,7 @@ def embeddings_to_pb(emb: LevelEmbeddings) -> cpb.LevelEmbeddings:
             cpb.LevelVector(level=Level(lv).name, data=vector_to_bytes(v), dim=int(np.size(v)))
             for lv, v in sorted(emb.vectors.items())
         ],
+        encoder=emb.encoder,
     )
 
 
@@ -189,7 +190,7 @@ def embeddings_from_pb(msg: cpb.LevelEmbeddings, where: str = "embeddings") -> L
         if lv in vectors:
             raise InvalidInput(f"{at}.level", f"{lv.name} given twice")
         vectors[lv] = vector_from_bytes(lv_msg.data, lv_msg.dim, at)
-    return LevelEmbeddings(item_id=msg.item_id, vectors=vectors)
+    return LevelEmbeddings(item_id=msg.item_id, vectors=vectors, encoder=msg.encoder)
 
 
 def embedded_to_pb(item: EmbeddedItem) -> cpb.EmbeddedItem:

@@ -179,7 +179,7 @@ class LevelEncoder:
             if visual is not None and visual.size:
                 v = np.asarray(visual, np.float32)
                 levels[Level.VISUAL] = v / (np.linalg.norm(v) + 1e-12)
-            out.append(LevelEmbeddings(item_id=cs.item_id, vectors=levels))
+            out.append(LevelEmbeddings(item_id=cs.item_id, vectors=levels, encoder=self.name))
         return out
 
     def _lookup(self, texts: list[str]) -> dict[str, np.ndarray]:

@@ -185,7 +185,8 @@ def test_encoder_is_recorded_and_a_mismatch_names_both(tmp_path, fast_items):
     assert err.value.field == "items[1].embeddings.encoder"
     assert "'e5-base'" in err.value.message and "'minilm'" in err.value.message
     # unlabelled vectors (older callers) are taken as they are
-    assert len(engine.assign([minilm[4], fast_items[5]])) == 2
+    unlabelled = _with_vectors(fast_items[5], fast_items[5].embeddings.vectors, "")
+    assert len(engine.assign([minilm[4], unlabelled])) == 2
     engine.close()
 
 
@@ -235,3 +236,13 @@ def test_snapshot_is_atomic_and_checked_on_load(tmp_path, fast_items, monkeypatc
     assert loaded.info().items == n == len(fast_items)
     assert not (path / MARKER).exists()
     loaded.close()
+
+
+def test_the_encoder_name_travels_from_the_concept_tier(fast_items):
+    from fitrep import wire
+
+    from mllm_server.chie.encoder import ENCODER_NAME
+
+    assert fast_items[0].embeddings.encoder == ENCODER_NAME
+    back = wire.embedded_from_pb(wire.embedded_to_pb(fast_items[0]))
+    assert back.embeddings.encoder == ENCODER_NAME

@@ -114,12 +114,14 @@ class LevelVector(_message.Message):
     def __init__(self, level: _Optional[_Union[Level, str]] = ..., data: _Optional[bytes] = ..., dim: _Optional[int] = ...) -> None: ...
 
 class LevelEmbeddings(_message.Message):
-    __slots__ = ("item_id", "vectors")
+    __slots__ = ("item_id", "vectors", "encoder")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     vectors: _containers.RepeatedCompositeFieldContainer[LevelVector]
-    def __init__(self, item_id: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[LevelVector, _Mapping]]] = ...) -> None: ...
+    encoder: str
+    def __init__(self, item_id: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[LevelVector, _Mapping]]] = ..., encoder: _Optional[str] = ...) -> None: ...
 
 class EmbeddedItem(_message.Message):
     __slots__ = ("concepts", "embeddings")
