@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 # torch is pinned in the same pip command: the local CPU wheel, not a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-unit test-integration test-vllm test-report lint protos bench-quality bench-speed deploy-check clean
+.PHONY: venv demo test test-unit test-integration test-crash test-vllm test-report lint protos bench-quality bench-speed deploy-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-unit: venv
 
 test-integration: venv
 	$(PY) -m pytest tests/integration -q
+
+# SIGKILL the index server at random points (>= 20 kills), restart, check what was acknowledged.
+test-crash: venv
+	$(PY) -m pytest tests/crash -q -s
 
 test-vllm:
 	bash scripts/test_vllm.sh

@@ -4,7 +4,8 @@ A snapshot is written into ``PATH.tmp-<pid>`` (with ``SNAPSHOT.partial`` in it w
 being written), then ``SNAPSHOT.json`` lists every file with its sha256, everything is
 fsynced, and the directory is renamed to ``PATH``: a reader sees the whole snapshot or none.
 A SIGKILL mid-way leaves only the temp directory, which ``check_snapshot`` refuses to open
-(``SNAPSHOT.partial``), as it refuses a directory whose files do not match ``SNAPSHOT.json``.
+(``SNAPSHOT.partial``, or the ``.tmp-<pid>`` name), as it refuses a directory whose files do
+not match ``SNAPSHOT.json``.
 Once a snapshot has been checked and opened it is a live data directory (SQLite will write
 to it), so the marker is removed then.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -75,7 +77,8 @@ def write_snapshot(path: Path, write: Callable[[Path], None], items: int) -> Pat
 def check_snapshot(data_dir: Path) -> None:
     """Refuse a data directory that is a partial snapshot or fails its checksums; accept and
     unmark a whole one. Directories without a marker are ordinary data directories."""
-    if (data_dir / PARTIAL).exists():
+    # the temp directory's name too: a kill between its mkdir and PARTIAL leaves it empty
+    if (data_dir / PARTIAL).exists() or re.search(r"\.tmp-\d+$", data_dir.name):
         raise BadSnapshot(f"{data_dir} is an incomplete snapshot (interrupted while written)")
     marker_path = data_dir / MARKER
     if not marker_path.exists():
