@@ -143,7 +143,8 @@ def paced(drivers: list[Driver], rates: dict[str, float], seconds: float, thread
 
     def schedule(d: Driver) -> None:
         interval, n, inflight = 1.0 / rates[d.tier], 0, []
-        while (slot := start + n * interval) < start + seconds:
+        end = start + seconds  # stop at the deadline even when the server lags behind
+        while (slot := start + n * interval) < end and time.monotonic() < end:
             now = time.monotonic()
             if slot > now:
                 time.sleep(slot - now)
