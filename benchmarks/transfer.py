@@ -1,10 +1,15 @@
-"""Does the decision travel? Calibrate on one pair set's train split, test on the other's.
+"""Does the decision travel to a domain it was never calibrated on? Leave one domain out.
 
-    /tmp/venv/bin/python benchmarks/transfer.py [--data ../shared/data]
+    python benchmarks/transfer.py [--data ../shared/data]
 
-Writes ``benchmarks/results/transfer.md``: test F1 with the fixed calibrated threshold, with
-the label-free adaptive decision of ``fitrep match`` (mutual best match, half the threshold),
-and the best threshold in hindsight (an oracle, for scale).
+For each of the six shared pair sets (two product sets and the four of other-domains/), the
+calibration is fitted on the train + valid splits of the other five (domain-balanced, as
+``fitrep calibrate`` fits the shipped one) and scored on the held-out set's test split; the
+mean of those six F1s is the figure to raise. Beside it: in-domain (fitted on the set's own
+train + valid), the fixed threshold vs the label-free adaptive decision of ``fitrep match``,
+and a transfer baseline with the same protocol: TF-IDF char 3-5-gram cosine over the whole
+record, one threshold tuned on the pooled valid splits of the other five. Writes
+``benchmarks/results/transfer.md``. Test splits are never used for fitting.
 """
 
 from __future__ import annotations
@@ -14,19 +19,79 @@ import time
 from pathlib import Path
 
 import numpy as np
-from fitrep.ditto import read_pairs
+from fitrep.ditto import PairFile, read_pairs
+from fitrep.domain import Item
 
-from index_server.scoring.calibration_fit import best_f1_threshold, fit_calibration
+from index_server.scoring.calibration import Calibration
+from index_server.scoring.calibration_fit import (
+    best_f1_threshold,
+    domain_weights,
+    fit_calibration,
+    to_matrix,
+)
 from index_server.scoring.pairs import PairTable, decide_pairs
 from mllm_server.chie.engine import ConceptEngine
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = {"Abt-Buy": "abt-buy", "Amazon-Google": "amazon-google-pairs"}
+SETS = {
+    "Abt-Buy": "abt-buy",
+    "Amazon-Google": "amazon-google-pairs",
+    "Beer": "other-domains/beer",
+    "Fodors-Zagats": "other-domains/fodors-zagats",
+    "iTunes-Amazon": "other-domains/itunes-amazon",
+    "DBLP-ACM": "other-domains/dblp-acm",
+}
+SPLITS = ("train", "valid", "test")
 
 
 def f1(pred: np.ndarray, y: np.ndarray) -> float:
     tp = float((pred & y).sum())
     return 2 * tp / max(float(pred.sum() + y.sum()), 1.0)
+
+
+def record_text(item: Item) -> str:
+    return " ".join([item.title, item.text, *item.attributes.values()])
+
+
+def probabilities(rows: list[dict[str, float]], cal: Calibration) -> np.ndarray:
+    """The verifier's logistic model on precomputed feature rows (no image-only pairs here)."""
+    names = sorted(cal.coef)
+    z = cal.bias + to_matrix(rows, names) @ np.array([cal.coef[n] for n in names])
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def tfidf_scores(pf: PairFile) -> np.ndarray:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [record_text(it).lower() for it in pf.items]
+    m = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=1).fit_transform(texts)
+    a = m[[p[0] for p in pf.pairs]]
+    b = m[[p[1] for p in pf.pairs]]
+    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+
+
+class Loaded:
+    """One split of one set: its pairs, labels, feature rows and baseline scores."""
+
+    def __init__(self, pf: PairFile, engine: ConceptEngine) -> None:
+        self.pf = pf
+        self.y = np.array([int(x or 0) for x in pf.labels]) == 1
+        self.rows = PairTable(engine.process(pf.items)).features(pf.pairs)
+        self.tfidf = tfidf_scores(pf)
+
+
+def fit_on(parts: list[tuple[str, Loaded]]) -> Calibration:
+    rows = [r for _, part in parts for r in part.rows]
+    labels = [int(v) for _, part in parts for v in part.y]
+    domains = [name for name, part in parts for _ in part.rows]
+    return fit_calibration(rows, labels, domains=domains)
+
+
+def tfidf_threshold(parts: list[tuple[str, Loaded]]) -> float:
+    scores = np.concatenate([p.tfidf for _, p in parts])
+    y = np.concatenate([p.y for _, p in parts])
+    w = domain_weights([name for name, p in parts for _ in p.rows])
+    return best_f1_threshold(scores, y, w)[0]
 
 
 def main() -> None:
@@ -36,31 +101,58 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     engine = ConceptEngine.create("rules")
-    loaded = {}
+    data: dict[tuple[str, str], Loaded] = {}
     for name, folder in SETS.items():
-        for split in ("train", "test"):
-            pf = read_pairs(args.data / folder / f"{split}.txt")
-            loaded[name, split] = (pf, PairTable(engine.process(pf.items)))
-    rows = []
-    for src in SETS:
-        pf, table = loaded[src, "train"]
-        cal = fit_calibration(table.features(pf.pairs), [int(x or 0) for x in pf.labels])
-        for dst in SETS:
-            pf_t, table_t = loaded[dst, "test"]
-            y = np.array(pf_t.labels) == 1
-            p = table_t.probabilities(pf_t.pairs, cal)
-            fixed = f1(p >= cal.threshold, y)
-            adaptive = f1(decide_pairs(pf_t.pairs, p, cal.threshold), y)
-            rows.append(
-                f"| {src} train | {dst} test | {fixed:.3f} | **{adaptive:.3f}** | ({best_f1_threshold(p, y)[1]:.3f}) |"
-            )
+        for split in SPLITS:
+            data[name, split] = Loaded(read_pairs(args.data / folder / f"{split}.txt"), engine)
+            print(f"loaded {name} {split}: {len(data[name, split].rows)} pairs", flush=True)
+
+    rows, means = [], {k: [] for k in ("lodo_fixed", "lodo_adapt", "in_fixed", "in_adapt", "tf")}
+    for held in SETS:
+        test = data[held, "test"]
+        pairs = test.pf.pairs
+        others = [(n, data[n, s]) for n in SETS if n != held for s in ("train", "valid")]
+        own = [(held, data[held, s]) for s in ("train", "valid")]
+        result = {}
+        for tag, parts in (("lodo", others), ("in", own)):
+            cal = fit_on(parts)
+            p = probabilities(test.rows, cal)
+            result[f"{tag}_fixed"] = f1(p >= cal.threshold, test.y)
+            result[f"{tag}_adapt"] = f1(decide_pairs(pairs, p, cal.threshold), test.y)
+            if tag == "lodo":
+                oracle = best_f1_threshold(p, test.y)[1]
+        t = tfidf_threshold([(n, data[n, "valid"]) for n in SETS if n != held])
+        result["tf"] = f1(test.tfidf >= t, test.y)
+        for k, v in result.items():
+            means[k].append(v)
+        rows.append(
+            f"| {held} | **{result['lodo_fixed']:.3f}** | {result['lodo_adapt']:.3f} | "
+            f"({oracle:.3f}) | {result['in_fixed']:.3f} | {result['in_adapt']:.3f} | "
+            f"{result['tf']:.3f} |"
+        )
+    mean = {k: float(np.mean(v)) for k, v in means.items()}
+    rows.append(
+        f"| **mean** | **{mean['lodo_fixed']:.3f}** | {mean['lodo_adapt']:.3f} | | "
+        f"{mean['in_fixed']:.3f} | {mean['in_adapt']:.3f} | {mean['tf']:.3f} |"
+    )
     lines = [
-        "# Calibrate on one set, test on the other",
+        "# Transfer: leave one domain out",
         "",
-        f"Generated by `python benchmarks/transfer.py` in {time.perf_counter() - started:.0f} s (2-core CPU).",
+        f"Generated by `python benchmarks/transfer.py` in {time.perf_counter() - started:.0f} s "
+        "(2-core CPU, `rules` backend, MiniLM levels). F1 on each set's **test** split.",
         "",
-        "| calibrated on | tested on | F1 fixed threshold | F1 adaptive (fitrep match) | best threshold in hindsight |",
-        "|---|---|---|---|---|",
+        "- *held out*: calibration fitted (domain-balanced) on train + valid of the other five "
+        "sets, never on this one; the decision is the fixed calibrated threshold "
+        "(`fitrep match --no-adaptive`) or the label-free adaptive one (mutual best match at "
+        "half the threshold, `fitrep match`).",
+        "- *in-domain*: fitted on the set's own train + valid.",
+        "- *TF-IDF*: char 3-5-gram cosine over the whole record, one threshold tuned on the "
+        "pooled valid splits of the other five (the same leave-one-out protocol).",
+        "- *(oracle)*: best threshold on the test split itself, for scale; not a result.",
+        "",
+        "| held-out set | held out, fixed | held out, adaptive | (oracle) | in-domain, fixed "
+        "| in-domain, adaptive | TF-IDF baseline, held out |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]

@@ -102,6 +102,7 @@ class Anchors:
     variant: tuple[str, ...] = ()  # colours, and "edition:<word>"
     tokens: tuple[str, ...] = ()  # the title's core words and codes
     words_any: tuple[str, ...] = ()  # every content word of the item (bounded)
+    fields: tuple[str, ...] = ()  # "<column>=<its words>" of each descriptive attribute
 
     @property
     def codes_any(self) -> tuple[str, ...]:

@@ -17,9 +17,9 @@ from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
-from mllm_server.chie.text_parse import ParsedText, format_quantity, parse
+from mllm_server.chie.text_parse import ParsedText, format_quantity, identifier_key, parse
 
-VERSION = "rules-5"  # bump whenever the concepts an item yields change
+VERSION = "rules-6"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -33,6 +33,7 @@ _EDITION_WORDS = frozenset(
 _MAX_CONTENT_WORDS = 16
 _MAX_DESCRIPTION_TOKENS = 120
 _MAX_WORDS_ANY = 96
+_MAX_FIELD_WORDS = 24
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -126,6 +127,18 @@ class RulesExtractor:
             Level.SUBJECTIVE: subjective[:8],
         }
         anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        # Identifier-valued fields (model number, phone, ISBN: recognised by their values) are
+        # as binding as a code in the title: two different ones are two different things.
+        identifiers = _unique(identifier_key(v) for v in spec_attrs.values())
+        anchors["code"] = _unique(anchors["code"] + identifiers)
+        anchors["code_any"] = _unique(anchors["code_any"] + identifiers)
+        # The other fields, by column, so the verifier can see a field that two records give
+        # entirely differently (a paper's authors, a song's artist) whatever the column is called.
+        anchors["fields"] = _unique(
+            f"{k}={' '.join(sorted(set(words))[:_MAX_FIELD_WORDS])}"
+            for k, v in spec_attrs.items()
+            if not identifier_key(v) and (words := parse(v).words + parse(v).numbers)
+        )
         features = {}
         if self.use_images and item.image is not None:
             features = image_features.compute(item.image)

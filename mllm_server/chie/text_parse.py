@@ -110,6 +110,32 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
     return out
 
 
+_MONTHS = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec")
+_PLAIN_NUMBER = re.compile(r"^[$€£]?\s*\d+(?:[.,]\d+)?\s*%?$")
+
+
+def identifier_key(value: str) -> str:
+    """The canonical identifier a whole field value is, or "" when it is not one.
+
+    A column's role is read from its values, never from its name (``modelno``, ``phone``,
+    ``isbn``, ``sku`` differ in every catalogue): a value whose every token carries a digit,
+    with at least 5 letters-or-digits of which 3 are digits, is an identifier, written any way
+    ("212/759 -5941" = "212-759-5941", "NST-D100S2" = "nstd100s2"). Plain numbers (prices,
+    years, percentages; an integer of 5+ digits is an identifier), times and dates are not.
+    """
+    text = normalise(value).strip()
+    tokens = text.split()
+    long_integer = text.isdigit() and len(text) >= 5  # "07627": a part number, not an amount
+    if not tokens or ":" in text or _MONTHS.search(text):
+        return ""
+    if _PLAIN_NUMBER.match(text) and not long_integer:
+        return ""
+    if not all(_HAS_DIGIT.search(t) for t in tokens):
+        return ""
+    key = re.sub(r"[^a-z0-9]", "", text)
+    return key if len(key) >= 5 and sum(c.isdigit() for c in key) >= 3 else ""
+
+
 def format_quantity(quantity: tuple[str, str]) -> str:
     number, unit = quantity
     return f"{number} {unit}"

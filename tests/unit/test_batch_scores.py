@@ -153,7 +153,9 @@ def test_bounds_hold_with_the_shipped_calibration():
     for i, row in enumerate(rows.tolist()):
         cands_i = tight.candidates(i)
         if cands_i:
-            exact = engine.scorer.score(row, cands_i).tolist()
+            # The score the decision uses: the chunk's token features (idf as of the row's own
+            # position) with every other feature computed per pair by the verifier.
+            exact = engine.scorer.chunk_score(tight, lexical.exact, i, row, cands_i).tolist()
             assert all(u >= p for u, p in zip(tight.upper_bounds(i), exact, strict=True))
             assert all(
                 u >= t for u, t in zip(loose.upper_bounds(i), tight.upper_bounds(i), strict=True)

@@ -81,6 +81,11 @@ def calibrate(
     ),
     image_limit: int = typer.Option(200, help="Photos of --image-list used (evenly spaced)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    balance: bool = typer.Option(
+        True,
+        help="Weigh every domain (a pair file's folder; the photo list) the same, so one large "
+        "set does not decide the model the others are judged by.",
+    ),
 ) -> None:
     """Fit level weights, coefficients and the threshold from labelled pairs; write OUT."""
     from fitrep.domain import InvalidInput
@@ -89,18 +94,23 @@ def calibrate(
     with user_errors():
         rows: list[dict[str, float]] = []
         labels: list[int] = []
+        domains: list[str] = []
         if image_list is not None:
             img_rows, img_labels = _image_pairs(image_list, image_limit)
             rows.extend(img_rows)
             labels.extend(img_labels)
+            domains.extend(["photos"] * len(img_rows))
         for path in pairs_files:
             pair_file, table = _embed_pair_file(path, encoding, progress)
             if any(label is None for label in pair_file.labels):
                 raise InvalidInput(str(path), "every pair needs a 0/1 label to calibrate")
             rows.extend(table.features(pair_file.pairs))
             labels.extend(int(label or 0) for label in pair_file.labels)
+            domains.extend([path.resolve().parent.name] * len(pair_file.pairs))
         fitted_on = [str(p) for p in pairs_files] + ([str(image_list)] if image_list else [])
-        cal = fit_calibration(rows, labels, notes={"fitted_on": fitted_on}, c=c)
+        cal = fit_calibration(
+            rows, labels, notes={"fitted_on": fitted_on}, c=c, domains=domains if balance else None
+        )
         cal.save(out)
     console.print(
         f"fitted on {len(labels)} pairs: threshold {cal.threshold:.3f}, "
