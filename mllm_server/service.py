@@ -44,8 +44,7 @@ class ConceptServicer(spb_grpc.ConceptServiceServicer):
         # The CPU backend is not promised thread-safe, and on CPU concurrent batches only
         # compete for the same cores: one batch at a time. A backend that sets
         # ``concurrent = True`` (vLLM: continuous batching wants overlapping calls) is not held.
-        extractor = getattr(engine, "extractor", None)
-        self._serialise = not getattr(extractor, "concurrent", False)
+        self._serialise = not engine.extractor.concurrent
         self._lock = threading.Lock()
 
     def _extract(
