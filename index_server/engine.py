@@ -82,8 +82,7 @@ class IndexEngine:
 
     @property
     def verifier(self) -> PairVerifier:
-        assert self.scorer is not None, "no layout yet: nothing stored"
-        return self.scorer.verifier
+        return self._reader().verifier
 
     @property
     def fbc(self) -> FBC:
