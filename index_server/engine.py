@@ -2,9 +2,10 @@
 
 rows (``storage.rows``) -> candidates (``candidates.generator``: SPDR + vector index + code
 blocking) -> scoring (``scoring.row_scorer``: the calibrated verifier) -> clustering
-(``clustering.clusterer``: FBC's join rule, cluster ids) -> store (``storage.store``). The
-one object both the gRPC servicer and the in-process Pipeline drive. Single writer: every
-call holds the engine's one lock.
+(``clustering.clusterer``: FBC's join rule, cluster ids) -> store (``storage.store``); reads
+(explain, query, get_cluster, info) are answered by ``queries.IndexReader``. The one object
+both the gRPC servicer and the in-process Pipeline drive. Single writer: every call holds the
+engine's one lock.
 """
 
 from __future__ import annotations
@@ -13,26 +14,14 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-from fitrep.domain import (
-    Anchors,
-    Assignment,
-    Cluster,
-    EmbeddedItem,
-    Explanation,
-    IndexInfo,
-    InvalidInput,
-    Neighbor,
-    NotFound,
-)
+from fitrep.domain import Assignment, Cluster, EmbeddedItem, Explanation, IndexInfo, Neighbor
 
-from index_server import __version__
 from index_server.candidates.generator import CandidateGenerator
-from index_server.clustering.cluster_ids import format_cluster_id, parse_cluster_id, resolve
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.fbc import FBC
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
+from index_server.queries import IndexReader
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
@@ -93,8 +82,7 @@ class IndexEngine:
 
     @property
     def verifier(self) -> PairVerifier:
-        assert self.scorer is not None, "no layout yet: nothing stored"
-        return self.scorer.verifier
+        return self._reader().verifier
 
     @property
     def fbc(self) -> FBC:
@@ -185,27 +173,16 @@ class IndexEngine:
 
             return write_snapshot(Path(path), write, self.rows.live), self.rows.live
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading (``queries.IndexReader``) --------------------------------------------------
+    def _reader(self) -> IndexReader:
+        """The read side over the current parts; call with the lock held."""
+        return IndexReader(
+            self.rows, self.candidates, self.scorer, self.clusterer, self.calibration, self.encoder
+        )
+
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:
-            a, b = self.rows.row(item_a), self.rows.row(item_b)
-            verifier = self.verifier
-            verifier.stats.extend_to(self.rows.anchors)  # e.g. right after a restart
-            assert self.scorer is not None
-            s = self.scorer.pair_scores(a, [b])
-            p = float(s.probability[0])
-            return Explanation(
-                item_a=item_a,
-                item_b=item_b,
-                score=p,
-                threshold=verifier.threshold,
-                duplicate=p >= verifier.threshold,
-                per_level=verifier.level_scores(s, 0),
-                gates=verifier.gates(s, 0),
-                cluster_a=self.clusterer.cluster_id(a),
-                cluster_b=self.clusterer.cluster_id(b),
-                features=verifier.feature_row(s, 0),
-            )
+            return self._reader().explain(item_a, item_b)
 
     def concepts_of(self, item_id: str) -> dict[str, list[str]]:
         """Concept strings by level name, read from the store (not kept in memory)."""
@@ -216,88 +193,18 @@ class IndexEngine:
     ) -> list[tuple[str, list[Neighbor]]]:
         """Verified neighbours of stored items (by id) or of new items (not stored)."""
         with self.lock:
-            rows, layout = self.rows, self.rows.layout
-            if self.candidates.cindex is None or layout is None:
-                return [(q, []) for q in [*item_ids, *(it.item_id for it in items)]]
-            queries: list[tuple[str, np.ndarray, Anchors, dict[str, np.ndarray], int]] = []
-            for item_id in item_ids:
-                row = rows.row(item_id)
-                queries.append((item_id, rows.full(row), rows.anchors[row], rows.images[row], row))
-            if items:
-                check_batch(items, layout, self.encoder)
-                full = concatenate([it.embeddings for it in items], layout)
-                for it, vec in zip(items, full, strict=True):
-                    c = it.concepts
-                    queries.append((it.item_id, vec, c.anchors, c.image_features, -1))
-            if not queries:
-                return []
-            verifier = self.verifier
-            verifier.stats.extend_to(rows.anchors)
-            weighted = self.candidates.weighted_queries(np.stack([q[1] for q in queries]))
-            found = self.candidates.search(weighted, k + 1)
-            results: list[tuple[str, list[Neighbor]]] = []
-            for (qid, vec, anchors, image, self_row), hits in zip(queries, found, strict=True):
-                near = [int(h) for h in hits if h >= 0 and h != self_row and h not in rows.deleted]
-                near = near[:k]
-                if not near:
-                    results.append((qid, []))
-                    continue
-                probs = verifier.score(
-                    vec,
-                    anchors,
-                    rows.full(near),
-                    [rows.anchors[r] for r in near],
-                    image,
-                    [rows.images[r] for r in near],
-                ).probability
-                order = np.argsort(-probs)
-                results.append(
-                    (
-                        qid,
-                        [
-                            Neighbor(
-                                rows.ids[near[i]],
-                                self.clusterer.cluster_id(near[i]),
-                                float(probs[i]),
-                            )
-                            for i in order
-                        ],
-                    )
-                )
-            return results
+            return self._reader().query(item_ids, items, k)
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         with self.lock:
-            try:
-                number = parse_cluster_id(cluster_id)
-            except ValueError:
-                raise InvalidInput("cluster_id", f"{cluster_id!r} is not a cluster id") from None
-            aliases = self.clusterer.aliases
-            canonical = resolve(aliases, number)
-            members = self.fbc.members.get(canonical)
-            if not members:
-                raise NotFound("cluster", cluster_id)
-            names = [
-                format_cluster_id(a) for a, t in aliases.items() if resolve(aliases, t) == canonical
-            ]
-            return Cluster(format_cluster_id(canonical), [self.rows.ids[r] for r in members], names)
+            return self._reader().get_cluster(cluster_id)
 
     def info(self) -> IndexInfo:
         with self.lock:
-            reducer, index = self.candidates.describe()
-            return IndexInfo(
-                items=self.rows.live,
-                clusters=len(self.fbc.members),
-                reducer=reducer,
-                faiss_index=index,
-                index_version=self.candidates.index_version,
-                level_weights={lv.name: w for lv, w in self.calibration.weights.items()},
-                threshold=self.calibration.threshold,
-                server_version=__version__,
-            )
+            return self._reader().info()
 
     def reducer_report(self) -> dict[str, object]:
-        return dict(getattr(self.candidates.reducer, "report_", {}))
+        return self._reader().reducer_report()
 
     def close(self) -> None:
         with self.lock:

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import grpc
 from fitrep import wire
-from fitrep.domain import Overloaded
 from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 
 from mllm_server import __version__
 from mllm_server.chie.engine import ConceptEngine
 from mllm_server.images import ImageIntake
+from serving.interceptors import check_batch_size
 
 # Time kept back from the caller's deadline so that the answer still reaches it.
 _DEADLINE_MARGIN_S = 0.05
@@ -44,18 +44,13 @@ class ConceptServicer(spb_grpc.ConceptServiceServicer):
         # The CPU backend is not promised thread-safe, and on CPU concurrent batches only
         # compete for the same cores: one batch at a time. A backend that sets
         # ``concurrent = True`` (vLLM: continuous batching wants overlapping calls) is not held.
-        extractor = getattr(engine, "extractor", None)
-        self._serialise = not getattr(extractor, "concurrent", False)
+        self._serialise = not engine.extractor.concurrent
         self._lock = threading.Lock()
 
     def _extract(
         self, request: spb.ExtractConceptsRequest, context: grpc.ServicerContext
     ) -> spb.ExtractConceptsResponse:
-        if len(request.items) > self.max_batch:
-            raise Overloaded(
-                f"items: {len(request.items)} items exceed max_batch {self.max_batch}; "
-                "split the batch"
-            )
+        check_batch_size(len(request.items), self.max_batch)
         timeout = deadline_timeout(context)
         # Read and decode images before taking the lock: a slow or bad one fails alone.
         items = self.images.admit(wire.items_from_pb(request.items), timeout)

@@ -16,7 +16,6 @@ import argparse
 import json
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from fitrep.launch import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 HOST = "127.0.0.1"
@@ -41,13 +41,6 @@ class Disagreement(InteropError):
     """The callers printed different results (the server logs would not help)."""
 
 
-def free_port() -> int:
-    """A port that was free a moment ago (good enough on loopback)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     name: str
@@ -57,7 +50,7 @@ class Server:
 
     @classmethod
     def start(cls, module: str, args: list[str], log: Path) -> Server:
-        port = free_port()
+        port = free_port(HOST)
         cmd = [sys.executable, "-m", module, "--host", HOST, "--port", str(port), *args]
         with log.open("wb") as err:
             process = subprocess.Popen(cmd, stdout=err, stderr=err, start_new_session=True)

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import grpc
-from fitrep.domain import InvalidInput
+from fitrep.domain import InvalidInput, Overloaded
 from fitrep.rpc_errors import REQUEST_ID_KEY, Unauthenticated, status_for
 
 from serving.metrics import Metrics
@@ -25,6 +25,13 @@ log = logging.getLogger("fitrep.rpc")
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None]
 _PROBES = "/grpc.health.v1."  # health checks: no auth, logged at DEBUG
+
+
+def check_batch_size(n: int, max_batch: int, where: str = "items") -> None:
+    """Both tiers' per-request item limit (``--max-batch``): past it, Overloaded tells the
+    caller to split the batch; one message, so both tiers answer alike."""
+    if n > max_batch:
+        raise Overloaded(f"{where}: {n} items exceed max_batch {max_batch}; split the batch")
 
 
 def _metadata(details: grpc.HandlerCallDetails) -> dict[str, str]:

@@ -17,11 +17,12 @@ from typing import Any
 
 import grpc
 from fitrep import wire
-from fitrep.domain import Assignment, EmbeddedItem, InvalidInput, Overloaded
+from fitrep.domain import Assignment, EmbeddedItem, InvalidInput
 from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 
 from index_server.engine import IndexEngine
+from serving.interceptors import check_batch_size
 
 ASSIGNMENT_CHUNK = 1000  # assignments per BuildIndex response message
 MAX_K = 1000
@@ -35,16 +36,10 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         self.max_batch = max_batch
         self.snapshot_root = snapshot_root
 
-    def _check_batch(self, n: int, where: str = "items") -> None:
-        if n > self.max_batch:
-            raise Overloaded(
-                f"{where}: {n} items exceed max_batch {self.max_batch}; split the batch"
-            )
-
     def AssignItems(
         self, request: ipb.AssignItemsRequest, context: grpc.ServicerContext
     ) -> ipb.AssignItemsResponse:
-        self._check_batch(len(request.items))
+        check_batch_size(len(request.items), self.max_batch)
         items = wire.embedded_items_from_pb(request.items)
         assignments = self.engine.assign(items)
         return ipb.AssignItemsResponse(
@@ -57,7 +52,7 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
     ) -> Iterator[ipb.BuildIndexResponse]:
         items: list[EmbeddedItem] = []
         for n, chunk in enumerate(request_iterator):
-            self._check_batch(len(chunk.items), f"chunk[{n}].items")
+            check_batch_size(len(chunk.items), self.max_batch, f"chunk[{n}].items")
             items.extend(wire.embedded_items_from_pb(chunk.items, start=len(items)))
         wire.check_unique_ids(it.item_id for it in items)
         yield from self._build_streaming_progress(items)
@@ -101,7 +96,7 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
     def QueryNeighbors(
         self, request: ipb.QueryNeighborsRequest, context: grpc.ServicerContext
     ) -> ipb.QueryNeighborsResponse:
-        self._check_batch(len(request.item_ids) + len(request.items))
+        check_batch_size(len(request.item_ids) + len(request.items), self.max_batch)
         if not 0 < request.k <= MAX_K:
             raise InvalidInput("k", f"must be in 1..{MAX_K}, got {request.k}")
         items = wire.embedded_items_from_pb(request.items)
@@ -126,7 +121,7 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
     def DeleteItems(
         self, request: ipb.DeleteItemsRequest, context: grpc.ServicerContext
     ) -> ipb.DeleteItemsResponse:
-        self._check_batch(len(request.item_ids), "item_ids")
+        check_batch_size(len(request.item_ids), self.max_batch, "item_ids")
         deleted = self.engine.delete(list(request.item_ids))
         return ipb.DeleteItemsResponse(deleted=deleted)
 

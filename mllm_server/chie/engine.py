@@ -60,9 +60,7 @@ class ConceptEngine:
             "strings_encoded": float(self.encoder.strings_encoded),
             "string_cache_hits": float(self.encoder.cache_hits),
         }
-        backend_stats = getattr(self.extractor, "stats", None)
-        if callable(backend_stats):
-            stats.update({k: float(v) for k, v in backend_stats().items()})
+        stats.update({k: float(v) for k, v in self.extractor.stats().items()})
         dims = self.encoder.level_dims(VISUAL_DIM)
         return {
             "backend": self.extractor.name,

@@ -31,6 +31,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from index_server.transport.servicer import IndexServicer
+from mllm_server.chie.rules import RulesExtractor
 from mllm_server.service import ConceptServicer
 from serving.bootstrap import RunningServer, ServingConfig, start_server
 from serving.logs import masked
@@ -66,6 +67,8 @@ class FakeIndex:
 
 
 class FakeConcepts:
+    extractor = RulesExtractor()  # ConceptServicer reads ``engine.extractor.concurrent``
+
     def __init__(self) -> None:
         self.timeouts: list[float | None] = []
 

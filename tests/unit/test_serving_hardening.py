@@ -38,6 +38,8 @@ EXTRACT = "/fitrep.v1.ConceptService/ExtractConcepts"
 class SlowConcepts:
     """Engine stand-in: ``slow`` titles hold the batch lock for a while."""
 
+    extractor = RulesExtractor()  # not concurrent: the servicer serialises batches
+
     def process(self, items: Sequence[Item], embed: bool = True, timeout: float | None = None):  # type: ignore[no-untyped-def]
         if items[0].title == "slow":
             time.sleep(1.5)
