@@ -28,7 +28,8 @@ test-unit: venv
 test-integration: venv
 	$(PY) -m pytest tests/integration -q
 
-# SIGKILL the index server at random points (>= 20 kills), restart, check what was acknowledged.
+# SIGKILL the index server at random points (>= 20 kills), restart, check what was acknowledged;
+# SIGKILL `fitrep dedup` mid-run, check OUT kept the old run and --resume gives the same clusters.
 test-crash: venv
 	$(PY) -m pytest tests/crash -q -s
 

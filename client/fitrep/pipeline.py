@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fitrep.domain import Assignment, EmbeddedItem, Item
 
@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from mllm_server.chie.engine import ConceptEngine
 
 Progress = Callable[[str, int, int], None]
+
+
+class Checkpoint(Protocol):
+    """Where ``dedup`` keeps the concept stage's output as it goes (``fitrep.run_dir``)."""
+
+    def done(self) -> list[EmbeddedItem]: ...
+
+    def save(self, start: int, batch: Sequence[EmbeddedItem]) -> None: ...
 
 
 class Pipeline:
@@ -40,17 +48,41 @@ class Pipeline:
 
         return cls(ConceptEngine.create(backend, **backend_options), IndexEngine(data_dir, config))
 
-    def embed(self, items: Sequence[Item], progress: Progress | None = None) -> list[EmbeddedItem]:
+    def embed(
+        self,
+        items: Sequence[Item],
+        progress: Progress | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[EmbeddedItem]:
+        """``checkpoint``: batches already there are reused, each new one saved. Resuming
+        starts at a batch boundary, so every batch holds the same items as in a run from
+        scratch (an encoder's output can depend on its batch's padding)."""
         out: list[EmbeddedItem] = []
-        for start in range(0, len(items), self.batch_size):
-            out.extend(self.concepts.process(items[start : start + self.batch_size]))
+        if checkpoint is not None:
+            done = checkpoint.done()[: len(items)]
+            if len(done) < len(items):
+                done = done[: len(done) - len(done) % self.batch_size]
+            if all(e.item_id == it.id for e, it in zip(done, items, strict=False)):
+                out = done
+            if progress and out:
+                progress("concepts", len(out), len(items))
+        for start in range(len(out), len(items), self.batch_size):
+            batch = self.concepts.process(items[start : start + self.batch_size])
+            if checkpoint is not None:
+                checkpoint.save(start, batch)
+            out.extend(batch)
             if progress:
                 progress("concepts", len(out), len(items))
         return out
 
-    def dedup(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
+    def dedup(
+        self,
+        items: Sequence[Item],
+        progress: Progress | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[Assignment]:
         """Batch: every item, clustered together (the index is fitted on all of them)."""
-        return self.index.build(self.embed(items, progress), progress)
+        return self.index.build(self.embed(items, progress, checkpoint), progress)
 
     def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
         """Incremental: new items join existing clusters or open new ones."""

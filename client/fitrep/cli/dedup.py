@@ -7,13 +7,18 @@ import time
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from fitrep.cli import app
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
+from fitrep.domain import Item
 from fitrep.output import summarise, write_clusters
 from fitrep.report import explain_pairs, write_report
+from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
+
+_err = Console(stderr=True)
 
 
 @app.command()
@@ -39,65 +44,130 @@ def dedup(
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Skip bad lines and unreadable images (warns with a count)."
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted run into the same --out from its checkpointed concepts.",
+    ),
 ) -> None:
-    """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index."""
-    from fitrep.engines import create_engine
-    from index_server.config import IndexConfig
+    """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index.
 
+    The run is built in OUT.partial and swapped in at OUT only when complete, so a killed run
+    leaves the previous complete run at OUT (fitrep.run_dir).
+    """
     with user_errors():
         started = time.perf_counter()
         check_out_dir(out)
+        recover(out)
+        check_replaceable(out)
         items = load_items(file, encoding, skip_bad)
-        index_dir = out / "index"
-        if (index_dir / "store.sqlite").exists():
-            # A rerun starts a fresh index: ids of an earlier run must not leak into this one.
-            for old in index_dir.iterdir():
-                old.unlink()
-        pipeline = create_engine(
-            engine,
-            index_dir,
-            backend,
-            IndexConfig(calibration=calibration),
-            address=address,
-            actors=actors,
-            actor_cpus=actor_cpus,
-        )
+        staging = StagingDir(out, _manifest(file, encoding, calibration, backend, skip_bad), resume)
         try:
-            with stage_progress(progress) as report:
-                assignments = pipeline.dedup(items, report)
-            elapsed = time.perf_counter() - started
-            summary: dict[str, object] = {**summarise(assignments), "seconds": round(elapsed, 1)}
-            info = pipeline.index.info()
-            summary["reducer"] = info.reducer
-            summary["faiss_index"] = info.faiss_index
-            clusters_path = write_clusters(out, items, assignments)
-            concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
-            settings = {
-                "input": str(file),
-                "backend": backend,
-                "engine": engine,
-                "calibration": str(calibration or "shipped"),
-                "threshold": info.threshold,
-                "level_weights": info.level_weights,
-            }
-            # Explaining every joined pair costs ~0.3 ms a pair (0.6 s for the 4,589-item
-            # catalogue, whose dedup takes minutes); the report shows them on click.
-            explanations = explain_pairs(pipeline.index.explain, assignments)
-            report_path = write_report(
-                out / "report.html",
-                items,
-                assignments,
-                {**summary, **settings},
-                concepts,
-                explanations,
-                run_dir=out,
-            )
-            (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            _say_staging(staging, resume)
+            summary = _run(
+                staging, items, file, engine, backend, calibration, progress, started,
+                address=address, actors=actors, actor_cpus=actor_cpus,
+            )  # fmt: skip
+            staging.commit()
         finally:
-            pipeline.close()
+            staging.release()
     console.print(
         f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters, "
         f"[bold]{summary['duplicates']}[/] duplicates found "
         f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s"
     )
-    console.print(f"clusters: {clusters_path}\nreport:   {report_path}")
+    console.print(f"clusters: {out / 'clusters.jsonl'}\nreport:   {out / 'report.html'}")
+
+
+def _manifest(
+    file: Path, encoding: str, calibration: Path | None, backend: str, skip_bad: bool
+) -> dict[str, object]:
+    """What the result depends on: a resume must find the same (the engine does not matter:
+    both give the same clusters)."""
+    return {
+        "input": str(file.resolve()),
+        "input_sha256": file_sha256(file),
+        "encoding": encoding,
+        "backend": backend,
+        "calibration": str(calibration or "shipped"),
+        "calibration_sha256": file_sha256(calibration) if calibration else "",
+        "skip_bad": skip_bad,
+    }
+
+
+def _say_staging(staging: StagingDir, resume: bool) -> None:
+    if staging.resumed:
+        _err.print(f"resuming the unfinished run in {staging.path}", highlight=False)
+    elif resume:
+        _err.print(f"nothing to resume in {staging.path}: running from the start", highlight=False)
+    elif staging.discarded:
+        _err.print(
+            f"discarded the unfinished run in {staging.path} (--resume continues one)",
+            highlight=False,
+        )
+
+
+def _run(
+    staging: StagingDir,
+    items: list[Item],
+    file: Path,
+    engine: str,
+    backend: str,
+    calibration: Path | None,
+    progress: bool,
+    started: float,
+    *,
+    address: str | None,
+    actors: int | None,
+    actor_cpus: float | None,
+) -> dict[str, object]:
+    """Every output file of the run, written into ``staging.path``; returns the summary."""
+    from fitrep.engines import create_engine
+    from index_server.config import IndexConfig
+
+    run, out = staging.path, staging.out
+    pipeline = create_engine(
+        engine,
+        staging.index_dir,
+        backend,
+        IndexConfig(calibration=calibration),
+        address=address,
+        actors=actors,
+        actor_cpus=actor_cpus,
+    )
+    checkpoint = staging.checkpoint()
+    try:
+        with stage_progress(progress) as report:
+            assignments = pipeline.dedup(items, report, checkpoint)
+        elapsed = time.perf_counter() - started
+        summary: dict[str, object] = {**summarise(assignments), "seconds": round(elapsed, 1)}
+        info = pipeline.index.info()
+        summary["reducer"] = info.reducer
+        summary["faiss_index"] = info.faiss_index
+        write_clusters(run, items, assignments)
+        concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
+        settings = {
+            "input": str(file),
+            "backend": backend,
+            "engine": engine,
+            "calibration": str(calibration or "shipped"),
+            "threshold": info.threshold,
+            "level_weights": info.level_weights,
+        }
+        # Explaining every joined pair costs ~0.3 ms a pair (0.6 s for the 4,589-item
+        # catalogue, whose dedup takes minutes); the report shows them on click.
+        explanations = explain_pairs(pipeline.index.explain, assignments)
+        write_report(
+            run / "report.html",
+            items,
+            assignments,
+            {**summary, **settings},
+            concepts,
+            explanations,
+            run_dir=out,  # the report's `fitrep explain --run` commands name where it ends up
+        )
+        (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    finally:
+        checkpoint.close()
+        pipeline.close()
+    return summary

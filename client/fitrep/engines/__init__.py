@@ -2,7 +2,7 @@
 or ``ray`` (CHIE on a Ray Data actor pool, the join here).
 
 Both return an object with the embedded ``Pipeline``'s surface the CLI uses — ``dedup(items,
-progress) -> list[Assignment]``, ``index`` (the ``IndexEngine`` that made the ids) and
+progress, checkpoint) -> list[Assignment]``, ``index`` (the ``IndexEngine`` that made the ids) and
 ``close()`` — so a run writes the same clusters.jsonl and report.html whichever engine ran it.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from fitrep.domain import Assignment, FitrepError, InvalidInput, Item
-from fitrep.pipeline import Pipeline, Progress
+from fitrep.pipeline import Checkpoint, Pipeline, Progress
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,7 +28,10 @@ class DedupEngine(Protocol):
     index: IndexEngine
 
     def dedup(
-        self, items: Sequence[Item], progress: Progress | None = None
+        self,
+        items: Sequence[Item],
+        progress: Progress | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> list[Assignment]: ...
 
     def close(self) -> None: ...

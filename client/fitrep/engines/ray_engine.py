@@ -25,7 +25,7 @@ import ray
 import ray.data
 
 from fitrep.domain import Assignment, EmbeddedItem, FitrepError, InvalidInput, Item
-from fitrep.pipeline import Progress
+from fitrep.pipeline import Checkpoint, Progress
 from fitrep.v1 import common_pb2 as cpb
 from fitrep.wire import embedded_from_pb, embedded_to_pb, item_from_pb, item_to_pb
 
@@ -199,9 +199,30 @@ class RayEngine:
             if raw is not None
         ]
 
-    def dedup(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
-        """Batch: concepts in parallel, then the sequential join over all items in input order."""
-        return self.index.build(self.embed(items, progress), progress)
+    def dedup(
+        self,
+        items: Sequence[Item],
+        progress: Progress | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> list[Assignment]:
+        """Batch: concepts in parallel, then the sequential join over all items in input order.
+
+        ``checkpoint``: the pool embeds only the items after those already checkpointed, and
+        its output is checkpointed in one piece (the pool finishes blocks in any order).
+        """
+        done = checkpoint.done()[: len(items)] if checkpoint is not None else []
+        if any(e.item_id != it.id for e, it in zip(done, items, strict=False)):
+            done = []
+        rest = items[len(done) :]
+
+        def shifted(stage: str, n: int, total: int) -> None:
+            if progress:
+                progress(stage, len(done) + n, len(done) + total)
+
+        embedded = self.embed(rest, shifted)
+        if checkpoint is not None and embedded:
+            checkpoint.save(len(done), embedded)
+        return self.index.build([*done, *embedded], progress)
 
     def close(self) -> None:
         self.index.close()
