@@ -126,13 +126,13 @@ def main() -> None:
         for k, v in result.items():
             means[k].append(v)
         rows.append(
-            f"| {held} | **{result['lodo_fixed']:.3f}** | {result['lodo_adapt']:.3f} | "
+            f"| {held} | {result['lodo_fixed']:.3f} | **{result['lodo_adapt']:.3f}** | "
             f"({oracle:.3f}) | {result['in_fixed']:.3f} | {result['in_adapt']:.3f} | "
             f"{result['tf']:.3f} |"
         )
     mean = {k: float(np.mean(v)) for k, v in means.items()}
     rows.append(
-        f"| **mean** | **{mean['lodo_fixed']:.3f}** | {mean['lodo_adapt']:.3f} | | "
+        f"| **mean** | {mean['lodo_fixed']:.3f} | **{mean['lodo_adapt']:.3f}** | | "
         f"{mean['in_fixed']:.3f} | {mean['in_adapt']:.3f} | {mean['tf']:.3f} |"
     )
     lines = [

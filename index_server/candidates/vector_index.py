@@ -1,5 +1,6 @@
 """Vector indexes over SPDR vectors, one class per backend: FAISS (Flat for small N,
-IVF-Flat above) on CPU, or exact search by matrix products in torch (for a GPU).
+IVF-Flat above; searched on a GPU when faiss-gpu is installed and sees one), or exact search
+by matrix products in torch (for a GPU without faiss-gpu).
 
 Row numbers are index ids (items are only ever appended; deletions are filtered by the
 caller and compacted on the next rebuild).
@@ -62,8 +63,23 @@ def create_index(
     return FaissIndex(dim, metric, ivf_min_items, nprobe, threads)
 
 
+def faiss_gpus(faiss: Any) -> int:
+    """GPUs this FAISS build can use: 0 for faiss-cpu (no ``StandardGpuResources``)."""
+    if not hasattr(faiss, "StandardGpuResources"):
+        return 0
+    try:
+        return int(faiss.get_num_gpus())
+    except Exception:  # a CUDA build on a machine without a driver
+        return 0
+
+
 class FaissIndex:
-    """FAISS on CPU: exact Flat below ``ivf_min_items`` vectors, IVF-Flat from there."""
+    """FAISS: exact Flat below ``ivf_min_items`` vectors, IVF-Flat from there.
+
+    The CPU index is the one of record (it is what ``serialize`` writes, so a snapshot loads
+    on any machine); with faiss-gpu and a visible GPU a copy on GPU 0 answers the searches
+    and receives every ``add``, else the CPU index answers (the ``[gpu]`` extra's path).
+    """
 
     def __init__(
         self,
@@ -81,7 +97,20 @@ class FaissIndex:
         self.nprobe = nprobe
         if threads:
             faiss.omp_set_num_threads(threads)
+        self._gpu_resources: Any = faiss.StandardGpuResources() if faiss_gpus(faiss) else None
+        self._gpu_index: Any = None
         self.index: Any = self._flat()
+        self._mirror()
+
+    def _mirror(self) -> None:
+        """(Re)make the GPU copy of the CPU index, when there is a GPU to put it on."""
+        if self._gpu_resources is None:
+            return
+        import faiss
+
+        self._gpu_index = faiss.index_cpu_to_gpu(self._gpu_resources, 0, self.index)
+        if hasattr(self._gpu_index, "nprobe"):
+            self._gpu_index.nprobe = self.nprobe
 
     def _flat(self) -> Any:
         import faiss
@@ -95,9 +124,13 @@ class FaissIndex:
     def describe(self) -> str:
         import faiss
 
+        where = ", gpu" if self._gpu_index is not None else ""
         if isinstance(self.index, faiss.IndexIVFFlat):
-            return f"IVFFlat(nlist={self.index.nlist}, nprobe={self.index.nprobe}, {self.metric})"
-        return f"Flat({self.metric})"
+            return (
+                f"IVFFlat(nlist={self.index.nlist}, nprobe={self.index.nprobe}, "
+                f"{self.metric}{where})"
+            )
+        return f"Flat({self.metric}{where})"
 
     def rebuild(self, vectors: F32) -> None:
         """Replace the content; trains IVF when there are enough vectors for it."""
@@ -119,16 +152,21 @@ class FaissIndex:
         else:
             self.index = self._flat()
         self.index.add(vectors)
+        self._mirror()
 
     def add(self, vectors: F32) -> None:
-        self.index.add(check_vectors(vectors, self.dim))
+        vectors = check_vectors(vectors, self.dim)
+        self.index.add(vectors)
+        if self._gpu_index is not None:
+            self._gpu_index.add(vectors)
 
     def search(self, queries: F32, k: int) -> tuple[F32, np.ndarray]:
         """(scores, rows), each (n, k); rows -1 where fewer than k exist."""
         k = max(1, min(k, self.ntotal))
         if self.ntotal == 0 or len(queries) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        return self.index.search(check_vectors(queries, self.dim), k)  # type: ignore[no-any-return]
+        searcher = self._gpu_index if self._gpu_index is not None else self.index
+        return searcher.search(check_vectors(queries, self.dim), k)  # type: ignore[no-any-return]
 
     def serialize(self) -> bytes:
         import faiss
@@ -141,3 +179,4 @@ class FaissIndex:
         self.index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         if hasattr(self.index, "nprobe"):
             self.index.nprobe = self.nprobe
+        self._mirror()

@@ -17,7 +17,13 @@ from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
-from mllm_server.chie.text_parse import ParsedText, format_quantity, identifier_key, parse
+from mllm_server.chie.text_parse import (
+    ParsedText,
+    format_quantity,
+    identifier_key,
+    parse,
+    split_offer_title,
+)
 
 VERSION = "rules-6"  # bump whenever the concepts an item yields change
 
@@ -74,7 +80,8 @@ class RulesExtractor:
         description = item.text or next(
             (attributes.pop(k) for k in _DESCRIPTION_KEYS if k in attributes), ""
         )
-        title = parse(item.title)
+        title_text, boilerplate = split_offer_title(item.title)
+        title = parse(title_text)
         body = parse(description, max_tokens=_MAX_DESCRIPTION_TOKENS)
         spec_attrs = {k: v for k, v in attributes.items() if k not in _PRICE_KEYS}
         attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in _BRAND_KEYS)
@@ -117,6 +124,7 @@ class RulesExtractor:
         subjective = _unique(w for w in all_words if w in SUBJECTIVE_WORDS)
         auxiliary = _unique(w for w in all_words if w in COLOURS or w in PROMO_WORDS)
         auxiliary += _unique(f"{k} {v}" for k, v in attributes.items() if k in _PRICE_KEYS)
+        auxiliary += _unique(parse(boilerplate).words)
 
         levels: dict[Level, list[str]] = {
             Level.PRIMARY: primary,

@@ -136,6 +136,31 @@ def identifier_key(value: str) -> str:
     return key if len(key) >= 5 and sum(c.isdigit() for c in key) >= 3 else ""
 
 
+_LANGUAGE_TAG = re.compile(r"\"?@[a-z]{2}(?:-[a-z]{2,4})?\b", re.IGNORECASE)  # RDF '"..."@en'
+_SEGMENTS = re.compile(r"\s+[|\u2022\u00bb]\s+|\s+::\s+|\s*\|\s*")
+
+
+def split_offer_title(title: str) -> tuple[str, str]:
+    """(the product part of a web-offer title, its boilerplate).
+
+    Scraped titles carry language tags (``"..."@en``) and a shop or site name after a bar
+    ("Air Max 90 366731-100 | Foot Locker"). The segment that names the product is the one
+    with the most tokens (a code counts double: it names a model); the others are boilerplate
+    (AUXILIARY), so a shop name shared by all its offers cannot make them alike.
+    """
+    text = _LANGUAGE_TAG.sub(" ", title or "")
+    segments = [seg.strip(" \"'") for seg in _SEGMENTS.split(text) if seg.strip(" \"'")]
+    if len(segments) <= 1:
+        return (segments[0] if segments else text.strip()), ""
+
+    def weight(seg: str) -> int:
+        tokens = seg.split()
+        return len(tokens) + sum(bool(_HAS_DIGIT.search(t)) for t in tokens)
+
+    core = max(range(len(segments)), key=lambda i: (weight(segments[i]), -i))
+    return segments[core], " ".join(seg for i, seg in enumerate(segments) if i != core)
+
+
 def format_quantity(quantity: tuple[str, str]) -> str:
     number, unit = quantity
     return f"{number} {unit}"

@@ -66,3 +66,60 @@ def test_engine_on_the_torch_backend_makes_the_same_decisions(fast_items):
     torch_cfg = IndexConfig(k=3, search_backend="torch", search_device="cpu")
     torch_run = IndexEngine(config=torch_cfg).build(fast_items)
     assert [a.cluster_id for a in torch_run] == [a.cluster_id for a in faiss_run]
+
+
+def test_faiss_gpu_copy_answers_searches_when_faiss_gpu_sees_a_gpu(monkeypatch):
+    """The [gpu] extra's path, with faiss-gpu's three entry points stood in for (this
+    machine has faiss-cpu): the GPU copy gets every add and answers every search, while the
+    CPU index stays the one serialised."""
+    import faiss
+
+    from index_server.candidates import vector_index
+
+    copies = []
+
+    class GpuCopy:
+        def __init__(self, index):
+            self.inner = faiss.clone_index(index)
+            self.searches = 0
+            copies.append(self)
+
+        @property
+        def ntotal(self):
+            return self.inner.ntotal
+
+        def add(self, x):
+            self.inner.add(x)
+
+        def search(self, q, k):
+            self.searches += 1
+            return self.inner.search(q, k)
+
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: object(), raising=False)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(
+        faiss, "index_cpu_to_gpu", lambda res, dev, idx: GpuCopy(idx), raising=False
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    index = vector_index.FaissIndex(8, "l2")
+    index.rebuild(x[:150])
+    index.add(x[150:])
+    assert "gpu" in index.describe()
+    _, rows = index.search(x[190:], 1)
+    assert rows[:, 0].tolist() == list(range(190, 200))
+    assert copies[-1].searches == 1 and copies[-1].ntotal == 200
+    again = vector_index.FaissIndex(8, "l2")
+    again.deserialize(index.serialize())  # the CPU index of record, mirrored again on load
+    assert again.ntotal == 200 and copies[-1] is not copies[0]
+
+
+def test_faiss_cpu_build_has_no_gpu_path():
+    import faiss
+
+    from index_server.candidates.vector_index import FaissIndex, faiss_gpus
+
+    if hasattr(faiss, "StandardGpuResources"):
+        pytest.skip("a faiss-gpu build")
+    assert faiss_gpus(faiss) == 0
+    assert "gpu" not in FaissIndex(4).describe()

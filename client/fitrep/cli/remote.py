@@ -18,7 +18,7 @@ from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenF
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
-from fitrep.domain import Explanation, InvalidInput
+from fitrep.domain import Anchors, Explanation, InvalidInput
 from fitrep.output import summarise, write_clusters
 from fitrep.rpc_errors import Unavailable
 
@@ -141,8 +141,9 @@ def explain(
     with user_errors():
         if run is not None and index is not None:
             raise InvalidInput("--run", "give either --run or --index, not both")
+        roles: list[str] = []
         if run is not None:
-            exp = _explain_local(run, item_a, item_b)
+            exp, roles = _explain_local(run, item_a, item_b)
         else:
             from fitrep.client import Client
 
@@ -150,9 +151,21 @@ def explain(
             with Client(concept=None, index=index or INDEX, **conn.client_kwargs()) as client:
                 exp = _remote(lambda: client.explain(item_a, item_b), index or INDEX, conn)
     _print_explanation(exp)
+    for line in roles:
+        stdout.print(line, highlight=False)
 
 
-def _explain_local(run: Path, item_a: str, item_b: str) -> Explanation:
+def _roles_line(item_id: str, anchors: Anchors) -> str:
+    """What CHIE read each part of the record as: the codes that bind (title codes and
+    identifier-valued columns, recognised by their values) and the columns compared."""
+    columns = [f.partition("=")[0] for f in anchors.fields]
+    return (
+        f"roles of {item_id}: codes {', '.join(anchors.code) or '-'}; "
+        f"brand {', '.join(anchors.brand) or '-'}; columns compared {', '.join(columns) or '-'}"
+    )
+
+
+def _explain_local(run: Path, item_a: str, item_b: str) -> tuple[Explanation, list[str]]:
     from index_server.engine import IndexEngine
 
     index_dir = run / "index"
@@ -160,7 +173,10 @@ def _explain_local(run: Path, item_a: str, item_b: str) -> Explanation:
         raise InvalidInput("--run", f"no index in {index_dir} (run `fitrep dedup --out {run}`)")
     engine = IndexEngine(data_dir=index_dir)
     try:
-        return engine.explain(item_a, item_b)
+        exp = engine.explain(item_a, item_b)
+        rows = engine.rows
+        roles = [_roles_line(i, rows.anchors[rows.row(i)]) for i in (item_a, item_b)]
+        return exp, roles
     finally:
         engine.close()
 
