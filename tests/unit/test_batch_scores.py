@@ -13,6 +13,8 @@ from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.codes import CODE_SLOTS, code_keys
+from index_server.scoring.lexical import FEATURES
+from index_server.scoring.verifier import PairVerifier, TokenStats
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
 
@@ -141,6 +143,27 @@ def test_vector_buffer_grows_and_survives_restart(tmp_path):
     assert [a.cluster_id for a in again.assign(items[:5])] == [a.cluster_id for a in first[:5]]
 
 
+def decision_score(engine, chunk, lexical, i, row, cands):
+    """The score the decision of ``row`` uses, with the token statistics of rows 0..row (as
+    the clusterer has them when it decides ``row``; after the build they cover every row):
+    the chunk's token features plus every other feature computed per pair by the verifier."""
+    stats = TokenStats()
+    stats.add_all(engine.rows.anchors[: row + 1])
+    verifier = PairVerifier(engine.verifier.calibration, engine.verifier.layout, stats)
+    pos = [chunk.position(i, c) for c in cands]
+    known = [{name: float(lexical.exact[name][i, p]) for name in FEATURES} for p in pos]
+    anchors, images = engine.rows.anchors, engine.rows.images
+    return verifier.score_levels(
+        chunk.cos[i, pos],
+        chunk.present[i, pos],
+        anchors[row],
+        [anchors[c] for c in cands],
+        images[row],
+        [images[c] for c in cands],
+        known,
+    ).probability
+
+
 def test_bounds_hold_with_the_shipped_calibration():
     engine = IndexEngine()
     engine.build(synthetic_items(200, seed=2))
@@ -153,9 +176,7 @@ def test_bounds_hold_with_the_shipped_calibration():
     for i, row in enumerate(rows.tolist()):
         cands_i = tight.candidates(i)
         if cands_i:
-            # The score the decision uses: the chunk's token features (idf as of the row's own
-            # position) with every other feature computed per pair by the verifier.
-            exact = engine.scorer.chunk_score(tight, lexical.exact, i, row, cands_i).tolist()
+            exact = decision_score(engine, tight, lexical, i, row, cands_i).tolist()
             assert all(u >= p for u, p in zip(tight.upper_bounds(i), exact, strict=True))
             assert all(
                 u >= t for u, t in zip(loose.upper_bounds(i), tight.upper_bounds(i), strict=True)

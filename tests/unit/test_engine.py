@@ -113,7 +113,13 @@ def test_build_equals_assign_when_later_items_crowd_the_search(fast_items):
     from index_server.config import IndexConfig
 
     by_id = {it.item_id: it for it in fast_items}
-    first, second = by_id["c1"], by_id["c2"]  # duplicates of each other
+    first = by_id["c1"]
+    # A relisting of the first item (same concepts, another id): a duplicate under any
+    # calibration, so the test is about the candidate rule, not where the threshold lies.
+    second = EmbeddedItem(
+        ConceptSet("c1-relisted", first.concepts.levels, first.concepts.anchors),
+        LevelEmbeddings("c1-relisted", first.embeddings.vectors),
+    )
     copies = [
         EmbeddedItem(
             ConceptSet(f"copy{i}", second.concepts.levels, second.concepts.anchors),
