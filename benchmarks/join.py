@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results_io import write_markdown
 
 from index_server.clustering.fbc import FBC
 
@@ -84,9 +85,7 @@ def main() -> None:
         f"the workload), {pure / len(fbc.members):.4f} of clusters pure; {elapsed:.1f} s.",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

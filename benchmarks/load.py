@@ -30,6 +30,7 @@ import numpy as np
 from fitrep.client import Client
 from fitrep.domain import EmbeddedItem, Item
 from fitrep.launch import LocalServers, free_port
+from results_io import write_markdown
 
 OUT = Path(__file__).parent / "results" / "load.md"
 BRANDS = "sony canon epson logitech sandisk bose adobe norton ikea duracell".split()
@@ -238,9 +239,7 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
         "anchors and the FAISS index; the concept tier's RSS has no such reason to grow).",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import numpy as np
 from fitrep.ditto import PairFile, read_pairs
 from fitrep.domain import EmbeddedItem, Item
 from fitrep.pipeline import Pipeline
+from results_io import write_markdown
 
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
@@ -420,9 +421,7 @@ def main() -> None:
         *("| " + " | ".join(r) + " |" for r in rows),
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from fitrep.ditto import PairFile, read_pairs
 from fitrep.domain import Item
+from results_io import write_markdown
 
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.calibration_fit import (
@@ -156,9 +157,7 @@ def main() -> None:
         *rows,
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ change the result; ``--resume`` refuses a staging directory made from other ones
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -39,6 +38,9 @@ from typing import Any
 from fitrep.domain import EmbeddedItem, FitrepError, InvalidInput
 from fitrep.v1 import common_pb2 as cpb
 from fitrep.wire import embedded_from_pb, embedded_to_pb
+from index_server.storage.snapshot import file_sha256
+
+__all__ = ["file_sha256"]  # re-exported: the CLI names its input and calibration by it
 
 MANIFEST = "run.json"
 CHECKPOINT = "embedded.sqlite"
@@ -67,14 +69,6 @@ def staging_dir(out: Path) -> Path:
 
 def old_dir(out: Path) -> Path:
     return out.with_name(out.name + ".old")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_manifest(run: Path) -> dict[str, Any] | None:

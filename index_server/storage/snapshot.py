@@ -30,7 +30,8 @@ class BadSnapshot(FitrepError):
     """A data directory that is an incomplete or corrupted snapshot."""
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file read in 1 MB blocks (snapshot markers, dedup run manifests)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -58,7 +59,7 @@ def write_snapshot(path: Path, write: Callable[[Path], None], items: int) -> Pat
     files = sorted(p.name for p in tmp.iterdir() if p.name != PARTIAL)
     for name in files:
         _fsync(tmp / name)
-    marker = {"items": items, "files": {name: _sha256(tmp / name) for name in files}}
+    marker = {"items": items, "files": {name: file_sha256(tmp / name) for name in files}}
     (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
     _fsync(tmp / MARKER)
     (tmp / PARTIAL).unlink()
@@ -91,6 +92,6 @@ def check_snapshot(data_dir: Path) -> None:
         f = data_dir / name
         if not f.is_file():
             raise BadSnapshot(f"{data_dir} is an incomplete snapshot: {name} is missing")
-        if _sha256(f) != digest:
+        if file_sha256(f) != digest:
             raise BadSnapshot(f"{data_dir}: {name} does not match its checksum in {MARKER}")
     marker_path.unlink()
