@@ -3,7 +3,7 @@ wrong, the servers stay up, and nothing stored changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -12,7 +12,7 @@ import pytest
 from fitrep import wire
 from fitrep.client import Client
 from fitrep.domain import Item, Level
-from fitrep.launch import LocalServers
+from fitrep.launch import LocalServers, free_port
 from fitrep.v1 import common_pb2 as cpb
 from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
@@ -20,7 +20,7 @@ from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.integration.conftest import MAX_BATCH
+from tests.integration.conftest import BATCH_SIZE, MAX_BATCH
 
 pytestmark = pytest.mark.integration
 
@@ -163,6 +163,26 @@ CASES = [
         "nope",
     ),
 ]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
+    """Servers of this module's own: what it stores must not leak into other modules' counts."""
+    root = tmp_path_factory.mktemp("bad-input")
+    local = LocalServers("127.0.0.1", free_port(), free_port()).start(
+        root / "index", extra_args=["--max-batch", str(MAX_BATCH)], log_dir=root / "logs"
+    )
+    try:
+        local.wait_healthy(timeout=120)
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def client(servers: LocalServers) -> Iterator[Client]:
+    with Client(servers.concept, servers.index, batch_size=BATCH_SIZE, timeout=60) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
