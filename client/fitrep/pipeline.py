@@ -27,6 +27,19 @@ class Checkpoint(Protocol):
     def save(self, start: int, batch: Sequence[EmbeddedItem]) -> None: ...
 
 
+def reusable(
+    checkpoint: Checkpoint | None, items: Sequence[Item], batch: int = 1
+) -> list[EmbeddedItem]:
+    """The checkpointed items a resumed run keeps: a prefix of ``items`` (same ids, same
+    order), cut to a multiple of ``batch`` unless it is complete; [] when it is not theirs."""
+    if checkpoint is None:
+        return []
+    done = checkpoint.done()[: len(items)]
+    if len(done) < len(items):
+        done = done[: len(done) - len(done) % batch]
+    return done if all(e.item_id == it.id for e, it in zip(done, items, strict=False)) else []
+
+
 class Pipeline:
     """CHIE (ConceptEngine) then SPDR + FBC (IndexEngine), batch by batch."""
 
@@ -57,15 +70,9 @@ class Pipeline:
         """``checkpoint``: batches already there are reused, each new one saved. Resuming
         starts at a batch boundary, so every batch holds the same items as in a run from
         scratch (an encoder's output can depend on its batch's padding)."""
-        out: list[EmbeddedItem] = []
-        if checkpoint is not None:
-            done = checkpoint.done()[: len(items)]
-            if len(done) < len(items):
-                done = done[: len(done) - len(done) % self.batch_size]
-            if all(e.item_id == it.id for e, it in zip(done, items, strict=False)):
-                out = done
-            if progress and out:
-                progress("concepts", len(out), len(items))
+        out = reusable(checkpoint, items, self.batch_size)
+        if progress and out:
+            progress("concepts", len(out), len(items))
         for start in range(len(out), len(items), self.batch_size):
             batch = self.concepts.process(items[start : start + self.batch_size])
             if checkpoint is not None:

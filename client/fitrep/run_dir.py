@@ -38,6 +38,7 @@ from typing import Any
 from fitrep.domain import EmbeddedItem, FitrepError, InvalidInput
 from fitrep.v1 import common_pb2 as cpb
 from fitrep.wire import embedded_from_pb, embedded_to_pb
+from index_server.storage.atomic import atomic_write_text, fsync_path
 from index_server.storage.snapshot import file_sha256
 
 __all__ = ["file_sha256"]  # re-exported: the CLI names its input and calibration by it
@@ -85,21 +86,9 @@ def _is_complete(run: Path) -> bool:
 
 
 def _write_manifest(run: Path, manifest: dict[str, Any]) -> None:
-    """temp file + fsync + rename: the manifest is the completion marker, never half there."""
-    tmp = run / f".{MANIFEST}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(run / MANIFEST)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Atomically (temp file, fsync, rename): the manifest is the completion marker, never
+    half there."""
+    atomic_write_text(run / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 def recover(out: Path) -> None:
@@ -197,14 +186,14 @@ class StagingDir:
             (self.path / name).unlink(missing_ok=True)
         (self.path / LOCK).unlink(missing_ok=True)
         _write_manifest(self.path, {**self.manifest, "complete": True})
-        _fsync_dir(self.path)
+        fsync_path(self.path)
         old = old_dir(self.out)
         if old.exists():
             shutil.rmtree(old)
         if self.out.exists():
             self.out.rename(old)
         self.path.rename(self.out)
-        _fsync_dir(self.out.parent)
+        fsync_path(self.out.parent)
         self.release()
         if old.exists():
             shutil.rmtree(old)

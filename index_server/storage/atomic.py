@@ -1,10 +1,20 @@
-"""Crash-safe file writes for the index files (reducer, FAISS index, calibration)."""
+"""Crash-safe file writes: the index files (reducer, FAISS index, calibration), snapshot
+directories and ``fitrep dedup``'s run manifest."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by path (a directory after a rename in it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -21,11 +31,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_path(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from fitrep.domain import FitrepError
 
+from index_server.storage.atomic import fsync_path
+
 MARKER = "SNAPSHOT.json"
 PARTIAL = "SNAPSHOT.partial"
 
@@ -39,14 +41,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_snapshot(path: Path, write: Callable[[Path], None], items: int) -> Path:
     """``write(tmp)`` fills a temp directory; then marker, fsync and rename to ``path``."""
     path = Path(path)
@@ -58,12 +52,12 @@ def write_snapshot(path: Path, write: Callable[[Path], None], items: int) -> Pat
     write(tmp)
     files = sorted(p.name for p in tmp.iterdir() if p.name != PARTIAL)
     for name in files:
-        _fsync(tmp / name)
+        fsync_path(tmp / name)
     marker = {"items": items, "files": {name: file_sha256(tmp / name) for name in files}}
     (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
-    _fsync(tmp / MARKER)
+    fsync_path(tmp / MARKER)
     (tmp / PARTIAL).unlink()
-    _fsync(tmp)
+    fsync_path(tmp)
     if path.exists():  # replacing an older snapshot of the same name: move it aside first
         old = path.with_name(f"{path.name}.old-{os.getpid()}")
         path.rename(old)
@@ -71,7 +65,7 @@ def write_snapshot(path: Path, write: Callable[[Path], None], items: int) -> Pat
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(path)
-    _fsync(path.parent)
+    fsync_path(path.parent)
     return path
 
 

@@ -25,7 +25,7 @@ import ray
 import ray.data
 
 from fitrep.domain import Assignment, EmbeddedItem, FitrepError, InvalidInput, Item
-from fitrep.pipeline import Checkpoint, Progress
+from fitrep.pipeline import Checkpoint, Progress, reusable
 from fitrep.v1 import common_pb2 as cpb
 from fitrep.wire import embedded_from_pb, embedded_to_pb, item_from_pb, item_to_pb
 
@@ -210,9 +210,7 @@ class RayEngine:
         ``checkpoint``: the pool embeds only the items after those already checkpointed, and
         its output is checkpointed in one piece (the pool finishes blocks in any order).
         """
-        done = checkpoint.done()[: len(items)] if checkpoint is not None else []
-        if any(e.item_id != it.id for e, it in zip(done, items, strict=False)):
-            done = []
+        done = reusable(checkpoint, items)
         rest = items[len(done) :]
 
         def shifted(stage: str, n: int, total: int) -> None:
