@@ -137,16 +137,18 @@ class RulesExtractor:
         anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
         # Identifier-valued fields (model number, phone, ISBN: recognised by their values) are
         # as binding as a code in the title: two different ones are two different things.
-        identifiers = _unique(identifier_key(v) for v in spec_attrs.values())
-        anchors["code"] = _unique(anchors["code"] + identifiers)
-        anchors["code_any"] = _unique(anchors["code_any"] + identifiers)
         # The other fields, by column, so the verifier can see a field that two records give
         # entirely differently (a paper's authors, a song's artist) whatever the column is called.
-        anchors["fields"] = _unique(
-            f"{k}={' '.join(sorted(set(words))[:_MAX_FIELD_WORDS])}"
-            for k, v in spec_attrs.items()
-            if not identifier_key(v) and (words := parse(v).words + parse(v).numbers)
-        )
+        identifiers: list[str] = []
+        fields: list[str] = []
+        for k, v in spec_attrs.items():
+            if key := identifier_key(v):
+                identifiers.append(key)
+            elif words := (parsed := parse(v)).words + parsed.numbers:
+                fields.append(f"{k}={' '.join(sorted(set(words))[:_MAX_FIELD_WORDS])}")
+        anchors["code"] = _unique(anchors["code"] + identifiers)
+        anchors["code_any"] = _unique(anchors["code_any"] + identifiers)
+        anchors["fields"] = _unique(fields)
         features = {}
         if self.use_images and item.image is not None:
             features = image_features.compute(item.image)
