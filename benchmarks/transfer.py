@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from fitrep.ditto import PairFile, read_pairs
-from fitrep.domain import Item
+from quality import record_tfidf  # the same transfer baseline as quality.md's
 from results_io import write_markdown
 
 from index_server.scoring.calibration import Calibration
@@ -50,25 +50,11 @@ def f1(pred: np.ndarray, y: np.ndarray) -> float:
     return 2 * tp / max(float(pred.sum() + y.sum()), 1.0)
 
 
-def record_text(item: Item) -> str:
-    return " ".join([item.title, item.text, *item.attributes.values()])
-
-
 def probabilities(rows: list[dict[str, float]], cal: Calibration) -> np.ndarray:
     """The verifier's logistic model on precomputed feature rows (no image-only pairs here)."""
     names = sorted(cal.coef)
     z = cal.bias + to_matrix(rows, names) @ np.array([cal.coef[n] for n in names])
     return 1.0 / (1.0 + np.exp(-z))
-
-
-def tfidf_scores(pf: PairFile) -> np.ndarray:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    texts = [record_text(it).lower() for it in pf.items]
-    m = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=1).fit_transform(texts)
-    a = m[[p[0] for p in pf.pairs]]
-    b = m[[p[1] for p in pf.pairs]]
-    return np.asarray(a.multiply(b).sum(axis=1)).ravel()
 
 
 class Loaded:
@@ -78,7 +64,7 @@ class Loaded:
         self.pf = pf
         self.y = np.array([int(x or 0) for x in pf.labels]) == 1
         self.rows = PairTable(engine.process(pf.items)).features(pf.pairs)
-        self.tfidf = tfidf_scores(pf)
+        self.tfidf = record_tfidf(pf)
 
 
 def fit_on(parts: list[tuple[str, Loaded]]) -> Calibration:
