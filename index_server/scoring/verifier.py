@@ -33,9 +33,10 @@ GATE_FEATURES = (
     "brand_conflict",
 )
 LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard", "unique_min", "unique_max")
-# Whole-record evidence: every word, number and code of the item, not only the title's. It is
-# what travels between domains whose columns differ (a restaurant's phone, a paper's authors
-# and year, a beer's brewery): measured leave-one-domain-out in ``benchmarks/transfer.py``.
+# Evidence from the whole record, not only the title: codes anywhere, and the descriptive
+# columns both records fill (a paper's authors, a song's artist, a restaurant's city). It is
+# what travels between domains whose columns differ: measured leave-one-domain-out in
+# ``benchmarks/transfer.py``.
 RECORD_FEATURES = ("record_code_overlap", "field_against")
 ANCHOR_FEATURES = (
     "code_match",
@@ -145,7 +146,8 @@ def _fields(values: Sequence[str]) -> dict[str, set[str]]:
 
 
 def record_features(a: Anchors, b: Anchors) -> dict[str, float]:
-    """Set overlap of the two whole records (words, numbers, codes anywhere), each in [0, 1]."""
+    """Disagreement of the shared descriptive columns and overlap of the codes anywhere in
+    the two records, each in [0, 1] (the chunk bound relies on that range)."""
     codes_a, codes_b = set(a.codes_any), set(b.codes_any)
     fields_a, fields_b = _fields(a.fields), _fields(b.fields)
     common = fields_a.keys() & fields_b.keys()
