@@ -137,7 +137,7 @@ def identifier_key(value: str) -> str:
 
 
 _LANGUAGE_TAG = re.compile(r"\"?@[a-z]{2}(?:-[a-z]{2,4})?\b", re.IGNORECASE)  # RDF '"..."@en'
-_SEGMENTS = re.compile(r"\s+[|\u2022\u00bb]\s+|\s+::\s+|\s*\|\s*")
+_SEGMENTS = re.compile(r"\s+[\u2022\u00bb]\s+|\s+::\s+|\s*\|\s*")
 
 
 def split_offer_title(title: str) -> tuple[str, str]:
