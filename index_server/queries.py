@@ -24,11 +24,17 @@ from fitrep.domain import (
 
 from index_server import __version__
 from index_server.candidates.generator import CandidateGenerator
-from index_server.clustering.cluster_ids import format_cluster_id, parse_cluster_id, resolve
+from index_server.clustering.cluster_ids import (
+    format_cluster_id,
+    format_family_id,
+    parse_cluster_id,
+    resolve,
+)
 from index_server.clustering.clusterer import Clusterer
 from index_server.integration import concatenate
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
+from index_server.scoring.variant_gates import variant_conflicts
 from index_server.scoring.verifier import PairVerifier
 from index_server.storage.rows import RowTable
 from index_server.validation import check_batch
@@ -54,23 +60,78 @@ class IndexReader:
         return self.scorer.verifier
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
+        """Why two stored items are (not) duplicates: the pair's evidence level by level and
+        gate by gate, and what the clustering decided with the rule that decided it
+        (``duplicate`` is the clustering's answer: the same cluster id)."""
         a, b = self.rows.row(item_a), self.rows.row(item_b)
         verifier = self.verifier
         verifier.stats.extend_to(self.rows.anchors)  # e.g. right after a restart
         assert self.scorer is not None
         s = self.scorer.pair_scores(a, [b])
-        p = float(s.probability[0])
+        p, family = float(s.probability[0]), float(s.family[0])
+        details = variant_conflicts(self.rows.anchors[a], self.rows.anchors[b])
+        fbc, clusterer = self.clusterer.fbc, self.clusterer
+        stored = a in fbc.cluster_of and b in fbc.cluster_of
+        same = stored and clusterer.cluster_id(a) == clusterer.cluster_id(b)
         return Explanation(
             item_a=item_a,
             item_b=item_b,
             score=p,
             threshold=verifier.threshold,
-            duplicate=p >= verifier.threshold,
+            duplicate=same,
             per_level=verifier.level_scores(s, 0),
-            gates=verifier.gates(s, 0),
-            cluster_a=self.clusterer.cluster_id(a),
-            cluster_b=self.clusterer.cluster_id(b),
+            gates=verifier.gates(s, 0, details),
+            cluster_a=clusterer.cluster_id(a) if a in fbc.cluster_of else "",
+            cluster_b=clusterer.cluster_id(b) if b in fbc.cluster_of else "",
             features=verifier.feature_row(s, 0),
+            verdict=self._verdict(a, b, p, details) if stored else "an item was deleted",
+            pair_duplicate=p >= verifier.threshold,
+            family_score=family,
+            family_a=clusterer.family_id(a) if a in fbc.cluster_of else "",
+            family_b=clusterer.family_id(b) if b in fbc.cluster_of else "",
+        )
+
+    def _verdict(self, a: int, b: int, p: float, details: dict[str, str]) -> str:
+        """The clustering's decision for rows ``a`` and ``b`` and the rule behind it, in words;
+        the later row was decided against the earlier one's cluster as it was then."""
+        assert self.scorer is not None
+        clusterer, fbc, t = self.clusterer, self.clusterer.fbc, self.verifier.threshold
+        ids = self.rows.ids
+        early, late = min(a, b), max(a, b)
+        cluster = fbc.cluster_of[early]
+        fired = [f"{g} ({d})" for g, d in details.items() if d]
+        if clusterer.cluster_id(a) == clusterer.cluster_id(b):
+            if p >= t:
+                return f"duplicates: the same cluster {clusterer.cluster_id(a)}"
+            rep = fbc.representative(cluster)
+            return (
+                f"duplicates: the same cluster {clusterer.cluster_id(a)}, joined through its "
+                f"members (representative {ids[rep]}), although the pair alone scores "
+                f"{p:.2f} < {t:.2f}"
+            )
+        if fired:
+            return "not duplicates: a hard gate vetoes the pair: " + "; ".join(fired)
+        if p < t:
+            return f"not duplicates: the pair scores {p:.2f} < threshold {t:.2f}"
+        check = fbc.check(
+            late, cluster, [early], self.scorer.both, self.scorer.conflicts, before=late
+        )
+        where = clusterer.cluster_id(early)
+        if not check.ok:
+            blame = f" ({ids[check.conflict_row]})" if check.conflict_row >= 0 else ""
+            return (
+                f"kept apart by the join rule: the pair scores {p:.2f} >= {t:.2f}, but joining "
+                f"{where} needs agreement with the cluster: {check.reason}{blame}"
+            )
+        decided = clusterer.decisions[late]
+        if decided.is_new_cluster:
+            return (
+                f"kept apart by retrieval: {ids[late]} opened {decided.cluster_id}; "
+                f"{ids[early]} was not among its retrieved candidates"
+            )
+        return (
+            f"kept apart: {ids[late]} joined {decided.cluster_id}, which it agrees with more "
+            f"({decided.confidence:.2f} vs {check.agreement:.2f} for {where})"
         )
 
     def query(
@@ -132,7 +193,12 @@ class IndexReader:
         names = [
             format_cluster_id(a) for a, t in aliases.items() if resolve(aliases, t) == canonical
         ]
-        return Cluster(format_cluster_id(canonical), [self.rows.ids[r] for r in members], names)
+        return Cluster(
+            format_cluster_id(canonical),
+            [self.rows.ids[r] for r in members],
+            names,
+            format_family_id(self.clusterer.fbc.family_of.get(canonical, canonical)),
+        )
 
     def info(self) -> IndexInfo:
         reducer, index = self.candidates.describe()

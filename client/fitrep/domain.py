@@ -81,6 +81,22 @@ class Overloaded(FitrepError):
     """A queue or batch limit was hit; the caller should back off."""
 
 
+# Kinds of variant attribute: a different value of any of them is a different item (SKU).
+# "mtier" is a tier bound to a model number ("13 Pro"); "model" a number naming a model
+# ("iphone=13").
+VARIANT_KINDS = ("colour", "flavour", "size", "tier", "mtier", "gen", "model", "edition")
+
+# Flavours that tell siblings apart only weakly ("original" beside a named flavour): they
+# conflict with another flavour, never by being one side's extra word.
+WEAK_FLAVOURS = frozenset({"original", "oat", "soy"})
+
+
+def variant_kind(value: str) -> tuple[str, str]:
+    """``(kind, value)`` of a variant anchor; a bare word is a colour (earlier versions)."""
+    kind, sep, rest = value.partition(":")
+    return (kind, rest) if sep and kind in VARIANT_KINDS else ("colour", value)
+
+
 @dataclass(frozen=True)
 class Anchors:
     """Normalised facts of one item that the verifier gates on; both CHIE backends produce
@@ -99,7 +115,10 @@ class Anchors:
     quantity_any: tuple[str, ...] = ()
     number: tuple[str, ...] = ()  # bare numbers of the title
     number_any: tuple[str, ...] | None = None
-    variant: tuple[str, ...] = ()  # colours, and "edition:<word>"
+    # "<kind>:<value>" of the title (see ``VARIANT_KINDS``); a bare word is a colour (the
+    # form of earlier versions, still read from stores and caches)
+    variant: tuple[str, ...] = ()
+    variant_any: tuple[str, ...] | None = None  # the same anywhere in the item
     tokens: tuple[str, ...] = ()  # the title's core words and codes
     words_any: tuple[str, ...] = ()  # every content word of the item (bounded)
     fields: tuple[str, ...] = ()  # "<column>=<its words>" of each descriptive attribute
@@ -114,7 +133,12 @@ class Anchors:
 
     @property
     def colours(self) -> tuple[str, ...]:
-        return tuple(v for v in self.variant if not v.startswith("edition:"))
+        return self.variants("colour")
+
+    def variants(self, kind: str, anywhere: bool = False) -> tuple[str, ...]:
+        """Values of one variant kind, of the title (or ``anywhere`` in the item)."""
+        source = self.variant_any if anywhere and self.variant_any is not None else self.variant
+        return tuple(value for k, value in map(variant_kind, source) if k == kind)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Iterable[str]] | None) -> Anchors:
@@ -131,7 +155,7 @@ class Anchors:
         out: dict[str, list[str]] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value or (value is not None and f.name in ("code_any", "number_any")):
+            if value or (value is not None and f.name in _SAID_NONE):
                 out[f.name] = list(value)
         return out
 
@@ -139,6 +163,9 @@ class Anchors:
         """These anchors with every field ``override`` has replaced (a model's answer over the
         text rules)."""
         return Anchors.from_json({**self.to_json(), **override.to_json()})
+
+
+_SAID_NONE = ("code_any", "number_any", "variant_any")  # () = "none anywhere", not "not said"
 
 
 @dataclass
@@ -219,6 +246,7 @@ class Assignment:
     per_level: dict[Level, float] = field(default_factory=dict)
     is_new_cluster: bool = True
     confidence: float = 1.0
+    family_id: str = ""  # the same product up to its variants (sizes, colours, flavours)
 
 
 @dataclass
@@ -233,11 +261,13 @@ class LevelScore:
 
 @dataclass
 class GateResult:
-    """A hard rule of the verifier (e.g. conflicting model codes) and whether it fired."""
+    """A rule of the verifier (e.g. conflicting sizes) and whether it fired. A ``hard`` gate
+    that fired vetoes the same-item decision whatever the score; a soft one only lowers it."""
 
     name: str
     fired: bool
     detail: str = ""
+    hard: bool = False
 
 
 @dataclass
@@ -254,6 +284,13 @@ class Explanation:
     cluster_a: str = ""
     cluster_b: str = ""
     features: dict[str, float] = field(default_factory=dict)
+    # ``duplicate`` is what clustering decided (same cluster) for two stored items;
+    # ``pair_duplicate`` whether the pair alone passes; ``verdict`` the rule, in words.
+    verdict: str = ""
+    pair_duplicate: bool = False
+    family_score: float = 0.0
+    family_a: str = ""
+    family_b: str = ""
 
 
 @dataclass
@@ -268,6 +305,7 @@ class Cluster:
     cluster_id: str
     member_ids: list[str]
     aliases: list[str] = field(default_factory=list)
+    family_id: str = ""
 
 
 @dataclass

@@ -13,6 +13,7 @@ def assignment_record(item: Item, a: Assignment) -> dict[str, object]:
     return {
         "id": item.id,
         "cluster_id": a.cluster_id,
+        "family_id": a.family_id,
         "nearest_id": a.nearest_item_id or None,
         "similarity": round(float(a.similarity), 4),
         "confidence": round(float(a.confidence), 4),
@@ -35,11 +36,14 @@ def write_clusters(out_dir: Path, items: Sequence[Item], assignments: Sequence[A
 
 def summarise(assignments: Sequence[Assignment]) -> dict[str, int]:
     sizes: dict[str, int] = {}
+    families: set[str] = set()
     for a in assignments:
         sizes[a.cluster_id] = sizes.get(a.cluster_id, 0) + 1
+        families.add(a.family_id)
     return {
         "items": len(assignments),
         "clusters": len(sizes),
+        "families": len(families),
         "duplicates": sum(s - 1 for s in sizes.values()),
         "clusters_with_duplicates": sum(1 for s in sizes.values() if s > 1),
         "largest_cluster": max(sizes.values(), default=0),

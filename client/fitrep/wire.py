@@ -254,6 +254,7 @@ def assignment_to_pb(a: Assignment) -> cpb.Assignment:
         ],
         is_new_cluster=a.is_new_cluster,
         confidence=a.confidence,
+        family_id=a.family_id,
     )
 
 
@@ -266,6 +267,7 @@ def assignment_from_pb(msg: cpb.Assignment) -> Assignment:
         per_level={Level(s.level): s.similarity for s in msg.per_level},
         is_new_cluster=msg.is_new_cluster,
         confidence=msg.confidence,
+        family_id=msg.family_id,
     )
 
 
@@ -277,10 +279,15 @@ def explanation_to_pb(e: Explanation) -> ipb.Explanation:
         threshold=e.threshold,
         duplicate=e.duplicate,
         per_level=[level_score_to_pb(s) for s in e.per_level],
-        gates=[cpb.Gate(name=g.name, fired=g.fired, detail=g.detail) for g in e.gates],
+        gates=[cpb.Gate(name=g.name, fired=g.fired, detail=g.detail, hard=g.hard) for g in e.gates],
         cluster_a=e.cluster_a,
         cluster_b=e.cluster_b,
         features={k: float(v) for k, v in e.features.items()},
+        verdict=e.verdict,
+        pair_duplicate=e.pair_duplicate,
+        family_score=e.family_score,
+        family_a=e.family_a,
+        family_b=e.family_b,
     )
 
 
@@ -292,10 +299,17 @@ def explanation_from_pb(msg: ipb.Explanation) -> Explanation:
         threshold=msg.threshold,
         duplicate=msg.duplicate,
         per_level=[level_score_from_pb(s) for s in msg.per_level],
-        gates=[GateResult(name=g.name, fired=g.fired, detail=g.detail) for g in msg.gates],
+        gates=[
+            GateResult(name=g.name, fired=g.fired, detail=g.detail, hard=g.hard) for g in msg.gates
+        ],
         cluster_a=msg.cluster_a,
         cluster_b=msg.cluster_b,
         features=dict(msg.features),
+        verdict=msg.verdict,
+        pair_duplicate=msg.pair_duplicate,
+        family_score=msg.family_score,
+        family_a=msg.family_a,
+        family_b=msg.family_b,
     )
 
 
@@ -323,12 +337,17 @@ def neighbor_lists_from_pb(msg: ipb.QueryNeighborsResponse) -> list[tuple[str, l
 
 
 def cluster_to_pb(c: Cluster) -> ipb.Cluster:
-    return ipb.Cluster(cluster_id=c.cluster_id, member_ids=c.member_ids, aliases=c.aliases)
+    return ipb.Cluster(
+        cluster_id=c.cluster_id, member_ids=c.member_ids, aliases=c.aliases, family_id=c.family_id
+    )
 
 
 def cluster_from_pb(msg: ipb.Cluster) -> Cluster:
     return Cluster(
-        cluster_id=msg.cluster_id, member_ids=list(msg.member_ids), aliases=list(msg.aliases)
+        cluster_id=msg.cluster_id,
+        member_ids=list(msg.member_ids),
+        aliases=list(msg.aliases),
+        family_id=msg.family_id,
     )
 
 

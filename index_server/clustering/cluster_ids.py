@@ -2,7 +2,8 @@
 
 Ids are integers from a counter that only grows (persisted with the store), never reused;
 ``format_cluster_id`` gives the external string. A merge keeps the older id and records an
-alias, so every id ever handed out stays valid (``resolve``).
+alias, so every id ever handed out stays valid (``resolve``). Family ids (same product up to
+its variants) reuse the number of the cluster that founded the family, with an "f".
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from collections.abc import Mapping
 
 def format_cluster_id(number: int) -> str:
     return f"c{number:08d}"
+
+
+def format_family_id(number: int) -> str:
+    """A family is named after the cluster that founded it: "f00000007" began with c00000007."""
+    return f"f{number:08d}"
 
 
 def parse_cluster_id(text: str) -> int:

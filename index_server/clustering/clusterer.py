@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from fitrep.domain import Level
 
-from index_server.clustering.cluster_ids import format_cluster_id, resolve
+from index_server.clustering.cluster_ids import format_cluster_id, format_family_id, resolve
 from index_server.clustering.fbc import FBC, Decision
 from index_server.scoring.row_scorer import RowScorer
 from index_server.storage.decision_log import DecisionLog
@@ -32,6 +32,9 @@ class Clusterer:
 
     def cluster_id(self, row: int) -> str:
         return format_cluster_id(resolve(self.aliases, self.fbc.cluster_of[row]))
+
+    def family_id(self, row: int) -> str:
+        return format_family_id(self.fbc.family(row))
 
     def decide(
         self,
@@ -54,7 +57,7 @@ class Clusterer:
                 verifier.stats.extend_to(scorer.rows.anchors, row + 1)
                 upper = scores.upper_bounds(i) if prunes else None
                 score = functools.partial(scorer.chunk_score, scores, lexical.exact, i)
-                d = self.fbc.decide(row, scores.candidates(i), score, upper)
+                d = self.fbc.decide(row, scores.candidates(i), score, upper, scorer.conflicts)
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
                     cos = scores.per_level(i, d.nearest_row).tolist()
@@ -68,5 +71,5 @@ class Clusterer:
         """Append the Assignment of a decided row (rows are decided in order)."""
         confidence = d.probability if not d.is_new else 1.0 - d.best_pair
         self.decisions.record(
-            d.cluster, d.nearest_row, d.best_pair, float(confidence), d.is_new, per_level
+            d.cluster, d.nearest_row, d.best_pair, float(confidence), d.is_new, per_level, d.family
         )

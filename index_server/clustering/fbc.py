@@ -2,12 +2,25 @@
 
 Retrieval proposes earlier items as candidates; this class decides, item by item in
 arrival order, which cluster an item joins. An item joins a cluster only when it agrees
-with the cluster (mean verified probability over up to ``max_checked`` members at least the
-threshold, and none of them below a quarter of it), not with a single member: that is what
-stops A~B, B~C from chaining A, B and C together. Batch clustering is the same rule
-applied over all items in input order, so a batch build and incremental assignment of the
-same items in the same order give the same clusters.
+with the *cluster*, not with one member (``check``):
 
+- its best retrieved member scores at least the threshold;
+- its representative (the member that opened the cluster: stable, and what the cluster was
+  first judged by) scores at least ``rep_share`` of the threshold, so a chain of
+  pairwise-similar siblings A~B~C~D cannot drift away from A;
+- the mean over up to ``max_checked`` members (the representative, the retrieved ones, then
+  the oldest) is at least the threshold and none of them is below ``min_member_share`` of it;
+- no member at all has a variant conflict with it (a hard gate: another size, colour,
+  flavour...), checked on anchors over up to ``max_conflict_scan`` members.
+
+Every item also gets a *family*: the same product up to its variants (Coke 500 ml and 1.5 l).
+A joining item takes its cluster's family; an item that opens a cluster joins the family of
+the candidate cluster it agrees with when the variant gates are relaxed (the verifier's
+family score), by the same rule on its best member and representative, else it founds a
+family. A family is named after the cluster that founded it, so no second counter exists.
+
+Batch clustering is the same rule applied over all items in input order, so a batch build
+and incremental assignment of the same items in the same order give the same clusters.
 Cluster ids are integers from a counter that only grows (persisted by the store), never
 reused; ``cluster_ids`` gives their external form.
 """
@@ -19,7 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ScoreFn = Callable[[int, Sequence[int]], np.ndarray]  # (row, rows) -> probabilities
+# (row, rows) -> same-item probabilities, or (same-item, family) probabilities
+ScoreFn = Callable[[int, Sequence[int]], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
+ConflictFn = Callable[[int, Sequence[int]], np.ndarray]  # (row, rows) -> (m,) bool
 
 
 @dataclass
@@ -30,36 +45,80 @@ class Decision:
     probability: float  # agreement with the joined cluster (mean over checked members)
     best_pair: float  # the best single-pair probability behind the decision
     is_new: bool
+    family: int = 0  # the family's number (the cluster that founded it)
+
+
+@dataclass
+class JoinCheck:
+    """The join rule applied to one cluster: whether it passes and, if not, which part
+    failed (``reason``), with the numbers behind it. ``explain`` reports the same object."""
+
+    cluster: int
+    ok: bool
+    agreement: float = 0.0  # mean probability over the checked members
+    representative: float = 0.0  # probability against the representative
+    best_pair: float = 0.0
+    nearest: int = -1  # the best-scoring member
+    reason: str = ""  # "" when ok
+    conflict_row: int = -1  # a member with a variant conflict, when that is the reason
+
+
+class _Probabilities:
+    """Pair probabilities of one row against others, scored on demand and kept."""
+
+    def __init__(self, row: int, score: ScoreFn) -> None:
+        self.row, self.score = row, score
+        self.item: dict[int, float] = {}
+        self.family: dict[int, float] = {}
+
+    def need(self, rows: Sequence[int]) -> None:
+        missing = [m for m in dict.fromkeys(rows) if m not in self.item]
+        if not missing:
+            return
+        got = self.score(self.row, missing)
+        item, family = got if isinstance(got, tuple) else (got, got)
+        self.item.update(zip(missing, np.asarray(item).tolist(), strict=True))
+        self.family.update(zip(missing, np.asarray(family).tolist(), strict=True))
 
 
 class FBC:
-    """Cluster state (row -> cluster, cluster -> members) and the join rule."""
+    """Cluster state (row -> cluster, cluster -> members, cluster -> family) and the rule."""
 
     def __init__(
-        self, threshold: float = 0.5, max_checked: int = 8, min_member_share: float = 0.25
+        self,
+        threshold: float = 0.5,
+        max_checked: int = 8,
+        min_member_share: float = 0.25,
+        rep_share: float = 0.5,
+        max_conflict_scan: int = 256,
     ) -> None:
         self.threshold = threshold
         self.max_checked = max_checked
         self.min_member_share = min_member_share
+        self.rep_share = rep_share
+        self.max_conflict_scan = max_conflict_scan
         self.cluster_of: dict[int, int] = {}
         self.members: dict[int, list[int]] = {}
+        self.family_of: dict[int, int] = {}  # cluster -> family (a cluster number)
         self.next_id = 1
 
-    def new_cluster(self, row: int) -> int:
+    def new_cluster(self, row: int, family: int = 0) -> int:
         cluster = self.next_id
         self.next_id += 1
         self.members[cluster] = [row]
         self.cluster_of[row] = cluster
+        self.family_of[cluster] = family or cluster
         return cluster
 
     def join(self, row: int, cluster: int) -> None:
         self.members[cluster].append(row)
         self.cluster_of[row] = cluster
 
-    def restore(self, row: int, cluster: int) -> None:
+    def restore(self, row: int, cluster: int, family: int = 0) -> None:
         """Reload a stored assignment (store order = row order)."""
         self.members.setdefault(cluster, []).append(row)
         self.cluster_of[row] = cluster
+        self.family_of.setdefault(cluster, family or cluster)
         self.next_id = max(self.next_id, cluster + 1)
 
     def remove(self, row: int) -> None:
@@ -69,12 +128,19 @@ class FBC:
             if not self.members[cluster]:
                 del self.members[cluster]
 
+    def family(self, row: int) -> int:
+        return self.family_of[self.cluster_of[row]]
+
+    def representative(self, cluster: int) -> int:
+        return self.members[cluster][0]
+
     def decide(
         self,
         row: int,
         candidates: Sequence[int],
         score: ScoreFn,
         upper: Sequence[float] | None = None,
+        conflicts: ConflictFn | None = None,
     ) -> Decision:
         """Place ``row`` given its retrieved ``candidates`` (already assigned rows).
 
@@ -84,70 +150,143 @@ class FBC:
         pairs are never scored. One difference: when the item opens a new cluster,
         ``best_pair`` is the largest of the scored probabilities and the bounds of the
         unscored candidates — an upper bound of the best pair, so the confidence of a new
-        cluster (1 - best_pair) errs low; scoring every candidate just to report it would
-        cost most of the time of an assign.
+        cluster (1 - best_pair) errs low. ``conflicts`` tells which members have a variant
+        conflict with the row (none when not given).
         """
         cluster_of = self.cluster_of
-        bound: dict[int, float] | None = None
-        if upper is None:
-            known = [c for c in candidates if c in cluster_of]
-        else:
-            bound = {}
-            known = []
-            for c, u in zip(candidates, upper, strict=True):
-                if c in cluster_of:
-                    known.append(c)
-                    bound[c] = float(u)
+        bound = {
+            int(c): float(u)
+            for c, u in zip(candidates, upper or (), strict=False)
+            if c in cluster_of
+        }
+        known = [c for c in candidates if c in cluster_of]
         if not known:
-            return Decision(row, self.new_cluster(row), -1, 0.0, 0.0, True)
-        probs: dict[int, float] = {}
-
-        def need(rows: Sequence[int]) -> None:
-            missing = [m for m in rows if m not in probs]
-            if missing:
-                probs.update(zip(missing, score(row, missing).tolist(), strict=True))
-
-        if bound is None:
-            need(known)
+            return self._open(row, Decision(row, 0, -1, 0.0, 0.0, True), {}, None)
+        probs = _Probabilities(row, score)
+        if upper is None:
+            probs.need(known)
         else:  # one verifier call for every pair that may pass, not one per cluster
-            need([c for c in known if bound[c] >= self.threshold])
+            probs.need([c for c in known if bound[c] >= self.threshold])
         by_cluster: dict[int, list[int]] = {}
         for cand in known:
             by_cluster.setdefault(cluster_of[cand], []).append(cand)
-        best: tuple[float, float, int, int] | None = (
-            None  # (agreement, best pair, cluster, nearest)
-        )
+        best: JoinCheck | None = None
         for cluster, cands in by_cluster.items():
-            if bound is not None:
-                if max(bound[c] for c in cands) < self.threshold:
-                    continue
-                need(cands)
-            top = max(cands, key=probs.__getitem__)
-            if probs[top] < self.threshold:
+            if upper is not None and max(bound[c] for c in cands) < self.threshold:
                 continue
-            checked = self._members_to_check(cluster, cands)
-            need(checked)
-            agreement = sum(probs[m] for m in checked) / len(checked)
-            # Mean agreement alone lets one strong pair carry a member that clearly differs;
-            # no checked member may clearly disagree.
-            if min(probs[m] for m in checked) < self.threshold * self.min_member_share:
-                continue
-            if agreement >= self.threshold and (best is None or agreement > best[0]):
-                best = (agreement, probs[top], cluster, top)
+            check = self.check(row, cluster, cands, probs, conflicts)
+            if check.ok and (best is None or check.agreement > best.agreement):
+                best = check
         if best is None:
-            if bound is None:
-                best_pair = max(probs[c] for c in known)
-            else:
-                best_pair = max(probs.get(c, bound[c]) for c in known)
-            return Decision(row, self.new_cluster(row), -1, 0.0, best_pair, True)
-        agreement, pair, cluster, nearest = best
-        self.join(row, cluster)
-        return Decision(row, cluster, nearest, agreement, pair, False)
+            scored = [probs.item.get(c, bound.get(c, 0.0)) for c in known]
+            opened = Decision(row, 0, -1, 0.0, max(scored), True)
+            return self._open(row, opened, by_cluster, probs)
+        self.join(row, best.cluster)
+        return Decision(
+            row,
+            best.cluster,
+            best.nearest,
+            best.agreement,
+            best.best_pair,
+            False,
+            self.family_of[best.cluster],
+        )
 
-    def _members_to_check(self, cluster: int, retrieved: list[int]) -> list[int]:
-        """The retrieved members first, then the oldest ones, up to ``max_checked``."""
+    def check(
+        self,
+        row: int,
+        cluster: int,
+        retrieved: Sequence[int],
+        probs: _Probabilities | ScoreFn,
+        conflicts: ConflictFn | None = None,
+        before: int | None = None,
+    ) -> JoinCheck:
+        """Would ``row`` join ``cluster``, given its ``retrieved`` members? (module doc).
+
+        ``before``: judge the cluster as it was when row ``before`` was decided (its members
+        of lower rows), as ``explain`` does for a decision made earlier."""
+        if not isinstance(probs, _Probabilities):
+            probs = _Probabilities(row, probs)
         members = self.members[cluster]
-        chosen = list(dict.fromkeys(retrieved))[: self.max_checked]
+        if before is not None:
+            members = [m for m in members if m < before]
+        if not members:
+            return JoinCheck(cluster, False, reason="the cluster had no members yet")
+        retrieved = [m for m in retrieved if m in members] or members[:1]
+        probs.need(retrieved)
+        top = max(retrieved, key=probs.item.__getitem__)
+        out = JoinCheck(cluster, False, best_pair=probs.item[top], nearest=top)
+        t = self.threshold
+        if probs.item[top] < t:
+            out.reason = f"best member scores {probs.item[top]:.2f} < threshold {t:.2f}"
+            return out
+        rep = members[0]
+        checked = self._members_to_check(members, retrieved)
+        probs.need(checked)
+        out.representative = probs.item[rep]
+        out.agreement = sum(probs.item[m] for m in checked) / len(checked)
+        weakest = min(checked, key=probs.item.__getitem__)
+        if out.representative < t * self.rep_share:
+            out.reason = (
+                f"representative scores {out.representative:.2f} < "
+                f"{self.rep_share:g} x threshold {t * self.rep_share:.2f}"
+            )
+        elif out.agreement < t:
+            out.reason = f"agreement with its members {out.agreement:.2f} < threshold {t:.2f}"
+        elif probs.item[weakest] < t * self.min_member_share:
+            out.reason = (
+                f"a member scores {probs.item[weakest]:.2f} < "
+                f"{self.min_member_share:g} x threshold {t * self.min_member_share:.2f}"
+            )
+            out.conflict_row = weakest
+        elif (
+            conflicts is not None
+            and (hit := self._conflicting(row, members, checked, conflicts)) >= 0
+        ):
+            out.reason = "a variant conflict with a member"
+            out.conflict_row = hit
+        else:
+            out.ok = True
+        return out
+
+    def _conflicting(
+        self, row: int, members: Sequence[int], checked: Sequence[int], conflicts: ConflictFn
+    ) -> int:
+        """A member (beyond the checked ones, which were scored) in conflict with ``row``."""
+        seen = set(checked)
+        rest = [m for m in members[: self.max_conflict_scan] if m not in seen]
+        if not rest:
+            return -1
+        hits = np.flatnonzero(conflicts(row, rest))
+        return rest[int(hits[0])] if len(hits) else -1
+
+    def _open(
+        self,
+        row: int,
+        decision: Decision,
+        by_cluster: dict[int, list[int]],
+        probs: _Probabilities | None,
+    ) -> Decision:
+        """Open a cluster for ``row`` in the family it agrees with (module doc), or a new one."""
+        family, best = 0, 0.0
+        t = self.threshold
+        for cluster, cands in by_cluster.items():
+            assert probs is not None
+            # candidates the bound left unscored cannot reach the threshold here either
+            top = max((probs.family[c] for c in cands if c in probs.family), default=0.0)
+            if top < t or top <= best:
+                continue
+            rep = self.representative(cluster)
+            probs.need([rep])
+            if probs.family[rep] >= t * self.rep_share:
+                family, best = self.family_of[cluster], top
+        decision.cluster = self.new_cluster(row, family)
+        decision.family = self.family_of[decision.cluster]
+        return decision
+
+    def _members_to_check(self, members: Sequence[int], retrieved: Sequence[int]) -> list[int]:
+        """The representative, the retrieved members, then the oldest, up to ``max_checked``."""
+        chosen = list(dict.fromkeys([members[0], *retrieved]))[: self.max_checked]
         for m in members:
             if len(chosen) >= self.max_checked:
                 break

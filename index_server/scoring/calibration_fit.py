@@ -20,8 +20,16 @@ import numpy as np
 from fitrep.domain import InvalidInput, Level
 
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.variant_gates import HARD_GATES
 
-_EXCLUDED = ("weighted_cos",)  # a function of the per-level cosines and the weights being fitted
+# weighted_cos is a function of the per-level cosines and the weights being fitted; the hard
+# gates are vetoes, not coefficients (``variant_gates``)
+_EXCLUDED = ("weighted_cos", *HARD_GATES)
+
+
+def vetoed(rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """(n,) bool: pairs a hard gate decides (different items whatever the score)."""
+    return np.array([any(r.get(g, 0.0) for g in HARD_GATES) for r in rows], bool)
 
 
 def feature_names(rows: Sequence[Mapping[str, float]]) -> list[str]:
@@ -106,15 +114,22 @@ def fit_calibration(
     w = domain_weights(domains) if domains is not None else np.ones(len(y))
     names = feature_names(rows)
     x = to_matrix(rows, names)
+    # The model learns "same item, given no hard gate vetoes it": vetoed pairs are decided
+    # already, and fitting on them would teach the similarity terms that near-identical
+    # listings of two sizes are different (lowering the family score too). They still count,
+    # with probability 0, when the threshold is chosen.
+    keep = ~vetoed(rows)
     oof = np.zeros(len(y))
-    for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+    kept = np.flatnonzero(keep)
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x[kept], y[kept])
+    for fit_rows, held in splits:
         fold_model = LogisticRegression(C=c, max_iter=2000)
-        fold_model.fit(x[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
-        oof[held] = fold_model.predict_proba(x[held])[:, 1]
+        fold_model.fit(x[kept[fit_rows]], y[kept[fit_rows]], sample_weight=w[kept[fit_rows]])
+        oof[kept[held]] = fold_model.predict_proba(x[kept[held]])[:, 1]
     threshold, f1 = best_f1_threshold(oof, y, w)
     shift = _image_only_shift(rows, oof, y, threshold)
     model = LogisticRegression(C=c, max_iter=2000)
-    model.fit(x, y, sample_weight=w)
+    model.fit(x[keep], y[keep], sample_weight=w[keep])
     coef = {n: float(w) for n, w in zip(names, model.coef_[0], strict=True)}
     level_coef = {level: max(coef.get(f"cos_{level.name.lower()}", 0.0), 0.0) for level in Level}
     total = sum(level_coef.values())
@@ -130,6 +145,8 @@ def fit_calibration(
             **(dict(notes) if notes else {}),
             "pairs": int(len(y)),
             "duplicates": int(y.sum()),
+            "vetoed_pairs": int((~keep).sum()),
+            "vetoed_duplicates": int(y[~keep].sum()),
             "out_of_fold_f1": round(f1, 4),
             "regularisation_C": c,
             **({"domains_balanced": sorted(set(domains))} if domains is not None else {}),

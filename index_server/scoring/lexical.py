@@ -1,16 +1,17 @@
 """The verifier's token features for a whole chunk of pairs at once, with integer arrays.
 
-``verify.anchor_features`` works on Python sets one pair at a time; at a million items that
+``verifier.anchor_features`` works on Python sets one pair at a time; at a million items that
 is most of an assign's time. The features that carry most of the lexical weight —
 ``token_jaccard``, ``idf_cosine``, ``idf_containment`` and ``char_jaccard`` — are set
 overlaps, so they vectorise: every row's title tokens and character 3-grams are interned
 once, when the row is appended, into flat id arrays (CSR style), and a chunk's features are
 sorted-key intersections over those arrays. The idf is the per-row one of
-``verify.TokenStats`` (row r judged by the document frequencies of rows 0..r), computed with
+``verifier.TokenStats`` (row r judged by the document frequencies of rows 0..r), computed with
 cumulative counts inside the chunk, so the values equal the per-pair verifier's (up to float
-summation order). Colour conflicts are exact too; the uncovered-word shares get lower bounds
+summation order). The uncovered-word shares get lower bounds
 (words sharing no 4-letter cover key are surely uncovered) and model codes a may-match flag
-(compatible codes share their stem). ``batch_scores.ChunkScores`` uses all of it to bound each
+(compatible codes share their stem). Hard gates (variant conflicts) only ever lower a
+score, so the bound leaves them out. ``bounds.ChunkScores`` uses all of it to bound each
 pair's score tightly; pairs that may pass are still scored by the verifier itself.
 """
 
@@ -31,7 +32,7 @@ LOWER_BOUNDED = ("unique_min", "unique_max")
 
 
 def cover_key(word: str) -> str:
-    """What two words share whenever ``verify._covered`` lets one cover the other (equal, or
+    """What two words share whenever ``verifier._covered`` lets one cover the other (equal, or
     one a prefix of the other with 4+ letters): their first four letters, or the whole word
     when it is shorter. Not sharing it proves a title word is uncovered."""
     return word[:4]
@@ -68,8 +69,8 @@ class _Ragged:
 
 @dataclass
 class ChunkLexical:
-    """A chunk's lexical evidence, each (n, k): ``exact`` holds FEATURES and
-    ``colour_conflict`` as the verifier computes them; ``lower`` lower bounds of the
+    """A chunk's lexical evidence, each (n, k): ``exact`` holds FEATURES as the verifier
+    computes them; ``lower`` lower bounds of the
     LOWER_BOUNDED features; ``code_may_match`` False where no title code of one row shares a
     stem with the other's codes (then ``code_match`` is impossible: compatible codes share
     their stem)."""
@@ -94,10 +95,9 @@ class LexicalRows:
         self._keys: dict[str, int] = {}
         self._key_of = np.zeros(1024, np.int64)  # vocab id -> cover key id
         self.cover = _Ragged()  # cover keys of each row's title tokens and words_any
-        self._labels: dict[str, int] = {}  # code stems and colours
+        self._labels: dict[str, int] = {}  # code stems
         self.title_codes = _Ragged()  # stems of "code" (the title's model codes)
         self.any_codes = _Ragged()  # stems of "code_any" ("code" when absent), as the verifier
-        self.colours = _Ragged()  # colour variants (not editions)
         self._df = np.zeros(1024, np.int64)
         self.counted = 0  # rows whose tokens are in _df
 
@@ -125,7 +125,6 @@ class LexicalRows:
             self.cover.append(np.fromiter(sorted(cover), np.int64, len(cover)))
             self.title_codes.append(self._label_ids(code_stem(c) for c in a.code))
             self.any_codes.append(self._label_ids(code_stem(c) for c in a.codes_any))
-            self.colours.append(self._label_ids(a.colours))
 
     def _label_ids(self, labels: Iterable[str]) -> np.ndarray:
         ids = {self._labels.setdefault(x, len(self._labels)) for x in labels}
@@ -164,7 +163,7 @@ class LexicalRows:
         """Features of ``rows[i]`` against ``cands[i, j]`` (-1 = none), each (n, k), each
         pair judged by the token statistics of rows 0..rows[i] (see ``ChunkLexical``)."""
         n, k = cands.shape
-        out = {name: np.zeros((n, k)) for name in (*FEATURES, "colour_conflict")}
+        out = {name: np.zeros((n, k)) for name in FEATURES}
         low = {name: np.zeros((n, k)) for name in LOWER_BOUNDED}
         may_match = np.zeros((n, k), bool)
         valid = cands >= 0
@@ -228,11 +227,6 @@ class LexicalRows:
         low["unique_max"][pair_i, pair_j] = np.maximum(unique_a, unique_b)
         may_match[pair_i, pair_j] = self._shares(self.title_codes, a_rows, self.any_codes, b_rows)
         may_match[pair_i, pair_j] |= self._shares(self.title_codes, b_rows, self.any_codes, a_rows)
-        colours_a = self.colours.ptr[a_rows + 1] > self.colours.ptr[a_rows]
-        colours_b = self.colours.ptr[b_rows + 1] > self.colours.ptr[b_rows]
-        out["colour_conflict"][pair_i, pair_j] = (
-            colours_a & colours_b & ~self._shares(self.colours, a_rows, self.colours, b_rows)
-        )
         return ChunkLexical(out, low, may_match)
 
     def _shares(
@@ -249,7 +243,7 @@ class LexicalRows:
     def _uncovered_at_least(
         self, tokens: np.ndarray, owner: np.ndarray, weight: np.ndarray, other_rows: np.ndarray
     ) -> np.ndarray:
-        """Per pair, a lower bound of ``verify._uncovered``: the idf mass share of title tokens
+        """Per pair, a lower bound of ``verifier._uncovered``: the idf mass share of title tokens
         whose cover key the other row (title tokens and words_any) does not have."""
         n_pairs = len(other_rows)
         cover, c_own = self.cover.gather(other_rows)
@@ -261,7 +255,7 @@ class LexicalRows:
 
 
 class LexicalStats:
-    """``verify.IdfStats`` over a ``LexicalRows``: the engine counts document frequencies once,
+    """``verifier.IdfStats`` over a ``LexicalRows``: the engine counts document frequencies once,
     in arrays, for the chunk features and the per-pair verifier alike (a second count in a
     Python Counter cost seconds per million rows after each restart)."""
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.lexical import FEATURES, ChunkLexical
+from index_server.scoring.variant_gates import has_conflict
 from index_server.scoring.verifier import PairScores, PairVerifier
 from index_server.storage.rows import RowTable
 
@@ -36,7 +37,20 @@ class RowScorer:
         )
 
     def score(self, row: int, others: Sequence[int]) -> np.ndarray:
+        """Same-item probabilities of stored ``row`` against ``others``."""
         return self.pair_scores(row, others).probability
+
+    def both(self, row: int, others: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(same-item, family) probabilities of stored ``row`` against ``others``."""
+        s = self.pair_scores(row, others)
+        return s.probability, s.family
+
+    def conflicts(self, row: int, others: Sequence[int]) -> np.ndarray:
+        """(m,) bool: ``others`` with a variant conflict with ``row`` (a hard gate fires),
+        from the anchors alone: the join rule asks it of every member of a cluster."""
+        anchors = self.rows.anchors
+        mine = anchors[row]
+        return np.array([has_conflict(mine, anchors[o]) for o in others], bool)
 
     def chunk(self, chunk_rows: np.ndarray, cands: np.ndarray) -> tuple[ChunkScores, ChunkLexical]:
         """Every (row, candidate) pair of a chunk: cosines, token features, score bounds."""
@@ -61,16 +75,16 @@ class RowScorer:
         i: int,
         row: int,
         others: Sequence[int],
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``score`` for item ``i`` of a chunk from its precomputed cosines and token
         features; rows that were not its candidates go through ``score``."""
         positions = [scores.position(i, o) for o in others]
         if any(p is None for p in positions):
-            return self.score(row, others)
+            return self.both(row, others)
         pos = np.asarray(positions, np.int64)
         known = [{name: float(lexical[name][i, p]) for name in FEATURES} for p in pos.tolist()]
         anchors, images = self.rows.anchors, self.rows.images
-        return self.verifier.score_levels(
+        s = self.verifier.score_levels(
             scores.cos[i, pos],
             scores.present[i, pos],
             anchors[row],
@@ -78,4 +92,5 @@ class RowScorer:
             images[row],
             [images[o] for o in others],
             known,
-        ).probability
+        )
+        return s.probability, s.family

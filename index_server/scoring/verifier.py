@@ -20,18 +20,20 @@ from index_server.scoring.calibration import Calibration
 from index_server.scoring.codes import any_compatible
 from index_server.scoring.idf import idf
 from index_server.scoring.image import ImageFeatures, image_pair_features
+from index_server.scoring.variant_gates import HARD_GATES, variant_conflicts
 
-# Gates: hard evidence that two items are different products. They enter the logistic score
-# with large negative coefficients, so "overwhelming" agreement elsewhere can still win.
-GATE_FEATURES = (
+# Soft gates: evidence that two items differ that is too often wrong to veto (codes of two
+# numbering systems, a brand written two ways). They enter the logistic score with negative
+# coefficients. The hard gates (``variant_gates.HARD_GATES``) veto the same-item decision.
+SOFT_GATES = (
     "code_conflict",
-    "quantity_conflict",
     "number_conflict",
-    "colour_conflict",
     "edition_conflict",
     "edition_mismatch",
     "brand_conflict",
 )
+GATE_FEATURES = (*HARD_GATES, *SOFT_GATES)
+_HARD = frozenset(HARD_GATES)
 LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard", "unique_min", "unique_max")
 # Evidence from the whole record, not only the title: codes anywhere, and the descriptive
 # columns both records fill (a paper's authors, a song's artist, a restaurant's city). It is
@@ -168,14 +170,6 @@ def level_feature(level: Level) -> str:
     return f"cos_{level.name.lower()}"
 
 
-def _quantities(values: Sequence[str]) -> dict[str, set[str]]:
-    by_unit: dict[str, set[str]] = {}
-    for q in values:
-        number, _, unit = q.partition(" ")
-        by_unit.setdefault(unit, set()).add(number)
-    return by_unit
-
-
 def anchor_features(
     a: Anchors,
     b: Anchors,
@@ -189,27 +183,16 @@ def anchor_features(
     code_match = any_compatible(code_a, b.codes_any) or any_compatible(code_b, a.codes_any)
     code_conflict = bool(code_a and code_b and not code_match)
 
-    qa, qb = _quantities(a.quantity), _quantities(b.quantity)
-    qa_any, qb_any = _quantities(a.quantity_any), _quantities(b.quantity_any)
-    quantity_conflict = any(
-        not (qa[u] & qb_any.get(u, set())) and not (qb[u] & qa_any.get(u, set()))
-        for u in qa.keys() & qb.keys()
-    )
-
     num_a, num_b = set(a.number), set(b.number)
     number_conflict = bool(
         num_a and num_b and not (num_a & set(b.numbers_any)) and not (num_b & set(a.numbers_any))
     )
 
-    var_a, var_b = set(a.variant), set(b.variant)
-    col_a = {v for v in var_a if not v.startswith("edition:")}
-    col_b = {v for v in var_b if not v.startswith("edition:")}
-    colour_conflict = bool(col_a and col_b and not (col_a & col_b))
     # An edition (upgrade, academic, mac, ...) conflicts when each side names one that the
     # other never mentions; one side naming an edition the other is silent on is weaker.
     words_a, words_b = set(a.words_any), set(b.words_any)
-    ed_a = {v.split(":", 1)[1] for v in var_a - col_a} - words_b
-    ed_b = {v.split(":", 1)[1] for v in var_b - col_b} - words_a
+    ed_a = set(a.variants("edition")) - words_b
+    ed_b = set(b.variants("edition")) - words_a
     edition_conflict = bool(ed_a and ed_b)
     edition_mismatch = bool(ed_a or ed_b) and not edition_conflict
 
@@ -238,9 +221,8 @@ def anchor_features(
         "unique_min": min(uniq_a, uniq_b),
         "unique_max": max(uniq_a, uniq_b),
         "code_conflict": float(code_conflict),
-        "quantity_conflict": float(quantity_conflict),
         "number_conflict": float(number_conflict),
-        "colour_conflict": float(colour_conflict),
+        **{gate: float(bool(detail)) for gate, detail in variant_conflicts(a, b).items()},
         "edition_conflict": float(edition_conflict),
         "edition_mismatch": float(edition_mismatch),
         "brand_conflict": float(brand_conflict),
@@ -250,13 +232,22 @@ def anchor_features(
 
 @dataclass
 class PairScores:
-    """Scores of one item against m candidates."""
+    """Scores of one item against m candidates.
+
+    ``probability`` is the same-item probability: the calibrated score, 0 where a hard gate
+    vetoes; ``family_probability`` the calibrated score alone (same product up to variants).
+    """
 
     probability: F32  # (m,)
     weighted_cos: F32  # (m,)
     cos: F32  # (m, L) in layout order
     present: np.ndarray  # (m, L) bool
     features: list[dict[str, float]]
+    family_probability: F32 | None = None  # (m,); None: as ``probability``
+
+    @property
+    def family(self) -> F32:
+        return self.probability if self.family_probability is None else self.family_probability
 
 
 class PairVerifier:
@@ -335,11 +326,17 @@ class PairVerifier:
                 f.update(
                     image_pair_features(a_image, b_images[i] if b_images is not None else None)
                 )
-            z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items())
+            z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items() if k not in _HARD)
             features.append(f)
-        prob = 1.0 / (1.0 + np.exp(-z))
+        family = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        vetoed = np.array([any(f[g] for g in HARD_GATES) for f in features], bool)
         return PairScores(
-            prob.astype(np.float32), weighted.astype(np.float32), cos, present, features
+            np.where(vetoed, np.float32(0.0), family).astype(np.float32),
+            weighted.astype(np.float32),
+            cos,
+            present,
+            features,
+            family,
         )
 
     def feature_row(self, scores: PairScores, i: int) -> dict[str, float]:
@@ -361,7 +358,16 @@ class PairVerifier:
         ]
 
     @staticmethod
-    def gates(scores: PairScores, i: int) -> list[GateResult]:
+    def gates(
+        scores: PairScores, i: int, details: Mapping[str, str] | None = None
+    ) -> list[GateResult]:
+        """Every gate of decision ``i``; ``details`` (``variant_conflicts``) say what conflicts."""
         return [
-            GateResult(name=g, fired=bool(scores.features[i][g]), detail="") for g in GATE_FEATURES
+            GateResult(
+                name=g,
+                fired=bool(scores.features[i][g]),
+                detail=(details or {}).get(g, ""),
+                hard=g in _HARD,
+            )
+            for g in GATE_FEATURES
         ]

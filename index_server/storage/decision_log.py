@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fitrep.domain import Assignment, Level
 
-from index_server.clustering.cluster_ids import format_cluster_id
+from index_server.clustering.cluster_ids import format_cluster_id, format_family_id
 
 _LEVELS = tuple(Level)
 
@@ -25,6 +25,7 @@ class DecisionLog:
         self._n = 0
         self._cluster = np.zeros(0, np.int64)
         self._nearest = np.zeros(0, np.int64)  # -1: opened a new cluster
+        self._family = np.zeros(0, np.int64)  # the family's number (0: as the cluster)
         self._similarity = np.zeros(0, np.float32)
         self._confidence = np.zeros(0, np.float32)
         self._is_new = np.zeros(0, bool)
@@ -41,19 +42,21 @@ class DecisionLog:
         confidence: float,
         is_new: bool,
         per_level: Mapping[Level, float] | None = None,
+        family: int = 0,
     ) -> None:
         if self._n == len(self._cluster):
             self._grow(max(1024, 2 * self._n))
         i = self._n
         self._cluster[i], self._nearest[i], self._is_new[i] = cluster, nearest, is_new
         self._similarity[i], self._confidence[i] = similarity, confidence
+        self._family[i] = family or cluster
         self._per_level[i] = np.nan
         for level, value in (per_level or {}).items():
             self._per_level[i, _LEVELS.index(level)] = value
         self._n += 1
 
     def _grow(self, capacity: int) -> None:
-        for name in ("_cluster", "_nearest", "_similarity", "_confidence", "_is_new"):
+        for name in ("_cluster", "_nearest", "_family", "_similarity", "_confidence", "_is_new"):
             old = getattr(self, name)
             grown = np.zeros(capacity, old.dtype)
             grown[: self._n] = old[: self._n]
@@ -70,6 +73,7 @@ class DecisionLog:
         return Assignment(
             item_id=self._ids[row],
             cluster_id=format_cluster_id(int(self._cluster[row])),
+            family_id=format_family_id(int(self._family[row])),
             nearest_item_id=self._ids[nearest] if nearest >= 0 else "",
             similarity=float(self._similarity[row]),
             per_level={lv: float(v) for lv, v in zip(_LEVELS, levels, strict=True) if v == v},

@@ -42,8 +42,14 @@ def persist_rows(engine: IndexEngine, rows: list[int], items: Sequence[EmbeddedI
                 is_new=a.is_new_cluster,
             )
         )
+    families = {
+        fbc.cluster_of[r]: fbc.family_of[fbc.cluster_of[r]]
+        for r in rows
+        if decisions[r].is_new_cluster and fbc.family_of[fbc.cluster_of[r]] != fbc.cluster_of[r]
+    }
     engine.store.commit(
         stored,
+        families=families,
         meta={
             "layout": layout.to_json(),
             "next_cluster": fbc.next_id,
@@ -66,8 +72,9 @@ def load_engine_state(engine: IndexEngine) -> None:
     fbc, decisions = engine.fbc, engine.clusterer.decisions
     stored = list(engine.store.iter_items(layout.total))
     row_of = {it.item_id: it.row for it in stored}
+    families = engine.store.families()
     for it in stored:
-        fbc.restore(it.row, it.cluster)
+        fbc.restore(it.row, it.cluster, families.get(it.cluster, 0))
         if it.deleted:
             engine.rows.deleted.add(it.row)
             fbc.remove(it.row)
@@ -79,7 +86,14 @@ def load_engine_state(engine: IndexEngine) -> None:
     )
     for it in stored:
         nearest = row_of.get(it.nearest, -1) if it.nearest else -1
-        decisions.record(it.cluster, nearest, it.similarity, it.confidence, it.is_new)
+        decisions.record(
+            it.cluster,
+            nearest,
+            it.similarity,
+            it.confidence,
+            it.is_new,
+            family=families.get(it.cluster, 0),
+        )
     engine.candidates.register(range(engine.rows.n))
     fbc.next_id = max(fbc.next_id, int(meta.get("next_cluster", 1)))
     engine.clusterer.aliases = engine.store.aliases()

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_cluster ON items(cluster);
 CREATE TABLE IF NOT EXISTS aliases (alias INTEGER PRIMARY KEY, target INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS families (cluster INTEGER PRIMARY KEY, family INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -93,8 +94,10 @@ class ClusterStore:
         meta: dict[str, Any] | None = None,
         deleted_rows: Sequence[int] = (),
         aliases: dict[int, int] | None = None,
+        families: dict[int, int] | None = None,
     ) -> None:
-        """Write everything of one batch atomically."""
+        """Write everything of one batch atomically (``families``: cluster -> family of the
+        clusters the batch opened; a cluster without a row is its own family)."""
         with self.db:
             self.db.executemany(
                 "INSERT INTO items (row, item_id, cluster, nearest, similarity, confidence, is_new,"
@@ -124,6 +127,11 @@ class ClusterStore:
             if aliases:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO aliases (alias, target) VALUES (?, ?)", aliases.items()
+                )
+            if families:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO families (cluster, family) VALUES (?, ?)",
+                    families.items(),
                 )
             if meta:
                 self.db.executemany(
@@ -163,6 +171,9 @@ class ClusterStore:
 
     def aliases(self) -> dict[int, int]:
         return dict(self.db.execute("SELECT alias, target FROM aliases"))
+
+    def families(self) -> dict[int, int]:
+        return dict(self.db.execute("SELECT cluster, family FROM families"))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM items WHERE deleted = 0").fetchone()[0])

@@ -47,55 +47,6 @@ STOPWORDS = frozenset(
     via includes include including included featuring features feature plus w/ &""".split()
 )
 
-# Units of measure, normalised: surface form -> canonical unit.
-UNITS: dict[str, str] = {
-    **dict.fromkeys(["gb", "gig", "gigabyte", "gigabytes"], "gb"),
-    **dict.fromkeys(["mb", "megabyte", "megabytes"], "mb"),
-    **dict.fromkeys(["tb", "terabyte", "terabytes"], "tb"),
-    **dict.fromkeys(["kb"], "kb"),
-    **dict.fromkeys(["mp", "megapixel", "megapixels", "mpix"], "mp"),
-    **dict.fromkeys(["in", "inch", "inches", "'", '"', "''"], "in"),
-    **dict.fromkeys(["ft", "feet", "foot"], "ft"),
-    **dict.fromkeys(["cu"], "cu"),
-    **dict.fromkeys(["cm"], "cm"),
-    **dict.fromkeys(["mm"], "mm"),
-    **dict.fromkeys(["m", "meter", "meters", "metre", "metres"], "m"),
-    **dict.fromkeys(["ml", "millilitre", "milliliter"], "ml"),
-    **dict.fromkeys(["cl"], "cl"),
-    **dict.fromkeys(["dl"], "dl"),
-    **dict.fromkeys(["l", "ltr", "litre", "liter", "litres", "liters"], "l"),
-    **dict.fromkeys(["kg", "kilo", "kilogram", "kilograms"], "kg"),
-    **dict.fromkeys(["g", "gr", "gram", "grams"], "g"),
-    **dict.fromkeys(["mg"], "mg"),
-    **dict.fromkeys(["oz", "ounce", "ounces"], "oz"),
-    **dict.fromkeys(["fl"], "floz"),
-    **dict.fromkeys(["lb", "lbs", "pound", "pounds"], "lb"),
-    **dict.fromkeys(["w", "watt", "watts"], "w"),
-    **dict.fromkeys(["kw"], "kw"),
-    **dict.fromkeys(["v", "volt", "volts"], "v"),
-    **dict.fromkeys(["mah"], "mah"),
-    **dict.fromkeys(["hz"], "hz"),
-    **dict.fromkeys(["khz"], "khz"),
-    **dict.fromkeys(["mhz"], "mhz"),
-    **dict.fromkeys(["ghz"], "ghz"),
-    **dict.fromkeys(["rpm"], "rpm"),
-    **dict.fromkeys(["x"], "x"),
-    **dict.fromkeys(["pk", "pack", "pcs", "pc", "pieces", "ct", "count"], "count"),
-    **dict.fromkeys(["user", "users"], "users"),
-    **dict.fromkeys(["processor", "processors", "cpu"], "cpu"),
-    **dict.fromkeys(["%", "percent"], "pct"),
-    **dict.fromkeys(["mbps", "gbps"], "bps"),
-    **dict.fromkeys(["dpi"], "dpi"),
-    **dict.fromkeys(["ppm"], "ppm"),
-    **dict.fromkeys(["hour", "hours", "hr", "hrs", "h"], "h"),
-    **dict.fromkeys(["min", "mins", "minute", "minutes"], "min"),
-    **dict.fromkeys(["ms"], "ms"),
-    **dict.fromkeys(["db"], "db"),
-    **dict.fromkeys(["btu"], "btu"),
-    **dict.fromkeys(["kcal", "cal", "calories"], "kcal"),
-}
-
-
 # Shorthand that catalogues of every kind use; expanded so both spellings meet.
 ABBREVIATIONS: dict[str, str] = {
     "upg": "upgrade",

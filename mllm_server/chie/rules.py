@@ -24,8 +24,10 @@ from mllm_server.chie.text_parse import (
     parse,
     split_offer_title,
 )
+from mllm_server.chie.variant_lexicon import COLOUR_WORDS
+from mllm_server.chie.variants import attribute_variants, variant_attributes
 
-VERSION = "rules-6"  # bump whenever the concepts an item yields change
+VERSION = "rules-7"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -50,6 +52,7 @@ def _role_free(word: str) -> bool:
     return not (
         word in STOPWORDS
         or word in COLOURS
+        or word in COLOUR_WORDS
         or word in PROMO_WORDS
         or word in SUBJECTIVE_WORDS
         or len(word) < 2
@@ -115,8 +118,17 @@ class RulesExtractor:
         all_words = title.words + body.words + attrs.words
         form = _unique(w for w in all_words if w in FORM_WORDS)
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
+        anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        # Variant attributes are concepts of their own (what tells this SKU from its siblings),
+        # objective facts like the quantities beside them.
         objective = _unique(
-            format_quantity(q) for q in title.quantities + body.quantities + attrs.quantities
+            [
+                *(v.replace(":", " ") for v in anchors["variant"] if not v.startswith("edition")),
+                *(
+                    format_quantity(q)
+                    for q in title.quantities + body.quantities + attrs.quantities
+                ),
+            ]
         )
         objective += _unique(
             f"{k} {v}" for k, v in spec_attrs.items() if any(c.isdigit() for c in v)
@@ -134,7 +146,6 @@ class RulesExtractor:
             Level.OBJECTIVE: objective[:16],
             Level.SUBJECTIVE: subjective[:8],
         }
-        anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
         # Identifier-valued fields (model number, phone, ISBN: recognised by their values) are
         # as binding as a code in the title: two different ones are two different things.
         # The other fields, by column, so the verifier can see a field that two records give
@@ -144,8 +155,12 @@ class RulesExtractor:
         for k, v in spec_attrs.items():
             if key := identifier_key(v):
                 identifiers.append(key)
-            elif words := (parsed := parse(v)).words + parsed.numbers:
-                fields.append(f"{k}={' '.join(sorted(set(words))[:_MAX_FIELD_WORDS])}")
+            elif words := set((parsed := parse(v)).words + parsed.numbers):
+                # A column value is a name, a place, a list of authors: a few words. A long
+                # text (a specification, a second description) is prose whose words two shops
+                # write differently, not a value to compare column by column.
+                if len(words) <= _MAX_FIELD_WORDS:
+                    fields.append(f"{k}={' '.join(sorted(words))}")
         anchors["code"] = _unique(anchors["code"] + identifiers)
         anchors["code_any"] = _unique(anchors["code_any"] + identifiers)
         anchors["fields"] = _unique(fields)
@@ -183,10 +198,16 @@ class RulesExtractor:
         title_core: list[str],
         attributes: dict[str, str],
     ) -> dict[str, list[str]]:
-        colour_attr = [w for k in ("color", "colour") for w in parse(attributes.get(k, "")).words]
+        not_variants = brand.split()
         variants = _unique(
-            [*(w for w in title.words if w in COLOURS), *colour_attr]
-            + [f"edition:{w}" for w in title.words if w in _EDITION_WORDS]
+            variant_attributes(title, not_variants)
+            + attribute_variants(attributes)
+            + [f"edition:{w}" for w in title.words if w in _EDITION_WORDS and w not in brand]
+        )
+        variants_any = _unique(
+            variants
+            + variant_attributes(body, not_variants, with_tiers=False)
+            + variant_attributes(attrs, not_variants, with_tiers=False)
         )
         return {
             "brand": [brand] if brand else [],
@@ -201,6 +222,7 @@ class RulesExtractor:
             "number": _unique(title.numbers),
             "number_any": _unique(title.numbers + body.numbers + attrs.numbers),
             "variant": variants,
+            "variant_any": variants_any,
             "tokens": _unique(title_core + title.codes),
             # Every content word of the item, so the verifier can tell whether a title word
             # of the other item appears anywhere here (bounded: descriptions can be long).

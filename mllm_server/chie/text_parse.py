@@ -8,22 +8,76 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
-from mllm_server.chie.lexicon import ABBREVIATIONS, UNITS
+import ftfy
+import regex
+from fitrep.units import CJK_UNITS, canonical, format_number, to_float
+
+from mllm_server.chie.lexicon import ABBREVIATIONS
 
 _TAG = re.compile(r"<[^>]+>")
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-/][a-z0-9]+)*|''|[\"'%]")
-_NUM_UNIT = re.compile(r"^(\d+(?:\.\d+)?)([a-z%]+)$")
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+# Letters of every script (\p{L} with their marks), digits; "." "-" "/" join the parts of a
+# code or a decimal, "," only between digits (a decimal comma: "0,5 l").
+_TOKEN = regex.compile(
+    r"[\p{L}\p{M}\p{N}]+(?:(?:[.\-/]|(?<=\p{N}),(?=\p{N}))[\p{L}\p{M}\p{N}]+)*|''|[\"'%″”“×*]"
+    r"|[,;:()\[\]|]|(?<=\s)[-–—](?=\s)"
+)
+_PUNCTUATION = frozenset(",;:()[]|-–—")
+BOUNDARY = ","  # where a phrase ends (punctuation): in ``ParsedText.sequence`` only
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]+")
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
+_NUM_UNIT = regex.compile(r"^(\d+(?:[.,]\d+)?)-?(\p{L}+|%)$")
+_MULTIPACK = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)(\p{L}+)$")
 _HAS_DIGIT = re.compile(r"\d")
-_HAS_ALPHA = re.compile(r"[a-z]")
+_HAS_ALPHA = regex.compile(r"\p{L}")
+_TIMES = re.compile(r"^[x×](\d{1,3})$")
+_NETWORK = re.compile(r"^[2-6]g$")  # "5G" is a phone network, not five grams
 _VERSION = re.compile(r"^v(\d+(?:\.\d+)?)$")  # "v22", "v2.0": a version number, not a code
+_MOJIBAKE = re.compile("[ÃÂÅÄÐÑâ][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u02c6\u02dc€]")
+# Rewrites before tokenising: count phrases to "<n> pack", "3 in 1" kept as one token,
+# "fl oz" as one unit, a multiplication sign between numbers as the word "x".
+_PACK_WORDS = "pack|set|lot|case|box|pk|packung|baleni|boite|paquet|sachet|etui|coffret"
+_REWRITES = (
+    (
+        regex.compile(
+            rf"\b(?:{_PACK_WORDS}) (?:of|de|mit|a) (\d+)\b"
+        ),
+        r" \1 pack ",
+    ),
+    (regex.compile(r"\b(\d+) ?er[- ]?(?:pack|packung)\b"), r" \1 pack "),
+    (regex.compile(r"\b(\d+) ?-? ?in ?-? ?(\d)\b"), r" \1in\2 "),
+    (regex.compile(r"\bfl\.? ?oz\b"), " floz "),
+    (regex.compile(r"(?<=\d) ?[×*] ?(?=\d)"), " x "),
+)
+_LATIN_MAX = 0x024F  # accents are folded on Latin letters only: kana and Cyrillic marks matter
+
+
+def _fold_latin(text: str) -> str:
+    if text.isascii():
+        return text
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFD", text):
+        if (
+            unicodedata.combining(ch)
+            and out
+            and (ord(out[-1]) <= _LATIN_MAX or 0x1E00 <= ord(out[-1]) <= 0x1EFF)
+        ):
+            continue
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def normalise(text: str) -> str:
-    """Lower-case, unescape HTML and drop tags: catalogue text often carries markup."""
-    return _TAG.sub(" ", html.unescape(text or "")).lower()
+    """Text as every reader of it compares it: mojibake repaired ("Ã©" -> "é"), HTML unescaped
+    and tags dropped, NFKC (full-width digits, ligatures), case-folded ("ß" -> "ss"), and the
+    accents of Latin letters folded ("Crème" and "Creme" meet)."""
+    text = html.unescape(text or "")
+    if _MOJIBAKE.search(text):
+        text = ftfy.fix_text(text)
+    text = unicodedata.normalize("NFKC", _TAG.sub(" ", text)).casefold()
+    return _fold_latin(text)
 
 
 def code_key(token: str) -> str:
@@ -32,82 +86,202 @@ def code_key(token: str) -> str:
 
 
 def _number_key(value: str) -> str:
-    """ "2.0" and "2" are the same quantity; keep a stable string form."""
-    number = float(value)
-    return f"{number:g}"
+    """ "2.0" and "2" are the same number; keep a stable string form."""
+    return f"{to_float(value):g}"
+
+
+def _quantity(value: str, unit: str) -> tuple[str, str] | None:
+    """``(number, canonical unit)`` with the number in that unit; None if ``unit`` is none."""
+    found = canonical(to_float(value), unit)
+    return None if found is None else (format_number(found[0]), found[1])
+
+
+def _quantity_parts(token: str) -> list[str]:
+    """The parts of a "/"-joined token whose first part is a quantity, else []."""
+    parts = [p for p in token.split("/") if p]
+    first = _NUM_UNIT.match(parts[0]) if len(parts) > 1 else None
+    return parts if first and canonical(1.0, first.group(2)) else []
+
+
+def cjk_bigrams(run: str) -> list[str]:
+    """Words of a CJK run without a dictionary: overlapping character pairs (one character
+    stays itself). Bigrams match whatever the segmentation, which a dictionary would fix."""
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
 @dataclass
 class ParsedText:
     """Roles of the tokens of one text, in order of appearance."""
 
-    words: list[str] = field(default_factory=list)  # plain alphabetic words
+    words: list[str] = field(default_factory=list)  # words of any script (CJK as bigrams)
     codes: list[str] = field(default_factory=list)  # code_key() of alphanumeric codes
     code_surface: list[str] = field(default_factory=list)  # as written, for display
-    quantities: list[tuple[str, str]] = field(default_factory=list)  # (number, unit)
+    quantities: list[tuple[str, str]] = field(default_factory=list)  # (number, canonical unit)
     numbers: list[str] = field(default_factory=list)  # bare numbers: versions, years, sizes
     tokens: list[str] = field(default_factory=list)  # every token, normalised
     # Codes written across adjacent tokens ("010-10823 01"): only ever matched against, never
     # a conflict, since most adjacent tokens are not one code.
     joined_codes: list[str] = field(default_factory=list)
+    cjk: list[str] = field(default_factory=list)  # CJK runs as written (for the lexicons)
+    # (word, number) of a number that follows a word: "iphone 8", "rider 1200", "windows 10"
+    models: list[tuple[str, str]] = field(default_factory=list)
+    sequence: list[str] = field(default_factory=list)  # words, numbers, codes, quantities
+    sequence_quantities: list[tuple[str, str]] = field(default_factory=list, repr=False)
+
+
+def _split_scripts(token: str) -> list[str]:
+    """A token that mixes CJK and other characters, split where the script changes
+    ("550ml农夫山泉" -> "550ml", "农夫山泉"); others unchanged."""
+    if token.isascii() or not _CJK.search(token):
+        return [token]
+    parts: list[str] = []
+    pos = 0
+    for m in _CJK.finditer(token):
+        if m.start() > pos:
+            parts.append(token[pos : m.start()].strip(".-/,"))
+        parts.append(m.group())
+        pos = m.end()
+    if pos < len(token):
+        parts.append(token[pos:].strip(".-/,"))
+    return [p for p in parts if p]
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised tokens of ``text`` (see ``normalise``), CJK runs split from the rest."""
+    text = normalise(text)
+    for pattern, repl in _REWRITES:
+        text = pattern.sub(repl, text)
+    return [
+        BOUNDARY if tok in _PUNCTUATION else part
+        for tok in _TOKEN.findall(text)
+        for part in _split_scripts(tok)
+    ]
 
 
 def parse(text: str, max_tokens: int = 400) -> ParsedText:
     """Split ``text`` into words, codes, quantities and bare numbers.
 
-    A number followed by a unit (attached or not) is a quantity; a token with both letters
-    and digits is a code; a long digit string (>= 5) is a part number, i.e. a code.
+    A number followed by a unit (attached or not, in any language's spelling) is a quantity,
+    converted to its dimension's canonical unit; "2 x 500 g" is a pack of 2 and 500 g; a
+    token with both letters and digits is a code; a long digit string (>= 5) is a part
+    number, i.e. a code. Letters of every script are words; CJK runs become bigrams.
     """
-    raw = _TOKEN.findall(normalise(text))[:max_tokens]
+    raw = tokenize(text)[:max_tokens]
     out = ParsedText()
     i = 0
-    while i < len(raw):
+    previous_word = ""
+    while i <= len(raw):
+        for q in out.quantities[len(out.sequence_quantities) :]:  # in reading order
+            out.sequence_quantities.append(q)
+            out.sequence.append(f"{q[0]} {q[1]}")
+        if i == len(raw):
+            break
         tok = raw[i]
         nxt = raw[i + 1] if i + 1 < len(raw) else ""
-        attached = _NUM_UNIT.match(tok)
-        if attached and attached.group(2) in UNITS:
-            out.quantities.append((_number_key(attached.group(1)), UNITS[attached.group(2)]))
+        word_before, previous_word = previous_word, ""
+        if tok == BOUNDARY:
+            out.sequence.append(tok)
+            i += 1
+            continue
+        attached = None if _NETWORK.match(tok) else _NUM_UNIT.match(tok)
+        multipack = _MULTIPACK.match(tok)
+        if attached and (single := _quantity(attached.group(1), attached.group(2))):
+            out.quantities.append(single)
+            out.tokens.append(tok)
+        elif multipack and (each := _quantity(multipack.group(2), multipack.group(3))):
+            out.quantities.extend([(_number_key(multipack.group(1)), "pack"), each])
             out.tokens.append(tok)
         elif _VERSION.match(tok):
             out.numbers.append(_number_key(_VERSION.match(tok).group(1)))  # type: ignore[union-attr]
             out.tokens.append(tok)
+            out.sequence.append(out.numbers[-1])
         elif _NUMBER.match(tok):
-            unit = UNITS.get(nxt.strip("."))
-            # "2.0 cu . ft" style: a unit after a stray separator token is common in scraped text.
-            if unit is not None:
-                out.quantities.append((_number_key(tok), unit))
-                out.tokens.extend([tok, nxt])
-                i += 1
-            elif "." not in tok and len(tok) >= 5:
-                out.codes.append(tok)
-                out.code_surface.append(tok)
-                out.tokens.append(tok)
-            else:
-                out.numbers.append(_number_key(tok))
-                out.tokens.append(tok)
+            i += _number(tok, nxt, raw[i + 2] if i + 2 < len(raw) else "", word_before, out)
+        elif (
+            tok in ("x", "×")
+            and out.quantities
+            and _NUMBER.match(nxt)
+            and "," not in nxt
+            and not (i + 2 < len(raw) and canonical(1.0, raw[i + 2].strip(".")))
+        ):
+            out.quantities.append((_number_key(nxt), "pack"))  # "330 ml x 24"
+            out.tokens.extend([tok, nxt])
+            i += 1
+        elif out.quantities and (times := _TIMES.match(tok)):
+            out.quantities.append((_number_key(times.group(1)), "pack"))  # "330ml x24"
+            out.tokens.append(tok)
+        elif "/" in tok and (parts := _quantity_parts(tok)):
+            raw[i : i + 1] = parts  # "455g/16" of "455g/16 oz": two spellings of one size
+            continue
+        elif _CJK.fullmatch(tok):
+            out.cjk.append(tok)
+            out.words.extend(cjk_bigrams(tok))
+            out.tokens.append(tok)
+            out.sequence.append(tok)
         elif _HAS_DIGIT.search(tok) and not _HAS_ALPHA.search(tok) and len(code_key(tok)) >= 5:
             # "010-10613-00": a part number written with separators is still a code.
             out.codes.append(code_key(tok))
             out.code_surface.append(tok)
             out.tokens.append(tok)
+            out.sequence.append(out.codes[-1])
+        elif _NETWORK.match(tok):
+            out.words.append(tok)
+            out.tokens.append(tok)
+            out.sequence.append(tok)
         elif _HAS_DIGIT.search(tok) and _HAS_ALPHA.search(tok):
             key = code_key(tok)
             if len(key) >= 2:
                 out.codes.append(key)
                 out.code_surface.append(tok)
+                out.sequence.append(key)
             out.tokens.append(tok)
         elif _HAS_ALPHA.search(tok):
             for part in re.split(r"[.\-/]", tok):
                 if part:
                     out.words.append(ABBREVIATIONS.get(part, part))
+                    out.sequence.append(out.words[-1])
             out.tokens.append(tok)
+            previous_word = out.words[-1] if out.words else ""
         i += 1
     for n in (2, 3):
         for j in range(len(raw) - n + 1):
             key = code_key("".join(raw[j : j + n]))
-            if len(key) >= 5 and _HAS_DIGIT.search(key) and key.isalnum():
+            if len(key) >= 5 and _HAS_DIGIT.search(key) and key.isalnum() and key.isascii():
                 out.joined_codes.append(key)
     return out
+
+
+def _number(tok: str, nxt: str, after: str, word_before: str, out: ParsedText) -> int:
+    """Place a number token; returns how many following tokens it consumed."""
+    unit_tok = nxt.strip(".")
+    if unit_tok in ("x", "×") and (_NUM_UNIT.match(after) or _NUMBER.match(after)):
+        out.quantities.append((_number_key(tok), "pack"))  # "2 x 500 g": a pack of two
+        out.tokens.extend([tok, nxt])
+        return 1
+    if q := _quantity(tok, unit_tok):
+        # "2.0 cu . ft" style: a unit after a stray separator token is common in scraped text.
+        out.quantities.append(q)
+        out.tokens.extend([tok, nxt])
+        return 1
+    if _CJK.fullmatch(nxt):
+        unit = next((u for u in CJK_UNITS if nxt.startswith(u)), "")
+        if unit and (q := _quantity(tok, unit)):
+            out.quantities.append(q)
+            out.tokens.append(tok)
+            return 0  # the run itself is read next (its words after the unit count too)
+    if "." not in tok and "," not in tok and len(tok) >= 5:
+        out.codes.append(tok)
+        out.code_surface.append(tok)
+        out.tokens.append(tok)
+        return 0
+    out.numbers.append(_number_key(tok))
+    out.tokens.append(tok)
+    out.sequence.append(out.numbers[-1])
+    if word_before and len(tok) <= 4 and "." not in tok and "," not in tok:
+        out.models.append((word_before, out.numbers[-1]))
+    return 0
 
 
 _MONTHS = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec")

@@ -26,7 +26,7 @@ ROOTS = {
     "mllm_server": REPO / "mllm_server",
     "index_server": REPO / "index_server",
 }
-CONTRACT = ("fitrep.domain", "fitrep.wire", "fitrep.rpc_errors", "fitrep.v1")
+CONTRACT = ("fitrep.domain", "fitrep.units", "fitrep.wire", "fitrep.rpc_errors", "fitrep.v1")
 SDK = ("fitrep.client", "fitrep.calls")
 ALLOWED = {
     "contract": {"contract"},

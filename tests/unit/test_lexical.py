@@ -51,7 +51,7 @@ def test_chunk_features_equal_the_verifier_row_by_row():
                 assert all(got[name][i, j] == 0 for name in FEATURES)
                 continue
             want = anchor_features(anchors[row], anchors[c], stats)
-            for name in (*FEATURES, "colour_conflict"):
+            for name in FEATURES:
                 assert abs(got[name][i, j] - want[name]) < 1e-9, (name, row, c)
             if want["code_match"]:  # the bound may only rule out what cannot match
                 assert chunk.code_may_match[i, j], (row, c)

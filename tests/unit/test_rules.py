@@ -30,7 +30,7 @@ def test_levels_follow_roles():
     assert "pink" not in " ".join(cs.levels[Level.PRIMARY])
     assert {"best", "elegant"} <= set(cs.levels[Level.SUBJECTIVE])
     assert "7.2 mp" in cs.levels[Level.OBJECTIVE]
-    assert cs.anchors.to_json()["variant"] == ["pink"]
+    assert cs.anchors.to_json()["variant"] == ["colour:pink"]
     assert cs.anchors.to_json()["code"] == ["dscw120"]
 
 

@@ -6,8 +6,8 @@ def test_codes_quantities_and_numbers_are_told_apart():
     assert "dscw120" in p.codes
     assert "226540" in p.codes  # long digit strings are part numbers
     assert ("7.2", "mp") in p.quantities
-    assert ("2.5", "in") in p.quantities
-    assert ("4", "x") in p.quantities
+    assert ("63.5", "mm") in p.quantities  # 2.5 inch, in the length dimension's unit
+    assert ("4", "x") in p.quantities  # a zoom factor, not a pack
     assert "2007" in p.numbers
     assert "camera" in p.words
 

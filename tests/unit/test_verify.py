@@ -26,7 +26,11 @@ def test_variant_conflicts():
     f = anchor_features({"variant": ["black"]}, {"variant": ["cyan"]})
     assert f["colour_conflict"] == 1.0
     f = anchor_features({"quantity": ["1 l"]}, {"quantity": ["500 ml", "1 count"]})
-    assert f["quantity_conflict"] == 0.0  # different units are not comparable
+    assert f["quantity_conflict"] == 1.0  # litres and millilitres are one dimension
+    f = anchor_features({"quantity": ["1 l"]}, {"quantity": ["1000 ml"]})
+    assert f["quantity_conflict"] == 0.0
+    f = anchor_features({"quantity": ["1 l"]}, {"quantity": ["2 count"]})
+    assert f["quantity_conflict"] == 0.0  # volume and count are not comparable
     f = anchor_features({"quantity": ["500 ml"]}, {"quantity": ["330 ml"]})
     assert f["quantity_conflict"] == 1.0
     f = anchor_features({"number": ["2007"], "number_any": ["2007"]}, {"number": ["2003"]})

@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fitrep.cli import app
@@ -215,9 +216,19 @@ def _print_explanation(exp: Explanation) -> None:
         )
     for g in exp.gates:
         if g.fired:
-            stdout.print(f"[yellow]gate {g.name} fired[/] {g.detail}")
+            kind = "[red]hard gate" if g.hard else "[yellow]soft gate"
+            stdout.print(f"{kind} {g.name} fired[/] {escape(g.detail)}", highlight=False)
     verdict = "[green]duplicates[/]" if exp.duplicate else "[red]not duplicates[/]"
     stdout.print(
-        f"score [bold]{exp.score:.3f}[/] vs threshold {exp.threshold:.3f}: {verdict}; "
-        f"clusters {exp.cluster_a or '-'} / {exp.cluster_b or '-'}"
+        f"score [bold]{exp.score:.3f}[/] vs threshold {exp.threshold:.3f}; "
+        f"family score {exp.family_score:.3f}: {verdict}",
+        highlight=False,
     )
+    stdout.print(
+        f"clusters {exp.cluster_a or '-'} / {exp.cluster_b or '-'}; "
+        f"families {exp.family_a or '-'} / {exp.family_b or '-'}"
+        + (" (same family)" if exp.family_a and exp.family_a == exp.family_b else ""),
+        highlight=False,
+    )
+    if exp.verdict:
+        stdout.print(f"why: {escape(exp.verdict)}", highlight=False, soft_wrap=True)

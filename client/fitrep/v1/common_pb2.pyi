@@ -144,17 +144,19 @@ class LevelScore(_message.Message):
     def __init__(self, level: _Optional[_Union[Level, str]] = ..., similarity: _Optional[float] = ..., weight: _Optional[float] = ..., present: _Optional[bool] = ...) -> None: ...
 
 class Gate(_message.Message):
-    __slots__ = ("name", "fired", "detail")
+    __slots__ = ("name", "fired", "detail", "hard")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FIRED_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
     name: str
     fired: bool
     detail: str
-    def __init__(self, name: _Optional[str] = ..., fired: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+    hard: bool
+    def __init__(self, name: _Optional[str] = ..., fired: _Optional[bool] = ..., detail: _Optional[str] = ..., hard: _Optional[bool] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("item_id", "cluster_id", "nearest_item_id", "similarity", "per_level", "is_new_cluster", "confidence")
+    __slots__ = ("item_id", "cluster_id", "nearest_item_id", "similarity", "per_level", "is_new_cluster", "confidence", "family_id")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     NEAREST_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +164,7 @@ class Assignment(_message.Message):
     PER_LEVEL_FIELD_NUMBER: _ClassVar[int]
     IS_NEW_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_ID_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     cluster_id: str
     nearest_item_id: str
@@ -169,4 +172,5 @@ class Assignment(_message.Message):
     per_level: _containers.RepeatedCompositeFieldContainer[LevelScore]
     is_new_cluster: bool
     confidence: float
-    def __init__(self, item_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., nearest_item_id: _Optional[str] = ..., similarity: _Optional[float] = ..., per_level: _Optional[_Iterable[_Union[LevelScore, _Mapping]]] = ..., is_new_cluster: _Optional[bool] = ..., confidence: _Optional[float] = ...) -> None: ...
+    family_id: str
+    def __init__(self, item_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., nearest_item_id: _Optional[str] = ..., similarity: _Optional[float] = ..., per_level: _Optional[_Iterable[_Union[LevelScore, _Mapping]]] = ..., is_new_cluster: _Optional[bool] = ..., confidence: _Optional[float] = ..., family_id: _Optional[str] = ...) -> None: ...

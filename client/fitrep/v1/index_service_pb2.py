@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fitrep.v1 import common_pb2 as fitrep_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66itrep/v1/index_service.proto\x12\tfitrep.v1\x1a\x16\x66itrep/v1/common.proto\"P\n\x12\x41ssignItemsRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.fitrep.v1.EmbeddedItem\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"U\n\x13\x41ssignItemsResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.fitrep.v1.Assignment\x12\x12\n\nrequest_id\x18\x02 \x01(\t\";\n\x11\x42uildIndexRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.fitrep.v1.EmbeddedItem\";\n\rBuildProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x04\x12\r\n\x05total\x18\x03 \x01(\x04\"\x80\x01\n\x12\x42uildIndexResponse\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.fitrep.v1.BuildProgressH\x00\x12\x31\n\x0b\x61ssignments\x18\x02 \x01(\x0b\x32\x1a.fitrep.v1.AssignmentChunkH\x00\x42\t\n\x07payload\"=\n\x0f\x41ssignmentChunk\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.fitrep.v1.Assignment\"\\\n\x15QueryNeighborsRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\x12&\n\x05items\x18\x02 \x03(\x0b\x32\x17.fitrep.v1.EmbeddedItem\x12\t\n\x01k\x18\x03 \x01(\r\"C\n\x08Neighbor\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x12\n\nsimilarity\x18\x03 \x01(\x02\"H\n\x0cNeighborList\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12&\n\tneighbors\x18\x02 \x03(\x0b\x32\x13.fitrep.v1.Neighbor\"B\n\x16QueryNeighborsResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.fitrep.v1.NeighborList\"\'\n\x11GetClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\"B\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\"0\n\x0e\x45xplainRequest\x12\x0e\n\x06item_a\x18\x01 \x01(\t\x12\x0e\n\x06item_b\x18\x02 \x01(\t\"\xbb\x02\n\x0b\x45xplanation\x12\x0e\n\x06item_a\x18\x01 \x01(\t\x12\x0e\n\x06item_b\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x11\n\tthreshold\x18\x04 \x01(\x02\x12\x11\n\tduplicate\x18\x05 \x01(\x08\x12(\n\tper_level\x18\x06 \x03(\x0b\x32\x15.fitrep.v1.LevelScore\x12\x1e\n\x05gates\x18\x07 \x03(\x0b\x32\x0f.fitrep.v1.Gate\x12\x11\n\tcluster_a\x18\x08 \x01(\t\x12\x11\n\tcluster_b\x18\t \x01(\t\x12\x36\n\x08\x66\x65\x61tures\x18\n \x03(\x0b\x32$.fitrep.v1.Explanation.FeaturesEntry\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"&\n\x12\x44\x65leteItemsRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\"&\n\x13\x44\x65leteItemsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\"\x1f\n\x0fSnapshotRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"/\n\x10SnapshotResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05items\x18\x02 \x01(\x04\"\x15\n\x13GetIndexInfoRequest\"\x88\x02\n\tIndexInfo\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x10\n\x08\x63lusters\x18\x02 \x01(\x04\x12\x0f\n\x07reducer\x18\x03 \x01(\t\x12\x13\n\x0b\x66\x61iss_index\x18\x04 \x01(\t\x12\x15\n\rindex_version\x18\x05 \x01(\r\x12=\n\rlevel_weights\x18\x06 \x03(\x0b\x32&.fitrep.v1.IndexInfo.LevelWeightsEntry\x12\x11\n\tthreshold\x18\x07 \x01(\x02\x12\x16\n\x0eserver_version\x18\x08 \x01(\t\x1a\x33\n\x11LevelWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x32\xd4\x04\n\x0cIndexService\x12L\n\x0b\x41ssignItems\x12\x1d.fitrep.v1.AssignItemsRequest\x1a\x1e.fitrep.v1.AssignItemsResponse\x12M\n\nBuildIndex\x12\x1c.fitrep.v1.BuildIndexRequest\x1a\x1d.fitrep.v1.BuildIndexResponse(\x01\x30\x01\x12U\n\x0eQueryNeighbors\x12 .fitrep.v1.QueryNeighborsRequest\x1a!.fitrep.v1.QueryNeighborsResponse\x12>\n\nGetCluster\x12\x1c.fitrep.v1.GetClusterRequest\x1a\x12.fitrep.v1.Cluster\x12<\n\x07\x45xplain\x12\x19.fitrep.v1.ExplainRequest\x1a\x16.fitrep.v1.Explanation\x12L\n\x0b\x44\x65leteItems\x12\x1d.fitrep.v1.DeleteItemsRequest\x1a\x1e.fitrep.v1.DeleteItemsResponse\x12\x43\n\x08Snapshot\x12\x1a.fitrep.v1.SnapshotRequest\x1a\x1b.fitrep.v1.SnapshotResponse\x12?\n\x07GetInfo\x12\x1e.fitrep.v1.GetIndexInfoRequest\x1a\x14.fitrep.v1.IndexInfoBD\n\x0cio.fitrep.v1P\x01Z2github.com/fitrep/fitrep/gen/go/fitrep/v1;fitrepv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66itrep/v1/index_service.proto\x12\tfitrep.v1\x1a\x16\x66itrep/v1/common.proto\"P\n\x12\x41ssignItemsRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.fitrep.v1.EmbeddedItem\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"U\n\x13\x41ssignItemsResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.fitrep.v1.Assignment\x12\x12\n\nrequest_id\x18\x02 \x01(\t\";\n\x11\x42uildIndexRequest\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.fitrep.v1.EmbeddedItem\";\n\rBuildProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x04\x12\r\n\x05total\x18\x03 \x01(\x04\"\x80\x01\n\x12\x42uildIndexResponse\x12,\n\x08progress\x18\x01 \x01(\x0b\x32\x18.fitrep.v1.BuildProgressH\x00\x12\x31\n\x0b\x61ssignments\x18\x02 \x01(\x0b\x32\x1a.fitrep.v1.AssignmentChunkH\x00\x42\t\n\x07payload\"=\n\x0f\x41ssignmentChunk\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.fitrep.v1.Assignment\"\\\n\x15QueryNeighborsRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\x12&\n\x05items\x18\x02 \x03(\x0b\x32\x17.fitrep.v1.EmbeddedItem\x12\t\n\x01k\x18\x03 \x01(\r\"C\n\x08Neighbor\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x12\n\nsimilarity\x18\x03 \x01(\x02\"H\n\x0cNeighborList\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12&\n\tneighbors\x18\x02 \x03(\x0b\x32\x13.fitrep.v1.Neighbor\"B\n\x16QueryNeighborsResponse\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.fitrep.v1.NeighborList\"\'\n\x11GetClusterRequest\x12\x12\n\ncluster_id\x18\x01 \x01(\t\"U\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x12\n\nmember_ids\x18\x02 \x03(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x11\n\tfamily_id\x18\x04 \x01(\t\"0\n\x0e\x45xplainRequest\x12\x0e\n\x06item_a\x18\x01 \x01(\t\x12\x0e\n\x06item_b\x18\x02 \x01(\t\"\x9e\x03\n\x0b\x45xplanation\x12\x0e\n\x06item_a\x18\x01 \x01(\t\x12\x0e\n\x06item_b\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x11\n\tthreshold\x18\x04 \x01(\x02\x12\x11\n\tduplicate\x18\x05 \x01(\x08\x12(\n\tper_level\x18\x06 \x03(\x0b\x32\x15.fitrep.v1.LevelScore\x12\x1e\n\x05gates\x18\x07 \x03(\x0b\x32\x0f.fitrep.v1.Gate\x12\x11\n\tcluster_a\x18\x08 \x01(\t\x12\x11\n\tcluster_b\x18\t \x01(\t\x12\x36\n\x08\x66\x65\x61tures\x18\n \x03(\x0b\x32$.fitrep.v1.Explanation.FeaturesEntry\x12\x0f\n\x07verdict\x18\x0b \x01(\t\x12\x16\n\x0epair_duplicate\x18\x0c \x01(\x08\x12\x14\n\x0c\x66\x61mily_score\x18\r \x01(\x02\x12\x10\n\x08\x66\x61mily_a\x18\x0e \x01(\t\x12\x10\n\x08\x66\x61mily_b\x18\x0f \x01(\t\x1a/\n\rFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\"&\n\x12\x44\x65leteItemsRequest\x12\x10\n\x08item_ids\x18\x01 \x03(\t\"&\n\x13\x44\x65leteItemsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\r\"\x1f\n\x0fSnapshotRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"/\n\x10SnapshotResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05items\x18\x02 \x01(\x04\"\x15\n\x13GetIndexInfoRequest\"\x88\x02\n\tIndexInfo\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x10\n\x08\x63lusters\x18\x02 \x01(\x04\x12\x0f\n\x07reducer\x18\x03 \x01(\t\x12\x13\n\x0b\x66\x61iss_index\x18\x04 \x01(\t\x12\x15\n\rindex_version\x18\x05 \x01(\r\x12=\n\rlevel_weights\x18\x06 \x03(\x0b\x32&.fitrep.v1.IndexInfo.LevelWeightsEntry\x12\x11\n\tthreshold\x18\x07 \x01(\x02\x12\x16\n\x0eserver_version\x18\x08 \x01(\t\x1a\x33\n\x11LevelWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x02:\x02\x38\x01\x32\xd4\x04\n\x0cIndexService\x12L\n\x0b\x41ssignItems\x12\x1d.fitrep.v1.AssignItemsRequest\x1a\x1e.fitrep.v1.AssignItemsResponse\x12M\n\nBuildIndex\x12\x1c.fitrep.v1.BuildIndexRequest\x1a\x1d.fitrep.v1.BuildIndexResponse(\x01\x30\x01\x12U\n\x0eQueryNeighbors\x12 .fitrep.v1.QueryNeighborsRequest\x1a!.fitrep.v1.QueryNeighborsResponse\x12>\n\nGetCluster\x12\x1c.fitrep.v1.GetClusterRequest\x1a\x12.fitrep.v1.Cluster\x12<\n\x07\x45xplain\x12\x19.fitrep.v1.ExplainRequest\x1a\x16.fitrep.v1.Explanation\x12L\n\x0b\x44\x65leteItems\x12\x1d.fitrep.v1.DeleteItemsRequest\x1a\x1e.fitrep.v1.DeleteItemsResponse\x12\x43\n\x08Snapshot\x12\x1a.fitrep.v1.SnapshotRequest\x1a\x1b.fitrep.v1.SnapshotResponse\x12?\n\x07GetInfo\x12\x1e.fitrep.v1.GetIndexInfoRequest\x1a\x14.fitrep.v1.IndexInfoBD\n\x0cio.fitrep.v1P\x01Z2github.com/fitrep/fitrep/gen/go/fitrep/v1;fitrepv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -60,27 +60,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCLUSTERREQUEST']._serialized_start=858
   _globals['_GETCLUSTERREQUEST']._serialized_end=897
   _globals['_CLUSTER']._serialized_start=899
-  _globals['_CLUSTER']._serialized_end=965
-  _globals['_EXPLAINREQUEST']._serialized_start=967
-  _globals['_EXPLAINREQUEST']._serialized_end=1015
-  _globals['_EXPLANATION']._serialized_start=1018
-  _globals['_EXPLANATION']._serialized_end=1333
-  _globals['_EXPLANATION_FEATURESENTRY']._serialized_start=1286
-  _globals['_EXPLANATION_FEATURESENTRY']._serialized_end=1333
-  _globals['_DELETEITEMSREQUEST']._serialized_start=1335
-  _globals['_DELETEITEMSREQUEST']._serialized_end=1373
-  _globals['_DELETEITEMSRESPONSE']._serialized_start=1375
-  _globals['_DELETEITEMSRESPONSE']._serialized_end=1413
-  _globals['_SNAPSHOTREQUEST']._serialized_start=1415
-  _globals['_SNAPSHOTREQUEST']._serialized_end=1446
-  _globals['_SNAPSHOTRESPONSE']._serialized_start=1448
-  _globals['_SNAPSHOTRESPONSE']._serialized_end=1495
-  _globals['_GETINDEXINFOREQUEST']._serialized_start=1497
-  _globals['_GETINDEXINFOREQUEST']._serialized_end=1518
-  _globals['_INDEXINFO']._serialized_start=1521
-  _globals['_INDEXINFO']._serialized_end=1785
-  _globals['_INDEXINFO_LEVELWEIGHTSENTRY']._serialized_start=1734
-  _globals['_INDEXINFO_LEVELWEIGHTSENTRY']._serialized_end=1785
-  _globals['_INDEXSERVICE']._serialized_start=1788
-  _globals['_INDEXSERVICE']._serialized_end=2384
+  _globals['_CLUSTER']._serialized_end=984
+  _globals['_EXPLAINREQUEST']._serialized_start=986
+  _globals['_EXPLAINREQUEST']._serialized_end=1034
+  _globals['_EXPLANATION']._serialized_start=1037
+  _globals['_EXPLANATION']._serialized_end=1451
+  _globals['_EXPLANATION_FEATURESENTRY']._serialized_start=1404
+  _globals['_EXPLANATION_FEATURESENTRY']._serialized_end=1451
+  _globals['_DELETEITEMSREQUEST']._serialized_start=1453
+  _globals['_DELETEITEMSREQUEST']._serialized_end=1491
+  _globals['_DELETEITEMSRESPONSE']._serialized_start=1493
+  _globals['_DELETEITEMSRESPONSE']._serialized_end=1531
+  _globals['_SNAPSHOTREQUEST']._serialized_start=1533
+  _globals['_SNAPSHOTREQUEST']._serialized_end=1564
+  _globals['_SNAPSHOTRESPONSE']._serialized_start=1566
+  _globals['_SNAPSHOTRESPONSE']._serialized_end=1613
+  _globals['_GETINDEXINFOREQUEST']._serialized_start=1615
+  _globals['_GETINDEXINFOREQUEST']._serialized_end=1636
+  _globals['_INDEXINFO']._serialized_start=1639
+  _globals['_INDEXINFO']._serialized_end=1903
+  _globals['_INDEXINFO_LEVELWEIGHTSENTRY']._serialized_start=1852
+  _globals['_INDEXINFO_LEVELWEIGHTSENTRY']._serialized_end=1903
+  _globals['_INDEXSERVICE']._serialized_start=1906
+  _globals['_INDEXSERVICE']._serialized_end=2502
 # @@protoc_insertion_point(module_scope)

@@ -94,14 +94,16 @@ class GetClusterRequest(_message.Message):
     def __init__(self, cluster_id: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_id", "member_ids", "aliases")
+    __slots__ = ("cluster_id", "member_ids", "aliases", "family_id")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_ID_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     member_ids: _containers.RepeatedScalarFieldContainer[str]
     aliases: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, cluster_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+    family_id: str
+    def __init__(self, cluster_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ..., aliases: _Optional[_Iterable[str]] = ..., family_id: _Optional[str] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
     __slots__ = ("item_a", "item_b")
@@ -112,7 +114,7 @@ class ExplainRequest(_message.Message):
     def __init__(self, item_a: _Optional[str] = ..., item_b: _Optional[str] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("item_a", "item_b", "score", "threshold", "duplicate", "per_level", "gates", "cluster_a", "cluster_b", "features")
+    __slots__ = ("item_a", "item_b", "score", "threshold", "duplicate", "per_level", "gates", "cluster_a", "cluster_b", "features", "verdict", "pair_duplicate", "family_score", "family_a", "family_b")
     class FeaturesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +132,11 @@ class Explanation(_message.Message):
     CLUSTER_A_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_B_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    PAIR_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_A_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_B_FIELD_NUMBER: _ClassVar[int]
     item_a: str
     item_b: str
     score: float
@@ -140,7 +147,12 @@ class Explanation(_message.Message):
     cluster_a: str
     cluster_b: str
     features: _containers.ScalarMap[str, float]
-    def __init__(self, item_a: _Optional[str] = ..., item_b: _Optional[str] = ..., score: _Optional[float] = ..., threshold: _Optional[float] = ..., duplicate: _Optional[bool] = ..., per_level: _Optional[_Iterable[_Union[_common_pb2.LevelScore, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[_common_pb2.Gate, _Mapping]]] = ..., cluster_a: _Optional[str] = ..., cluster_b: _Optional[str] = ..., features: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    verdict: str
+    pair_duplicate: bool
+    family_score: float
+    family_a: str
+    family_b: str
+    def __init__(self, item_a: _Optional[str] = ..., item_b: _Optional[str] = ..., score: _Optional[float] = ..., threshold: _Optional[float] = ..., duplicate: _Optional[bool] = ..., per_level: _Optional[_Iterable[_Union[_common_pb2.LevelScore, _Mapping]]] = ..., gates: _Optional[_Iterable[_Union[_common_pb2.Gate, _Mapping]]] = ..., cluster_a: _Optional[str] = ..., cluster_b: _Optional[str] = ..., features: _Optional[_Mapping[str, float]] = ..., verdict: _Optional[str] = ..., pair_duplicate: _Optional[bool] = ..., family_score: _Optional[float] = ..., family_a: _Optional[str] = ..., family_b: _Optional[str] = ...) -> None: ...
 
 class DeleteItemsRequest(_message.Message):
     __slots__ = ("item_ids",)

@@ -1,0 +1,180 @@
+"""Hard gates: two items that name different values of one variant attribute are different
+items (SKUs), whatever every other score says.
+
+A gate is a veto, not a logistic feature: a calibrated score can outvote any single feature,
+and a 500 ml bottle is not a 1.5 l bottle however alike the two listings read (issue 17). So
+the verifier multiplies the same-item probability by "no gate fired", and the calibration is
+fitted on the pairs no gate vetoes (``calibration_fit``). Families (same product up to its
+variants) are judged by the same score without these gates.
+
+What counts as a conflict is conservative, because a false conflict splits a true duplicate:
+an attribute only one side names is no evidence; a title value that the other item names
+anywhere (its description, its attributes) is no conflict; quantities are compared in
+canonical units with a tolerance (``units.same_size``). ``benchmarks/variants.py`` measures
+the gates on labelled pairs: how often each fires on true duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from fitrep.domain import WEAK_FLAVOURS, Anchors
+from fitrep.units import read_quantity, same_size
+
+from index_server.scoring.codes import codes_compatible
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+HARD_GATES = (
+    "quantity_conflict",
+    "colour_conflict",
+    "flavour_conflict",
+    "size_conflict",
+    "tier_conflict",
+    "generation_conflict",
+    "model_conflict",
+)
+
+
+def _by_dimension(values: Iterable[str]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for text in values:
+        q = read_quantity(text)
+        if q is not None:
+            out.setdefault(q[1], []).append(q[0])
+    return out
+
+
+def _fmt(values: Sequence[float], unit: str) -> str:
+    return "/".join(f"{v:g} {unit}" for v in sorted(set(values)))
+
+
+def quantity_conflict(a: Anchors, b: Anchors) -> str:
+    """ "500 ml vs 1500 ml" when both titles give quantities of one dimension and each title
+    has one that the other item never gives (within tolerance): "4 GB RAM, 500 GB" vs "4 GB
+    RAM, 128 GB" conflicts although 4 GB agrees; a size only one title adds does not."""
+    qa, qb = _by_dimension(a.quantity), _by_dimension(b.quantity)
+    qa_any, qb_any = _by_dimension(a.quantity_any), _by_dimension(b.quantity_any)
+    for unit in sorted(qa.keys() & qb.keys()):
+        other_b, other_a = qb_any.get(unit, []) + qb[unit], qa_any.get(unit, []) + qa[unit]
+        a_extra = [x for x in qa[unit] if not any(same_size(x, y) for y in other_b)]
+        b_extra = [x for x in qb[unit] if not any(same_size(x, y) for y in other_a)]
+        if a_extra and b_extra:
+            return f"{_fmt(a_extra, unit)} vs {_fmt(b_extra, unit)}"
+    return ""
+
+
+def _disjoint(kind: str, a: Anchors, b: Anchors) -> str:
+    """Both titles name this kind, and no value of one is named anywhere in the other."""
+    va, vb = set(a.variants(kind)), set(b.variants(kind))
+    if not va or not vb:
+        return ""
+    if va & set(b.variants(kind, anywhere=True)) or vb & set(a.variants(kind, anywhere=True)):
+        return ""
+    return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
+
+
+def flavour_conflict(a: Anchors, b: Anchors) -> str:
+    """Both titles name a flavour or scent, and one names a (strong) flavour the other never
+    mentions, or they share none: "chocolate" vs "chocolate/peanut butter" conflicts,
+    "original/orange" vs "orange" does not ("original" alone is weak evidence)."""
+    fa, fb = set(a.variants("flavour")), set(b.variants("flavour"))
+    if not fa or not fb:
+        return ""
+    any_a = set(a.variants("flavour", anywhere=True)) | fa
+    any_b = set(b.variants("flavour", anywhere=True)) | fb
+    extra = (fa - WEAK_FLAVOURS - any_b) | (fb - WEAK_FLAVOURS - any_a)
+    if extra or not (fa & any_b or fb & any_a):
+        return f"{'/'.join(sorted(fa))} vs {'/'.join(sorted(fb))}"
+    return ""
+
+
+def tier_conflict(a: Anchors, b: Anchors) -> str:
+    """The tiers both titles name differ ("Pro" vs "Pro Max"); or one title binds a tier to
+    the model both name ("iPhone 13 Pro" vs "iPhone 13") and the other never mentions it.
+    A loose tier word only one side has ("yeast pro", "ultra-compact") is no evidence."""
+    ta, tb = set(a.variants("tier")), set(b.variants("tier"))
+    if ta == tb:
+        return ""
+    if ta and tb:
+        return f"{'/'.join(sorted(ta))} vs {'/'.join(sorted(tb))}"
+    same_model = set(a.variants("model")) & set(b.variants("model")) or set(a.code) & set(b.code)
+    one, other = (a, b) if ta else (b, a)
+    said = set(other.words_any) | set(other.tokens)
+    unsaid = [t for t in one.variants("mtier") if t not in said and _ALSO.get(t, t) not in said]
+    if same_model and unsaid:
+        names = "/".join(sorted(unsaid))
+        return f"{names} vs none" if one is a else f"none vs {names}"
+    return ""
+
+
+_ALSO = {"pro": "professional"}  # a tier also written out in full
+
+
+def _models(a: Anchors) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for value in a.variants("model"):
+        word, _, number = value.partition("=")
+        out.setdefault(word, set()).add(number)
+    return out
+
+
+def model_conflict(a: Anchors, b: Anchors) -> str:
+    """One model name with another number ("iphone 8" vs "iphone 7"), or sibling model codes
+    ("wh1000xm4" vs "wh1000xm5", "s20" vs "s21"), and no number or code of one title named
+    anywhere in the other."""
+    ma, mb = _models(a), _models(b)
+    nums_a, nums_b = set(a.numbers_any), set(b.numbers_any)
+    for word in sorted(ma.keys() & mb.keys()):
+        if not (ma[word] & (mb[word] | nums_b)) and not (mb[word] & (ma[word] | nums_a)):
+            return f"{word} {'/'.join(sorted(ma[word]))} vs {word} {'/'.join(sorted(mb[word]))}"
+    for x in a.code:
+        if any(codes_compatible(x, z) for z in b.codes_any):
+            continue
+        for y in b.code:
+            if siblings(x, y) and not any(codes_compatible(y, z) for z in a.codes_any):
+                return f"{x} vs {y}"
+    return ""
+
+
+def siblings(x: str, y: str) -> bool:
+    """Two codes of one model line: letters and digits both, the same length (after
+    dropping a trailing letter suffix), differing in one or two places of which one is a
+    digit ("s20"/"s21", "wh1000xm4"/"wh1000xm5"), or, in codes of 6+ characters, in one
+    place of any kind ("dwt18v3s"/"dwf18v3s")."""
+    x, y = x.rstrip(_LETTERS) or x, y.rstrip(_LETTERS) or y
+    if x == y or len(x) != len(y) or len(x) < 2:
+        return False
+    if not (any(c.isdigit() for c in x) and any(c.isalpha() for c in x)):
+        return False
+    diff = [(p, q) for p, q in zip(x, y, strict=True) if p != q]
+    if len(diff) == 1 and len(x) >= 6:
+        return True
+    if len(diff) > (1 if len(x) < 5 else 2):
+        return False
+    return any(p.isdigit() or q.isdigit() for p, q in diff)
+
+
+def variant_conflicts(a: Anchors, b: Anchors) -> dict[str, str]:
+    """Each hard gate's detail ("" when it did not fire)."""
+    return {
+        "quantity_conflict": quantity_conflict(a, b),
+        "colour_conflict": _disjoint("colour", a, b),
+        "flavour_conflict": flavour_conflict(a, b),
+        "size_conflict": _disjoint("size", a, b),
+        "tier_conflict": tier_conflict(a, b),
+        "generation_conflict": _disjoint("gen", a, b),
+        "model_conflict": model_conflict(a, b),
+    }
+
+
+def has_conflict(a: Anchors, b: Anchors) -> bool:
+    """Whether any hard gate fires (cheapest kinds first, stopping at the first)."""
+    return bool(
+        _disjoint("colour", a, b)
+        or flavour_conflict(a, b)
+        or quantity_conflict(a, b)
+        or _disjoint("size", a, b)
+        or tier_conflict(a, b)
+        or _disjoint("gen", a, b)
+        or model_conflict(a, b)
+    )

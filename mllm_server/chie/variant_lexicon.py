@@ -1,0 +1,298 @@
+"""Word lists of the variant attributes, per language, each mapped to one English key.
+
+Only the attributes that are words need lists: colours, flavours and scents, model tiers,
+dietary varieties. Quantities, sizes and generations are numbers (``units.py``,
+``variants.py``). Entries are written as the parser normalises text (NFKC, case-folded,
+accents of Latin letters folded: "weiß" -> "weiss", "černá" -> "cerna"); CJK entries are
+matched as substrings of a CJK run. Flavour entries are *stems*: a word that starts with one
+names the flavour, so German compounds ("erdbeerjoghurt") and Czech adjectives ("jahodový")
+are read too. Keys are what explanations print and what two items compare.
+"""
+
+from __future__ import annotations
+
+
+def _table(rows: dict[str, str]) -> dict[str, str]:
+    """``{"key": "spelling spelling ..."}`` -> ``{spelling: key}``."""
+    return {s: key for key, spellings in rows.items() for s in spellings.split()}
+
+
+# Whole words. Short folded forms that are common words elsewhere ("rod", "bla", "vit") are
+# left out: a colour that is missed costs a merge decision nothing; a false one vetoes it.
+COLOUR_WORDS: dict[str, str] = _table(
+    {
+        "black": "black schwarz schwarze schwarzer noir noire cerna cerny cerne svart nero "
+        "negro negra zwart",
+        "white": "white weiss weisse weisser blanc blanche bila bily bile bianco blanco wit",
+        "red": "red rot rote roter rouge cervena cerveny cervene rosso rojo roja",
+        "blue": "blue blau blaue blauer bleu bleue modra modry modre blu azul",
+        "green": "green grun grune gruner vert verte zelena zeleny zelene gron verde",
+        "yellow": "yellow gelb gelbe jaune zluta zluty zlute giallo amarillo",
+        "grey": "grey gray grau graue gris grise seda sedy sede grigio",
+        "brown": "brown braun braune marron hneda hnedy hnede brun marrone",
+        "pink": "pink rosa ruzova ruzovy",
+        "purple": "purple lila violett violet fialova fialovy viola morado",
+        "orange": "orange oranzova oranzovy arancione naranja",
+        "silver": "silver silber argent argente stribrna stribrny argento plata",
+        "gold": "gold golden dore doree zlata zlaty oro",
+        "beige": "beige bezova",
+        "navy": "navy",
+        "turquoise": "turquoise turkis tyrkysova",
+        "cyan": "cyan",
+        "magenta": "magenta",
+        "ivory": "ivory",
+        "teal": "teal",
+        "maroon": "maroon",
+        "burgundy": "burgundy",
+        "charcoal": "charcoal",
+        "bronze": "bronze",
+        "copper": "copper",
+        "champagne": "champagne",
+        "graphite": "graphite",
+        "titanium": "titanium",
+        "cream": "cream",
+        "khaki": "khaki",
+        "olive": "olive",
+        "lime": "lime",
+        "rose": "rose",
+        "coral": "coral",
+        "transparent": "transparent clear",
+        "lavender": "lavender",
+        "midnight": "midnight",
+    }
+)
+# Colours are also named in CJK scripts (matched inside the run).
+COLOUR_CJK: dict[str, str] = {
+    "黑色": "black",
+    "白色": "white",
+    "红色": "red",
+    "紅色": "red",
+    "蓝色": "blue",
+    "藍色": "blue",
+    "绿色": "green",
+    "綠色": "green",
+    "黄色": "yellow",
+    "黃色": "yellow",
+    "灰色": "grey",
+    "粉色": "pink",
+    "粉红": "pink",
+    "紫色": "purple",
+    "金色": "gold",
+    "银色": "silver",
+    "銀色": "silver",
+    "棕色": "brown",
+    "橙色": "orange",
+    "ブラック": "black",
+    "ホワイト": "white",
+    "レッド": "red",
+    "ブルー": "blue",
+    "グリーン": "green",
+    "ピンク": "pink",
+    "シルバー": "silver",
+    "ゴールド": "gold",
+}
+
+# Flavours and scents: stems (>= 4 letters) -> key. A flavour is what a food, drink or
+# scented product *is* among its siblings ("vanilla" vs "blueberry" yoghurt).
+FLAVOUR_STEMS: dict[str, str] = _table(
+    {
+        "vanilla": "vanil",
+        "chocolate": "chocol schoko cokol cioccol chocola",
+        "strawberry": "strawberr erdbeer fraise jahod jordgubb fragol fresa",
+        "blueberry": "blueberr heidelbeer myrtill boruvk blabar mirtill",
+        "raspberry": "raspberr himbeer frambois malinov hallon lampon",
+        "banana": "banan",
+        "mango": "mango",
+        "peach": "peach pfirsich peche broskv persik pesca",
+        "apple": "apfel jablk jablec apple pomme",
+        "orange": "orange apelsin pomeranc arancia naranj",
+        "lemon": "lemon zitron citron limon",
+        "lime": "lime limett",
+        "cherry": "cherr kirsch cerise tresn korsbar cilieg",
+        "coconut": "coconut kokos",
+        "caramel": "caramel karamel",
+        "hazelnut": "hazelnut haselnuss noisette liskov hasseln nocciol",
+        "almond": "almond mandel amande mandl mandorl",
+        "honey": "honey honig medov",
+        "mint": "peppermint spearmint minze menthe",
+        "coffee": "coffee kaffee espress",
+        "cinnamon": "cinnamon zimt cannelle skoric kanel",
+        "ginger": "ginger ingwer gingembre zazvor ingefar",
+        "grapefruit": "grapefruit grapefrukt pamplemousse grep",
+        "pineapple": "pineapple ananas",
+        "pear": "birne poire hrusk paron",
+        "apricot": "apricot aprikos abricot merunk",
+        "plum": "pflaum prune svestk",
+        "grape": "grape traube raisin hrozn",
+        "watermelon": "watermelon wassermelon pasteque melou",
+        "passion fruit": "maracuj",
+        "cranberry": "cranberr preiselbeer brusink lingon",
+        "blackcurrant": "blackcurrant johannisbeer cassis rybiz",
+        "peanut": "peanut erdnuss cacahuet arasid jordnot",
+        "matcha": "matcha",
+        "chicken": "chicken huhn hahnchen poulet kure kuraci kyckling",
+        "beef": "beef rind boeuf hovez",
+        "turkey": "turkey pute truthahn dinde krut",
+        "lamb": "lamb lamm agneau jehne",
+        "salmon": "salmon lachs saumon losos lax",
+        "tuna": "tuna thunfisch thon tunak",
+        "duck": "duck ente canard kachn",
+        "pork": "pork schwein porc veprov",
+        "shrimp": "shrimp garnel crevette krevet",
+        "cookies": "cookie",
+        "bbq": "bbq barbecue barbeque",
+        "cayenne": "cayenne",
+        "chili": "chili chilli jalapen",
+        "garlic": "garlic knoblauch",
+        "onion": "onion zwiebel",
+        "cheddar": "cheddar",
+        "mustard": "mustard senf",
+        "teriyaki": "teriyaki",
+        "lavender": "lavend levand",
+        "jasmine": "jasmin",
+        "eucalyptus": "eucalypt eukalypt",
+        "citrus": "citrus",
+        "original": "original naturell plain",
+        "unscented": "unscented parfumfrei",
+        "lactose free": "lactosefree laktosfri laktosefrei",
+        "oat": "havre hafer avoine",
+        "soy": "soya sojadrink",
+    }
+)
+# Phrases written as several words; checked on the joined word sequence before the stems.
+FLAVOUR_PHRASES: dict[str, str] = {
+    "peanut butter": "peanut butter",
+    "cookies and cream": "cookies and cream",
+    "cookies n cream": "cookies and cream",
+    "sea salt": "sea salt",
+    "salt and vinegar": "salt and vinegar",
+    "sour cream": "sour cream",
+    "fragrance free": "unscented",
+    "free and clear": "unscented",
+    "free clear": "unscented",
+    "lactose free": "lactose free",
+    "sans lactose": "lactose free",
+    "bez laktozy": "lactose free",
+    "mixed berry": "mixed berry",
+    "passion fruit": "passion fruit",
+}
+
+FLAVOUR_CJK: dict[str, str] = {
+    "香草": "vanilla",
+    "巧克力": "chocolate",
+    "朱古力": "chocolate",
+    "草莓": "strawberry",
+    "蓝莓": "blueberry",
+    "藍莓": "blueberry",
+    "覆盆子": "raspberry",
+    "香蕉": "banana",
+    "芒果": "mango",
+    "桃味": "peach",
+    "水蜜桃": "peach",
+    "苹果": "apple",
+    "蘋果": "apple",
+    "橙味": "orange",
+    "橙汁": "orange",
+    "柠檬": "lemon",
+    "檸檬": "lemon",
+    "樱桃": "cherry",
+    "椰子": "coconut",
+    "椰汁": "coconut",
+    "焦糖": "caramel",
+    "榛子": "hazelnut",
+    "杏仁": "almond",
+    "蜂蜜": "honey",
+    "薄荷": "mint",
+    "咖啡": "coffee",
+    "抹茶": "matcha",
+    "葡萄": "grape",
+    "西瓜": "watermelon",
+    "菠萝": "pineapple",
+    "原味": "original",
+    "无乳糖": "lactose free",
+    "荔枝": "lychee",
+    "哈密瓜": "melon",
+    "红豆": "red bean",
+    "バニラ": "vanilla",
+    "チョコ": "chocolate",
+    "いちご": "strawberry",
+    "イチゴ": "strawberry",
+    "抹茶味": "matcha",
+}
+# Words after which the next words name a scent or flavour the lists may not know
+# ("Spring Meadow Scent", "mit Vanillegeschmack", "příchuť jahoda").
+FLAVOUR_MARKERS_AFTER = frozenset(
+    {
+        "scent",
+        "scented",
+        "fragrance",
+        "flavor",
+        "flavored",
+        "flavour",
+        "flavoured",
+        "duft",
+        "geschmack",
+        "parfum",
+        "saveur",
+        "smak",
+        "doft",
+        "prichut",
+        "vune",
+    }
+)
+
+# Model tiers: the same model line in another tier is another product. Compared only when
+# both titles name one ("Pro" vs "Max"); a title without a tier is no evidence.
+TIER_WORDS: dict[str, str] = _table(
+    {
+        "pro": "pro",
+        "max": "max",
+        "pro max": "promax",
+        "mini": "mini",
+        "plus": "plus",
+        "ultra": "ultra",
+        "lite": "lite",
+        "fe": "fe",
+        "se": "se",
+    }
+)
+
+# Words after which the next few name another product the item fits ("case for Apple
+# MacBook", "filter für Bosch"): not this item's colour, flavour or tier.
+FITS_MARKERS = frozenset({"for", "fits", "compatible", "fur", "pour", "para"})
+
+# Clothing sizes as words; numeric sizes need a marker ("size 10", "gr. 42", "EU 42").
+SIZE_WORDS = frozenset({"xxs", "xs", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl", "5xl"})
+SIZE_MARKERS = frozenset(
+    {
+        "size",
+        "sz",
+        "gr",
+        "grosse",
+        "groesse",
+        "taille",
+        "velikost",
+        "vel",
+        "talla",
+        "taglia",
+        "尺码",
+        "码",
+    }
+)
+SIZE_LETTERS = frozenset({"xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl"})
+SHOE_SYSTEMS = frozenset({"eu", "us", "uk", "eur"})
+
+# Ordinals that name a generation ("2nd gen", "3. Generation", "2e génération", "第二代").
+GENERATION_WORDS = frozenset({"gen", "generation", "generace", "generacion", "generazione"})
+CJK_ORDINALS: dict[str, str] = {
+    "一": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+    "十": "10",
+}

@@ -1,0 +1,240 @@
+"""Variant attributes of an item: what tells one SKU of a product from its siblings.
+
+Colour, flavour or scent, size, model tier and generation, each as ``"<kind>:<value>"`` with
+a language-independent value ("colour:black" from "schwarz", "černá" or "黑色"). Quantities
+(volume, mass, pack count, capacity) are variants too; they stay in the quantity anchors,
+already in canonical units. The verifier compares each kind (``index_server.scoring.
+variant_gates``): two items that name different values of one kind are different items,
+however alike the rest; an attribute only one of them names is no evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import regex
+from fitrep.units import UNITS
+
+from mllm_server.chie.lexicon import STOPWORDS
+from mllm_server.chie.text_parse import BOUNDARY, ParsedText, normalise
+from mllm_server.chie.variant_lexicon import (
+    CJK_ORDINALS,
+    COLOUR_CJK,
+    COLOUR_WORDS,
+    FITS_MARKERS,
+    FLAVOUR_CJK,
+    FLAVOUR_MARKERS_AFTER,
+    FLAVOUR_PHRASES,
+    FLAVOUR_STEMS,
+    GENERATION_WORDS,
+    SHOE_SYSTEMS,
+    SIZE_LETTERS,
+    SIZE_MARKERS,
+    SIZE_WORDS,
+    TIER_WORDS,
+)
+
+_UNIT_WORDS = frozenset(UNITS) | {"cfm", "psi", "mph", "lumens"}
+KINDS = ("colour", "flavour", "size", "tier", "mtier", "gen", "model")
+_MODEL_WORDS_SKIP = (
+    frozenset(
+        {
+            "pack",
+            "set",
+            "of",
+            "for",
+            "and",
+            "with",
+            "the",
+            "to",
+            "x",
+            "no",
+            "nr",
+            "by",
+            "age",
+            "ages",
+        }
+    )
+    | GENERATION_WORDS
+    | SIZE_MARKERS
+    | SHOE_SYSTEMS
+)
+_STEM_LENGTHS = sorted({len(s) for s in FLAVOUR_STEMS}, reverse=True)
+_ORDINAL = regex.compile(r"^(\d{1,2})(?:st|nd|rd|th|e|er|eme|\.)?$")
+_CJK_GENERATION = regex.compile(r"第([一二三四五六七八九十\d]+)代")
+_WAIST = regex.compile(r"^w(\d{2})(l\d{2})?$")  # jeans: "w32", "w32l34"
+_LENGTH = regex.compile(r"^l\d{2}$")
+_MAX_MARKED_WORDS = 2  # words read before a flavour marker ("spring meadow scent")
+_FITS_SPAN = 4  # words after "for" that name the product the item fits
+
+
+def flavour_of(word: str) -> str:
+    """The flavour key a word names (by stem), or ""."""
+    for n in _STEM_LENGTHS:
+        if len(word) >= n and (key := FLAVOUR_STEMS.get(word[:n])):
+            return key
+    return ""
+
+
+def _phrases(words: list[str], table: dict[str, str]) -> tuple[set[str], set[int]]:
+    """Keys of multi-word ``table`` entries found in ``words``, and the word positions used."""
+    found: set[str] = set()
+    used: set[int] = set()
+    joined = " ".join(words)
+    for phrase, key in table.items():
+        start = joined.find(phrase)
+        if start < 0 or (start and joined[start - 1] != " "):
+            continue
+        first = joined[:start].count(" ")
+        found.add(key)
+        used.update(range(first, first + phrase.count(" ") + 1))
+    return found, used
+
+
+def _flavours(words: list[str], cjk: list[str], exclude: set[str]) -> set[str]:
+    found, used = _phrases(words, FLAVOUR_PHRASES)
+    for i, w in enumerate(words):
+        if i in used or w in exclude:
+            continue
+        if key := flavour_of(w):
+            found.add(key)
+        elif w in FLAVOUR_MARKERS_AFTER and i > 0:
+            # "spring meadow scent": the words before a marker name it, known or not
+            named: list[str] = []
+            for x in reversed(words[max(0, i - _MAX_MARKED_WORDS) : i]):
+                if x in exclude or x in STOPWORDS:
+                    break
+                named.insert(0, x)
+            if named and not any(flavour_of(x) for x in named):
+                found.add(" ".join(named))
+    for run in cjk:
+        found.update(key for term, key in FLAVOUR_CJK.items() if term in run)
+    return found
+
+
+def _sizes(sequence: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i, tok in enumerate(sequence):
+        nxt = sequence[i + 1] if i + 1 < len(sequence) else ""
+        after = sequence[i + 2] if i + 2 < len(sequence) else ""
+        if tok in SIZE_WORDS:
+            found.add(tok)
+        elif tok in SIZE_MARKERS and (nxt in SIZE_LETTERS or nxt.replace(".", "").isdigit()):
+            found.add(nxt)
+        elif tok in SHOE_SYSTEMS and nxt.replace(".", "").isdigit():
+            found.add(f"{tok}{nxt}".replace("eur", "eu"))
+        elif tok.replace(".", "").isdigit() and nxt in SHOE_SYSTEMS and not after.isdigit():
+            found.add(f"{nxt}{tok}".replace("eur", "eu"))
+        elif (waist := _WAIST.match(tok)) and not waist.group(2):
+            length = _LENGTH.match(nxt)
+            found.add(f"{tok}{nxt}" if length else tok)
+        elif _WAIST.match(tok):
+            found.add(tok)
+    return found
+
+
+def _generations(sequence: list[str], cjk: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i, tok in enumerate(sequence):
+        if tok not in GENERATION_WORDS:
+            continue
+        before = sequence[i - 1] if i else ""
+        after = sequence[i + 1] if i + 1 < len(sequence) else ""
+        for cand in (before, after):
+            if m := _ORDINAL.match(cand):
+                found.add(str(int(m.group(1))))
+                break
+    for run in cjk:
+        for m in _CJK_GENERATION.finditer(run):
+            n = m.group(1)
+            found.add(CJK_ORDINALS.get(n, n))
+    return found
+
+
+def _own_sequence(parsed: ParsedText) -> list[str]:
+    """``parsed.sequence`` without the few tokens after "for" ("case for Apple MacBook Pro"
+    names another product: not this item's colour, flavour or tier)."""
+    out: list[str] = []
+    skip = 0
+    for tok in parsed.sequence:
+        if tok in FITS_MARKERS:
+            skip = _FITS_SPAN
+        elif tok == BOUNDARY:
+            skip = 0
+            out.append(tok)
+        elif skip:
+            skip -= 1
+        else:
+            out.append(tok)
+    return out
+
+
+def _tiers(sequence: list[str], whole: set[str], exclude: set[str]) -> tuple[set[str], set[str]]:
+    """Tier words written as words of their own ("Pro", not "Pro-Grade"; ``whole`` holds the
+    tokens as written), not after a unit ("194 cfm max" is a maximum); and those of them
+    bound to a model: right after its number or code ("iPhone 13 Pro", "Galaxy S21 Ultra")."""
+    found: set[str] = set()
+    bound: set[str] = set()
+    for i, w in enumerate(sequence):
+        if w in exclude or w not in whole or w not in TIER_WORDS:
+            continue
+        before = sequence[i - 1] if i else ""
+        if before in _UNIT_WORDS or " " in before:
+            continue
+        if w == "pro" and i + 1 < len(sequence) and sequence[i + 1] == "max":
+            tier = "promax"
+        elif w == "max" and before == "pro":
+            continue
+        else:
+            tier = TIER_WORDS[w]
+        found.add(tier)
+        if any(c.isdigit() for c in before):
+            bound.add(tier)
+    return found, bound
+
+
+def variant_attributes(
+    parsed: ParsedText, exclude: Iterable[str] = (), with_tiers: bool = True
+) -> list[str]:
+    """``"<kind>:<value>"`` of one parsed text (a title, package text, a description).
+
+    ``exclude``: words that are not attributes here (the brand: "Black+Decker", "Orange").
+    Tiers ("pro", "mini") are read from titles only: in a description they are prose.
+    """
+    skip = set(exclude)
+    own = _own_sequence(parsed)
+    vocabulary = set(parsed.words)
+    words, cjk = [t for t in own if t in vocabulary], parsed.cjk
+    colours = {COLOUR_WORDS[w] for w in words if w in COLOUR_WORDS and w not in skip}
+    colours |= {key for run in cjk for term, key in COLOUR_CJK.items() if term in run}
+    out = [f"colour:{c}" for c in sorted(colours)]
+    out += [f"flavour:{f}" for f in sorted(_flavours(words, cjk, skip))]
+    out += [f"size:{s}" for s in sorted(_sizes(parsed.sequence))]
+    if with_tiers:
+        # a compatible product's tier is this accessory's tier too: read from all of it
+        tiers, bound = _tiers(parsed.sequence, set(parsed.tokens), skip)
+        out += [f"tier:{t}" for t in sorted(tiers)] + [f"mtier:{t}" for t in sorted(bound)]
+    out += [f"gen:{g}" for g in sorted(_generations(parsed.sequence, cjk))]
+    if with_tiers:  # "iphone 8", "rider 1200": a number naming the model after its name
+        models = {f"model:{w}={n}" for w, n in parsed.models if len(w) >= 2}
+        out += sorted(m for m in models if m[6:].split("=")[0] not in _MODEL_WORDS_SKIP)
+    return out
+
+
+def attribute_variants(attributes: dict[str, str]) -> list[str]:
+    """Variants a catalogue states in columns of their own (colour, flavour, size), whatever
+    the column is called in which language: the value is read with the same lists."""
+    out: list[str] = []
+    for key, value in attributes.items():
+        k = normalise(key)
+        v = normalise(value).strip()
+        if not v:
+            continue
+        if k in ("color", "colour", "farbe", "couleur", "barva", "颜色", "顏色", "farg"):
+            colours = [COLOUR_WORDS.get(w, "") for w in v.replace("/", " ").split()]
+            out += [f"colour:{c}" for c in colours if c] or [f"colour:{v}"]
+        elif k in ("flavor", "flavour", "geschmack", "saveur", "prichut", "口味", "scent", "duft"):
+            out.append(f"flavour:{flavour_of(v.split()[0]) or v}")
+        elif k in ("size", "grosse", "taille", "velikost", "尺码"):
+            out.append(f"size:{v.replace(' ', '')}")
+    return out
