@@ -86,9 +86,11 @@ class Overloaded(FitrepError):
 # ("iphone=13").
 VARIANT_KINDS = ("colour", "flavour", "size", "tier", "mtier", "gen", "model", "edition")
 
-# Flavours that tell siblings apart only weakly ("original" beside a named flavour): they
-# conflict with another flavour, never by being one side's extra word.
-WEAK_FLAVOURS = frozenset({"original", "oat", "soy"})
+# Flavours that tell siblings apart only weakly ("original" beside a named flavour) or that
+# are often the product itself ("Schokolade mit Haselnüssen" is the hazelnut bar, "BBQ
+# sauce", "coffee capsules"): they conflict with another flavour, never by being one side's
+# extra word.
+WEAK_FLAVOURS = frozenset({"original", "oat", "soy", "chocolate", "coffee", "bbq"})
 
 
 def variant_kind(value: str) -> tuple[str, str]:
@@ -120,6 +122,7 @@ class Anchors:
     variant: tuple[str, ...] = ()
     variant_any: tuple[str, ...] | None = None  # the same anywhere in the item
     tokens: tuple[str, ...] = ()  # the title's core words and codes
+    variant_words: tuple[str, ...] = ()  # tokens that name a variant value ("vanilla")
     words_any: tuple[str, ...] = ()  # every content word of the item (bounded)
     fields: tuple[str, ...] = ()  # "<column>=<its words>" of each descriptive attribute
 

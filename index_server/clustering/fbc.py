@@ -91,12 +91,14 @@ class FBC:
         min_member_share: float = 0.25,
         rep_share: float = 0.5,
         max_conflict_scan: int = 256,
+        family_probe: int = 2,
     ) -> None:
         self.threshold = threshold
         self.max_checked = max_checked
         self.min_member_share = min_member_share
         self.rep_share = rep_share
         self.max_conflict_scan = max_conflict_scan
+        self.family_probe = family_probe
         self.cluster_of: dict[int, int] = {}
         self.members: dict[int, list[int]] = {}
         self.family_of: dict[int, int] = {}  # cluster -> family (a cluster number)
@@ -161,7 +163,7 @@ class FBC:
         }
         known = [c for c in candidates if c in cluster_of]
         if not known:
-            return self._open(row, Decision(row, 0, -1, 0.0, 0.0, True), {}, None)
+            return self._open(row, Decision(row, 0, -1, 0.0, 0.0, True), {}, None, {})
         probs = _Probabilities(row, score)
         if upper is None:
             probs.need(known)
@@ -180,7 +182,7 @@ class FBC:
         if best is None:
             scored = [probs.item.get(c, bound.get(c, 0.0)) for c in known]
             opened = Decision(row, 0, -1, 0.0, max(scored), True)
-            return self._open(row, opened, by_cluster, probs)
+            return self._open(row, opened, by_cluster, probs, bound)
         self.join(row, best.cluster)
         return Decision(
             row,
@@ -266,13 +268,18 @@ class FBC:
         decision: Decision,
         by_cluster: dict[int, list[int]],
         probs: _Probabilities | None,
+        bound: dict[int, float],
     ) -> Decision:
         """Open a cluster for ``row`` in the family it agrees with (module doc), or a new one."""
         family, best = 0, 0.0
         t = self.threshold
+        if probs is not None and bound:
+            # A vetoed sibling's family score may exceed its bound (the gate's words are set
+            # aside): the best few plausible candidates the bound skipped are scored too.
+            skipped = [c for c in bound if c not in probs.item and bound[c] >= t * self.rep_share]
+            probs.need(sorted(skipped, key=bound.__getitem__, reverse=True)[: self.family_probe])
         for cluster, cands in by_cluster.items():
             assert probs is not None
-            # candidates the bound left unscored cannot reach the threshold here either
             top = max((probs.family[c] for c in cands if c in probs.family), default=0.0)
             if top < t or top <= best:
                 continue

@@ -75,15 +75,16 @@ def _disjoint(kind: str, a: Anchors, b: Anchors) -> str:
 
 def flavour_conflict(a: Anchors, b: Anchors) -> str:
     """Both titles name a flavour or scent, and one names a (strong) flavour the other never
-    mentions, or they share none: "chocolate" vs "chocolate/peanut butter" conflicts,
-    "original/orange" vs "orange" does not ("original" alone is weak evidence)."""
+    mentions, or each names one the other never mentions: "chocolate" vs "chocolate/peanut
+    butter" and "original" vs "chocolate" conflict; "original/orange" vs "orange" and
+    "hazelnut" vs "chocolate/hazelnut" do not (``WEAK_FLAVOURS``)."""
     fa, fb = set(a.variants("flavour")), set(b.variants("flavour"))
     if not fa or not fb:
         return ""
     any_a = set(a.variants("flavour", anywhere=True)) | fa
     any_b = set(b.variants("flavour", anywhere=True)) | fb
     extra = (fa - WEAK_FLAVOURS - any_b) | (fb - WEAK_FLAVOURS - any_a)
-    if extra or not (fa & any_b or fb & any_a):
+    if extra or ((fa - any_b) and (fb - any_a)):
         return f"{'/'.join(sorted(fa))} vs {'/'.join(sorted(fb))}"
     return ""
 

@@ -20,7 +20,7 @@ from index_server.scoring.calibration import Calibration
 from index_server.scoring.codes import any_compatible
 from index_server.scoring.idf import idf
 from index_server.scoring.image import ImageFeatures, image_pair_features
-from index_server.scoring.variant_gates import HARD_GATES, variant_conflicts
+from index_server.scoring.variant_gates import HARD_GATES, siblings, variant_conflicts
 
 # Soft gates: evidence that two items differ that is too often wrong to veto (codes of two
 # numbering systems, a brand written two ways). They enter the logistic score with negative
@@ -34,7 +34,14 @@ SOFT_GATES = (
 )
 GATE_FEATURES = (*HARD_GATES, *SOFT_GATES)
 _HARD = frozenset(HARD_GATES)
-LEXICAL_FEATURES = ("idf_cosine", "idf_containment", "char_jaccard", "unique_min", "unique_max")
+LEXICAL_FEATURES = (
+    "idf_cosine",
+    "idf_containment",
+    "char_jaccard",
+    "unique_min",
+    "unique_max",
+    "unique_both",
+)
 # Evidence from the whole record, not only the title: codes anywhere, and the descriptive
 # columns both records fill (a paper's authors, a song's artist, a restaurant's city). It is
 # what travels between domains whose columns differ: measured leave-one-domain-out in
@@ -219,6 +226,8 @@ def anchor_features(
         "idf_containment": idf_contained,
         "char_jaccard": char_jac,
         "unique_min": min(uniq_a, uniq_b),
+        # a word swapped for another ("laser checks" vs "continuous checks"), not added
+        "unique_both": float(min(uniq_a, uniq_b) > 0),
         "unique_max": max(uniq_a, uniq_b),
         "code_conflict": float(code_conflict),
         "number_conflict": float(number_conflict),
@@ -227,6 +236,32 @@ def anchor_features(
         "edition_mismatch": float(edition_mismatch),
         "brand_conflict": float(brand_conflict),
         **record_features(a, b),
+    }
+
+
+def family_features(a: Anchors, b: Anchors, stats: IdfStats | None) -> dict[str, float]:
+    """The token features of ``a`` and ``b`` with the words that name variant values set
+    aside (only the pairs a variant gate vetoes need them: elsewhere they are the same)."""
+    relaxed: dict[str, float] = {}
+    if any(siblings(x, y) for x in a.code for y in b.code):
+        relaxed["code_conflict"] = 0.0  # two generations of one model code: the variant itself
+    if not (a.variant_words or b.variant_words):
+        return relaxed
+    skip = set(a.variant_words) | set(b.variant_words)
+    tok_a, tok_b = set(a.tokens) - skip, set(b.tokens) - skip
+    num_a, num_b = set(a.number), set(b.number)
+    idf_cos, idf_contained = _idf_overlap(tok_a | num_a, tok_b | num_b, stats)
+    uniq_a = _uncovered(tok_a, tok_b | (set(b.words_any) - skip), stats)
+    uniq_b = _uncovered(tok_b, tok_a | (set(a.words_any) - skip), stats)
+    return {
+        **relaxed,
+        "token_jaccard": _jaccard(tok_a, tok_b),
+        "idf_cosine": idf_cos,
+        "idf_containment": idf_contained,
+        "char_jaccard": _jaccard(char_grams(tok_a), char_grams(tok_b)),
+        "unique_min": min(uniq_a, uniq_b),
+        "unique_max": max(uniq_a, uniq_b),
+        "unique_both": float(min(uniq_a, uniq_b) > 0),
     }
 
 
@@ -328,8 +363,14 @@ class PairVerifier:
                 )
             z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items() if k not in _HARD)
             features.append(f)
-        family = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
         vetoed = np.array([any(f[g] for g in HARD_GATES) for f in features], bool)
+        z_family = z.copy()
+        for i in np.flatnonzero(vetoed).tolist():
+            # the family relaxes the gates: the words naming the conflicting values are set
+            # aside, so two flavours of one product line are not told apart by those words
+            relaxed = family_features(a_anchors, b_anchors[i], self.stats)
+            z_family[i] += sum(coef.get(k, 0.0) * (v - features[i][k]) for k, v in relaxed.items())
+        family = (1.0 / (1.0 + np.exp(-z_family))).astype(np.float32)
         return PairScores(
             np.where(vetoed, np.float32(0.0), family).astype(np.float32),
             weighted.astype(np.float32),

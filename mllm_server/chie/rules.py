@@ -25,7 +25,7 @@ from mllm_server.chie.text_parse import (
     split_offer_title,
 )
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
-from mllm_server.chie.variants import attribute_variants, variant_attributes
+from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
 
 VERSION = "rules-7"  # bump whenever the concepts an item yields change
 
@@ -224,6 +224,10 @@ class RulesExtractor:
             "variant": variants,
             "variant_any": variants_any,
             "tokens": _unique(title_core + title.codes),
+            # Title words that name a variant value (a flavour, a tier): the family score sets
+            # them aside ("Yoggi strawberry yoghurt" and "Yoggi vanilla yoghurt" are one
+            # product line, two items).
+            "variant_words": _unique(w for w in title_core if is_variant_word(w)),
             # Every content word of the item, so the verifier can tell whether a title word
             # of the other item appears anywhere here (bounded: descriptions can be long).
             "words_any": _unique(

@@ -41,9 +41,7 @@ _MOJIBAKE = re.compile("[ÃÂÅÄÐÑâ][\u0080-\u00bf\u2018-\u203a\u0152-\u0178
 _PACK_WORDS = "pack|set|lot|case|box|pk|packung|baleni|boite|paquet|sachet|etui|coffret"
 _REWRITES = (
     (
-        regex.compile(
-            rf"\b(?:{_PACK_WORDS}) (?:of|de|mit|a) (\d+)\b"
-        ),
+        regex.compile(rf"\b(?:{_PACK_WORDS}) (?:of|de|mit|a) (\d+)\b"),
         r" \1 pack ",
     ),
     (regex.compile(r"\b(\d+) ?er[- ]?(?:pack|packung)\b"), r" \1 pack "),

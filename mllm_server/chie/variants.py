@@ -76,6 +76,11 @@ def flavour_of(word: str) -> str:
     return ""
 
 
+def is_variant_word(word: str) -> bool:
+    """A word whose meaning here is a variant value: a flavour, a colour, a model tier."""
+    return bool(flavour_of(word)) or word in COLOUR_WORDS or word in TIER_WORDS
+
+
 def _phrases(words: list[str], table: dict[str, str]) -> tuple[set[str], set[int]]:
     """Keys of multi-word ``table`` entries found in ``words``, and the word positions used."""
     found: set[str] = set()
