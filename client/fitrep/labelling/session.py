@@ -101,9 +101,9 @@ class LabelSession:
         # The round began right after the label the current model was last fitted up to.
         start, seen = 0, 0
         if self.fitted_on:
-            usable = {a.key for a in self._usable()}
+            usable = {id(a) for a in self._usable()}  # by identity: a pair may recur in the file
             for pos, a in enumerate(answers):
-                seen += a.label is not None and a.key in usable
+                seen += id(a) in usable
                 if seen == self.fitted_on:
                     start = pos + 1
                     break
