@@ -121,8 +121,6 @@ def fit_layer(
     candidate pair) whose mean and spread standardise the features; default ``rows``.
     ``features=False`` fits bias and scale only. Any n works, one class included: the prior
     keeps the fit finite."""
-    from scipy.optimize import minimize
-
     z = np.asarray(base_logits, np.float64)
     y = np.asarray(labels, np.float64)
     if not (len(z) == len(rows) == len(y)):
@@ -141,16 +139,13 @@ def fit_layer(
     design = np.column_stack([np.ones_like(z), z, x])  # (n, 2 + F): bias, scale, coefs
     precision = np.r_[prior.bias, prior.scale, np.full(len(names), prior.coef)]
 
-    def loss(theta: F64) -> tuple[float, F64]:
-        margin = z + design @ theta
-        p = 1.0 / (1.0 + np.exp(-margin))
-        # log(1 + e^m) - y m, written so that large |m| does not overflow
-        nll = float(np.sum(np.logaddexp(0.0, margin) - y * margin))
-        value = nll + 0.5 * float(precision @ theta**2)
-        return value, design.T @ (p - y) + precision * theta
-
-    bounds = [(None, None), (_MIN_SCALE, None)] + [(None, None)] * len(names)
-    theta = minimize(loss, np.zeros(design.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds).x
+    theta = _newton(z, y, design, precision)
+    if theta[1] < _MIN_SCALE:
+        # The loss is convex, so the bounded optimum lies on the bound: fix the scale there
+        # and fit the rest.
+        fixed = z + _MIN_SCALE * z
+        rest = _newton(fixed, y, np.delete(design, 1, axis=1), np.delete(precision, 1))
+        theta = np.insert(rest, 1, _MIN_SCALE)
     return CalibrationLayer(
         bias=float(theta[0]),
         scale=float(theta[1]),
@@ -160,3 +155,29 @@ def fit_layer(
         labels=len(y),
         duplicates=int(y.sum()),
     )
+
+
+def _newton(z: F64, y: F64, design: F64, precision: F64, steps: int = 50) -> F64:
+    """argmin over theta of the logistic loss of ``z + design @ theta`` against ``y`` plus
+    ``0.5 * sum(precision * theta**2)``: Newton steps, halved while they do not lower it."""
+
+    def loss(theta: F64) -> float:
+        margin = z + design @ theta
+        # log(1 + e^m) - y m, in a form that does not overflow for large |m|
+        return float(np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * precision @ theta**2)
+
+    theta = np.zeros(design.shape[1])
+    current = loss(theta)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z + design @ theta)))
+        grad = design.T @ (p - y) + precision * theta
+        hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(precision)
+        step = np.linalg.solve(hess, grad)
+        size = 1.0
+        while size > 1e-4 and loss(theta - size * step) > current:
+            size /= 2
+        theta = theta - size * step
+        previous, current = current, loss(theta)
+        if previous - current < 1e-10:
+            break
+    return theta
