@@ -46,9 +46,22 @@ __all__ = ["file_sha256"]  # re-exported: the CLI names its input and calibratio
 MANIFEST = "run.json"
 CHECKPOINT = "embedded.sqlite"
 LOCK = "LOCK"
+LABELS = "labels.jsonl"  # ``fitrep label``'s answers about this run's pairs
+LABEL_CALIBRATION = "label-calibration.json"  # and the calibration it fitted on them
+# A person's labels outlive the run they were given on (they name items, not rows): a new run
+# into OUT, e.g. with ``--calibration OUT/label-calibration.json``, carries them over.
+CARRIED = (LABELS, LABEL_CALIBRATION)
 # What a run writes into its directory; anything else in OUT is not ours to delete.
 RUN_ENTRIES = frozenset(
-    {"index", "clusters.jsonl", "clusters.jsonl.tmp", "report.html", "summary.json", MANIFEST}
+    {
+        "index",
+        "clusters.jsonl",
+        "clusters.jsonl.tmp",
+        "report.html",
+        "summary.json",
+        MANIFEST,
+        *CARRIED,
+    }
 )
 
 
@@ -181,10 +194,14 @@ class StagingDir:
         """Mark the staged run complete and swap it in at ``OUT``.
 
         The checkpoint and the lock file are dropped first: a complete run needs neither.
+        The labelling files of the run it replaces are copied in (``CARRIED``).
         """
         for name in _checkpoint_files():
             (self.path / name).unlink(missing_ok=True)
         (self.path / LOCK).unlink(missing_ok=True)
+        for name in CARRIED:
+            if (self.out / name).is_file():
+                shutil.copy2(self.out / name, self.path / name)
         _write_manifest(self.path, {**self.manifest, "complete": True})
         fsync_path(self.path)
         old = old_dir(self.out)

@@ -32,7 +32,7 @@ def _options(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from fitrep.cli import dedup, quality, remote  # noqa: F401
+    from fitrep.cli import dedup, label, quality, remote  # noqa: F401
 
 
 _register()
