@@ -74,7 +74,8 @@ def test_the_written_calibration_scores_as_the_session_does(run):
         got = [layered.explain(e.item_a, e.item_b).score for e in pool.pairs]
     finally:
         layered.close()
-    assert np.allclose(got, expected, atol=1e-4)
+    bad = [(g, e) for g, e in zip(got, expected, strict=True) if abs(g - e) > 1e-4]
+    assert np.allclose(got, expected, atol=1e-4), bad
 
 
 def test_a_rerun_with_the_calibration_keeps_the_labels(run, tmp_path):

@@ -93,13 +93,22 @@ def gather(
     chosen = [keys[i] for i in np.argsort(margin, kind="stable")[:size].tolist()]
     pool = CandidatePool()
     for n, (a, b) in enumerate(chosen, start=1):
-        pool.add(reader.explain(a, b))
+        if not vetoed(exp := reader.explain(a, b)):
+            pool.add(exp)
         if progress and (n % 100 == 0 or n == len(chosen)):
             progress("explain", n, len(chosen))
     for a, b in include:
         if (a, b) not in pool.position:
             try:
-                pool.add(reader.explain(a, b))
+                exp = reader.explain(a, b)
             except NotFound:
                 continue  # an item no longer in this run: its label stays in the file, unused
+            if not vetoed(exp):
+                pool.add(exp)
     return pool
+
+
+def vetoed(exp: Explanation) -> bool:
+    """A hard gate (another size, colour, flavour...) decided the pair: no label can change
+    that, so the loop never asks about it nor fits on it."""
+    return any(g.fired and g.hard for g in exp.gates)
