@@ -16,6 +16,8 @@ class IndexConfig:
     rerank_factor: int = 4  # with a reduced space: pool of k * this, re-ranked in the full space
     max_checked: int = 8  # cluster members an item must agree with
     min_member_share: float = 0.25  # no checked member may score below this share of the threshold
+    core: int = 4  # a cluster's first members: the mean over them must pass core_share x threshold
+    core_share: float = 1.0  # (so a chain of similar siblings cannot drift from where it began)
     spdr_method: str = "auto"  # auto | identity | pca | umap
     spdr_components: int | None = None  # None: the method's default (pca 64, umap 32)
     spdr_min_items: int = 20_000  # below: exact search in the full space

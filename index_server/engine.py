@@ -67,7 +67,14 @@ class IndexEngine:
         self.candidates = CandidateGenerator(self.rows, self.config, self.calibration.weights)
         self.scorer: RowScorer | None = None
         self.encoder = ""  # the encoder the index's vectors come from; "" when not recorded
-        fbc = FBC(self.calibration.threshold, self.config.max_checked, self.config.min_member_share)
+        cfg = self.config
+        fbc = FBC(
+            self.calibration.threshold,
+            cfg.max_checked,
+            cfg.min_member_share,
+            rep_share=cfg.core_share,
+            core=cfg.core,
+        )
         self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
         load_engine_state(self)
 
