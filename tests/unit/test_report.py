@@ -107,7 +107,7 @@ def test_a_joined_member_links_to_its_explanation(run) -> None:
     assert p2["via"] == "p1"
     assert data["run"] == shlex.quote(str(tmp_path))  # the page shows `fitrep explain p2 p1 --run`
     assert "fitrep explain ${shell(m.id)} ${shell(m.via)} --run ${data.run}" in page
-    assert p2["explain"]["gates"] == [["edition_mismatch", "pro"]]
+    assert p2["explain"]["gates"] == [["edition_mismatch", "pro", False]]  # soft: no veto
     assert p2["explain"]["evidence"] == {"token_jaccard": 0.8}
     assert p2["levels"] == {"primary": 0.95, "visual": 0.8}
     assert "explain" not in data["clusters"][0]["members"][0]  # the first member joined nothing

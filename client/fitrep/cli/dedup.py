@@ -72,7 +72,8 @@ def dedup(
         finally:
             staging.release()
     console.print(
-        f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters, "
+        f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters "
+        f"in {summary['families']} families, "
         f"[bold]{summary['duplicates']}[/] duplicates found "
         f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s"
     )

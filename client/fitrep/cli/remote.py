@@ -206,8 +206,11 @@ def _print_explanation(exp: Explanation) -> None:
                 f"[dim]{s.level.name}[/]", "[dim]absent[/]", f"[dim]{s.weight:.2f}[/]", ""
             )
     stdout.print(table)
+    gates = {g.name for g in exp.gates}
     evidence = {
-        k: v for k, v in exp.features.items() if not k.startswith("cos_") and k != "weighted_cos"
+        k: v
+        for k, v in exp.features.items()
+        if not k.startswith("cos_") and k != "weighted_cos" and k not in gates
     }
     if evidence:
         stdout.print(

@@ -39,8 +39,9 @@ def _explanation(exp: Explanation) -> dict[str, object]:
             [s.level.name.lower(), round(s.similarity, 3), round(s.weight, 2), s.present]
             for s in exp.per_level
         ],
-        "gates": [[g.name, g.detail] for g in exp.gates if g.fired],
+        "gates": [[g.name, g.detail, g.hard] for g in exp.gates if g.fired],
         "evidence": evidence,
+        "verdict": exp.verdict,
     }
 
 
@@ -113,5 +114,5 @@ def build_payload(
             if concepts and concepts.get(item.id):
                 row["concepts"] = _concepts(concepts[item.id])
             rows.append(row)
-        out.append({"id": cluster_id, "members": rows})
+        out.append({"id": cluster_id, "family": members[0][1].family_id, "members": rows})
     return out

@@ -21,7 +21,7 @@
   function text(c) {
     let t = haystack.get(c);
     if (t === undefined) {
-      t = (c.id + " " + c.members.map((m) => m.id + " " + m.title).join(" ")).toLowerCase();
+      t = (c.id + " " + (c.family || "") + " " + c.members.map((m) => m.id + " " + m.title).join(" ")).toLowerCase();
       haystack.set(c, t);
     }
     return t;
@@ -65,8 +65,10 @@
   function gates(m) {
     if (!m.explain) return `<span class="muted">—</span>`;
     if (!m.explain.gates.length) return `<span class="muted">none fired</span>`;
+    // a hard gate would have vetoed the join: only soft evidence can fire inside a cluster
     return m.explain.gates
-      .map(([g, d]) => `<span class="gate" title="${esc(d || g)}">${esc(g.replace(/_/g, " "))}</span>`)
+      .map(([g, d, hard]) => `<span class="gate${hard ? "" : " soft"}" title="${esc(d || g)}">` +
+        `${esc(g.replace(/_/g, " "))}</span>`)
       .join("");
   }
 
@@ -114,7 +116,9 @@
       const ev = Object.entries(e.evidence).map(([k, v]) => `${esc(k.replace(/_/g, " "))} ${num(v, 2)}`);
       side.push(`<p class="verdict"><b>score ${num(e.score)}</b> vs threshold ${num(e.threshold)}: ` +
         (e.duplicate ? `<span class="ok">duplicates</span>` : `<span class="no">not duplicates</span>`) + `</p>`);
-      for (const [g, d] of e.gates) side.push(`<p class="gatefired">gate ${esc(g)} fired ${esc(d)}</p>`);
+      for (const [g, d, hard] of e.gates)
+        side.push(`<p class="gatefired">${hard ? "hard" : "soft"} gate ${esc(g)} fired ${esc(d)}</p>`);
+      if (e.verdict) side.push(`<p><b>why</b> ${esc(e.verdict)}</p>`);
       if (ev.length) side.push(`<p><b>evidence</b> ${ev.join(" · ")}</p>`);
       if (m.concepts) side.push(`<p><b>concepts</b> ${esc(m.concepts)}</p>`);
       parts.push(`<div class="expwrap">${table}<div class="side">${side.join("")}</div></div>`);
@@ -132,7 +136,8 @@
     const html = shown.map((c) => {
       const ci = c.index;
       const n = c.members.length;
-      return `<article class="cluster"><h3><span class="mono">${esc(c.id)}</span>` +
+      const fam = c.family ? `<span class="family mono" title="same product up to variants">${esc(c.family)}</span>` : "";
+      return `<article class="cluster"><h3><span class="mono">${esc(c.id)}</span>${fam}` +
         `<span class="size">${n} item${n > 1 ? "s" : ""}</span></h3><table class="members">` +
         (images ? `<col class="c-thumb">` : "") + `<col><col class="c-via"><col class="c-score">` +
         `<col class="c-levels"><col class="c-gates"><col class="c-act">` +
