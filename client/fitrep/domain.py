@@ -84,7 +84,8 @@ class Overloaded(FitrepError):
 # Kinds of variant attribute: a different value of any of them is a different item (SKU).
 # "mtier" is a tier bound to a model number ("13 Pro"); "model" a number naming a model
 # ("iphone=13").
-VARIANT_KINDS = ("colour", "flavour", "size", "tier", "mtier", "gen", "model", "edition")
+# "other": a variant a model named that no word list knows (kept, never gated on).
+VARIANT_KINDS = ("colour", "flavour", "size", "tier", "mtier", "gen", "model", "edition", "other")
 
 # Flavours that tell siblings apart only weakly ("original" beside a named flavour) or that
 # are often the product itself ("Schokolade mit Haselnüssen" is the hazelnut bar, "BBQ

@@ -16,7 +16,8 @@ from typing import Any
 
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 
-from mllm_server.chie.text_parse import code_key, normalise
+from mllm_server.chie.text_parse import code_key, format_quantity, normalise, parse
+from mllm_server.chie.variants import variant_attributes
 
 DEFAULT_PROMPT = "concepts_v1"
 
@@ -155,6 +156,16 @@ def parse_answer(
         if name == "code":
             # The same canonical form the rules backend gives codes, so gates compare alike.
             values = list(dict.fromkeys(code_key(v.replace(" ", "")) for v in values))
+        elif name == "quantity":  # "0,5 l" -> "500 ml": the canonical units the gates compare
+            values = list(
+                dict.fromkeys(format_quantity(q) for v in values for q in parse(v).quantities)
+            )
+        elif name == "variant":  # "vanille" -> "flavour:vanilla"; unknown words kept as "other"
+            values = list(
+                dict.fromkeys(
+                    x for v in values for x in (variant_attributes(parse(v)) or [f"other:{v}"])
+                )
+            )
         if values:
             anchors[name] = values
     return ConceptSet(

@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +331,13 @@ class VLLMExtractor:
         """Add what is cheap and deterministic, so it is not cached: the verifier's other
         anchors (code_any, tokens, numbers) from the text rules, and the pixel features."""
         rules = self._rules.extract_one(item)
-        concepts.anchors = rules.anchors.merged(concepts.anchors)
+        model = concepts.anchors
+        concepts.anchors = rules.anchors.merged(model)
+        # Variants: what the model read (the package, the picture) beside what the title
+        # rules read; a kind the model did not name keeps the rules' values.
+        said = {v.partition(":")[0] for v in model.variant}
+        kept = [v for v in rules.anchors.variant if v.partition(":")[0] not in said]
+        concepts.anchors = replace(concepts.anchors, variant=(*model.variant, *kept))
         concepts.image_features = rules.image_features
         if Level.VISUAL in rules.levels:
             concepts.levels[Level.VISUAL] = rules.levels[Level.VISUAL]
