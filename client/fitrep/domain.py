@@ -126,6 +126,7 @@ class Anchors:
     variant_words: tuple[str, ...] = ()  # tokens that name a variant value ("vanilla")
     words_any: tuple[str, ...] = ()  # every content word of the item (bounded)
     fields: tuple[str, ...] = ()  # "<column>=<its words>" of each descriptive attribute
+    price: tuple[str, ...] = ()  # the listed price, a plain number (shops differ, 4x do not)
 
     @property
     def codes_any(self) -> tuple[str, ...]:

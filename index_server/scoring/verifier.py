@@ -46,7 +46,7 @@ LEXICAL_FEATURES = (
 # columns both records fill (a paper's authors, a song's artist, a restaurant's city). It is
 # what travels between domains whose columns differ: measured leave-one-domain-out in
 # ``benchmarks/transfer.py``.
-RECORD_FEATURES = ("record_code_overlap", "field_against")
+RECORD_FEATURES = ("record_code_overlap", "field_against", "price_gap")
 ANCHOR_FEATURES = (
     "code_match",
     "token_jaccard",
@@ -154,6 +154,13 @@ def _fields(values: Sequence[str]) -> dict[str, set[str]]:
     return out
 
 
+def _price_gap(prices: list[float]) -> float:
+    """0 within a factor of 1.5 (or when a price is missing), rising to 1 at a factor of 10."""
+    if len(prices) != 2 or min(prices) <= 0:
+        return 0.0
+    return min(max(abs(math.log(prices[0] / prices[1])) - _PRICE_SLACK, 0.0) / _PRICE_SPAN, 1.0)
+
+
 def record_features(a: Anchors, b: Anchors) -> dict[str, float]:
     """Disagreement of the shared descriptive columns and overlap of the codes anywhere in
     the two records, each in [0, 1] (the chunk bound relies on that range)."""
@@ -161,7 +168,12 @@ def record_features(a: Anchors, b: Anchors) -> dict[str, float]:
     fields_a, fields_b = _fields(a.fields), _fields(b.fields)
     common = fields_a.keys() & fields_b.keys()
     agreement = [_jaccard(fields_a[k], fields_b[k]) for k in common]
+    prices = [float(x) for x in (*a.price[:1], *b.price[:1])]
     return {
+        # Two shops price one item alike; an upgrade, an academic licence or a six-pack is
+        # priced apart: the log price ratio beyond a factor of 1.5, 1 at a factor of 10 (0
+        # when a price is missing).
+        "price_gap": _price_gap(prices),
         # How far the columns both records fill disagree (word overlap below one half); 0
         # without such columns, so a catalogue with no descriptive columns is judged as
         # before. Its mirror, agreement as support, was measured and dropped: it did not
@@ -171,6 +183,10 @@ def record_features(a: Anchors, b: Anchors) -> dict[str, float]:
             len(codes_a & codes_b) / min(len(codes_a), len(codes_b)) if codes_a and codes_b else 0.0
         ),
     }
+
+
+_PRICE_SLACK = math.log(1.5)  # shops' prices of one item differ this much without meaning
+_PRICE_SPAN = math.log(10) - _PRICE_SLACK
 
 
 def level_feature(level: Level) -> str:

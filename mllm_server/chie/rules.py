@@ -11,6 +11,7 @@ is a variant of the product, so it becomes a "variant" anchor that the verifier 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from fitrep.domain import Anchors, ConceptSet, Item, Level
@@ -46,6 +47,19 @@ _MAX_FIELD_WORDS = 24
 
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
+
+
+_PRICE = re.compile(r"(\d+(?:[.,]\d+)?)")
+
+
+def _price(attributes: dict[str, str]) -> str:
+    """The item's price as a plain number ("$1,299.00" -> "1299"), "" when none or zero."""
+    for key in ("price", "cost"):
+        if m := _PRICE.search(attributes.get(key, "").replace(",", "")):
+            value = float(m.group(1))
+            if value > 0:
+                return f"{value:g}"
+    return ""
 
 
 def _role_free(word: str) -> bool:
@@ -161,6 +175,8 @@ class RulesExtractor:
                 # write differently, not a value to compare column by column.
                 if len(words) <= _MAX_FIELD_WORDS:
                     fields.append(f"{k}={' '.join(sorted(words))}")
+        price = _price(attributes)
+        anchors["price"] = [price] if price else []
         anchors["code"] = _unique(anchors["code"] + identifiers)
         anchors["code_any"] = _unique(anchors["code_any"] + identifiers)
         anchors["fields"] = _unique(fields)

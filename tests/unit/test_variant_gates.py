@@ -114,3 +114,18 @@ def test_a_hard_gate_vetoes_whatever_the_score():
     assert set(HARD_GATES) <= set(gates)
     same = verifier.score(v, a, v[None, :], [_anchors("Coca Cola 0,5 l")])
     assert same.probability[0] > 0.99
+
+
+def test_price_gap_reads_the_listed_price_and_ignores_small_differences():
+    from index_server.scoring.verifier import record_features
+
+    def gap(p: str, q: str) -> float:
+        return record_features(_anchors("Office 2019", price=p), _anchors("Office 2019", price=q))[
+            "price_gap"
+        ]
+
+    assert _anchors("x", price="$1,299.00").price == ("1299",)
+    assert gap("$100", "$120") == 0.0  # two shops, one item
+    assert gap("$100", "") == 0.0  # a missing price is no evidence
+    assert 0.0 < gap("$100", "$400") < 1.0  # an upgrade or academic licence
+    assert gap("10", "200") == 1.0
