@@ -28,6 +28,9 @@ class IndexConfig:
     threads: int | None = None
     search_backend: str = "faiss"  # faiss | torch (exact matrix-product search, for a GPU)
     search_device: str = "auto"  # torch backend: auto (cuda when present) | cpu | cuda[:N]
+    # which member stands for a cluster: first | most-complete | column:NAME
+    # (clustering/representative.py)
+    representative: str = "first"
 
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

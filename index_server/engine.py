@@ -6,19 +6,42 @@ blocking) -> scoring (``scoring.row_scorer``: the calibrated verifier) -> cluste
 (explain, query, get_cluster, info) are answered by ``queries.IndexReader``. The one object
 both the gRPC servicer and the in-process Pipeline drive. Single writer: every call holds the
 engine's one lock.
+
+Assign is an upsert per item id (``upserts``): a changed item gets a new row, its old row is
+removed from its cluster first, and the new one is judged like a new item. Representatives
+(``clustering.representative``) are derived from the members; the calls that change them
+report and log the change.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from fitrep.domain import Assignment, Cluster, EmbeddedItem, Explanation, IndexInfo, Neighbor
+from fitrep.domain import (
+    Assignment,
+    AssignResult,
+    Cluster,
+    EmbeddedItem,
+    Explanation,
+    IndexInfo,
+    Neighbor,
+    RepresentativeChange,
+)
 
 from index_server.candidates.generator import CandidateGenerator
+from index_server.clustering.cluster_ids import format_cluster_id
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.fbc import FBC
+from index_server.clustering.representative import (
+    RepresentativePolicy,
+    Representatives,
+    changed,
+)
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
@@ -27,14 +50,24 @@ from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
 from index_server.storage.decision_log import DecisionLog
+from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
+from index_server.storage.faults import (
+    DECODE_ERRORS,
+    CorruptStore,
+    is_disk_full,
+    no_space,
+    restore_advice,
+)
 from index_server.storage.persistence import load_engine_state, persist_rows
 from index_server.storage.rows import RowTable
 from index_server.storage.snapshot import check_snapshot, write_snapshot
 from index_server.storage.store import ClusterStore
+from index_server.upserts import BatchPlan, plan_batch
 from index_server.validation import check_batch
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("fitrep.index")
 
 
 class IndexEngine:
@@ -43,17 +76,32 @@ class IndexEngine:
     def __init__(self, data_dir: Path | None = None, config: IndexConfig | None = None) -> None:
         self.config = config or IndexConfig()
         self.data_dir = Path(data_dir) if data_dir is not None else self.config.data_dir
+        self.policy = RepresentativePolicy.parse(self.config.representative)
         self.calibration = Calibration.load(self.config.calibration)
+        # what the engine did since start (metrics): added, updated, moved, unchanged,
+        # representative_changes, disk_full
+        self.counts: Counter[str] = Counter()
         self.dir_lock = DataDirLock(self.data_dir) if self.data_dir else None
         try:
             if self.data_dir:
                 check_snapshot(self.data_dir)
             self.store = ClusterStore(self.data_dir / "store.sqlite" if self.data_dir else None)
+            self.lock = threading.RLock()
+            self._load()
+            recorded = self.store.get_meta().get("representative", str(self.policy))
+            if recorded != str(self.policy):
+                log.info("event=representative_policy from=%s to=%s", recorded, self.policy)
+        except CorruptStore as exc:
+            self._close_after_failed_start()
+            raise CorruptStore(f"{exc}; {restore_advice(self.data_dir)}") from None
         except BaseException:
-            self._release_lock()
+            self._close_after_failed_start()
             raise
-        self.lock = threading.RLock()
-        self._load()
+
+    def _close_after_failed_start(self) -> None:
+        if hasattr(self, "store"):
+            self.store.close()
+        self._release_lock()
 
     def _load(self) -> None:
         """Memory state from the store: at start-up, and to roll back a failed batch.
@@ -76,7 +124,11 @@ class IndexEngine:
             core=cfg.core,
         )
         self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
-        load_engine_state(self)
+        self.representatives = Representatives(self.policy)
+        try:
+            load_engine_state(self)
+        except DECODE_ERRORS as exc:  # a row the store gave back that does not make sense
+            raise self.store.corrupt(f"stored rows do not load ({exc})") from None
 
     # -- shorthands for the parts ----------------------------------------------------------
     @property
@@ -104,69 +156,175 @@ class IndexEngine:
     def assign(
         self, items: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
-        """Incremental assignment; idempotent per item id."""
+        """Incremental assignment, an upsert per item id (see ``assign_items``)."""
+        return self.assign_items(items, progress=progress).assignments
+
+    def assign_items(
+        self,
+        items: Sequence[EmbeddedItem],
+        if_absent: bool = False,
+        progress: Progress | None = None,
+    ) -> AssignResult:
+        """Known ids with the same content get their stored assignment, changed ones are
+        judged again (``if_absent``: AlreadyExists instead); the clusters whose
+        representative changed come with the answer."""
         with self.lock:
-            return self._assign(items, refit=False, progress=progress)
+            return self._assign(items, False, progress, if_absent)
 
     def build(
         self, items: Sequence[EmbeddedItem], progress: Progress | None = None
     ) -> list[Assignment]:
         """Batch: add all items, fit SPDR on everything, then cluster in input order."""
         with self.lock:
-            return self._assign(items, refit=True, progress=progress)
+            return self._assign(items, True, progress).assignments
 
     def _assign(
-        self, items: Sequence[EmbeddedItem], refit: bool, progress: Progress | None
-    ) -> list[Assignment]:
+        self,
+        items: Sequence[EmbeddedItem],
+        refit: bool,
+        progress: Progress | None,
+        if_absent: bool = False,
+    ) -> AssignResult:
         row_of, deleted = self.rows.row_of, self.rows.deleted
         gone = {it.item_id for it in items if row_of.get(it.item_id, -1) in deleted}
         check_batch(items, self.rows.layout, self.encoder, gone)
-        fresh: dict[str, EmbeddedItem] = {}
-        for item in items:
-            if item.item_id not in row_of and item.item_id not in fresh:
-                fresh[item.item_id] = item
-        new_items = list(fresh.values())
+        plan = plan_batch(items, self.rows, self.store, if_absent)
         if progress:
             progress("received", len(items), len(items))
-        if new_items:
-            try:
-                self._add(new_items, refit, progress)
-            except BaseException:
-                self._load()  # all or nothing: back to the last committed batch
-                raise
-        decisions = self.clusterer.decisions
-        return [decisions[self.rows.row_of[item.item_id]] for item in items]
+        reps: dict[int, int] = {}
+        if plan.fresh:
+            with self._rolled_back_on_failure():
+                reps = self._add(plan, refit, progress)
+        self.counts.update(c.name.lower() for c in plan.changes)
+        decisions, cluster_of, ids = self.clusterer.decisions, self.fbc.cluster_of, self.rows.ids
+        rows = [self.rows.row_of[item.item_id] for item in items]
+        now = self._representatives(cluster_of[row] for row in rows)
+        answers = []
+        for row, change in zip(rows, plan.changes, strict=True):
+            a = decisions[row]
+            a.change, a.representative_id = change, ids[now[cluster_of[row]]]
+            answers.append(a)
+        return AssignResult(answers, self._report_changes(reps))
 
-    def _add(self, new_items: list[EmbeddedItem], refit: bool, progress: Progress | None) -> None:
+    def _add(self, plan: BatchPlan, refit: bool, progress: Progress | None) -> dict[int, int]:
+        """Store and decide ``plan.fresh``; the representative rows of the clusters it touched
+        before the batch (-1: none), for ``_report_changes``."""
+        new_items = plan.fresh
         if self.rows.layout is None:
             self.set_layout(infer_layout([item.embeddings for item in new_items]))
             self.encoder = next(
                 (it.embeddings.encoder for it in new_items if it.embeddings.encoder), ""
             )
-        assert self.rows.layout is not None and self.scorer is not None
-        full = concatenate([it.embeddings for it in new_items], self.rows.layout)
+        layout = self.rows.layout
+        assert layout is not None and self.scorer is not None
+        full = concatenate([it.embeddings for it in new_items], layout)
+        digests = [item_digest(it, v, layout) for it, v in zip(new_items, full, strict=True)]
+        old_rows = plan.replaces  # item id -> its current row, for changed items
+        before = self._representatives(self.fbc.cluster_of[r] for r in old_rows.values())
+        previous = {row: self.fbc.cluster_of[row] for row in old_rows.values()}
+        for row in old_rows.values():  # out of the way: the new version is judged afresh
+            self.rows.deleted.add(row)
+            self.fbc.remove(row)
         rows = self.rows.append(new_items, full)
+        replaced: dict[int, int] = {}
+        for row, item in zip(rows, new_items, strict=True):
+            old = old_rows.get(item.item_id)
+            self.representatives.append(
+                item.concepts.profile, None if old is None else self.representatives.arrival(old)
+            )
+            if old is not None:
+                replaced[old] = row
+                if previous[old] not in self.fbc.members:  # it was alone: it may keep its id
+                    self.fbc.keep.setdefault(row, previous[old])
         self.candidates.register(rows)
         if refit:
             self.candidates.refit(self.data_dir, progress)
         else:
             self.candidates.add(rows, self.data_dir)
         self.clusterer.decide(
-            rows, self.candidates.candidates, self.scorer, self.rows.layout.levels, progress
+            rows, self.candidates.candidates, self.scorer, layout.levels, progress
         )
-        persist_rows(self, rows, new_items)
+        self.fbc.keep.clear()
+        for old, row in replaced.items():
+            self.clusterer.decisions.set_previous(row, previous[old])
+        fresh = set(rows)
+        for cluster in {self.fbc.cluster_of[row] for row in rows} - set(before):
+            members = [m for m in self.fbc.members[cluster] if m not in fresh]
+            before[cluster] = self.representatives.choose(members)
+        persist_rows(self, rows, new_items, digests, replaced)
+        self._log_moves(replaced, previous)
+        return before
+
+    def _log_moves(self, replaced: dict[int, int], previous: dict[int, int]) -> None:
+        for old, row in replaced.items():
+            was, now = previous[old], self.fbc.cluster_of[row]
+            if was != now:
+                self.counts["moved"] += 1
+                log.info(
+                    "event=item_moved item=%s from=%s to=%s",
+                    self.rows.ids[row],
+                    format_cluster_id(was),
+                    format_cluster_id(now),
+                )
+
+    def _representatives(self, clusters: Iterable[int]) -> dict[int, int]:
+        """Cluster -> its representative row now (-1: no member left)."""
+        members = self.fbc.members
+        return {c: self.representatives.choose(members.get(c, [])) for c in set(clusters)}
+
+    def _report_changes(self, before: dict[int, int]) -> list[RepresentativeChange]:
+        """The clusters of ``before`` (cluster -> its representative row before the call)
+        whose representative item differs now, logged. A cluster that is new is not a
+        change, nor a representative whose item only got a new version."""
+        ids, out = self.rows.ids, []
+        for cluster, old, new in changed(before, self._representatives(before)):
+            if old < 0 or (new >= 0 and ids[old] == ids[new]):
+                continue
+            change = RepresentativeChange(
+                format_cluster_id(cluster), ids[old], ids[new] if new >= 0 else ""
+            )
+            log.info(
+                "event=representative_changed cluster=%s from=%s to=%s policy=%s",
+                change.cluster_id,
+                change.previous_id,
+                change.representative_id or "-",
+                self.policy,
+            )
+            out.append(change)
+        self.counts["representative_changes"] += len(out)
+        return out
 
     def delete(self, item_ids: Sequence[str]) -> int:
+        return self.delete_items(item_ids)[0]
+
+    def delete_items(self, item_ids: Sequence[str]) -> tuple[int, list[RepresentativeChange]]:
+        """Remove live items; how many, and the clusters whose representative changed."""
         with self.lock:
             row_of, deleted = self.rows.row_of, self.rows.deleted
             rows = [row_of[i] for i in dict.fromkeys(item_ids) if i in row_of]
             rows = [r for r in rows if r not in deleted]
-            for row in rows:
-                deleted.add(row)
-                self.fbc.remove(row)
+            before = self._representatives(self.fbc.cluster_of[r] for r in rows)
             if rows:
-                self.store.commit(deleted_rows=rows)
-            return len(rows)
+                with self._rolled_back_on_failure():
+                    for row in rows:
+                        deleted.add(row)
+                        self.fbc.remove(row)
+                    self.store.commit(deleted_rows=rows)
+            return len(rows), self._report_changes(before)
+
+    @contextmanager
+    def _rolled_back_on_failure(self) -> Iterator[None]:
+        """All or nothing: a write that fails reloads the last committed state from the store
+        (SQLite rolled its own transaction back); a full disk becomes ``NoSpace``."""
+        try:
+            yield
+        except BaseException as exc:
+            self._load()
+            if is_disk_full(exc):
+                self.counts["disk_full"] += 1
+                log.error("event=disk_full dir=%s error=%s", self.data_dir, exc)
+                raise no_space(self.data_dir, exc) from exc
+            raise
 
     def snapshot(self, path: Path) -> tuple[Path, int]:
         """A consistent copy of the index at ``path``, written atomically (``storage.snapshot``)."""
@@ -178,13 +336,25 @@ class IndexEngine:
                 if reducer is not None:
                     reducer.save(tmp / f"reducer-v{self.candidates.index_version}.pkl")
 
-            return write_snapshot(Path(path), write, self.rows.live), self.rows.live
+            try:
+                return write_snapshot(Path(path), write, self.rows.live), self.rows.live
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                self.counts["disk_full"] += 1
+                raise no_space(Path(path).parent, exc) from exc
 
     # -- reading (``queries.IndexReader``) --------------------------------------------------
     def _reader(self) -> IndexReader:
         """The read side over the current parts; call with the lock held."""
         return IndexReader(
-            self.rows, self.candidates, self.scorer, self.clusterer, self.calibration, self.encoder
+            self.rows,
+            self.candidates,
+            self.scorer,
+            self.clusterer,
+            self.calibration,
+            self.encoder,
+            self.representatives,
         )
 
     def explain(self, item_a: str, item_b: str) -> Explanation:

@@ -8,7 +8,7 @@ a reader kept across calls could answer from state that was rolled back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from fitrep.domain import (
@@ -31,6 +31,7 @@ from index_server.clustering.cluster_ids import (
     resolve,
 )
 from index_server.clustering.clusterer import Clusterer
+from index_server.clustering.representative import Representatives
 from index_server.integration import concatenate
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
@@ -53,6 +54,7 @@ class IndexReader:
     clusterer: Clusterer
     calibration: Calibration
     encoder: str
+    representatives: Representatives
 
     @property
     def verifier(self) -> PairVerifier:
@@ -79,7 +81,11 @@ class IndexReader:
             score=p,
             threshold=verifier.threshold,
             duplicate=same,
-            per_level=verifier.level_scores(s, 0),
+            # float16 vectors can give a cosine a hair past 1: report what a cosine can be
+            per_level=[
+                replace(ls, similarity=min(max(ls.similarity, -1.0), 1.0))
+                for ls in verifier.level_scores(s, 0)
+            ],
             gates=verifier.gates(s, 0, details),
             cluster_a=clusterer.cluster_id(a) if a in fbc.cluster_of else "",
             cluster_b=clusterer.cluster_id(b) if b in fbc.cluster_of else "",
@@ -193,11 +199,13 @@ class IndexReader:
         names = [
             format_cluster_id(a) for a, t in aliases.items() if resolve(aliases, t) == canonical
         ]
+        ids = self.rows.ids
         return Cluster(
             format_cluster_id(canonical),
-            [self.rows.ids[r] for r in members],
+            [ids[r] for r in members],
             names,
-            format_family_id(self.clusterer.fbc.family_of.get(canonical, canonical)),
+            family_id=format_family_id(self.clusterer.fbc.family_of.get(canonical, canonical)),
+            representative_id=ids[self.representatives.choose(members)],
         )
 
     def info(self) -> IndexInfo:

@@ -44,6 +44,21 @@ def _megapixels(n: float) -> str:
     return f"{n / 1e6:.4g} megapixels"
 
 
+def image_pixels(image: bytes | Path | None) -> int:
+    """Width x height from the image's header (nothing decoded); 0 without a readable one.
+    What ``--representative most-complete`` compares after the number of filled fields."""
+    if image is None:
+        return 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            source = io.BytesIO(image) if isinstance(image, bytes | bytearray) else image
+            with Image.open(source) as img:
+                return int(img.size[0] * img.size[1])
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return 0
+
+
 def check_image(data: bytes, where: str, limits: ImageLimits) -> int:
     """Decode ``data`` fully; its pixel count. InvalidInput (naming ``where``) when it is not a
     readable image or has more pixels than ``limits`` allow; the header is read first, so a

@@ -23,6 +23,10 @@ SOURCE_HELP = {
     "fitrep_cache_hits_total": "embedding-string and concept cache hits (concept tier)",
     "fitrep_fallbacks_total": "items the model backend left to the rules fallback",
     "fitrep_index_items": "items in the index (index tier)",
+    "fitrep_items_updated_total": "items assigned again with changed content (index tier)",
+    "fitrep_items_moved_total": "changed items that left their cluster (index tier)",
+    "fitrep_representative_changes_total": "clusters whose representative changed (index tier)",
+    "fitrep_disk_full_total": "calls refused with 'no space left on DIR' (index tier)",
 }
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)

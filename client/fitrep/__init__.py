@@ -5,6 +5,7 @@ two gRPC servers. Both speak the domain objects re-exported here.
 """
 
 from fitrep.domain import (
+    AlreadyExists,
     Assignment,
     Cluster,
     ConceptSet,
@@ -13,8 +14,10 @@ from fitrep.domain import (
     FitrepError,
     InvalidInput,
     Item,
+    ItemChange,
     Level,
     LevelEmbeddings,
+    NoSpace,
     NotFound,
     Overloaded,
 )
@@ -22,6 +25,7 @@ from fitrep.domain import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlreadyExists",
     "Assignment",
     "Cluster",
     "ConceptSet",
@@ -30,8 +34,10 @@ __all__ = [
     "FitrepError",
     "InvalidInput",
     "Item",
+    "ItemChange",
     "Level",
     "LevelEmbeddings",
+    "NoSpace",
     "NotFound",
     "Overloaded",
     "__version__",

@@ -225,10 +225,15 @@ EXTRACT = Call(
     lambda resp: [wire.embedded_from_pb(m, f"items[{i}]", False) for i, m in enumerate(resp.items)],
 )
 CONCEPT_INFO = Call("concept", "GetInfo", spb.GetConceptInfoRequest, wire.concept_info_from_pb)
+# An upsert: a retry re-sends the same content, which is answered with what is stored.
 ASSIGN = Call(
     "index",
     "AssignItems",
-    lambda batch, rid: ipb.AssignItemsRequest(items=_embedded_pb(batch), request_id=rid),
+    lambda batch, rid, if_absent: ipb.AssignItemsRequest(
+        items=_embedded_pb(batch),
+        request_id=rid,
+        mode=ipb.ASSIGN_MODE_IF_ABSENT if if_absent else ipb.ASSIGN_MODE_UPSERT,
+    ),
     lambda resp: [wire.assignment_from_pb(a) for a in resp.assignments],
 )
 QUERY = Call(

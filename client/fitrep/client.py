@@ -82,14 +82,21 @@ class Client(Transport):
         return self._run(calls.CONCEPT_INFO)
 
     # -- index tier ----------------------------------------------------------------------
-    def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
-        """Incremental: new items join existing clusters. Retried safely (idempotent per id)."""
-        return self.assign_embedded(self.extract(items, progress=progress), progress)
+    def assign(
+        self, items: Sequence[Item], progress: Progress | None = None, if_absent: bool = False
+    ) -> list[Assignment]:
+        """Incremental upsert: new items join existing clusters, changed ones are judged again
+        (``if_absent``: AlreadyExists instead). Retried safely: the same content gets the
+        stored answer."""
+        return self.assign_embedded(self.extract(items, progress=progress), progress, if_absent)
 
     def assign_embedded(
-        self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
+        self,
+        embedded: Sequence[EmbeddedItem],
+        progress: Progress | None = None,
+        if_absent: bool = False,
     ) -> list[Assignment]:
-        return self._batched(calls.ASSIGN, embedded, "assign", progress)
+        return self._batched(calls.ASSIGN, embedded, "assign", progress, if_absent)
 
     def dedup(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
         """Batch: extract everything, then one BuildIndex stream (progress is forwarded)."""
@@ -211,14 +218,18 @@ class AsyncClient(Transport):
         return await self._run(calls.CONCEPT_INFO)
 
     async def assign(
-        self, items: Sequence[Item], progress: Progress | None = None
+        self, items: Sequence[Item], progress: Progress | None = None, if_absent: bool = False
     ) -> list[Assignment]:
-        return await self.assign_embedded(await self.extract(items, progress=progress), progress)
+        embedded = await self.extract(items, progress=progress)
+        return await self.assign_embedded(embedded, progress, if_absent)
 
     async def assign_embedded(
-        self, embedded: Sequence[EmbeddedItem], progress: Progress | None = None
+        self,
+        embedded: Sequence[EmbeddedItem],
+        progress: Progress | None = None,
+        if_absent: bool = False,
     ) -> list[Assignment]:
-        return await self._batched(calls.ASSIGN, embedded, "assign", progress)
+        return await self._batched(calls.ASSIGN, embedded, "assign", progress, if_absent)
 
     async def dedup(
         self, items: Sequence[Item], progress: Progress | None = None

@@ -7,6 +7,8 @@ LevelEmbeddings, Assignment, cluster_id.
 from __future__ import annotations
 
 import enum
+import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -79,6 +81,26 @@ class FailedPrecondition(FitrepError):
 
 class Overloaded(FitrepError):
     """A queue or batch limit was hit; the caller should back off."""
+
+
+class NoSpace(Overloaded):
+    """The index's disk is full: the batch was not stored. Not fixed by an immediate retry,
+    like the other RESOURCE_EXHAUSTED causes; the message starts with ``no space left on``."""
+
+
+class AlreadyExists(FitrepError):
+    """``if_absent``: an item id the index holds, sent with other content; ``field`` names it."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def has_readable_text(text: str) -> bool:
+    """A letter or digit of any script after NFKC: emoji, symbols and zero-width characters
+    alone give CHIE nothing to read, so such an item would reach the index with no vector."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in unicodedata.normalize("NFKC", text))
 
 
 # Kinds of variant attribute: a different value of any of them is a different item (SKU).
@@ -188,6 +210,56 @@ class Item:
             raise InvalidInput(f"{where}.id", "must be a non-empty string")
         if not (self.title.strip() or self.text.strip() or self.image is not None):
             raise InvalidInput(where, f"item {self.id!r} has no title, text or image")
+        if self.image is None and not has_readable_text(f"{self.title} {self.text}"):
+            raise InvalidInput(
+                where, f"item {self.id!r} has no readable text (no letter or digit) and no image"
+            )
+
+
+def read_number(value: str) -> float | None:
+    """A column value as a number (``12.5``, ``1e3``, a decimal comma ``12,5``); None when it is
+    not one or not finite."""
+    text = value.strip()
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class ItemProfile:
+    """How complete an item is, and its numeric columns: what a cluster's representative is
+    chosen by (``index_server.clustering.representative``). Filled by the concept tier from the
+    ``Item``, since the index tier never sees the item itself."""
+
+    filled_fields: int = 0  # non-empty title, text, image and attributes
+    image_pixels: int = 0  # width x height of the image; 0 without one
+    numbers: Mapping[str, float] = field(default_factory=dict)  # numeric attributes by column
+
+    @classmethod
+    def of(cls, item: Item, image_pixels: int = 0) -> ItemProfile:
+        filled = sum(1 for text in (item.title, item.text) if text.strip())
+        filled += (item.image is not None) + sum(1 for v in item.attributes.values() if v.strip())
+        numbers = {
+            k.lower(): n for k, v in item.attributes.items() if (n := read_number(v)) is not None
+        }
+        return cls(filled, image_pixels, numbers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filled_fields": self.filled_fields,
+            "image_pixels": self.image_pixels,
+            "numbers": dict(self.numbers),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ItemProfile:
+        data = data or {}
+        numbers = {str(k): float(v) for k, v in dict(data.get("numbers", {})).items()}
+        return cls(int(data.get("filled_fields", 0)), int(data.get("image_pixels", 0)), numbers)
 
 
 @dataclass
@@ -205,6 +277,7 @@ class ConceptSet:
     image_features: dict[str, np.ndarray] = field(default_factory=dict)
     backend: str = "rules"
     version: str = ""
+    profile: ItemProfile = field(default_factory=ItemProfile)
 
     def __post_init__(self) -> None:
         if not isinstance(self.anchors, Anchors):
@@ -240,9 +313,22 @@ class EmbeddedItem:
         return self.concepts.item_id
 
 
+class ItemChange(enum.IntEnum):
+    """What an assign or build call did with an item; values equal the proto enum numbers."""
+
+    UNSPECIFIED = 0  # not said (a server that predates it)
+    ADDED = 1  # a new id, judged now
+    UNCHANGED = 2  # same content as stored: the stored assignment
+    UPDATED = 3  # changed content, judged again now
+
+
 @dataclass
 class Assignment:
-    """Where an item went and why (``per_level`` holds the weighted level cosines)."""
+    """Where an item went and why (``per_level`` holds the weighted level cosines).
+
+    ``previous_cluster_id``: the cluster the item was in before this version of it arrived
+    ("" for its first version); it moved when that differs from ``cluster_id``.
+    """
 
     item_id: str
     cluster_id: str
@@ -252,6 +338,32 @@ class Assignment:
     is_new_cluster: bool = True
     confidence: float = 1.0
     family_id: str = ""  # the same product up to its variants (sizes, colours, flavours)
+    previous_cluster_id: str = ""
+    change: ItemChange = ItemChange.UNSPECIFIED
+    representative_id: str = ""
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.previous_cluster_id) and self.previous_cluster_id != self.cluster_id
+
+
+@dataclass(frozen=True)
+class RepresentativeChange:
+    """A cluster's representative changed: "" for ``previous_id`` when the cluster is new, for
+    ``representative_id`` when no member is left."""
+
+    cluster_id: str
+    previous_id: str
+    representative_id: str
+
+
+@dataclass
+class AssignResult:
+    """An assign call's answer: one assignment per item, in order, and the clusters whose
+    representative the call changed."""
+
+    assignments: list[Assignment]
+    representative_changes: list[RepresentativeChange] = field(default_factory=list)
 
 
 @dataclass
@@ -311,6 +423,7 @@ class Cluster:
     member_ids: list[str]
     aliases: list[str] = field(default_factory=list)
     family_id: str = ""
+    representative_id: str = ""
 
 
 @dataclass

@@ -6,30 +6,39 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from fitrep.domain import Assignment, Item
+from fitrep.domain import Assignment, Item, ItemChange
 
 
-def assignment_record(item: Item, a: Assignment) -> dict[str, object]:
-    return {
+def assignment_record(item: Item, a: Assignment, changes: bool = False) -> dict[str, object]:
+    """One clusters.jsonl line; ``changes`` (``fitrep assign``): what the call did with the
+    item and, for a changed one, the cluster it was in before."""
+    record: dict[str, object] = {
         "id": item.id,
         "cluster_id": a.cluster_id,
         "family_id": a.family_id,
+        "representative_id": a.representative_id or None,
         "nearest_id": a.nearest_item_id or None,
         "similarity": round(float(a.similarity), 4),
         "confidence": round(float(a.confidence), 4),
         "is_new_cluster": a.is_new_cluster,
         "per_level": {level.name.lower(): round(float(s), 4) for level, s in a.per_level.items()},
     }
+    if changes:
+        record["change"] = a.change.name.lower()
+        record["previous_cluster_id"] = a.previous_cluster_id or None
+    return record
 
 
-def write_clusters(out_dir: Path, items: Sequence[Item], assignments: Sequence[Assignment]) -> Path:
+def write_clusters(
+    out_dir: Path, items: Sequence[Item], assignments: Sequence[Assignment], changes: bool = False
+) -> Path:
     """Write ``out_dir/clusters.jsonl`` via a temp file, so a crash never leaves half a file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "clusters.jsonl"
     tmp = path.with_suffix(".jsonl.tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for item, a in zip(items, assignments, strict=True):
-            fh.write(json.dumps(assignment_record(item, a), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(assignment_record(item, a, changes), ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
 
@@ -47,4 +56,17 @@ def summarise(assignments: Sequence[Assignment]) -> dict[str, int]:
         "duplicates": sum(s - 1 for s in sizes.values()),
         "clusters_with_duplicates": sum(1 for s in sizes.values() if s > 1),
         "largest_cluster": max(sizes.values(), default=0),
+    }
+
+
+def summarise_changes(assignments: Sequence[Assignment]) -> dict[str, int]:
+    """What an assign call did: items added, updated (of which moved) and unchanged, and the
+    clusters it opened (a resent item's stored ``is_new_cluster`` opened nothing now)."""
+    fresh = (ItemChange.ADDED, ItemChange.UPDATED, ItemChange.UNSPECIFIED)
+    return {
+        "added": sum(a.change == ItemChange.ADDED for a in assignments),
+        "updated": sum(a.change == ItemChange.UPDATED for a in assignments),
+        "moved": sum(a.moved for a in assignments),
+        "unchanged": sum(a.change == ItemChange.UNCHANGED for a in assignments),
+        "opened": sum(a.is_new_cluster and a.change in fresh for a in assignments),
     }

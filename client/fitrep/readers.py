@@ -2,6 +2,12 @@
 
 Columns: ``id`` (required), ``title``, ``text`` (or ``description``), ``image`` (a file path,
 relative to the catalogue file); every other non-empty column becomes an attribute.
+
+A bad line stops the read, naming ``file:line`` (and the item id when there is one); with
+``skip_bad`` it is skipped and listed instead. An item whose only fault is a missing image
+is kept without it under ``skip_bad`` (listed in ``dropped_images``). An item needs readable
+text (a letter or digit, ``domain.has_readable_text``) or an image: a title of emoji or
+zero-width characters alone gives the concept tier nothing to read.
 """
 
 from __future__ import annotations
@@ -9,16 +15,48 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fitrep.domain import InvalidInput, Item
+from fitrep.domain import InvalidInput, Item, has_readable_text
 
 _TEXT_KEYS = ("text", "description")
 
 
 class CatalogueError(InvalidInput):
-    """A catalogue file that cannot be read; the message names the file and line."""
+    """A catalogue file that cannot be read; the message names the file and line, and
+    ``item_id`` the item when the line has one."""
+
+    def __init__(self, field_name: str, message: str, item_id: str | None = None) -> None:
+        super().__init__(field_name, message)
+        self.item_id = item_id
+
+    def to_json(self) -> dict[str, str | None]:
+        """For summary.json: ``line`` (file:line), ``id``, ``reason``."""
+        return {"line": self.field, "id": self.item_id, "reason": self.message}
+
+
+@dataclass
+class Catalogue:
+    """What ``read_catalogue`` read: the items, the bad lines it skipped, the images it
+    dropped (both only with ``skip_bad``), and each item's ``file:line``."""
+
+    items: list[Item]
+    skipped: list[CatalogueError] = field(default_factory=list)
+    dropped_images: list[CatalogueError] = field(default_factory=list)
+    lines: dict[str, str] = field(default_factory=dict)
+
+
+def unreadable(item: Item, where: str) -> CatalogueError | None:
+    """The error for an item without readable text and without an image, else None."""
+    if item.image is None and not has_readable_text(f"{item.title} {item.text}"):
+        return CatalogueError(
+            where,
+            f"item {item.id!r} has no readable text (no letter or digit) and no image",
+            item.id,
+        )
+    return None
 
 
 def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | CatalogueError]]:
@@ -48,11 +86,15 @@ def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | Catalogu
         raise CatalogueError("--encoding", f"unknown encoding {encoding!r}") from None
 
 
-def _to_item(record: dict[str, Any], where: str, base: Path) -> Item:
+def _to_item(
+    record: dict[str, Any], where: str, base: Path, dropped: list[CatalogueError] | None
+) -> Item:
+    """``dropped``: collects missing images instead of raising (``skip_bad``)."""
     record = {str(k).strip().lower(): v for k, v in record.items() if k is not None}
     raw_id = record.pop("id", None)
     if raw_id is None or str(raw_id).strip() == "":
         raise CatalogueError(where, "missing 'id'")
+    item_id = str(raw_id).strip()
     title = str(record.pop("title", "") or "").strip()
     text = ""
     for key in _TEXT_KEYS:
@@ -66,42 +108,55 @@ def _to_item(record: dict[str, Any], where: str, base: Path) -> Item:
         if not image.is_absolute():
             image = base / image
         if not image.exists():
-            raise CatalogueError(where, f"image file not found: {image}")
+            missing = CatalogueError(where, f"image file not found: {image}", item_id)
+            if dropped is None:
+                raise missing
+            dropped.append(missing)
+            image = None
     attributes = {
         k: str(v).strip()
         for k, v in record.items()
         if v is not None and str(v).strip() != "" and not isinstance(v, dict | list)
     }
-    item = Item(id=str(raw_id).strip(), title=title, text=text, image=image, attributes=attributes)
-    if not (title or text or image is not None):
-        raise CatalogueError(where, f"item {item.id!r} has no title, text or image")
+    item = Item(id=item_id, title=title, text=text, image=image, attributes=attributes)
+    if not (title or text or image_value):
+        raise CatalogueError(where, f"item {item.id!r} has no title, text or image", item_id)
+    error = unreadable(item, where)
+    if error is not None:
+        raise error
     return item
 
 
 def read_items(path: Path | str, encoding: str = "utf-8") -> list[Item]:
     """All items of a .jsonl or .csv catalogue; ids must be unique. The first bad line raises
     ``CatalogueError`` naming it."""
-    items, _ = read_catalogue(path, encoding)
-    return items
+    return read_catalogue(path, encoding).items
 
 
-def read_catalogue(
-    path: Path | str, encoding: str = "utf-8", skip_bad: bool = False
-) -> tuple[list[Item], list[CatalogueError]]:
-    """Items of a .jsonl or .csv catalogue, and (with ``skip_bad``) the errors of the lines
-    that were skipped; without it the first bad line raises. Each error names its line."""
+def read_catalogue(path: Path | str, encoding: str = "utf-8", skip_bad: bool = False) -> Catalogue:
+    """Items of a .jsonl or .csv catalogue; without ``skip_bad`` the first bad line raises,
+    with it every bad line is skipped and listed. Each error names its line."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
         raise CatalogueError(str(path), "is a directory; give a .jsonl or .csv file")
     base = path.resolve().parent
     items: list[Item] = []
-    skipped: list[CatalogueError] = []
+    out = Catalogue(items)
+    dropped = out.dropped_images if skip_bad else None
+    where_of: list[str] = []
 
     def bad(error: CatalogueError) -> None:
         if not skip_bad:
             raise error
-        skipped.append(error)
+        out.skipped.append(error)
+
+    def add(record: dict[str, Any], where: str) -> None:
+        try:
+            items.append(_to_item(record, where, base, dropped))
+            where_of.append(where)
+        except CatalogueError as exc:
+            bad(exc)
 
     if suffix in (".jsonl", ".ndjson"):
         for lineno, line in _open_lines(path, encoding):
@@ -119,10 +174,7 @@ def read_catalogue(
             if not isinstance(record, dict):
                 bad(CatalogueError(where, "each line must be a JSON object"))
                 continue
-            try:
-                items.append(_to_item(record, where, base))
-            except CatalogueError as exc:
-                bad(exc)
+            add(record, where)
     elif suffix == ".csv":
         lines = _csv_lines(_open_lines(path, encoding), bad)
         reader = csv.DictReader(lines)
@@ -141,27 +193,21 @@ def read_catalogue(
                 lineno = reader.reader.line_num  # DictReader.line_num lags behind on errors
                 bad(CatalogueError(f"{path}:{lineno}", f"malformed CSV: {exc}"))
                 continue
-            try:
-                items.append(_to_item(record, f"{path}:{reader.line_num}", base))
-            except CatalogueError as exc:
-                bad(exc)
+            add(record, f"{path}:{reader.line_num}")
     else:
         raise CatalogueError(str(path), f"unsupported file type {suffix!r}: use .jsonl or .csv")
-    seen: dict[str, int] = {}
     unique: list[Item] = []
-    for i, item in enumerate(items):
-        if item.id in seen:
-            bad(
-                CatalogueError(
-                    str(path), f"duplicate id {item.id!r} (items {seen[item.id] + 1} and {i + 1})"
-                )
-            )
+    for item, where in zip(items, where_of, strict=True):
+        if item.id in out.lines:
+            first = out.lines[item.id]
+            bad(CatalogueError(where, f"duplicate id {item.id!r} (first at {first})", item.id))
             continue
-        seen[item.id] = i
+        out.lines[item.id] = where
         unique.append(item)
     if not unique:
         raise CatalogueError(str(path), "no items")
-    return unique, skipped
+    out.items = unique
+    return out
 
 
 def _csv_lines(

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import grpc
 
-from fitrep.domain import FailedPrecondition, FitrepError, InvalidInput, NotFound, Overloaded
+from fitrep.domain import (
+    AlreadyExists,
+    FailedPrecondition,
+    FitrepError,
+    InvalidInput,
+    NoSpace,
+    NotFound,
+    Overloaded,
+)
 
 REQUEST_ID_KEY = "x-request-id"  # metadata key: the SDK sends it, servers log it
+NO_SPACE = "no space left on "  # how a NoSpace message starts, so the SDK can tell it apart
 
 
 class Unauthenticated(FitrepError):
@@ -44,7 +53,9 @@ def status_for(exc: BaseException, request_id: str = "-") -> tuple[grpc.StatusCo
         return grpc.StatusCode.NOT_FOUND, str(exc)
     if isinstance(exc, FailedPrecondition):
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
-    if isinstance(exc, Overloaded):
+    if isinstance(exc, AlreadyExists):
+        return grpc.StatusCode.ALREADY_EXISTS, str(exc)
+    if isinstance(exc, Overloaded):  # NoSpace too: its message says so
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, TimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc) or "deadline exceeded"
@@ -68,8 +79,11 @@ def from_rpc_error(err: grpc.RpcError) -> Exception:
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         field, sep, message = details.partition(": ")
         return FailedPrecondition(field, message) if sep else FailedPrecondition("request", details)
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        field, sep, message = details.partition(": ")
+        return AlreadyExists(field, message) if sep else AlreadyExists("request", details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return Overloaded(details)
+        return NoSpace(details) if details.startswith(NO_SPACE) else Overloaded(details)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return TimeoutError(details)
     if code == grpc.StatusCode.UNAUTHENTICATED:

@@ -25,10 +25,13 @@ from fitrep.domain import (
     IndexInfo,
     InvalidInput,
     Item,
+    ItemChange,
+    ItemProfile,
     Level,
     LevelEmbeddings,
     LevelScore,
     Neighbor,
+    RepresentativeChange,
 )
 from fitrep.v1 import common_pb2 as cpb
 from fitrep.v1 import concept_service_pb2 as spb
@@ -146,7 +149,21 @@ def concepts_to_pb(cs: ConceptSet) -> cpb.ConceptSet:
         image_features={k: array_to_pb(v) for k, v in cs.image_features.items()},
         backend=cs.backend,
         version=cs.version,
+        profile=profile_to_pb(cs.profile),
     )
+
+
+def profile_to_pb(p: ItemProfile) -> cpb.ItemProfile:
+    return cpb.ItemProfile(
+        filled_fields=p.filled_fields, image_pixels=p.image_pixels, numbers=dict(p.numbers)
+    )
+
+
+def profile_from_pb(msg: cpb.ItemProfile, where: str = "profile") -> ItemProfile:
+    for column, value in msg.numbers.items():
+        if not np.isfinite(value):
+            raise InvalidInput(f"{where}.numbers[{column}]", "not finite (NaN or infinity)")
+    return ItemProfile(msg.filled_fields, msg.image_pixels, dict(msg.numbers))
 
 
 def concepts_from_pb(msg: cpb.ConceptSet, where: str = "concepts") -> ConceptSet:
@@ -168,6 +185,7 @@ def concepts_from_pb(msg: cpb.ConceptSet, where: str = "concepts") -> ConceptSet
         },
         backend=msg.backend,
         version=msg.version,
+        profile=profile_from_pb(msg.profile, f"{where}.profile"),
     )
 
 
@@ -255,10 +273,17 @@ def assignment_to_pb(a: Assignment) -> cpb.Assignment:
         is_new_cluster=a.is_new_cluster,
         confidence=a.confidence,
         family_id=a.family_id,
+        previous_cluster_id=a.previous_cluster_id,
+        change=cpb.ItemChange.Name(int(a.change)),
+        representative_id=a.representative_id,
     )
 
 
 def assignment_from_pb(msg: cpb.Assignment) -> Assignment:
+    try:
+        change = ItemChange(msg.change)
+    except ValueError:  # a newer server's value: not one this client knows
+        change = ItemChange.UNSPECIFIED
     return Assignment(
         item_id=msg.item_id,
         cluster_id=msg.cluster_id,
@@ -268,7 +293,20 @@ def assignment_from_pb(msg: cpb.Assignment) -> Assignment:
         is_new_cluster=msg.is_new_cluster,
         confidence=msg.confidence,
         family_id=msg.family_id,
+        previous_cluster_id=msg.previous_cluster_id,
+        change=change,
+        representative_id=msg.representative_id,
     )
+
+
+def representative_change_to_pb(c: RepresentativeChange) -> cpb.RepresentativeChange:
+    return cpb.RepresentativeChange(
+        cluster_id=c.cluster_id, previous_id=c.previous_id, representative_id=c.representative_id
+    )
+
+
+def representative_change_from_pb(msg: cpb.RepresentativeChange) -> RepresentativeChange:
+    return RepresentativeChange(msg.cluster_id, msg.previous_id, msg.representative_id)
 
 
 def explanation_to_pb(e: Explanation) -> ipb.Explanation:
@@ -338,7 +376,11 @@ def neighbor_lists_from_pb(msg: ipb.QueryNeighborsResponse) -> list[tuple[str, l
 
 def cluster_to_pb(c: Cluster) -> ipb.Cluster:
     return ipb.Cluster(
-        cluster_id=c.cluster_id, member_ids=c.member_ids, aliases=c.aliases, family_id=c.family_id
+        cluster_id=c.cluster_id,
+        member_ids=c.member_ids,
+        aliases=c.aliases,
+        family_id=c.family_id,
+        representative_id=c.representative_id,
     )
 
 
@@ -348,6 +390,7 @@ def cluster_from_pb(msg: ipb.Cluster) -> Cluster:
         member_ids=list(msg.member_ids),
         aliases=list(msg.aliases),
         family_id=msg.family_id,
+        representative_id=msg.representative_id,
     )
 
 

@@ -9,6 +9,7 @@ assignment — the reason build == assign.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from index_server.scoring.codes import CODE_SLOTS
 from index_server.storage.rows import RowTable
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("fitrep.index")
 NO_ROW = np.iinfo(np.int64).max  # sorts after every row id
 
 
@@ -86,7 +88,13 @@ class CandidateGenerator:
         """After a restart: the saved reducer of this index version, else a refit."""
         path = data_dir / f"reducer-v{self.index_version}.pkl" if data_dir else None
         if path is not None and path.exists():
-            self.reducer = SPDR.load(path)
+            try:
+                self.reducer = SPDR.load(path)
+            except Exception as exc:  # derived state: a damaged file is refitted, not fatal
+                log.warning("event=reducer_unreadable path=%s error=%r: refitting", path, exc)
+                self.index_version -= 1  # refit() moves it on to this version again
+                self.refit(data_dir)
+                return
             self.rebuild_index(self.reducer.transform(self.weighted(slice(0, self.rows.n))))
         elif self.rows.n:
             self.refit(data_dir)

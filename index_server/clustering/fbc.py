@@ -110,10 +110,15 @@ class FBC:
         self.members: dict[int, list[int]] = {}
         self.family_of: dict[int, int] = {}  # cluster -> family (a cluster number)
         self.next_id = 1
+        # row -> the id its item had when it was alone in its cluster and then changed: kept
+        # if the new version opens a cluster (it stayed), never handed to another item
+        self.keep: dict[int, int] = {}
 
     def new_cluster(self, row: int, family: int = 0) -> int:
-        cluster = self.next_id
-        self.next_id += 1
+        cluster = self.keep.pop(row, 0)
+        if not cluster or cluster in self.members:
+            cluster = self.next_id
+            self.next_id += 1
         self.members[cluster] = [row]
         self.cluster_of[row] = cluster
         self.family_of[cluster] = family or cluster

@@ -30,6 +30,7 @@ class DecisionLog:
         self._confidence = np.zeros(0, np.float32)
         self._is_new = np.zeros(0, bool)
         self._per_level = np.zeros((0, len(_LEVELS)), np.float32)  # NaN: level not shared
+        self._previous = np.zeros(0, np.int64)  # cluster before a changed item's new row; 0: none
 
     def __len__(self) -> int:
         return self._n
@@ -51,12 +52,19 @@ class DecisionLog:
         self._similarity[i], self._confidence[i] = similarity, confidence
         self._family[i] = family or cluster
         self._per_level[i] = np.nan
+        self._previous[i] = 0
         for level, value in (per_level or {}).items():
-            self._per_level[i, _LEVELS.index(level)] = value
+            # float16 vectors can give a cosine a hair past 1: report what a cosine can be
+            self._per_level[i, _LEVELS.index(level)] = min(max(value, -1.0), 1.0)
         self._n += 1
 
+    def set_previous(self, row: int, cluster: int) -> None:
+        """``row`` is a new version of a changed item that was in ``cluster`` before."""
+        self._previous[row] = cluster
+
     def _grow(self, capacity: int) -> None:
-        for name in ("_cluster", "_nearest", "_family", "_similarity", "_confidence", "_is_new"):
+        names = ("_cluster", "_nearest", "_family", "_similarity", "_confidence", "_is_new")
+        for name in (*names, "_previous"):
             old = getattr(self, name)
             grown = np.zeros(capacity, old.dtype)
             grown[: self._n] = old[: self._n]
@@ -70,6 +78,7 @@ class DecisionLog:
             raise IndexError(row)
         nearest = int(self._nearest[row])
         levels = self._per_level[row]
+        previous = int(self._previous[row])
         return Assignment(
             item_id=self._ids[row],
             cluster_id=format_cluster_id(int(self._cluster[row])),
@@ -79,4 +88,5 @@ class DecisionLog:
             per_level={lv: float(v) for lv, v in zip(_LEVELS, levels, strict=True) if v == v},
             is_new_cluster=bool(self._is_new[row]),
             confidence=float(self._confidence[row]),
+            previous_cluster_id=format_cluster_id(previous) if previous else "",
         )

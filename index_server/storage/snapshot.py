@@ -72,12 +72,19 @@ def write_snapshot(path: Path, write: Callable[[Path], None], items: int) -> Pat
 def check_snapshot(data_dir: Path) -> None:
     """Refuse a data directory that is a partial snapshot or fails its checksums; accept and
     unmark a whole one. Directories without a marker are ordinary data directories."""
+    if verify_snapshot(data_dir):
+        (data_dir / MARKER).unlink()
+
+
+def verify_snapshot(data_dir: Path) -> bool:
+    """``check_snapshot`` without unmarking (``--check``): whether ``data_dir`` is a whole,
+    unopened snapshot; BadSnapshot when it is a partial or damaged one."""
     # the temp directory's name too: a kill between its mkdir and PARTIAL leaves it empty
     if (data_dir / PARTIAL).exists() or re.search(r"\.tmp-\d+$", data_dir.name):
         raise BadSnapshot(f"{data_dir} is an incomplete snapshot (interrupted while written)")
     marker_path = data_dir / MARKER
     if not marker_path.exists():
-        return
+        return False
     try:
         files = json.loads(marker_path.read_text())["files"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -88,4 +95,4 @@ def check_snapshot(data_dir: Path) -> None:
             raise BadSnapshot(f"{data_dir} is an incomplete snapshot: {name} is missing")
         if file_sha256(f) != digest:
             raise BadSnapshot(f"{data_dir}: {name} does not match its checksum in {MARKER}")
-    marker_path.unlink()
+    return True

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fitrep.domain import InvalidInput
+
+from index_server.clustering.representative import RepresentativePolicy
 from index_server.config import IndexConfig
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
@@ -26,6 +29,7 @@ class IndexServerConfig:
     index: IndexConfig = field(default_factory=IndexConfig)
     max_batch: int = 4096
     snapshot_root: Path | None = None  # Snapshot paths must resolve inside it
+    check: Path | None = None  # --check DIR: verify that store offline and exit
 
     def resolved_snapshot_root(self) -> Path | None:
         if self.snapshot_root is not None:
@@ -62,15 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Snapshot paths must lie inside it (default: DATA_DIR/snapshots)",
     )
+    p.add_argument(
+        "--check",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="verify the store in DIR offline (read-only, safe beside a running server), "
+        "print one line and exit: 0 when it is whole, 1 naming the first fault",
+    )
     return p
 
 
 def config_from_args(argv: Sequence[str] | None = None) -> IndexServerConfig:
-    ns = build_parser().parse_args(argv)
+    parser = build_parser()
+    ns = parser.parse_args(argv)
     index = IndexConfig(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(IndexConfig)})
+    try:
+        RepresentativePolicy.parse(index.representative, "--representative")
+    except InvalidInput as exc:
+        parser.error(str(exc))
     return IndexServerConfig(
         serving=serving_config_from_args(ns),
         index=index,
         max_batch=ns.max_batch,
         snapshot_root=ns.snapshot_root,
+        check=ns.check,
     )

@@ -40,11 +40,18 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         self, request: ipb.AssignItemsRequest, context: grpc.ServicerContext
     ) -> ipb.AssignItemsResponse:
         check_batch_size(len(request.items), self.max_batch)
+        if request.mode not in ipb.AssignMode.values():
+            raise InvalidInput("mode", f"unknown assign mode {request.mode}")
         items = wire.embedded_items_from_pb(request.items)
-        assignments = self.engine.assign(items)
+        result = self.engine.assign_items(
+            items, if_absent=request.mode == ipb.ASSIGN_MODE_IF_ABSENT
+        )
         return ipb.AssignItemsResponse(
-            assignments=[wire.assignment_to_pb(a) for a in assignments],
+            assignments=[wire.assignment_to_pb(a) for a in result.assignments],
             request_id=request.request_id,
+            representative_changes=[
+                wire.representative_change_to_pb(c) for c in result.representative_changes
+            ],
         )
 
     def BuildIndex(
@@ -122,8 +129,11 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         self, request: ipb.DeleteItemsRequest, context: grpc.ServicerContext
     ) -> ipb.DeleteItemsResponse:
         check_batch_size(len(request.item_ids), self.max_batch, "item_ids")
-        deleted = self.engine.delete(list(request.item_ids))
-        return ipb.DeleteItemsResponse(deleted=deleted)
+        deleted, changes = self.engine.delete_items(list(request.item_ids))
+        return ipb.DeleteItemsResponse(
+            deleted=deleted,
+            representative_changes=[wire.representative_change_to_pb(c) for c in changes],
+        )
 
     def Snapshot(
         self, request: ipb.SnapshotRequest, context: grpc.ServicerContext

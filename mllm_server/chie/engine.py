@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from fitrep.domain import EmbeddedItem, Item, Level, LevelEmbeddings
+from fitrep.domain import EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
 
 from mllm_server import __version__
 from mllm_server.chie.encoder import LevelEncoder
 from mllm_server.chie.extractor import ConceptExtractor, create_extractor
 from mllm_server.chie.image_features import _HIST_BINS, _THUMB
+from mllm_server.images import image_pixels
 
 VISUAL_DIM = _HIST_BINS[0] * _HIST_BINS[1] * _HIST_BINS[2] + _THUMB * _THUMB
 
@@ -37,7 +39,10 @@ class ConceptEngine:
     ) -> list[EmbeddedItem]:
         for i, item in enumerate(items):
             item.validate(f"items[{i}]")
-        concept_sets = self.extractor.extract(items, timeout=timeout)
+        concept_sets = [
+            replace(cs, profile=ItemProfile.of(item, image_pixels(item.image)))
+            for item, cs in zip(items, self.extractor.extract(items, timeout=timeout), strict=True)
+        ]
         with self._encode_lock:
             if embed:
                 embeddings = self.encoder.encode(concept_sets)

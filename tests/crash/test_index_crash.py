@@ -3,11 +3,14 @@ and check that nothing acknowledged was lost or changed.
 
 Each cycle starts ``python -m index_server`` on one data directory, checks the state the
 earlier cycles acknowledged, then drives one kind of work (assign, build, delete, snapshot,
-or assigns that trigger SPDR refits) back to back until a SIGKILL at a random moment. Checks
-after every restart: every acknowledged assignment comes back with the same cluster id, no
-cluster id was opened for two items, acknowledged deletions stay deleted
+assigns that trigger SPDR refits, or updates: known ids sent with changed content) back to
+back until a SIGKILL at a random moment. Checks after every restart: every acknowledged
+assignment comes back with the same cluster id (for an updated item, its acknowledged
+version's), no cluster id was opened for two items, acknowledged deletions stay deleted
 (FAILED_PRECONDITION on re-assign); at the end every snapshot directory is either whole
-(loads with the acknowledged item count) or refused on load (``BadSnapshot``).
+(loads with the acknowledged item count) or refused on load (``BadSnapshot``). An update cut
+by the kill is sent again after the restart, as a client would, and its answer is the one
+acknowledged.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import grpc
 import pytest
 from fitrep import wire
 from fitrep.launch import free_port
+from fitrep.v1 import common_pb2 as cpb
 from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -33,7 +37,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.unit.test_batch_scores import synthetic_items
 
 KILLS = int(os.environ.get("FITREP_CRASH_KILLS", "20"))
-KINDS = ("assign", "build", "delete", "snapshot", "refit")
+KINDS = ("assign", "build", "delete", "snapshot", "refit", "update")
 # SPDR refits early and often (PCA from 100 items, every 30 % growth): refits are kill points.
 INDEX_ARGS = ["--spdr-method", "pca", "--spdr-min-items", "100", "--refit-growth", "1.3"]
 
@@ -67,6 +71,8 @@ class Ledger:
         self.deleted: set[str] = set()  # acknowledged deletions
         self.maybe_deleted: set[str] = set()  # a DeleteItems in flight at the kill
         self.snapshots: dict[str, int] = {}  # acknowledged snapshot path -> live items
+        self.unsent_updates: list[str] = []  # updates cut by a kill: sent again after restart
+        self.updates = 0
         self.checks = 0
         self.kills = 0
         self.snapshot_dirs = 0
@@ -75,9 +81,20 @@ class Ledger:
         for a in assignments:
             old = self.cluster_of.setdefault(a.item_id, a.cluster_id)
             assert old == a.cluster_id, f"{a.item_id}: {old} then {a.cluster_id}"
-            if a.is_new_cluster:
+            if a.is_new_cluster and a.cluster_id != a.previous_cluster_id:
                 owner = self.opened_by.setdefault(a.cluster_id, a.item_id)
                 assert owner == a.item_id, f"{a.cluster_id} opened by {owner} and {a.item_id}"
+            self.checks += 1
+
+    def record_update(self, assignments) -> None:
+        """A changed version was acknowledged: its cluster is the one to check from now on.
+        An item alone in its cluster keeps the id when it stays alone (not a reuse)."""
+        for a in assignments:
+            self.cluster_of[a.item_id] = a.cluster_id
+            if a.is_new_cluster and a.cluster_id != a.previous_cluster_id:
+                owner = self.opened_by.setdefault(a.cluster_id, a.item_id)
+                assert owner == a.item_id, f"{a.cluster_id} opened by {owner} and {a.item_id}"
+            self.updates += 1
             self.checks += 1
 
     def live(self) -> list[str]:
@@ -85,8 +102,25 @@ class Ledger:
         return [i for i in self.cluster_of if i not in gone]
 
 
+def _changed(pb_of, item_id: str, rng: random.Random) -> cpb.EmbeddedItem:
+    """``item_id`` with another item's content: a new version, judged again."""
+    other = pb_of[rng.choice(sorted(pb_of))]
+    msg = cpb.EmbeddedItem()
+    msg.CopyFrom(other)
+    msg.concepts.item_id = msg.embeddings.item_id = item_id
+    msg.concepts.levels[0].concepts.append(f"v{rng.randrange(10**6)}")  # never the same twice
+    return msg
+
+
 def _verify(stub, ledger: Ledger, pb_of) -> None:
-    """After a restart: every acknowledged live item answers its acknowledged cluster id."""
+    """After a restart: updates cut by the kill are sent again; then every acknowledged live
+    item answers its acknowledged cluster id."""
+    if ledger.unsent_updates:
+        gone = ledger.deleted | ledger.maybe_deleted
+        batch = [pb_of[i] for i in ledger.unsent_updates if i not in gone]
+        resp = stub.AssignItems(ipb.AssignItemsRequest(items=batch), timeout=60)
+        ledger.record_update(wire.assignment_from_pb(a) for a in resp.assignments)
+        ledger.unsent_updates = []
     live = ledger.live()
     for start in range(0, len(live), 500):
         batch = [pb_of[i] for i in live[start : start + 500]]
@@ -131,6 +165,16 @@ def _drive(kind: str, stub, ledger: Ledger, pending: list[str], pb_of, stop: thr
                 except grpc.RpcError:
                     pending[:0] = batch
                     raise
+            elif kind == "update":
+                live = [i for i in ledger.live() if i not in ledger.unsent_updates]
+                ids = rng.sample(live, min(10, len(live)))
+                for item_id in ids:  # the client's current version of each item
+                    pb_of[item_id] = _changed(pb_of, item_id, rng)
+                ledger.unsent_updates.extend(ids)
+                req = ipb.AssignItemsRequest(items=[pb_of[i] for i in ids])
+                resp = stub.AssignItems(req, timeout=30)
+                ledger.record_update(wire.assignment_from_pb(a) for a in resp.assignments)
+                ledger.unsent_updates = [i for i in ledger.unsent_updates if i not in ids]
             elif kind == "delete":
                 live = ledger.live()
                 victims = rng.sample(live, min(5, len(live)))
@@ -204,12 +248,14 @@ def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path):
         f" {sum(led.checks for led in ledgers)} checks,"
         f" {sum(len(led.cluster_of) for led in ledgers)} items,"
         f" {sum(len(led.deleted) for led in ledgers)} deleted,"
+        f" {sum(led.updates for led in ledgers)} updates,"
         f" {sum(led.snapshot_dirs for led in ledgers)} snapshot dirs,"
         f" {time.monotonic() - started:.0f} s"
     )
     assert kills == KILLS
     assert sum(len(led.cluster_of) for led in ledgers) > 300
     assert all(led.deleted for led in ledgers) and any(led.snapshot_dirs for led in ledgers)
+    assert sum(led.updates for led in ledgers) > 0
 
 
 def _check_snapshots(root: Path, ledger: Ledger) -> None:

@@ -81,6 +81,13 @@ CASES = [
         "extract: item with no content", "concept", _extract(cpb.Item(id="e1")), INVALID, "items[0]"
     ),
     Case(
+        "extract: title of emoji and zero-width characters only",
+        "concept",
+        _extract(cpb.Item(id="ok", title="kettle"), cpb.Item(id="e2", title="\U0001f600\u200b")),
+        INVALID,
+        "items[1]: item 'e2' has no readable text",
+    ),
+    Case(
         "extract: empty id", "concept", _extract(cpb.Item(id="", title="x")), INVALID, "items[0].id"
     ),
     Case(
@@ -145,6 +152,19 @@ CASES = [
         _assign_from(lambda m: [_renamed(m, f"big{i}") for i in range(MAX_BATCH + 1)]),
         EXHAUSTED,
         f"max_batch {MAX_BATCH}",
+    ),
+    Case(
+        "assign if_absent: a known id with other content",
+        "index",
+        lambda stub, msg: stub.AssignItems(
+            ipb.AssignItemsRequest(
+                items=[_renamed(msg, "n8"), _renamed(msg, "mx-kb1")],
+                mode=ipb.ASSIGN_MODE_IF_ABSENT,
+            ),
+            timeout=10,
+        ),
+        grpc.StatusCode.ALREADY_EXISTS,
+        "items[1]: item mx-kb1 is stored with other content",
     ),
     Case(
         "get_cluster: unknown id",

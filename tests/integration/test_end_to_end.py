@@ -229,3 +229,33 @@ def test_cli_assign_and_explain(built, servers: LocalServers, tmp_path: Path) ->
     result = runner.invoke(app, ["explain", "usb1", "nope", "--index", servers.index])
     assert result.exit_code == 2 and "not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_assign_upserts_a_changed_item(built, servers: LocalServers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """#20: a changed title is judged again (it may move), and the summary says what happened."""
+    remote, _ = built
+    keyboards = next(a.cluster_id for a in remote if a.item_id == "kb1")
+    catalogue = tmp_path / "c.jsonl"
+    runner = CliRunner()
+    args = ["assign", str(catalogue), "--concept", servers.concept, "--index", servers.index]
+
+    def assign(title: str, *extra: str) -> tuple[str, dict[str, object]]:
+        catalogue.write_text(json.dumps({"id": "mv1", "title": title}) + "\n")
+        result = runner.invoke(app, [*args, "--out", str(tmp_path / "o"), "--no-progress", *extra])
+        text = " ".join(result.output.split())
+        if result.exit_code:
+            return text, {}
+        line = json.loads((tmp_path / "o" / "clusters.jsonl").read_text())
+        return text, line
+
+    text, first = assign("Logitech K120 Keyboard wired USB")
+    assert first["cluster_id"] == keyboards and first["change"] == "added"
+    assert first["representative_id"] == "kb1"  # the first member stands for the cluster
+    text, same = assign("Logitech K120 Keyboard wired USB")
+    assert same["change"] == "unchanged" and "0 opened" in text
+    text, moved = assign("Bialetti Moka Express 6 cup stovetop espresso maker")
+    assert moved["change"] == "updated" and moved["previous_cluster_id"] == keyboards
+    assert moved["cluster_id"] != keyboards and moved["representative_id"] == "mv1"
+    assert "1 updated (1 moved)" in text and "1 opened" in text
+    text, _ = assign("Logitech K120 Keyboard wired USB", "--if-absent")
+    assert text.startswith("error: items[0]: item mv1 is stored with other content")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +37,10 @@ def _dedup(catalogue: Path, out: Path, *extra: str) -> list[dict[str, object]]:
 
 
 def test_ray_engine_gives_the_embedded_partition_and_ids(
-    tmp_path: Path, local_ray: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    local_ray: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     lines = CATALOGUE.read_text(encoding="utf-8").splitlines()[:60]
     catalogue = tmp_path / "cat60.jsonl"
@@ -55,3 +59,8 @@ def test_ray_engine_gives_the_embedded_partition_and_ids(
     assert len({x["cluster_id"] for x in embedded}) < len(embedded)  # some duplicates found
     summary = json.loads((tmp_path / "ray" / "summary.json").read_text())
     assert summary["items"] == 60
+    # a normal run prints no error-level line (Ray's C++ core writes "[date time E pid tid]")
+    errors = [
+        line for line in capfd.readouterr().err.splitlines() if re.match(r"\[.* E \d+ \d+\]", line)
+    ]
+    assert not errors, errors

@@ -59,3 +59,34 @@ def test_non_utf8_input_is_one_clear_line(tmp_path):
         ],
     )
     assert ok.exit_code == 0, ok.output
+
+
+def test_dedup_names_a_representative_per_cluster_by_the_chosen_policy(tmp_path):
+    """#20: representative_id in clusters.jsonl and the report; `first` unless told otherwise."""
+    rows = [
+        {"id": "a", "title": "Canon PIXMA MX700 all-in-one printer", "price": "99"},
+        {"id": "b", "title": "canon pixma mx700 all-in-one printer", "price": "129,90"},
+        {"id": "c", "title": "Epson T0441 black ink cartridge"},
+    ]
+    _write_catalogue(tmp_path / "cat.jsonl", rows)
+
+    def run(*extra):
+        out = tmp_path / "run"
+        result = CliRunner().invoke(
+            app, ["dedup", str(tmp_path / "cat.jsonl"), "--out", str(out), "--no-progress", *extra]
+        )
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
+        return {x["id"]: x for x in lines}, (out / "report.html").read_text()
+
+    first, report = run()
+    assert first["a"]["cluster_id"] == first["b"]["cluster_id"]
+    assert first["a"]["representative_id"] == first["b"]["representative_id"] == "a"
+    assert first["c"]["representative_id"] == "c"
+    assert '"rep":"a"' in report  # the page marks it
+    by_price, _ = run("--representative", "column:price")
+    assert by_price["a"]["representative_id"] == by_price["b"]["representative_id"] == "b"
+    bad = CliRunner().invoke(
+        app, ["dedup", str(tmp_path / "cat.jsonl"), "--representative", "cheapest"]
+    )
+    assert bad.exit_code == 2 and "--representative: 'cheapest' is not one of" in bad.output

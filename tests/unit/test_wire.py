@@ -140,3 +140,68 @@ def test_empty_item_is_rejected() -> None:
     with pytest.raises(InvalidInput) as err:
         wire.items_from_pb([cpb.Item(id="x", title="t"), cpb.Item(id="y")])
     assert err.value.field == "items[1]"
+
+
+def test_upsert_and_representative_fields_round_trip() -> None:
+    """#20: the item profile, what a call did with an item, and representatives travel."""
+    from fitrep.domain import ItemChange, ItemProfile, RepresentativeChange
+
+    item = _embedded()
+    item.concepts.profile = ItemProfile(4, 640 * 480, {"price": 12.5})
+    back = wire.embedded_from_pb(wire.embedded_to_pb(item))
+    assert back.concepts.profile == item.concepts.profile
+    a = Assignment(
+        "a",
+        "c00000002",
+        "b",
+        0.5,
+        confidence=0.25,
+        is_new_cluster=False,
+        previous_cluster_id="c00000001",
+        change=ItemChange.UPDATED,
+        representative_id="b",
+    )
+    assert wire.assignment_from_pb(wire.assignment_to_pb(a)) == a and a.moved
+    c = Cluster("c00000002", ["b", "a"], representative_id="b")
+    assert wire.cluster_from_pb(wire.cluster_to_pb(c)) == c
+    r = RepresentativeChange("c00000002", "b", "a")
+    assert wire.representative_change_from_pb(wire.representative_change_to_pb(r)) == r
+    bad = wire.embedded_to_pb(item)
+    bad.concepts.profile.numbers["price"] = float("nan")
+    with pytest.raises(InvalidInput, match=r"concepts\.profile\.numbers\[price\]: not finite"):
+        wire.embedded_from_pb(bad)
+
+
+def test_already_exists_and_no_space_map_to_their_status_and_back() -> None:
+    import grpc
+    from fitrep.domain import AlreadyExists, NoSpace, Overloaded
+    from fitrep.rpc_errors import from_rpc_error, status_for
+
+    class Err(grpc.RpcError):
+        def __init__(self, code: grpc.StatusCode, details: str) -> None:
+            self._code, self._details = code, details
+
+        def code(self) -> grpc.StatusCode:
+            return self._code
+
+        def details(self) -> str:
+            return self._details
+
+    for exc, code in (
+        (AlreadyExists("items[1]", "item x is stored with other content"), "ALREADY_EXISTS"),
+        (NoSpace("no space left on /data (database or disk is full)"), "RESOURCE_EXHAUSTED"),
+        (Overloaded("items: 9 items exceed max_batch 8"), "RESOURCE_EXHAUSTED"),
+    ):
+        status, details = status_for(exc)
+        assert status.name == code and details == str(exc)
+        back = from_rpc_error(Err(status, details))
+        assert type(back) is type(exc) and str(back) == str(exc)
+
+
+def test_an_item_without_readable_text_is_refused_naming_it() -> None:
+    msgs = [cpb.Item(id="ok", title="kettle 1.7 l"), cpb.Item(id="e", title="\U0001f600\u200b")]
+    with pytest.raises(InvalidInput) as err:
+        wire.items_from_pb(msgs)
+    assert err.value.field == "items[1]"
+    assert err.value.message == "item 'e' has no readable text (no letter or digit) and no image"
+    assert wire.items_from_pb([cpb.Item(id="d", title="\u2460")])[0].id == "d"  # NFKC: "1"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import typer
 
 from fitrep import __version__
@@ -30,9 +33,21 @@ def _options(
     """Options that come before any command."""
 
 
+def unwrap_paragraphs(text: str) -> str:
+    """Docstring paragraphs on one line each: typer's rich help keeps a docstring's line
+    breaks, so text wrapped at 100 columns in the source broke mid-sentence on screen."""
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(text))
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from fitrep.cli import dedup, label, quality, remote  # noqa: F401
+
+    for command in app.registered_commands:
+        doc = command.help or inspect.getdoc(command.callback)
+        if doc:
+            command.help = unwrap_paragraphs(doc)
 
 
 _register()

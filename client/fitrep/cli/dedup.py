@@ -13,10 +13,12 @@ from fitrep.cli import app
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
-from fitrep.domain import Item
 from fitrep.output import summarise, write_clusters
+from fitrep.readers import Catalogue
 from fitrep.report import explain_pairs, write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
+from index_server.clustering.representative import RepresentativePolicy
+from index_server.config import IndexConfig
 
 _err = Console(stderr=True)
 
@@ -42,7 +44,15 @@ def dedup(
     actor_cpus: float | None = typer.Option(None, help="--engine ray: CPUs per actor (1)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
     skip_bad: bool = typer.Option(
-        False, "--skip-bad", help="Skip bad lines and unreadable images (warns with a count)."
+        False,
+        "--skip-bad",
+        help="Skip bad lines and keep items with an unreadable image without it (warns with "
+        "a count; summary.json lists each).",
+    ),
+    representative: str = typer.Option(
+        "first",
+        help="Which member stands for a cluster: first, most-complete (most filled fields, "
+        "then the largest image) or column:NAME (highest value of that column).",
     ),
     resume: bool = typer.Option(
         False,
@@ -57,31 +67,43 @@ def dedup(
     """
     with user_errors():
         started = time.perf_counter()
+        RepresentativePolicy.parse(representative, "--representative")
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
-        items = load_items(file, encoding, skip_bad)
-        staging = StagingDir(out, _manifest(file, encoding, calibration, backend, skip_bad), resume)
+        catalogue = load_items(file, encoding, skip_bad)
+        manifest = _manifest(file, encoding, calibration, backend, skip_bad, representative)
+        staging = StagingDir(out, manifest, resume)
         try:
             _say_staging(staging, resume)
+            config = IndexConfig(calibration=calibration, representative=representative)
             summary = _run(
-                staging, items, file, engine, backend, calibration, progress, started,
+                staging, catalogue, file, engine, backend, config, progress, started,
                 address=address, actors=actors, actor_cpus=actor_cpus,
             )  # fmt: skip
             staging.commit()
         finally:
             staging.release()
+    # soft_wrap: a narrow terminal folds the line between words, never inside a number
     console.print(
         f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters "
         f"in {summary['families']} families, "
         f"[bold]{summary['duplicates']}[/] duplicates found "
-        f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s"
+        f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s",
+        soft_wrap=True,
     )
-    console.print(f"clusters: {out / 'clusters.jsonl'}\nreport:   {out / 'report.html'}")
+    console.print(
+        f"clusters: {out / 'clusters.jsonl'}\nreport:   {out / 'report.html'}", soft_wrap=True
+    )
 
 
 def _manifest(
-    file: Path, encoding: str, calibration: Path | None, backend: str, skip_bad: bool
+    file: Path,
+    encoding: str,
+    calibration: Path | None,
+    backend: str,
+    skip_bad: bool,
+    representative: str,
 ) -> dict[str, object]:
     """What the result depends on: a resume must find the same (the engine does not matter:
     both give the same clusters)."""
@@ -93,6 +115,7 @@ def _manifest(
         "calibration": str(calibration or "shipped"),
         "calibration_sha256": file_sha256(calibration) if calibration else "",
         "skip_bad": skip_bad,
+        "representative": representative,
     }
 
 
@@ -110,11 +133,11 @@ def _say_staging(staging: StagingDir, resume: bool) -> None:
 
 def _run(
     staging: StagingDir,
-    items: list[Item],
+    catalogue: Catalogue,
     file: Path,
     engine: str,
     backend: str,
-    calibration: Path | None,
+    config: IndexConfig,
     progress: bool,
     started: float,
     *,
@@ -124,14 +147,14 @@ def _run(
 ) -> dict[str, object]:
     """Every output file of the run, written into ``staging.path``; returns the summary."""
     from fitrep.engines import create_engine
-    from index_server.config import IndexConfig
 
-    run, out = staging.path, staging.out
+    run, out, items = staging.path, staging.out, catalogue.items
+    calibration = config.calibration
     pipeline = create_engine(
         engine,
         staging.index_dir,
         backend,
-        IndexConfig(calibration=calibration),
+        config,
         address=address,
         actors=actors,
         actor_cpus=actor_cpus,
@@ -152,6 +175,7 @@ def _run(
             "backend": backend,
             "engine": engine,
             "calibration": str(calibration or "shipped"),
+            "representative": config.representative,
             "threshold": info.threshold,
             "level_weights": info.level_weights,
         }
@@ -167,7 +191,12 @@ def _run(
             explanations,
             run_dir=out,  # the report's `fitrep explain --run` commands name where it ends up
         )
-        (run / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        # every line skipped and every image dropped, not only the first the warning names
+        lists = {
+            "skipped": [e.to_json() for e in catalogue.skipped],
+            "images_dropped": [e.to_json() for e in catalogue.dropped_images],
+        }
+        (run / "summary.json").write_text(json.dumps({**summary, **lists}, indent=2) + "\n")
     finally:
         checkpoint.close()
         pipeline.close()

@@ -1,7 +1,9 @@
 """Catalogue input and output checks shared by the commands: one clear line per problem.
 
-``--skip-bad`` turns bad lines and unreadable images into one warning with a count; without
-it the first one stops the command, naming the line (or the item and its image file).
+Without ``--skip-bad`` the first bad line or unreadable image stops the command, naming the
+line and the item. With it, bad lines are skipped and an item whose only fault is its image
+(missing, or not a readable image) is kept without the image; each is warned about once
+with a count, and ``fitrep dedup`` lists every one in summary.json (``Catalogue``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fitrep.domain import InvalidInput, Item
-from fitrep.readers import CatalogueError, read_catalogue
+from fitrep.readers import Catalogue, CatalogueError, read_catalogue, unreadable
 
 _err = Console(stderr=True)
 
@@ -29,38 +31,58 @@ def check_out_dir(out: Path) -> None:
 
 def load_items(
     file: Path, encoding: str, skip_bad: bool = False, image_bytes: bool = False
-) -> list[Item]:
-    """The catalogue's items with every image checked (read and decoded, as the concept
-    server would); ``image_bytes``: images become their bytes, so a server need not read
-    files (``image_uri`` is off by default there)."""
+) -> Catalogue:
+    """The catalogue with every image checked (read and decoded, as the concept server
+    would); ``image_bytes``: images become their bytes, so a server need not read files
+    (``image_uri`` is off by default there)."""
     from mllm_server.images import ImageLimits, check_image
 
-    items, skipped = read_catalogue(file, encoding, skip_bad)
+    catalogue = read_catalogue(file, encoding, skip_bad)
     limits = ImageLimits()
     kept: list[Item] = []
-    for item in items:
+    for item in catalogue.items:
         if not isinstance(item.image, Path):
             kept.append(item)
             continue
-        where = f"{file}: item {item.id!r} image {item.image}"
+        line = catalogue.lines.get(item.id, str(file))
+        where = f"{line}: item {item.id!r} image {item.image}"
         try:
             try:
                 data = item.image.read_bytes()
             except OSError as exc:
-                raise CatalogueError(where, exc.strerror or str(exc)) from None
+                raise CatalogueError(where, exc.strerror or str(exc), item.id) from None
             check_image(data, where, limits)
         except InvalidInput as exc:
             if not skip_bad:
                 raise
-            skipped.append(CatalogueError(where, str(exc).removeprefix(f"{where}: ")))
+            reason = str(exc).removeprefix(f"{where}: ")
+            catalogue.dropped_images.append(
+                CatalogueError(line, f"image {item.image}: {reason}", item.id)
+            )
+            item = replace(item, image=None)
+            error = unreadable(item, line)
+            if error is not None:  # the image was all it had
+                catalogue.skipped.append(error)
+                continue
+            kept.append(item)
             continue
         kept.append(replace(item, image=data) if image_bytes else item)
-    if skipped:
-        _err.print(
-            f"[yellow]warning:[/] skipped {len(skipped)} bad line(s) or image(s); "
-            f"first: {escape(str(skipped[0]))}",
-            highlight=False,
-        )
+    _warn(catalogue)
     if not kept:
         raise CatalogueError(str(file), "no items left after skipping bad ones")
-    return kept
+    catalogue.items = kept
+    return catalogue
+
+
+def _warn(catalogue: Catalogue) -> None:
+    """One line per kind, with a count and the first case."""
+    for found, what in (
+        (catalogue.skipped, "skipped {n} bad line(s)"),
+        (catalogue.dropped_images, "kept {n} item(s) without their unreadable image"),
+    ):
+        if found:
+            _err.print(
+                f"[yellow]warning:[/] {what.format(n=len(found))}; first: {escape(str(found[0]))}",
+                highlight=False,
+                soft_wrap=True,
+            )

@@ -19,8 +19,8 @@ from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenF
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
-from fitrep.domain import Anchors, Explanation, InvalidInput
-from fitrep.output import summarise, write_clusters
+from fitrep.domain import Anchors, Assignment, Explanation, InvalidInput
+from fitrep.output import summarise, summarise_changes, write_clusters
 from fitrep.rpc_errors import Unavailable
 
 T = TypeVar("T")
@@ -45,25 +45,64 @@ def serve(
     ] = None,
     token: Token = None,
     token_file: TokenFile = None,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            help="Prometheus /metrics of the concept server on this port and of the index "
+            "server on the next one (0: off)."
+        ),
+    ] = 0,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory whose images callers may name by path (image_uri); "
+            "default: none, images travel as bytes."
+        ),
+    ] = None,
+    representative: Annotated[
+        str,
+        typer.Option(help="Which member stands for a cluster: first, most-complete, column:NAME."),
+    ] = "first",
     startup_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for both servers to be healthy.")
     ] = 180.0,
 ) -> None:
     """Run both gRPC servers on this machine until Ctrl-C, then stop them gracefully."""
     from fitrep.launch import LocalServers
+    from index_server.clustering.representative import RepresentativePolicy
 
     servers = LocalServers(host, concept_port, index_port)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with user_errors():
+        RepresentativePolicy.parse(representative, "--representative")
         # The token reaches the children in their environment, never on a command line.
         token = Connection(token, token_file).resolved_token()
+        concept_args: list[str] = []
+        index_args = ["--representative", representative]
+        if metrics_port:
+            concept_args += ["--metrics-port", str(metrics_port)]
+            index_args += ["--metrics-port", str(metrics_port + 1)]
+        if image_root is not None:
+            if not image_root.is_dir():
+                raise InvalidInput("--image-root", f"{image_root} is not a directory")
+            concept_args += ["--image-root", str(image_root)]
         try:
-            servers.start(data_dir, backend, backend_option or [], token=token)
+            servers.start(
+                data_dir,
+                backend,
+                backend_option or [],
+                token=token,
+                concept_args=concept_args,
+                index_args=index_args,
+            )
             with console.status("starting servers (loading models)..."):
                 servers.wait_healthy(startup_timeout, token)
+            metrics = f" metrics=:{metrics_port},:{metrics_port + 1}" if metrics_port else ""
             console.print(
                 f"[green]serving[/] concept=[bold]{servers.concept}[/] "
-                f"index=[bold]{servers.index}[/] data_dir={data_dir}  (Ctrl-C stops both)"
+                f"index=[bold]{servers.index}[/] data_dir={data_dir}{metrics}  "
+                "(Ctrl-C stops both)",
+                soft_wrap=True,
             )
             while all(p.poll() is None for p in servers.processes.values()):
                 time.sleep(0.5)
@@ -91,7 +130,19 @@ def assign(
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Skip bad lines and unreadable images (warns).")
+        bool,
+        typer.Option(
+            "--skip-bad",
+            help="Skip bad lines and keep items with an unreadable image without it (warns).",
+        ),
+    ] = False,
+    if_absent: Annotated[
+        bool,
+        typer.Option(
+            "--if-absent",
+            help="Refuse items the index holds with other content (ALREADY_EXISTS) "
+            "instead of judging them again.",
+        ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     build: Annotated[
@@ -110,18 +161,31 @@ def assign(
         started = time.perf_counter()
         conn = Connection(token, token_file, tls_ca, tls_cert, tls_key)
         check_out_dir(out)
-        items = load_items(file, encoding, skip_bad, image_bytes=True)
+        if build and if_absent:
+            raise InvalidInput("--if-absent", "applies to incremental assign, not --build")
+        items = load_items(file, encoding, skip_bad, image_bytes=True).items
         with Client(concept, index, batch_size, timeout, **conn.client_kwargs()) as client:
             with stage_progress(progress) as report:
-                run = client.dedup if build else client.assign
-                assignments = _remote(lambda: run(items, report), f"{concept}, {index}", conn)
-        path = write_clusters(out, items, assignments)
-    summary = summarise(assignments)
-    console.print(
-        f"[bold]{summary['items']}[/] items -> [bold]{summary['clusters']}[/] clusters "
-        f"({sum(a.is_new_cluster for a in assignments)} new) "
-        f"in {time.perf_counter() - started:.1f} s\nclusters: {path}"
+
+                def run() -> list[Assignment]:
+                    if build:
+                        return client.dedup(items, report)
+                    return client.assign(items, report, if_absent=if_absent)
+
+                assignments = _remote(run, f"{concept}, {index}", conn)
+        path = write_clusters(out, items, assignments, changes=not build)
+    summary, changes = summarise(assignments), summarise_changes(assignments)
+    what = (
+        f"{changes['added']} added, {changes['updated']} updated ({changes['moved']} moved), "
+        f"{changes['unchanged']} unchanged"
     )
+    # soft_wrap: a narrow terminal folds the line between words, never inside a number
+    console.print(
+        f"[bold]{summary['items']}[/] items ({what}) -> [bold]{summary['clusters']}[/] clusters "
+        f"({changes['opened']} opened) in {time.perf_counter() - started:.1f} s",
+        soft_wrap=True,
+    )
+    console.print(f"clusters: {path}", soft_wrap=True)
 
 
 @app.command()

@@ -15,7 +15,9 @@ there (as for the gRPC concept server).
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +63,20 @@ class ConceptActor:
         encoded = np.empty(len(out), dtype=object)
         encoded[:] = [embedded_to_pb(e).SerializeToString() for e in out]
         return {"pos": positions, "embedded": encoded}
+
+
+def _no_actor_restarts() -> dict[str, Any]:
+    """``max_restarts=0`` for the pool's actors, where ``map_batches`` still takes it.
+
+    Ray Data passes an actor's arguments through the object store, where a restarted actor
+    may not find them (ray#53727), and says so on every run with an error-level core_worker
+    line when restarts are on. A lost actor fails the run with its error instead. Ray 2.60
+    has no named parameter for it and deprecates the ``**kwargs`` it goes through; a Ray
+    that no longer takes it gets Ray's default.
+    """
+    params = inspect.signature(ray.data.Dataset.map_batches).parameters.values()
+    takes = any(p.kind is p.VAR_KEYWORD or p.name == "max_restarts" for p in params)
+    return {"max_restarts": 0} if takes else {}
 
 
 def _user_error(exc: BaseException) -> FitrepError | None:
@@ -164,18 +180,21 @@ class RayEngine:
             {"pos": i, "item": item_to_pb(it).SerializeToString()} for i, it in enumerate(items)
         ]
         blocks = -(-len(rows) // BATCH_SIZE)  # one actor call per block
-        ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            ConceptActor,
-            fn_constructor_kwargs={
-                "backend": self.backend,
-                "backend_options": self.backend_options,
-            },
-            batch_size=BATCH_SIZE,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.actors),
-            num_cpus=self.actor_cpus,
-            num_gpus=self.actor_gpus,
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated", DeprecationWarning)
+            ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+                ConceptActor,
+                fn_constructor_kwargs={
+                    "backend": self.backend,
+                    "backend_options": self.backend_options,
+                },
+                batch_size=BATCH_SIZE,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=self.actors),
+                num_cpus=self.actor_cpus,
+                num_gpus=self.actor_gpus,
+                **_no_actor_restarts(),
+            )
         placed: list[bytes | None] = [None] * len(items)
         done = 0
         try:

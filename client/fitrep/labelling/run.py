@@ -38,9 +38,9 @@ class RunFolder:
         input still leaves the concepts to show."""
         source = Path(str(self.manifest.get("input", "")))
         try:
-            items, _ = read_catalogue(
+            items = read_catalogue(
                 source, str(self.manifest.get("encoding", "utf-8")), skip_bad=True
-            )
+            ).items
         except (CatalogueError, OSError) as exc:
             return {}, f"the run's input is not readable ({exc}): showing concepts only"
         return {it.id: it for it in items}, ""

@@ -90,7 +90,8 @@ def build_payload(
     explanations: Mapping[Pair, Explanation] | None = None,
     thumbnails: Mapping[str, str] | None = None,
 ) -> list[dict[str, object]]:
-    """One dict per cluster: ``id`` and ``members`` (what the page script renders)."""
+    """One dict per cluster: ``id``, ``rep`` (its representative's id) and ``members`` (what
+    the page script renders)."""
     explanations = explanations or {}
     out: list[dict[str, object]] = []
     for cluster_id, members in clusters:
@@ -114,5 +115,8 @@ def build_payload(
             if concepts and concepts.get(item.id):
                 row["concepts"] = _concepts(concepts[item.id])
             rows.append(row)
-        out.append({"id": cluster_id, "family": members[0][1].family_id, "members": rows})
+        # every member carries its cluster's representative; "" from an older server
+        rep = next((a.representative_id for _, a in members if a.representative_id), "")
+        family = members[0][1].family_id
+        out.append({"id": cluster_id, "family": family, "rep": rep, "members": rows})
     return out

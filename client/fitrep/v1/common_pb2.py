@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66itrep/v1/common.proto\x12\tfitrep.v1\"\xb9\x01\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\x0c\x12\x11\n\timage_uri\x18\x05 \x01(\t\x12\x33\n\nattributes\x18\x06 \x03(\x0b\x32\x1f.fitrep.v1.Item.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"3\n\x05\x41rray\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\r\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"B\n\rLevelConcepts\x12\x1f\n\x05level\x18\x01 \x01(\x0e\x32\x10.fitrep.v1.Level\x12\x10\n\x08\x63oncepts\x18\x02 \x03(\t\"\xef\x02\n\nConceptSet\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12(\n\x06levels\x18\x02 \x03(\x0b\x32\x18.fitrep.v1.LevelConcepts\x12\x33\n\x07\x61nchors\x18\x03 \x03(\x0b\x32\".fitrep.v1.ConceptSet.AnchorsEntry\x12@\n\x0eimage_features\x18\x04 \x03(\x0b\x32(.fitrep.v1.ConceptSet.ImageFeaturesEntry\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\t\x1a\x45\n\x0c\x41nchorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.fitrep.v1.StringList:\x02\x38\x01\x1a\x46\n\x12ImageFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.fitrep.v1.Array:\x02\x38\x01\"I\n\x0bLevelVector\x12\x1f\n\x05level\x18\x01 \x01(\x0e\x32\x10.fitrep.v1.Level\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\"\\\n\x0fLevelEmbeddings\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\'\n\x07vectors\x18\x02 \x03(\x0b\x32\x16.fitrep.v1.LevelVector\x12\x0f\n\x07\x65ncoder\x18\x03 \x01(\t\"g\n\x0c\x45mbeddedItem\x12\'\n\x08\x63oncepts\x18\x01 \x01(\x0b\x32\x15.fitrep.v1.ConceptSet\x12.\n\nembeddings\x18\x02 \x01(\x0b\x32\x1a.fitrep.v1.LevelEmbeddings\"b\n\nLevelScore\x12\x1f\n\x05level\x18\x01 \x01(\x0e\x32\x10.fitrep.v1.Level\x12\x12\n\nsimilarity\x18\x02 \x01(\x02\x12\x0e\n\x06weight\x18\x03 \x01(\x02\x12\x0f\n\x07present\x18\x04 \x01(\x08\"A\n\x04Gate\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x66ired\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0c\n\x04hard\x18\x04 \x01(\x08\"\xc7\x01\n\nAssignment\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x17\n\x0fnearest_item_id\x18\x03 \x01(\t\x12\x12\n\nsimilarity\x18\x04 \x01(\x02\x12(\n\tper_level\x18\x05 \x03(\x0b\x32\x15.fitrep.v1.LevelScore\x12\x16\n\x0eis_new_cluster\x18\x06 \x01(\x08\x12\x12\n\nconfidence\x18\x07 \x01(\x02\x12\x11\n\tfamily_id\x18\x08 \x01(\t*|\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0b\n\x07PRIMARY\x10\x01\x12\r\n\tAUXILIARY\x10\x02\x12\x0b\n\x07\x43ONTENT\x10\x03\x12\x08\n\x04\x46ORM\x10\x04\x12\r\n\tOBJECTIVE\x10\x05\x12\x0e\n\nSUBJECTIVE\x10\x06\x12\n\n\x06VISUAL\x10\x07\x42\x44\n\x0cio.fitrep.v1P\x01Z2github.com/fitrep/fitrep/gen/go/fitrep/v1;fitrepv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66itrep/v1/common.proto\x12\tfitrep.v1\"\xb9\x01\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\x0c\x12\x11\n\timage_uri\x18\x05 \x01(\t\x12\x33\n\nattributes\x18\x06 \x03(\x0b\x32\x1f.fitrep.v1.Item.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"3\n\x05\x41rray\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\r\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"B\n\rLevelConcepts\x12\x1f\n\x05level\x18\x01 \x01(\x0e\x32\x10.fitrep.v1.Level\x12\x10\n\x08\x63oncepts\x18\x02 \x03(\t\"\x98\x03\n\nConceptSet\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12(\n\x06levels\x18\x02 \x03(\x0b\x32\x18.fitrep.v1.LevelConcepts\x12\x33\n\x07\x61nchors\x18\x03 \x03(\x0b\x32\".fitrep.v1.ConceptSet.AnchorsEntry\x12@\n\x0eimage_features\x18\x04 \x03(\x0b\x32(.fitrep.v1.ConceptSet.ImageFeaturesEntry\x12\x0f\n\x07\x62\x61\x63kend\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\'\n\x07profile\x18\x07 \x01(\x0b\x32\x16.fitrep.v1.ItemProfile\x1a\x45\n\x0c\x41nchorsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.fitrep.v1.StringList:\x02\x38\x01\x1a\x46\n\x12ImageFeaturesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.fitrep.v1.Array:\x02\x38\x01\"\xa0\x01\n\x0bItemProfile\x12\x15\n\rfilled_fields\x18\x01 \x01(\r\x12\x14\n\x0cimage_pixels\x18\x02 \x01(\x04\x12\x34\n\x07numbers\x18\x03 \x03(\x0b\x32#.fitrep.v1.ItemProfile.NumbersEntry\x1a.\n\x0cNumbersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"I\n\x0bLevelVector\x12\x1f\n\x05level\x18\x01 \x01(\x0e\x32\x10.fitrep.v1.Level\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\"\\\n\x0fLevelEmbeddings\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\'\n\x07vectors\x18\x02 \x03(\x0b\x32\x16.fitrep.v1.LevelVector\x12\x0f\n\x07\x65ncoder\x18\x03 \x01(\t\"g\n\x0c\x45mbeddedItem\x12\'\n\x08\x63oncepts\x18\x01 \x01(\x0b\x32\x15.fitrep.v1.ConceptSet\x12.\n\nembeddings\x18\x02 \x01(\x0b\x32\x1a.fitrep.v1.LevelEmbeddings\"b\n\nLevelScore\x12\x1f\n\x05level\x18\x01 \x01(\x0e\x32\x10.fitrep.v1.Level\x12\x12\n\nsimilarity\x18\x02 \x01(\x02\x12\x0e\n\x06weight\x18\x03 \x01(\x02\x12\x0f\n\x07present\x18\x04 \x01(\x08\"A\n\x04Gate\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x66ired\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x0c\n\x04hard\x18\x04 \x01(\x08\"\xa6\x02\n\nAssignment\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ncluster_id\x18\x02 \x01(\t\x12\x17\n\x0fnearest_item_id\x18\x03 \x01(\t\x12\x12\n\nsimilarity\x18\x04 \x01(\x02\x12(\n\tper_level\x18\x05 \x03(\x0b\x32\x15.fitrep.v1.LevelScore\x12\x16\n\x0eis_new_cluster\x18\x06 \x01(\x08\x12\x12\n\nconfidence\x18\x07 \x01(\x02\x12\x11\n\tfamily_id\x18\x08 \x01(\t\x12\x1b\n\x13previous_cluster_id\x18\t \x01(\t\x12%\n\x06\x63hange\x18\n \x01(\x0e\x32\x15.fitrep.v1.ItemChange\x12\x19\n\x11representative_id\x18\x0b \x01(\t\"Z\n\x14RepresentativeChange\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x13\n\x0bprevious_id\x18\x02 \x01(\t\x12\x19\n\x11representative_id\x18\x03 \x01(\t*|\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0b\n\x07PRIMARY\x10\x01\x12\r\n\tAUXILIARY\x10\x02\x12\x0b\n\x07\x43ONTENT\x10\x03\x12\x08\n\x04\x46ORM\x10\x04\x12\r\n\tOBJECTIVE\x10\x05\x12\x0e\n\nSUBJECTIVE\x10\x06\x12\n\n\x06VISUAL\x10\x07*t\n\nItemChange\x12\x1b\n\x17ITEM_CHANGE_UNSPECIFIED\x10\x00\x12\x15\n\x11ITEM_CHANGE_ADDED\x10\x01\x12\x19\n\x15ITEM_CHANGE_UNCHANGED\x10\x02\x12\x17\n\x13ITEM_CHANGE_UPDATED\x10\x03\x42\x44\n\x0cio.fitrep.v1P\x01Z2github.com/fitrep/fitrep/gen/go/fitrep/v1;fitrepv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,8 +38,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONCEPTSET_ANCHORSENTRY']._serialized_options = b'8\001'
   _globals['_CONCEPTSET_IMAGEFEATURESENTRY']._loaded_options = None
   _globals['_CONCEPTSET_IMAGEFEATURESENTRY']._serialized_options = b'8\001'
-  _globals['_LEVEL']._serialized_start=1389
-  _globals['_LEVEL']._serialized_end=1513
+  _globals['_ITEMPROFILE_NUMBERSENTRY']._loaded_options = None
+  _globals['_ITEMPROFILE_NUMBERSENTRY']._serialized_options = b'8\001'
+  _globals['_LEVEL']._serialized_start=1780
+  _globals['_LEVEL']._serialized_end=1904
+  _globals['_ITEMCHANGE']._serialized_start=1906
+  _globals['_ITEMCHANGE']._serialized_end=2022
   _globals['_ITEM']._serialized_start=38
   _globals['_ITEM']._serialized_end=223
   _globals['_ITEM_ATTRIBUTESENTRY']._serialized_start=174
@@ -51,21 +55,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEVELCONCEPTS']._serialized_start=308
   _globals['_LEVELCONCEPTS']._serialized_end=374
   _globals['_CONCEPTSET']._serialized_start=377
-  _globals['_CONCEPTSET']._serialized_end=744
-  _globals['_CONCEPTSET_ANCHORSENTRY']._serialized_start=603
-  _globals['_CONCEPTSET_ANCHORSENTRY']._serialized_end=672
-  _globals['_CONCEPTSET_IMAGEFEATURESENTRY']._serialized_start=674
-  _globals['_CONCEPTSET_IMAGEFEATURESENTRY']._serialized_end=744
-  _globals['_LEVELVECTOR']._serialized_start=746
-  _globals['_LEVELVECTOR']._serialized_end=819
-  _globals['_LEVELEMBEDDINGS']._serialized_start=821
-  _globals['_LEVELEMBEDDINGS']._serialized_end=913
-  _globals['_EMBEDDEDITEM']._serialized_start=915
-  _globals['_EMBEDDEDITEM']._serialized_end=1018
-  _globals['_LEVELSCORE']._serialized_start=1020
-  _globals['_LEVELSCORE']._serialized_end=1118
-  _globals['_GATE']._serialized_start=1120
-  _globals['_GATE']._serialized_end=1185
-  _globals['_ASSIGNMENT']._serialized_start=1188
-  _globals['_ASSIGNMENT']._serialized_end=1387
+  _globals['_CONCEPTSET']._serialized_end=785
+  _globals['_CONCEPTSET_ANCHORSENTRY']._serialized_start=644
+  _globals['_CONCEPTSET_ANCHORSENTRY']._serialized_end=713
+  _globals['_CONCEPTSET_IMAGEFEATURESENTRY']._serialized_start=715
+  _globals['_CONCEPTSET_IMAGEFEATURESENTRY']._serialized_end=785
+  _globals['_ITEMPROFILE']._serialized_start=788
+  _globals['_ITEMPROFILE']._serialized_end=948
+  _globals['_ITEMPROFILE_NUMBERSENTRY']._serialized_start=902
+  _globals['_ITEMPROFILE_NUMBERSENTRY']._serialized_end=948
+  _globals['_LEVELVECTOR']._serialized_start=950
+  _globals['_LEVELVECTOR']._serialized_end=1023
+  _globals['_LEVELEMBEDDINGS']._serialized_start=1025
+  _globals['_LEVELEMBEDDINGS']._serialized_end=1117
+  _globals['_EMBEDDEDITEM']._serialized_start=1119
+  _globals['_EMBEDDEDITEM']._serialized_end=1222
+  _globals['_LEVELSCORE']._serialized_start=1224
+  _globals['_LEVELSCORE']._serialized_end=1322
+  _globals['_GATE']._serialized_start=1324
+  _globals['_GATE']._serialized_end=1389
+  _globals['_ASSIGNMENT']._serialized_start=1392
+  _globals['_ASSIGNMENT']._serialized_end=1686
+  _globals['_REPRESENTATIVECHANGE']._serialized_start=1688
+  _globals['_REPRESENTATIVECHANGE']._serialized_end=1778
 # @@protoc_insertion_point(module_scope)

@@ -17,6 +17,13 @@ class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OBJECTIVE: _ClassVar[Level]
     SUBJECTIVE: _ClassVar[Level]
     VISUAL: _ClassVar[Level]
+
+class ItemChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITEM_CHANGE_UNSPECIFIED: _ClassVar[ItemChange]
+    ITEM_CHANGE_ADDED: _ClassVar[ItemChange]
+    ITEM_CHANGE_UNCHANGED: _ClassVar[ItemChange]
+    ITEM_CHANGE_UPDATED: _ClassVar[ItemChange]
 LEVEL_UNSPECIFIED: Level
 PRIMARY: Level
 AUXILIARY: Level
@@ -25,6 +32,10 @@ FORM: Level
 OBJECTIVE: Level
 SUBJECTIVE: Level
 VISUAL: Level
+ITEM_CHANGE_UNSPECIFIED: ItemChange
+ITEM_CHANGE_ADDED: ItemChange
+ITEM_CHANGE_UNCHANGED: ItemChange
+ITEM_CHANGE_UPDATED: ItemChange
 
 class Item(_message.Message):
     __slots__ = ("id", "title", "text", "image", "image_uri", "attributes")
@@ -74,7 +85,7 @@ class LevelConcepts(_message.Message):
     def __init__(self, level: _Optional[_Union[Level, str]] = ..., concepts: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ConceptSet(_message.Message):
-    __slots__ = ("item_id", "levels", "anchors", "image_features", "backend", "version")
+    __slots__ = ("item_id", "levels", "anchors", "image_features", "backend", "version", "profile")
     class AnchorsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -95,13 +106,32 @@ class ConceptSet(_message.Message):
     IMAGE_FEATURES_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     levels: _containers.RepeatedCompositeFieldContainer[LevelConcepts]
     anchors: _containers.MessageMap[str, StringList]
     image_features: _containers.MessageMap[str, Array]
     backend: str
     version: str
-    def __init__(self, item_id: _Optional[str] = ..., levels: _Optional[_Iterable[_Union[LevelConcepts, _Mapping]]] = ..., anchors: _Optional[_Mapping[str, StringList]] = ..., image_features: _Optional[_Mapping[str, Array]] = ..., backend: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    profile: ItemProfile
+    def __init__(self, item_id: _Optional[str] = ..., levels: _Optional[_Iterable[_Union[LevelConcepts, _Mapping]]] = ..., anchors: _Optional[_Mapping[str, StringList]] = ..., image_features: _Optional[_Mapping[str, Array]] = ..., backend: _Optional[str] = ..., version: _Optional[str] = ..., profile: _Optional[_Union[ItemProfile, _Mapping]] = ...) -> None: ...
+
+class ItemProfile(_message.Message):
+    __slots__ = ("filled_fields", "image_pixels", "numbers")
+    class NumbersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    FILLED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    NUMBERS_FIELD_NUMBER: _ClassVar[int]
+    filled_fields: int
+    image_pixels: int
+    numbers: _containers.ScalarMap[str, float]
+    def __init__(self, filled_fields: _Optional[int] = ..., image_pixels: _Optional[int] = ..., numbers: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class LevelVector(_message.Message):
     __slots__ = ("level", "data", "dim")
@@ -156,7 +186,7 @@ class Gate(_message.Message):
     def __init__(self, name: _Optional[str] = ..., fired: _Optional[bool] = ..., detail: _Optional[str] = ..., hard: _Optional[bool] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("item_id", "cluster_id", "nearest_item_id", "similarity", "per_level", "is_new_cluster", "confidence", "family_id")
+    __slots__ = ("item_id", "cluster_id", "nearest_item_id", "similarity", "per_level", "is_new_cluster", "confidence", "family_id", "previous_cluster_id", "change", "representative_id")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     NEAREST_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +195,9 @@ class Assignment(_message.Message):
     IS_NEW_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     FAMILY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    REPRESENTATIVE_ID_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     cluster_id: str
     nearest_item_id: str
@@ -173,4 +206,17 @@ class Assignment(_message.Message):
     is_new_cluster: bool
     confidence: float
     family_id: str
-    def __init__(self, item_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., nearest_item_id: _Optional[str] = ..., similarity: _Optional[float] = ..., per_level: _Optional[_Iterable[_Union[LevelScore, _Mapping]]] = ..., is_new_cluster: _Optional[bool] = ..., confidence: _Optional[float] = ..., family_id: _Optional[str] = ...) -> None: ...
+    previous_cluster_id: str
+    change: ItemChange
+    representative_id: str
+    def __init__(self, item_id: _Optional[str] = ..., cluster_id: _Optional[str] = ..., nearest_item_id: _Optional[str] = ..., similarity: _Optional[float] = ..., per_level: _Optional[_Iterable[_Union[LevelScore, _Mapping]]] = ..., is_new_cluster: _Optional[bool] = ..., confidence: _Optional[float] = ..., family_id: _Optional[str] = ..., previous_cluster_id: _Optional[str] = ..., change: _Optional[_Union[ItemChange, str]] = ..., representative_id: _Optional[str] = ...) -> None: ...
+
+class RepresentativeChange(_message.Message):
+    __slots__ = ("cluster_id", "previous_id", "representative_id")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ID_FIELD_NUMBER: _ClassVar[int]
+    REPRESENTATIVE_ID_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    previous_id: str
+    representative_id: str
+    def __init__(self, cluster_id: _Optional[str] = ..., previous_id: _Optional[str] = ..., representative_id: _Optional[str] = ...) -> None: ...

@@ -1,5 +1,6 @@
 from fitrep.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,21 +8,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AssignMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSIGN_MODE_UNSPECIFIED: _ClassVar[AssignMode]
+    ASSIGN_MODE_UPSERT: _ClassVar[AssignMode]
+    ASSIGN_MODE_IF_ABSENT: _ClassVar[AssignMode]
+ASSIGN_MODE_UNSPECIFIED: AssignMode
+ASSIGN_MODE_UPSERT: AssignMode
+ASSIGN_MODE_IF_ABSENT: AssignMode
+
 class AssignItemsRequest(_message.Message):
-    __slots__ = ("items", "request_id")
+    __slots__ = ("items", "request_id", "mode")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[_common_pb2.EmbeddedItem]
     request_id: str
-    def __init__(self, items: _Optional[_Iterable[_Union[_common_pb2.EmbeddedItem, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    mode: AssignMode
+    def __init__(self, items: _Optional[_Iterable[_Union[_common_pb2.EmbeddedItem, _Mapping]]] = ..., request_id: _Optional[str] = ..., mode: _Optional[_Union[AssignMode, str]] = ...) -> None: ...
 
 class AssignItemsResponse(_message.Message):
-    __slots__ = ("assignments", "request_id")
+    __slots__ = ("assignments", "request_id", "representative_changes")
     ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REPRESENTATIVE_CHANGES_FIELD_NUMBER: _ClassVar[int]
     assignments: _containers.RepeatedCompositeFieldContainer[_common_pb2.Assignment]
     request_id: str
-    def __init__(self, assignments: _Optional[_Iterable[_Union[_common_pb2.Assignment, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    representative_changes: _containers.RepeatedCompositeFieldContainer[_common_pb2.RepresentativeChange]
+    def __init__(self, assignments: _Optional[_Iterable[_Union[_common_pb2.Assignment, _Mapping]]] = ..., request_id: _Optional[str] = ..., representative_changes: _Optional[_Iterable[_Union[_common_pb2.RepresentativeChange, _Mapping]]] = ...) -> None: ...
 
 class BuildIndexRequest(_message.Message):
     __slots__ = ("items",)
@@ -94,16 +108,18 @@ class GetClusterRequest(_message.Message):
     def __init__(self, cluster_id: _Optional[str] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("cluster_id", "member_ids", "aliases", "family_id")
+    __slots__ = ("cluster_id", "member_ids", "aliases", "family_id", "representative_id")
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     FAMILY_ID_FIELD_NUMBER: _ClassVar[int]
+    REPRESENTATIVE_ID_FIELD_NUMBER: _ClassVar[int]
     cluster_id: str
     member_ids: _containers.RepeatedScalarFieldContainer[str]
     aliases: _containers.RepeatedScalarFieldContainer[str]
     family_id: str
-    def __init__(self, cluster_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ..., aliases: _Optional[_Iterable[str]] = ..., family_id: _Optional[str] = ...) -> None: ...
+    representative_id: str
+    def __init__(self, cluster_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ..., aliases: _Optional[_Iterable[str]] = ..., family_id: _Optional[str] = ..., representative_id: _Optional[str] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
     __slots__ = ("item_a", "item_b")
@@ -161,10 +177,12 @@ class DeleteItemsRequest(_message.Message):
     def __init__(self, item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeleteItemsResponse(_message.Message):
-    __slots__ = ("deleted",)
+    __slots__ = ("deleted", "representative_changes")
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    REPRESENTATIVE_CHANGES_FIELD_NUMBER: _ClassVar[int]
     deleted: int
-    def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+    representative_changes: _containers.RepeatedCompositeFieldContainer[_common_pb2.RepresentativeChange]
+    def __init__(self, deleted: _Optional[int] = ..., representative_changes: _Optional[_Iterable[_Union[_common_pb2.RepresentativeChange, _Mapping]]] = ...) -> None: ...
 
 class SnapshotRequest(_message.Message):
     __slots__ = ("path",)

@@ -83,7 +83,9 @@ class IndexServiceServicer:
 
     def AssignItems(self, request, context):
         """Incremental: each item joins the cluster it agrees with or opens a new one.
-        Idempotent per item id: re-sending a known item returns its stored assignment.
+        An upsert per item id: a known item with the same content gets its stored assignment
+        back (idempotent); with changed content it is judged again (it may stay, move or open a
+        cluster). With mode ASSIGN_MODE_IF_ABSENT changed content is ALREADY_EXISTS instead.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

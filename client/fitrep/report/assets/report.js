@@ -87,14 +87,16 @@
     return `<span class="pill${cls}">${num(m.sim)}</span><div class="sub">conf ${num(m.conf, 2)}</div>`;
   }
 
-  function member(m, ci, mi) {
+  function member(m, ci, mi, rep) {
     const via = m.via
       ? `<span class="mono">${esc(m.via)}</span>`
       : `<span class="muted">starts the cluster</span>`;
     const why = m.via ? `<button type="button" class="why" data-c="${ci}" data-m="${mi}">explain</button>` : "";
     const pic = images ? `<td class="thumb">${thumb(m)}</td>` : "";
     return `<tr>${pic}` +
-      `<td class="item"><div class="mono iid">${esc(m.id)}</div>` +
+      `<td class="item"><div class="mono iid">${esc(m.id)}` +
+      (m.id === rep ? ` <span class="badge rep" title="the item shown for this cluster">representative</span>` : "") +
+      `</div>` +
       (m.title ? `<div class="title">${esc(m.title)}</div>` : "") +
       (m.sub ? `<div class="sub">${esc(m.sub)}</div>` : "") + `</td>` +
       `<td class="via">${via}</td><td class="score">${score(m)}</td>` +
@@ -143,7 +145,7 @@
         `<col class="c-levels"><col class="c-gates"><col class="c-act">` +
         `<thead><tr>${images ? "<th></th>" : ""}<th>item</th><th>joined via</th><th>score</th><th>per level</th>` +
         `<th>gates fired</th><th></th></tr></thead><tbody>` +
-        c.members.map((m, mi) => member(m, ci, mi)).join("") + `</tbody></table></article>`;
+        c.members.map((m, mi) => member(m, ci, mi, c.rep)).join("") + `</tbody></table></article>`;
     });
     const none = data.clusters.some((c) => c.members.length > 1)
       ? "No clusters match the filter." : "No duplicates found.";

@@ -1,0 +1,81 @@
+"""What an assign batch does with each item: add it, answer it unchanged, or judge it again.
+
+An item id the index holds is compared by content (``storage.digest``): the same content gets
+the stored assignment back and nothing is written (a retry is harmless); changed content is a
+new version, judged like a new item once its old row is out of the way (``IndexEngine._add``).
+With ``if_absent`` a changed item is refused instead (``AlreadyExists``), and the whole batch
+with it, before anything is stored. Deleted ids were refused earlier (``validation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from fitrep.domain import AlreadyExists, EmbeddedItem, ItemChange
+
+from index_server.integration import LevelLayout, concatenate
+from index_server.storage.digest import content_digest, item_digest
+from index_server.storage.rows import RowTable
+from index_server.storage.store import ClusterStore, StoredItem
+
+
+@dataclass
+class BatchPlan:
+    """``changes``: per input item; ``fresh``: the items to store, in input order, the first
+    occurrence of each id; ``replaces``: item id -> its current row, for changed items."""
+
+    changes: list[ItemChange] = field(default_factory=list)
+    fresh: list[EmbeddedItem] = field(default_factory=list)
+    replaces: dict[str, int] = field(default_factory=dict)
+
+
+def stored_digest(stored: StoredItem, item: EmbeddedItem, layout: LevelLayout) -> str:
+    """The digest of a stored row; a row stored before digests and profiles were is
+    compared without a profile (it has none), so re-sending it unchanged stays unchanged."""
+    if stored.digest:
+        return stored.digest
+    profile = stored.profile or item.concepts.profile.to_json()
+    anchors = stored.anchors.to_json()
+    image = stored.image_features
+    return content_digest(stored.levels, anchors, image, profile, stored.vector, layout)
+
+
+def plan_batch(
+    items: Sequence[EmbeddedItem], rows: RowTable, store: ClusterStore, if_absent: bool = False
+) -> BatchPlan:
+    """Sort ``items`` (checked by ``validation.check_batch``) into added, unchanged, updated.
+
+    A repeated id in one batch (gRPC refuses those; in-process callers may send them) gets
+    the first occurrence's answer.
+    """
+    firsts: dict[str, int] = {}
+    for i, item in enumerate(items):
+        firsts.setdefault(item.item_id, i)
+    known = [i for i in firsts.values() if items[i].item_id in rows.row_of]
+    change: dict[str, ItemChange] = {}
+    plan = BatchPlan()
+    if known:
+        layout = rows.layout
+        assert layout is not None  # rows exist, so the layout is fixed
+        full = concatenate([items[i].embeddings for i in known], layout)
+        stored = store.rows_of([rows.row_of[items[i].item_id] for i in known], layout.total)
+        for i, vector in zip(known, full, strict=True):
+            item = items[i]
+            row = rows.row_of[item.item_id]
+            if item_digest(item, vector, layout) == stored_digest(stored[row], item, layout):
+                change[item.item_id] = ItemChange.UNCHANGED
+                continue
+            if if_absent:
+                raise AlreadyExists(
+                    f"items[{i}]",
+                    f"item {item.item_id} is stored with other content; mode if_absent keeps"
+                    " the stored version (mode upsert judges the new one)",
+                )
+            change[item.item_id] = ItemChange.UPDATED
+            plan.replaces[item.item_id] = row
+    for item_id, i in firsts.items():
+        if change.setdefault(item_id, ItemChange.ADDED) != ItemChange.UNCHANGED:
+            plan.fresh.append(items[i])
+    plan.changes = [change[item.item_id] for item in items]
+    return plan
