@@ -49,16 +49,28 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-_PRICE = re.compile(r"(\d+(?:[.,]\d+)?)")
+_PRICE = re.compile(r"\d[\d.,' \u00a0]*")
+
+
+def _number(text: str) -> float | None:
+    """A price written in any locale: "1,299.00", "1.299,00", "129,90", "1 299" ->
+    a float. The last separator followed by one or two digits is the decimal mark."""
+    m = _PRICE.search(text)
+    if not m:
+        return None
+    digits = m.group(0).rstrip(".,' \u00a0")
+    decimal = re.search(r"[.,](\d{1,2})$", digits)
+    whole = digits[: decimal.start()] if decimal else digits
+    whole = re.sub(r"[^\d]", "", whole)
+    return float(f"{whole}.{decimal.group(1)}" if decimal else whole) if whole else None
 
 
 def _price(attributes: dict[str, str]) -> str:
     """The item's price as a plain number ("$1,299.00" -> "1299"), "" when none or zero."""
     for key in ("price", "cost"):
-        if m := _PRICE.search(attributes.get(key, "").replace(",", "")):
-            value = float(m.group(1))
-            if value > 0:
-                return f"{value:g}"
+        value = _number(attributes.get(key, ""))
+        if value:
+            return f"{value:g}"
     return ""
 
 

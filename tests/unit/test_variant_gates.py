@@ -125,6 +125,7 @@ def test_price_gap_reads_the_listed_price_and_ignores_small_differences():
         ]
 
     assert _anchors("x", price="$1,299.00").price == ("1299",)
+    assert _anchors("x", price="129,90 €").price == _anchors("x", price="129.9").price
     assert gap("$100", "$120") == 0.0  # two shops, one item
     assert gap("$100", "") == 0.0  # a missing price is no evidence
     assert 0.0 < gap("$100", "$400") < 1.0  # an upgrade or academic licence
