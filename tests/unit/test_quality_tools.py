@@ -1,6 +1,7 @@
 """Ditto pair parsing, the calibration fit, and the lexical verifier features."""
 
 import numpy as np
+import pytest
 from fitrep.ditto import parse_side, read_pairs
 from fitrep.domain import Anchors
 
@@ -98,7 +99,7 @@ def test_mutual_best_decision_adapts_to_the_input():
     assert decide_pairs(pairs, scores, 0.4).tolist() == [True, False, True, False]
 
 
-def test_orb_geometric_verification_matches_a_crop_not_another_picture():
+def test_sift_geometric_verification_matches_a_crop_not_another_picture():
     from PIL import Image, ImageDraw
 
     from index_server.scoring.image import image_pair_features
@@ -127,5 +128,23 @@ def test_orb_geometric_verification_matches_a_crop_not_another_picture():
     crop = base.crop((20, 20, 300, 300)).resize((320, 320))
     other = picture(2)
     fa, fb, fc = compute(encode(base)), compute(encode(crop)), compute(encode(other))
-    assert len(fa["orb_desc"]) <= 300
-    assert image_pair_features(fa, fb)["orb_inliers"] > image_pair_features(fa, fc)["orb_inliers"]
+    assert fa["sift_desc"].shape[1:] == (128,) and len(fa["sift_desc"]) <= 400
+    same, other = image_pair_features(fa, fb), image_pair_features(fa, fc)
+    assert same["sift_inliers"] > other["sift_inliers"]
+    assert same["sift_inlier_area"] > 0.3 > other["sift_inlier_area"]
+
+
+def test_root_sift_bytes_keep_the_hellinger_geometry():
+    from mllm_server.chie.image_features import DESCRIPTOR_SCALE, root_sift
+
+    rng = np.random.default_rng(0)
+    sift = rng.random((6, 128)).astype(np.float32) * 100
+    got = root_sift(sift)
+    assert got.dtype == np.uint8 and got.shape == (6, 128)
+    back = got.astype(np.float32) / DESCRIPTOR_SCALE
+    np.testing.assert_allclose(np.linalg.norm(back, axis=1), 1.0, atol=0.01)
+    # Euclidean distance between RootSIFT vectors is the Hellinger distance of the L1-normalised
+    # histograms: ||sqrt(p) - sqrt(q)||^2 = 2 - 2 * sum(sqrt(p * q))
+    p, q = sift[0] / sift[0].sum(), sift[1] / sift[1].sum()
+    hellinger = 2 - 2 * np.sqrt(p * q).sum()
+    assert np.sum((back[0] - back[1]) ** 2) == pytest.approx(hellinger, abs=0.01)
