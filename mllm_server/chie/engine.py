@@ -4,8 +4,8 @@ in-process Pipeline both drive."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from fitrep.domain import EmbeddedItem, Item, Level, LevelEmbeddings
 
@@ -15,6 +15,16 @@ from mllm_server.chie.extractor import ConceptExtractor, create_extractor
 from mllm_server.chie.image_features import _HIST_BINS, _THUMB
 
 VISUAL_DIM = _HIST_BINS[0] * _HIST_BINS[1] * _HIST_BINS[2] + _THUMB * _THUMB
+
+
+@runtime_checkable
+class ReadsPictures(Protocol):
+    """A backend with a separate, slow picture-reading pass (the rules backend's OCR) that
+    can report its progress per image; ``extract`` then finds the results in its cache."""
+
+    def read_packages(
+        self, items: Sequence[Item], progress: Callable[[int, int], None] | None = None
+    ) -> None: ...
 
 
 class ConceptEngine:
@@ -33,10 +43,18 @@ class ConceptEngine:
         return cls(create_extractor(backend, **backend_options))
 
     def process(
-        self, items: Sequence[Item], embed: bool = True, timeout: float | None = None
+        self,
+        items: Sequence[Item],
+        embed: bool = True,
+        timeout: float | None = None,
+        read_progress: Callable[[int, int], None] | None = None,
     ) -> list[EmbeddedItem]:
+        """``read_progress(done, total)``: per picture of ``items``, when the backend reads
+        pictures in a pass of its own (``ReadsPictures``)."""
         for i, item in enumerate(items):
             item.validate(f"items[{i}]")
+        if read_progress is not None and isinstance(self.extractor, ReadsPictures):
+            self.extractor.read_packages(items, read_progress)
         concept_sets = self.extractor.extract(items, timeout=timeout)
         with self._encode_lock:
             if embed:

@@ -222,7 +222,8 @@ class PackageReader:
         self, images: Sequence[ImageSource], progress: ProgressFn | None = None
     ) -> list[list[TextBox]]:
         """Boxes of each image, same order ([] for one that cannot be read). ``progress(done,
-        total)`` is called after each image the engine reads (cache hits count at once)."""
+        total)`` is called after each image the engine reads, and once at the end (cache hits
+        count at once)."""
         data = [_image_bytes(img) for img in images]
         keys = [self._key(d) if d is not None else b"" for d in data]
         found = self._cache.get_many([k for k in dict.fromkeys(keys) if k])
@@ -237,8 +238,10 @@ class PackageReader:
             self._cache.put(keys[i], boxes)
             found[keys[i]] = boxes
             done += sum(1 for j in todo if keys[j] == keys[i])
-            if progress:
+            if progress and done < len(images):
                 progress(done, len(images))
+        if progress and images:
+            progress(len(images), len(images))
         return [found.get(k, []) if k else [] for k in keys]
 
     def _recognise(self, data: bytes) -> list[TextBox]:

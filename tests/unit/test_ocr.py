@@ -133,7 +133,10 @@ class FakeReader:
         return self.boxes[image]
 
     def read_many(self, images, progress=None):  # type: ignore[no-untyped-def]
-        return [self.read(i) for i in images]
+        out = [self.read(i) for i in images]
+        if progress and images:
+            progress(len(images), len(images))
+        return out
 
 
 def _rules_with(boxes: dict[bytes, list[TextBox]]) -> RulesExtractor:
@@ -188,3 +191,23 @@ def test_rapidocr_reads_the_big_words_of_a_drawn_package(tmp_path):
     text = package_text(reader.read(buf.getvalue()))
     assert text.primary.split() == ["OATLY", "VANILLA"]
     assert "PRICE" in text.auxiliary
+
+
+def test_the_pipeline_shows_the_picture_reading_as_its_own_stage():
+    from fitrep.pipeline import Pipeline
+
+    from index_server.engine import IndexEngine
+    from mllm_server.chie.encoder import LevelEncoder
+    from mllm_server.chie.engine import ConceptEngine
+    from tests.conftest import hash_embed
+
+    pic = _png((40, 40))
+    rules = _rules_with({pic: [box("OATLY", h=0.15)]})
+    pipeline = Pipeline(
+        ConceptEngine(rules, LevelEncoder(embed=hash_embed)), IndexEngine(), batch_size=2
+    )
+    items = [Item("a", image=pic), Item("b", "oat drink"), Item("c", image=pic)]
+    seen: list[tuple[str, int, int]] = []
+    pipeline.embed(items, lambda stage, done, total: seen.append((stage, done, total)))
+    assert [s for s in seen if s[0] == "ocr"] == [("ocr", 1, 2), ("ocr", 2, 2)]
+    assert seen[-1] == ("concepts", 3, 3)

@@ -80,6 +80,9 @@ def calibrate(
         "one label are duplicates, all other pairs are not. Fits the image-only evidence.",
     ),
     image_limit: int = typer.Option(200, help="Photos of --image-list used (evenly spaced)."),
+    ocr: str = typer.Option(
+        "auto", help="Read the words on the --image-list photos: auto, on, off (as fitrep dedup)."
+    ),
     progress: bool = typer.Option(True, help="Show progress bars."),
     balance: bool = typer.Option(
         True,
@@ -96,7 +99,7 @@ def calibrate(
         labels: list[int] = []
         domains: list[str] = []
         if image_list is not None:
-            img_rows, img_labels = _image_pairs(image_list, image_limit)
+            img_rows, img_labels = _image_pairs(image_list, image_limit, ocr)
             rows.extend(img_rows)
             labels.extend(img_labels)
             domains.extend(["photos"] * len(img_rows))
@@ -118,7 +121,9 @@ def calibrate(
     )
 
 
-def _image_pairs(path: Path, limit: int) -> tuple[list[dict[str, float]], list[int]]:
+def _image_pairs(
+    path: Path, limit: int, ocr: str = "auto"
+) -> tuple[list[dict[str, float]], list[int]]:
     """Features and labels of every pair among up to ``limit`` labelled photos."""
     from fitrep.domain import InvalidInput, Item
     from index_server.scoring.pairs import PairTable
@@ -140,6 +145,6 @@ def _image_pairs(path: Path, limit: int) -> tuple[list[dict[str, float]], list[i
             raise InvalidInput(f"{path}", f"image file not found: {image}")
         items.append(Item(id=f"img{i}", image=image))
         classes.append(parts[1])
-    table = PairTable(ConceptEngine.create("rules").process(items))
+    table = PairTable(ConceptEngine.create("rules", ocr=ocr).process(items))
     pairs = [(a, b) for a in range(len(items)) for b in range(a + 1, len(items))]
     return table.features(pairs), [int(classes[a] == classes[b]) for a, b in pairs]
