@@ -10,7 +10,8 @@ index holds are well formed but refused by its state: ``FailedPrecondition``.
 Image features are the arrays ``mllm_server.chie.image_features.compute`` produces and
 ``index_server.scoring.image`` reads: ``phash`` (8 uint8, a packed 64-bit hash) and
 ``hsv_hist`` (128 float32) always together, ``global`` (float32 vector, optional), and
-``sift_xy`` (n x 2 float32) with ``sift_desc`` (n x 128 uint8, RootSIFT), both or neither.
+``sift_xy`` (n x 2 float32) with ``sift_desc`` (n x 128 uint8, RootSIFT), both or neither,
+and ``package_grams`` (256 float16, the OCR text's hashed character grams, optional).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ IMAGE_ARRAYS: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = {
     "global": (np.dtype(np.float32), (None,)),
     "sift_xy": (np.dtype(np.float32), (None, 2)),
     "sift_desc": (np.dtype(np.uint8), (None, 128)),
+    "package_grams": (np.dtype(np.float16), (256,)),
 }
 _CORE = ("phash", "hsv_hist")
 _LOCAL = ("sift_xy", "sift_desc")
@@ -65,7 +67,7 @@ def check_image_features(features: Mapping[str, np.ndarray], where: str) -> None
         if key not in features and any(k in features for k in group):
             given = next(k for k in group if k in features)
             raise InvalidInput(f"{where}[{key}]", f"missing: {given} needs {' and '.join(group)}")
-    if any(k in features for k in ("global", *_LOCAL)) and "phash" not in features:
+    if any(k in features for k in ("global", "package_grams", *_LOCAL)) and "phash" not in features:
         raise InvalidInput(f"{where}[phash]", "missing: image features need phash and hsv_hist")
     for key, arr in features.items():
         dtype, shape = IMAGE_ARRAYS[key]

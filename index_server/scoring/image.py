@@ -11,7 +11,15 @@ from collections.abc import Mapping
 import numpy as np
 
 ImageFeatures = Mapping[str, np.ndarray]
-IMAGE_FEATURES = ("image_both", "phash_sim", "hist_sim", "sift_inliers", "sift_inlier_area")
+IMAGE_FEATURES = (
+    "image_both",
+    "phash_sim",
+    "hist_sim",
+    "sift_inliers",
+    "sift_inlier_area",
+    "package_text_both",
+    "package_text_sim",
+)
 _RATIO = 0.8  # Lowe's ratio test
 _MIN_MATCHES = 8
 _FULL_INLIERS = 40  # this many RANSAC inliers counts as full agreement
@@ -30,6 +38,12 @@ def image_pair_features(a: ImageFeatures | None, b: ImageFeatures | None) -> dic
     inliers, area = geometric_match(a, b)
     out["sift_inliers"] = min(inliers, _FULL_INLIERS) / _FULL_INLIERS
     out["sift_inlier_area"] = area
+    # Words read off both packages (OCR): their own agreement, and a flag that lets the
+    # calibration weigh read photos apart from unread ones (OCR text is noisier than titles).
+    if "package_grams" in a and "package_grams" in b:
+        out["package_text_both"] = 1.0
+        cos = float(a["package_grams"].astype(np.float32) @ b["package_grams"].astype(np.float32))
+        out["package_text_sim"] = min(max(cos, 0.0), 1.0)
     return out
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import enum
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from mllm_server.chie.ocr import TextBox
 
@@ -25,6 +28,8 @@ PRIMARY_MAX_CENTRE_DISTANCE = 0.75  # 0 = centre, 1 = corner
 MAX_PRIMARY_LINES = 8
 MAX_AUXILIARY_LINES = 12
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+GRAM_DIM = 256  # hashed character 3- and 4-grams of the primary package text
 
 
 class Role(enum.Enum):
@@ -40,6 +45,23 @@ class PackageText:
 
     primary: str = ""
     auxiliary: str = ""
+
+    def image_features(self) -> dict[str, np.ndarray]:
+        """``package_grams``: the primary text's character 3/4-grams, hashed into GRAM_DIM
+        bins, unit length, float16; {} without primary text. Compared by the verifier's image
+        channel (``package_text_sim``): a misread letter ("Tropicana" / "fropicana") costs a
+        few grams, not the whole word, so it measures OCR text the way title words cannot."""
+        words = _WORD.findall(self.primary.casefold())
+        if not words:
+            return {}
+        grams = np.zeros(GRAM_DIM, np.float32)
+        for word in words:
+            padded = f" {word} "
+            for n in (3, 4):
+                for i in range(len(padded) - n + 1):
+                    grams[zlib.crc32(padded[i : i + n].encode()) % GRAM_DIM] += 1.0
+        grams /= np.linalg.norm(grams)
+        return {"package_grams": grams.astype(np.float16)}
 
 
 def letters(text: str) -> int:
@@ -74,14 +96,17 @@ def roles(boxes: Sequence[TextBox]) -> list[Role]:
 
 def _join(boxes: Sequence[TextBox], limit: int) -> str:
     """Texts of ``boxes``, largest print first (brand and product name lead, as in a title),
-    each distinct text once: a shelf of one product repeats its name."""
+    each once: a shelf of one product repeats its name, and a line read in part elsewhere
+    ("alpr" beside "alpro") is a fragment of it, not a word of its own."""
+    keys = {b.text.casefold() for b in boxes}
     seen: set[str] = set()
     parts = []
     for box in sorted(boxes, key=lambda b: -b.height):
         key = box.text.casefold()
-        if key not in seen:
-            seen.add(key)
-            parts.append(box.text)
+        if key in seen or any(key in other and key != other for other in keys):
+            continue
+        seen.add(key)
+        parts.append(box.text)
     return " ".join(parts[:limit])
 
 

@@ -187,6 +187,7 @@ class RulesExtractor:
             features = image_features.compute(item.image)
             if features:
                 levels[Level.VISUAL] = image_features.describe(features)
+                features.update(package.image_features())
         return ConceptSet(
             item_id=item.id,
             levels={level: values for level, values in levels.items() if values},

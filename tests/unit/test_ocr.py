@@ -211,3 +211,25 @@ def test_the_pipeline_shows_the_picture_reading_as_its_own_stage():
     pipeline.embed(items, lambda stage, done, total: seen.append((stage, done, total)))
     assert [s for s in seen if s[0] == "ocr"] == [("ocr", 1, 2), ("ocr", 2, 2)]
     assert seen[-1] == ("concepts", 3, 3)
+
+
+def test_package_grams_forgive_a_misread_letter_and_reach_the_image_channel():
+    from index_server.scoring.image import image_pair_features
+    from index_server.validation import check_image_features
+    from mllm_server.chie.image_features import compute
+
+    grams = [
+        PackageText(text).image_features()
+        for text in ("Tropicana APPLE", "fropicana APPLE", "GOD MORGON orange")
+    ]
+    assert PackageText("29 95").image_features() == {}
+    assert grams[0]["package_grams"].dtype == np.float16 and grams[0]["package_grams"].shape == (
+        256,
+    )
+    pixels = compute(_png((64, 64)))
+    a, b, c = ({**pixels, **g} for g in grams)
+    check_image_features(a, "a")
+    same, other = image_pair_features(a, b), image_pair_features(a, c)
+    assert same["package_text_both"] == other["package_text_both"] == 1.0
+    assert same["package_text_sim"] > 0.6 > 0.2 > other["package_text_sim"]
+    assert image_pair_features(a, pixels)["package_text_both"] == 0.0
