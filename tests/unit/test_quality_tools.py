@@ -69,6 +69,29 @@ def test_fit_calibration_learns_signs_and_weights():
     assert 0.0 < cal.threshold < 1.0
 
 
+def test_visual_keeps_a_retrieval_weight_when_other_image_evidence_wins_the_fit():
+    from fitrep.domain import Level
+
+    from index_server.scoring.calibration_fit import MIN_VISUAL_WEIGHT
+
+    rng = np.random.default_rng(1)
+    rows, labels = [], []
+    for _ in range(300):
+        dup = int(rng.random() < 0.3)
+        rows.append(
+            {
+                "cos_primary": float(rng.normal(0.8 if dup else 0.4, 0.1)),
+                "cos_visual": float(rng.normal(0.6 if dup else 0.7, 0.1)),  # a shelf alike
+                "sift_inliers": float(rng.normal(0.6 if dup else 0.1, 0.1)),
+            }
+        )
+        labels.append(dup)
+    cal = fit_calibration(rows, labels, folds=3)
+    assert cal.coef.get("cos_visual", 0.0) < 0
+    assert cal.weights[Level.VISUAL] == pytest.approx(MIN_VISUAL_WEIGHT, abs=1e-6)
+    assert abs(sum(cal.weights.values()) - 1.0) < 1e-6
+
+
 def test_idf_cosine_rewards_shared_rare_tokens():
     stats = TokenStats()
     stats.add_all([Anchors.from_json({"tokens": ["sony", "camera", f"x{i}"]}) for i in range(50)])

@@ -81,7 +81,9 @@ def calibrate(
     ),
     image_limit: int = typer.Option(200, help="Photos of --image-list used (evenly spaced)."),
     ocr: str = typer.Option(
-        "auto", help="Read the words on the --image-list photos: auto, on, off (as fitrep dedup)."
+        "auto",
+        help="Also fit the --image-list photos with their words read (auto, on, off; as fitrep "
+        "dedup). They are always fitted unread too, so one calibration serves both.",
     ),
     progress: bool = typer.Option(True, help="Show progress bars."),
     balance: bool = typer.Option(
@@ -99,10 +101,15 @@ def calibrate(
         labels: list[int] = []
         domains: list[str] = []
         if image_list is not None:
-            img_rows, img_labels = _image_pairs(image_list, image_limit, ocr)
-            rows.extend(img_rows)
-            labels.extend(img_labels)
-            domains.extend(["photos"] * len(img_rows))
+            from mllm_server.chie.ocr import wants_ocr
+
+            # Pixel-only pairs (--ocr off, or no [ocr] extra) and read ones are two populations
+            # the one calibration must serve: e.g. the image-only shift is fitted on the first.
+            for mode in ["off", "on"] if wants_ocr(ocr) else ["off"]:
+                img_rows, img_labels = _image_pairs(image_list, image_limit, mode)
+                rows.extend(img_rows)
+                labels.extend(img_labels)
+                domains.extend(["photos"] * len(img_rows))
         for path in pairs_files:
             pair_file, table = _embed_pair_file(path, encoding, progress)
             if any(label is None for label in pair_file.labels):
