@@ -19,13 +19,13 @@ import numpy as np
 from mllm_server.chie.ocr import TextBox
 
 MIN_CONFIDENCE = 0.6  # below: recogniser guesses ("Rch w plert piotes"), dropped
-PRIMARY_CONFIDENCE = 0.8
+PRIMARY_CONFIDENCE = 0.9
 # Large = at least this share of the tallest wordy line in the picture, and at least
 # PRIMARY_MIN_HEIGHT of the image's shorter side.
 PRIMARY_RELATIVE_HEIGHT = 0.25
 PRIMARY_MIN_HEIGHT = 0.025
 PRIMARY_MAX_CENTRE_DISTANCE = 0.75  # 0 = centre, 1 = corner
-MAX_PRIMARY_LINES = 8
+MAX_PRIMARY_LINES = 4
 MAX_AUXILIARY_LINES = 12
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
