@@ -344,9 +344,8 @@ def main() -> None:
         if r[0] == "Amazon-Google test" and r[5].startswith("valid")
     }
     rows += catalogue_rows(m, args.data, ag_valid)
-    grocery, grocery_notes = grocery_rows(
-        args.data, args.grocery_split.split(","), args.grocery_limit
-    )
+    splits = [s for s in args.grocery_split.split(",") if s]  # "": no grocery section
+    grocery, grocery_notes = grocery_rows(args.data, splits, args.grocery_limit)
     rows += grocery
     for name in ("beer", "fodors-zagats", "itunes-amazon", "dblp-acm"):
         folder = f"other-domains/{name}"
