@@ -10,7 +10,8 @@ index holds are well formed but refused by its state: ``FailedPrecondition``.
 Image features are the arrays ``mllm_server.chie.image_features.compute`` produces and
 ``index_server.scoring.image`` reads: ``phash`` (8 uint8, a packed 64-bit hash) and
 ``hsv_hist`` (128 float32) always together, ``global`` (float32 vector, optional), and
-``orb_xy`` (n x 2 float32) with ``orb_desc`` (n x 32 uint8), both or neither.
+``sift_xy`` (n x 2 float32) with ``sift_desc`` (n x 128 uint8, RootSIFT), both or neither,
+and ``package_grams`` (256 float16, the OCR text's hashed character grams, optional).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ IMAGE_ARRAYS: dict[str, tuple[np.dtype, tuple[int | None, ...]]] = {
     "phash": (np.dtype(np.uint8), (8,)),
     "hsv_hist": (np.dtype(np.float32), (128,)),
     "global": (np.dtype(np.float32), (None,)),
-    "orb_xy": (np.dtype(np.float32), (None, 2)),
-    "orb_desc": (np.dtype(np.uint8), (None, 32)),
+    "sift_xy": (np.dtype(np.float32), (None, 2)),
+    "sift_desc": (np.dtype(np.uint8), (None, 128)),
+    "package_grams": (np.dtype(np.float16), (256,)),
 }
 _CORE = ("phash", "hsv_hist")
-_ORB = ("orb_xy", "orb_desc")
+_LOCAL = ("sift_xy", "sift_desc")
 
 
 def check_vector(vector: np.ndarray, where: str) -> None:
@@ -60,12 +62,12 @@ def check_image_features(features: Mapping[str, np.ndarray], where: str) -> None
         raise InvalidInput(
             f"{where}[{unknown[0]}]", f"unknown image feature (known: {', '.join(IMAGE_ARRAYS)})"
         )
-    for key in (*_CORE, *_ORB):
-        group = _CORE if key in _CORE else _ORB
+    for key in (*_CORE, *_LOCAL):
+        group = _CORE if key in _CORE else _LOCAL
         if key not in features and any(k in features for k in group):
             given = next(k for k in group if k in features)
             raise InvalidInput(f"{where}[{key}]", f"missing: {given} needs {' and '.join(group)}")
-    if any(k in features for k in ("global", *_ORB)) and "phash" not in features:
+    if any(k in features for k in ("global", "package_grams", *_LOCAL)) and "phash" not in features:
         raise InvalidInput(f"{where}[phash]", "missing: image features need phash and hsv_hist")
     for key, arr in features.items():
         dtype, shape = IMAGE_ARRAYS[key]
@@ -79,10 +81,10 @@ def check_image_features(features: Mapping[str, np.ndarray], where: str) -> None
             raise InvalidInput(f"{where}[{key}]", f"shape {list(a.shape)}, expected {want}")
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise InvalidInput(f"{where}[{key}]", "not finite (NaN or infinity)")
-    if _ORB[0] in features and len(features["orb_xy"]) != len(features["orb_desc"]):
+    if _LOCAL[0] in features and len(features["sift_xy"]) != len(features["sift_desc"]):
         raise InvalidInput(
-            f"{where}[orb_xy]",
-            f"{len(features['orb_xy'])} keypoints but {len(features['orb_desc'])} descriptors",
+            f"{where}[sift_xy]",
+            f"{len(features['sift_xy'])} keypoints but {len(features['sift_desc'])} descriptors",
         )
 
 

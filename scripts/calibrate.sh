@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Refit the shipped calibration (index_server/scoring/calibration.json) from every shared
 # train/valid split — the two product sets, the four other-domain sets and 150 grocery
-# photos — domain-balanced (fitrep calibrate --balance). Test splits are never read.
+# photos, read with OCR (the [ocr] extra) — domain-balanced (fitrep calibrate --balance).
+# Test splits are never read.
 # Needs ../shared/data (DATA=... to point elsewhere).
 #   bash scripts/calibrate.sh [FITREP]   (default .venv/bin/fitrep)
 set -euo pipefail
@@ -19,13 +20,13 @@ for set in abt-buy amazon-google-pairs other-domains/beer other-domains/fodors-z
   files+=("$DATA/$set/train.txt" "$DATA/$set/valid.txt")
 done
 "$FITREP" calibrate "${files[@]}" --image-list "$tmp/grocery_train.csv" \
-  --image-limit 150 --no-progress --out index_server/scoring/calibration.json
+  --image-limit 150 --ocr on --no-progress --out index_server/scoring/calibration.json
 # Name this fit (the version readers and results cite) and what it was fitted on.
 python3 - <<'PY'
 import json, pathlib
 p = pathlib.Path("index_server/scoring/calibration.json")
 cal = json.loads(p.read_text())
-cal["version"] = "fitted-8"
+cal["version"] = "fitted-9"
 cal["notes"]["command"] = "bash scripts/calibrate.sh"
 cal["notes"]["fitted_on"] = [
     "grocery-packages/train.txt (150 photos, evenly spaced; all pairs among them)"

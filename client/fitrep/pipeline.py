@@ -6,6 +6,7 @@ This is the CLI's default (``fitrep dedup``): one machine, no servers to start.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,6 +41,11 @@ def reusable(
     return done if all(e.item_id == it.id for e, it in zip(done, items, strict=False)) else []
 
 
+def _stage(progress: Progress, stage: str, offset: int, total: int) -> Callable[[int, int], None]:
+    """A (done, total) callback of one batch, reported as ``stage`` over the whole input."""
+    return lambda done, _: progress(stage, offset + done, total)
+
+
 class Pipeline:
     """CHIE (ConceptEngine) then SPDR + FBC (IndexEngine), batch by batch."""
 
@@ -69,12 +75,19 @@ class Pipeline:
     ) -> list[EmbeddedItem]:
         """``checkpoint``: batches already there are reused, each new one saved. Resuming
         starts at a batch boundary, so every batch holds the same items as in a run from
-        scratch (an encoder's output can depend on its batch's padding)."""
+        scratch (an encoder's output can depend on its batch's padding). Pictures that the
+        backend reads in a pass of its own (OCR) show as an "ocr" stage, per picture."""
         out = reusable(checkpoint, items, self.batch_size)
         if progress and out:
             progress("concepts", len(out), len(items))
+        pictures = list(accumulate((it.image is not None for it in items), initial=0))
         for start in range(len(out), len(items), self.batch_size):
-            batch = self.concepts.process(items[start : start + self.batch_size])
+            read_progress = None
+            if progress is not None:
+                read_progress = _stage(progress, "ocr", pictures[start], pictures[-1])
+            batch = self.concepts.process(
+                items[start : start + self.batch_size], read_progress=read_progress
+            )
             if checkpoint is not None:
                 checkpoint.save(start, batch)
             out.extend(batch)

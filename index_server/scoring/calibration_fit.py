@@ -22,6 +22,7 @@ from fitrep.domain import InvalidInput, Level
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.variant_gates import HARD_GATES
 
+MIN_VISUAL_WEIGHT = 0.05  # share of the retrieval weights the VISUAL level keeps when fitted
 # weighted_cos is a function of the per-level cosines and the weights being fitted; the hard
 # gates are vetoes, not coefficients (``variant_gates``)
 _EXCLUDED = ("weighted_cos", *HARD_GATES)
@@ -132,6 +133,13 @@ def fit_calibration(
     model.fit(x[keep], y[keep], sample_weight=w[keep])
     coef = {n: float(w) for n, w in zip(names, model.coef_[0], strict=True)}
     level_coef = {level: max(coef.get(f"cos_{level.name.lower()}", 0.0), 0.0) for level in Level}
+    if "cos_visual" in names:
+        # Photos may have no other level: with a zero VISUAL weight they would have no
+        # retrieval vector, hence no candidates, whatever the verifier makes of them. The fit
+        # drops it when other image evidence (histogram, RootSIFT) carries the same signal.
+        rest = sum(v for lv, v in level_coef.items() if lv != Level.VISUAL)
+        floor = MIN_VISUAL_WEIGHT / (1 - MIN_VISUAL_WEIGHT) * rest
+        level_coef[Level.VISUAL] = max(level_coef[Level.VISUAL], floor)
     total = sum(level_coef.values())
     weights = {lv: (w / total if total > 0 else 0.0) for lv, w in level_coef.items()}
     return Calibration(

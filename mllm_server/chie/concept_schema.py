@@ -19,7 +19,7 @@ from fitrep.domain import Anchors, ConceptSet, Item, Level
 from mllm_server.chie.text_parse import code_key, format_quantity, normalise, parse
 from mllm_server.chie.variants import variant_attributes
 
-DEFAULT_PROMPT = "concepts_v1"
+DEFAULT_PROMPT = "concepts_v2"  # v2 reads the package like a title (docs/ocr.md)
 
 # JSON key -> level; keys are the lower-case level names, the proto names.
 LEVEL_KEYS: dict[str, Level] = {

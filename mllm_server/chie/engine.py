@@ -4,9 +4,9 @@ in-process Pipeline both drive."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from fitrep.domain import EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
 
@@ -17,6 +17,16 @@ from mllm_server.chie.image_features import _HIST_BINS, _THUMB
 from mllm_server.images import image_pixels
 
 VISUAL_DIM = _HIST_BINS[0] * _HIST_BINS[1] * _HIST_BINS[2] + _THUMB * _THUMB
+
+
+@runtime_checkable
+class ReadsPictures(Protocol):
+    """A backend with a separate, slow picture-reading pass (the rules backend's OCR) that
+    can report its progress per image; ``extract`` then finds the results in its cache."""
+
+    def read_packages(
+        self, items: Sequence[Item], progress: Callable[[int, int], None] | None = None
+    ) -> None: ...
 
 
 class ConceptEngine:
@@ -35,10 +45,18 @@ class ConceptEngine:
         return cls(create_extractor(backend, **backend_options))
 
     def process(
-        self, items: Sequence[Item], embed: bool = True, timeout: float | None = None
+        self,
+        items: Sequence[Item],
+        embed: bool = True,
+        timeout: float | None = None,
+        read_progress: Callable[[int, int], None] | None = None,
     ) -> list[EmbeddedItem]:
+        """``read_progress(done, total)``: per picture of ``items``, when the backend reads
+        pictures in a pass of its own (``ReadsPictures``)."""
         for i, item in enumerate(items):
             item.validate(f"items[{i}]")
+        if read_progress is not None and isinstance(self.extractor, ReadsPictures):
+            self.extractor.read_packages(items, read_progress)
         concept_sets = [
             replace(cs, profile=ItemProfile.of(item, image_pixels(item.image)))
             for item, cs in zip(items, self.extractor.extract(items, timeout=timeout), strict=True)

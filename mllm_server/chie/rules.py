@@ -18,6 +18,8 @@ from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
 from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
+from mllm_server.chie.ocr import DET_SIDE, PackageReader, ProgressFn, wants_ocr
+from mllm_server.chie.package_text import PackageText, package_text
 from mllm_server.chie.text_parse import (
     ParsedText,
     format_quantity,
@@ -28,7 +30,7 @@ from mllm_server.chie.text_parse import (
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
 from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
 
-VERSION = "rules-7"  # bump whenever the concepts an item yields change
+VERSION = "rules-8"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -92,17 +94,44 @@ class RulesExtractor:
     version = VERSION
     concurrent = False  # CPU-bound: threads would only contend for the GIL
 
-    def __init__(self, use_images: bool = True) -> None:
+    def __init__(
+        self,
+        use_images: bool = True,
+        ocr: str | bool = "auto",
+        ocr_det_side: int = DET_SIDE,
+        ocr_threads: int | None = None,
+    ) -> None:
+        """``ocr``: read the words on item pictures (auto, on, off: see ``ocr.wants_ocr``)."""
         self.use_images = use_images
+        wanted = wants_ocr(ocr)  # an unknown mode or a missing extra fails here, not later
+        self.reader = PackageReader(ocr_det_side, ocr_threads) if use_images and wanted else None
 
     def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:
+        self.read_packages(items)  # one batched pass; extract_one then finds each in the cache
         return [self.extract_one(item) for item in items]
 
+    def read_packages(self, items: Sequence[Item], progress: ProgressFn | None = None) -> None:
+        """OCR the pictures of ``items`` into the reader's cache (a no-op without a reader)."""
+        if self.reader is not None:
+            self.reader.read_many([it.image for it in items if it.image is not None], progress)
+
+    def package_text(self, item: Item) -> PackageText:
+        """The words on the item's picture, by role ("" without a picture or a reader)."""
+        if self.reader is None or item.image is None:
+            return PackageText()
+        return package_text(self.reader.read(item.image))
+
     def stats(self) -> dict[str, float]:
-        return {}
+        if self.reader is None:
+            return {}
+        return {
+            "ocr_images_read": float(self.reader.images_read),
+            "ocr_cache_hits": float(self.reader.cache_hits),
+        }
 
     def close(self) -> None:
-        return None
+        if self.reader is not None:
+            self.reader.close()
 
     def extract_one(self, item: Item) -> ConceptSet:
         attributes = {k.lower(): str(v) for k, v in item.attributes.items() if str(v).strip()}
@@ -110,7 +139,10 @@ class RulesExtractor:
             (attributes.pop(k) for k in _DESCRIPTION_KEYS if k in attributes), ""
         )
         title_text, boilerplate = split_offer_title(item.title)
-        title = parse(title_text)
+        # Words printed on the package read like a title: they reach the same levels, anchors
+        # and variant gates as title words; the shelf around it is context (AUXILIARY).
+        package = self.package_text(item)
+        title = parse(f"{title_text} {package.primary}" if package.primary else title_text)
         body = parse(description, max_tokens=_MAX_DESCRIPTION_TOKENS)
         spec_attrs = {k: v for k, v in attributes.items() if k not in _PRICE_KEYS}
         attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in _BRAND_KEYS)
@@ -163,6 +195,7 @@ class RulesExtractor:
         auxiliary = _unique(w for w in all_words if w in COLOURS or w in PROMO_WORDS)
         auxiliary += _unique(f"{k} {v}" for k, v in attributes.items() if k in _PRICE_KEYS)
         auxiliary += _unique(parse(boilerplate).words)
+        auxiliary += _unique(parse(package.auxiliary).words)
 
         levels: dict[Level, list[str]] = {
             Level.PRIMARY: primary,
@@ -197,6 +230,7 @@ class RulesExtractor:
             features = image_features.compute(item.image)
             if features:
                 levels[Level.VISUAL] = image_features.describe(features)
+                features.update(package.image_features())
         return ConceptSet(
             item_id=item.id,
             levels={level: values for level, values in levels.items() if values},

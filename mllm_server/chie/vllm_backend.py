@@ -111,7 +111,7 @@ class VLLMExtractor:
         self.model_name = self.model_path.name
         self.version = f"{self.model_name}+{self.prompt.version}"
         self.cache = ConceptCache(cache_size, cache_path)
-        self._rules = RulesExtractor()
+        self._rules = RulesExtractor(ocr="off")  # the VLM reads the package text itself
         self._counters = dict.fromkeys(
             ("items", "cache_hits", "model_requests", "fallbacks", "rejected", "timeouts"), 0
         )

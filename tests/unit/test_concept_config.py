@@ -26,3 +26,8 @@ def test_backend_shorthand_flags_become_backend_options():
 def test_explicit_backend_option_wins_over_shorthand():
     cfg = config_from_args(["--dtype", "bfloat16", "--backend-option", "dtype=float16"])
     assert cfg.backend_options == {"dtype": "float16"}
+
+
+def test_ocr_flag_is_a_rules_backend_option():
+    assert config_from_args(["--ocr", "off"]).backend_options == {"ocr": "off"}
+    assert config_from_args([]).backend_options == {}

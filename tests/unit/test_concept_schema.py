@@ -75,3 +75,11 @@ def test_prompt_file_is_versioned_and_filled() -> None:
     assert "$title" not in text
     with pytest.raises(FileNotFoundError):
         PromptTemplate("concepts_v999")
+
+
+def test_the_default_prompt_reads_the_package_like_a_title() -> None:
+    from mllm_server.chie.concept_schema import DEFAULT_PROMPT
+
+    text = PromptTemplate(DEFAULT_PROMPT).render(Item("i", "", "", image=b"img"))
+    assert DEFAULT_PROMPT == "concepts_v2" and "printed on the product or its package" in text
+    assert "price labels" in text and "flavour" in text

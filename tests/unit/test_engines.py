@@ -35,3 +35,18 @@ def test_unknown_engine_names_the_choices(tmp_path):
     )
     assert result.exit_code == 2
     assert "--engine" in result.output and "embedded" in result.output
+
+
+def test_ocr_on_without_the_extra_is_one_clear_line(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    from mllm_server.chie import ocr
+
+    monkeypatch.setattr(ocr, "ocr_available", lambda: False)
+    args = ["dedup", str(_catalogue(tmp_path)), "--out", str(tmp_path / "run"), "--no-progress"]
+    result = CliRunner().invoke(app, [*args, "--ocr", "on"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert ocr.OCR_EXTRA_HINT in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()
+    unknown = CliRunner().invoke(app, [*args, "--ocr", "sometimes"])
+    assert unknown.exit_code == 2 and "auto, on, off" in unknown.output
+    # auto without the extra: the run goes on without reading pictures
+    assert CliRunner().invoke(app, args).exit_code == 0

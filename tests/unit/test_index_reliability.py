@@ -40,8 +40,8 @@ def _image(n: int = 10) -> dict[str, np.ndarray]:
         "phash": rng.integers(0, 256, 8).astype(np.uint8),
         "hsv_hist": hist / hist.sum(),
         "global": rng.random(384).astype(np.float32),
-        "orb_xy": rng.random((n, 2)).astype(np.float32) * 100,
-        "orb_desc": rng.integers(0, 256, (n, 32)).astype(np.uint8),
+        "sift_xy": rng.random((n, 2)).astype(np.float32) * 100,
+        "sift_desc": rng.integers(0, 256, (n, 128)).astype(np.uint8),
     }
 
 
@@ -53,10 +53,11 @@ def _clusters(assignments):
     ("features", "field", "message"),
     [
         ({"phash": np.zeros(8, np.uint8)}, "image_features[hsv_hist]", "missing"),
-        ({k: v for k, v in _image().items() if k != "orb_desc"}, "[orb_desc]", "missing"),
+        ({k: v for k, v in _image().items() if k != "sift_desc"}, "[sift_desc]", "missing"),
         ({**_image(), "phash": np.zeros(4, np.uint8)}, "[phash]", "shape [4]"),
         ({**_image(), "hsv_hist": np.ones(128)}, "[hsv_hist]", "dtype float64"),
-        ({**_image(), "orb_xy": np.ones((9, 2), np.float32)}, "[orb_xy]", "9 keypoints"),
+        ({**_image(), "sift_xy": np.ones((9, 2), np.float32)}, "[sift_xy]", "9 keypoints"),
+        ({**_image(), "sift_desc": np.ones((10, 32), np.uint8)}, "[sift_desc]", "expected nx128"),
         ({**_image(), "hsv_hist": np.full(128, np.nan, np.float32)}, "[hsv_hist]", "not finite"),
         ({**_image(), "thumbnail": np.zeros(3, np.uint8)}, "[thumbnail]", "unknown"),
     ],

@@ -1,6 +1,7 @@
 """Ditto pair parsing, the calibration fit, and the lexical verifier features."""
 
 import numpy as np
+import pytest
 from fitrep.ditto import parse_side, read_pairs
 from fitrep.domain import Anchors
 
@@ -68,6 +69,29 @@ def test_fit_calibration_learns_signs_and_weights():
     assert 0.0 < cal.threshold < 1.0
 
 
+def test_visual_keeps_a_retrieval_weight_when_other_image_evidence_wins_the_fit():
+    from fitrep.domain import Level
+
+    from index_server.scoring.calibration_fit import MIN_VISUAL_WEIGHT
+
+    rng = np.random.default_rng(1)
+    rows, labels = [], []
+    for _ in range(300):
+        dup = int(rng.random() < 0.3)
+        rows.append(
+            {
+                "cos_primary": float(rng.normal(0.8 if dup else 0.4, 0.1)),
+                "cos_visual": float(rng.normal(0.6 if dup else 0.7, 0.1)),  # a shelf alike
+                "sift_inliers": float(rng.normal(0.6 if dup else 0.1, 0.1)),
+            }
+        )
+        labels.append(dup)
+    cal = fit_calibration(rows, labels, folds=3)
+    assert cal.coef.get("cos_visual", 0.0) < 0
+    assert cal.weights[Level.VISUAL] == pytest.approx(MIN_VISUAL_WEIGHT, abs=1e-6)
+    assert abs(sum(cal.weights.values()) - 1.0) < 1e-6
+
+
 def test_idf_cosine_rewards_shared_rare_tokens():
     stats = TokenStats()
     stats.add_all([Anchors.from_json({"tokens": ["sony", "camera", f"x{i}"]}) for i in range(50)])
@@ -98,7 +122,7 @@ def test_mutual_best_decision_adapts_to_the_input():
     assert decide_pairs(pairs, scores, 0.4).tolist() == [True, False, True, False]
 
 
-def test_orb_geometric_verification_matches_a_crop_not_another_picture():
+def test_sift_geometric_verification_matches_a_crop_not_another_picture():
     from PIL import Image, ImageDraw
 
     from index_server.scoring.image import image_pair_features
@@ -127,5 +151,23 @@ def test_orb_geometric_verification_matches_a_crop_not_another_picture():
     crop = base.crop((20, 20, 300, 300)).resize((320, 320))
     other = picture(2)
     fa, fb, fc = compute(encode(base)), compute(encode(crop)), compute(encode(other))
-    assert len(fa["orb_desc"]) <= 300
-    assert image_pair_features(fa, fb)["orb_inliers"] > image_pair_features(fa, fc)["orb_inliers"]
+    assert fa["sift_desc"].shape[1:] == (128,) and len(fa["sift_desc"]) <= 400
+    same, other = image_pair_features(fa, fb), image_pair_features(fa, fc)
+    assert same["sift_inliers"] > other["sift_inliers"]
+    assert same["sift_inlier_area"] > 0.3 > other["sift_inlier_area"]
+
+
+def test_root_sift_bytes_keep_the_hellinger_geometry():
+    from mllm_server.chie.image_features import DESCRIPTOR_SCALE, root_sift
+
+    rng = np.random.default_rng(0)
+    sift = rng.random((6, 128)).astype(np.float32) * 100
+    got = root_sift(sift)
+    assert got.dtype == np.uint8 and got.shape == (6, 128)
+    back = got.astype(np.float32) / DESCRIPTOR_SCALE
+    np.testing.assert_allclose(np.linalg.norm(back, axis=1), 1.0, atol=0.01)
+    # Euclidean distance between RootSIFT vectors is the Hellinger distance of the L1-normalised
+    # histograms: ||sqrt(p) - sqrt(q)||^2 = 2 - 2 * sum(sqrt(p * q))
+    p, q = sift[0] / sift[0].sum(), sift[1] / sift[1].sum()
+    hellinger = 2 - 2 * np.sqrt(p * q).sum()
+    assert np.sum((back[0] - back[1]) ** 2) == pytest.approx(hellinger, abs=0.01)

@@ -3,8 +3,9 @@
 The files of a tier are every ``.py`` under its package folder, under ``serving/`` (shared by
 both tiers) when it exists, and every ``fitrep`` module those reach by import (the contract:
 domain, wire, stubs). Their imports are read with ``ast``; third-party ones must be named in
-the tier's list, which in turn may only name distributions of ``pyproject.toml``, with the same
-version specifier, and nothing the tier does not import. An import at module level must be in
+the tier's list, which in turn may only name distributions of ``pyproject.toml`` (its
+dependencies, or an extra the image installs, e.g. ``[ocr]`` in the concept image), with the
+same version specifier, and nothing the tier does not import. An import at module level must be in
 the list proper; one inside a function may instead be declared ``# optional: NAME`` (a backend
 the image deliberately leaves out, e.g. vllm in the CPU image).
 """
@@ -213,10 +214,11 @@ def problems(
             f"{use.where}: imports {use.module} ({how}); {label} names none of {sorted(dists)}"
         )
     for name, spec in sorted(req.specs.items()):
-        if name not in deps:
-            found.append(f"{label}: {name} is not in pyproject's dependencies")
-        elif spec != deps[name]:
-            found.append(f"{label}: {name}{spec} but pyproject says {name}{deps[name]}")
+        declared = deps.get(name, extras.get(name))
+        if declared is None:
+            found.append(f"{label}: {name} is not in pyproject's dependencies or extras")
+        elif spec != declared:
+            found.append(f"{label}: {name}{spec} but pyproject says {name}{declared}")
         if name not in imported:
             found.append(f"{label}: {name} is not imported by the tier: drop it from the image")
     for name in sorted(req.optional - deps.keys() - extras.keys()):
@@ -248,11 +250,17 @@ def test_a_missing_a_stray_and_a_drifted_requirement_are_reported() -> None:
         Use("torch", "x.py:3", lazy=False),
         Use("google.protobuf.descriptor", "x.py:4", lazy=False),
     ]
-    req = Requirements({"protobuf": ">=7", "pillow": ">=10"}, optional={"vllm", "torch"})
+    uses += [Use("rapidocr", "x.py:5", lazy=True), Use("onnxruntime", "x.py:6", lazy=True)]
+    req = Requirements(
+        {"protobuf": ">=7", "pillow": ">=10", "rapidocr": "==3.10.0", "onnxruntime": ">=1"},
+        optional={"vllm", "torch"},
+    )
     deps = {"protobuf": ">=7.35.1", "pillow": ">=10", "pyyaml": ""}
-    assert problems(uses, req, deps, {"vllm": ">=0.11"}, "t.txt") == [
+    extras = {"vllm": ">=0.11", "rapidocr": "==3.10.0", "onnxruntime": ">=1.17"}
+    assert problems(uses, req, deps, extras, "t.txt") == [
         "x.py:1: imports yaml (at module level); t.txt names none of ['pyyaml']",
         "x.py:3: imports torch (at module level); t.txt names none of ['torch']",
+        "t.txt: onnxruntime>=1 but pyproject says onnxruntime>=1.17",
         "t.txt: pillow is not imported by the tier: drop it from the image",
         "t.txt: protobuf>=7 but pyproject says protobuf>=7.35.1",
         "t.txt: optional torch is not declared in pyproject",

@@ -80,6 +80,11 @@ def calibrate(
         "one label are duplicates, all other pairs are not. Fits the image-only evidence.",
     ),
     image_limit: int = typer.Option(200, help="Photos of --image-list used (evenly spaced)."),
+    ocr: str = typer.Option(
+        "auto",
+        help="Also fit the --image-list photos with their words read (auto, on, off; as fitrep "
+        "dedup). They are always fitted unread too, so one calibration serves both.",
+    ),
     progress: bool = typer.Option(True, help="Show progress bars."),
     balance: bool = typer.Option(
         True,
@@ -96,10 +101,15 @@ def calibrate(
         labels: list[int] = []
         domains: list[str] = []
         if image_list is not None:
-            img_rows, img_labels = _image_pairs(image_list, image_limit)
-            rows.extend(img_rows)
-            labels.extend(img_labels)
-            domains.extend(["photos"] * len(img_rows))
+            from mllm_server.chie.ocr import wants_ocr
+
+            # Pixel-only pairs (--ocr off, or no [ocr] extra) and read ones are two populations
+            # the one calibration must serve: e.g. the image-only shift is fitted on the first.
+            for mode in ["off", "on"] if wants_ocr(ocr) else ["off"]:
+                img_rows, img_labels = _image_pairs(image_list, image_limit, mode)
+                rows.extend(img_rows)
+                labels.extend(img_labels)
+                domains.extend(["photos"] * len(img_rows))
         for path in pairs_files:
             pair_file, table = _embed_pair_file(path, encoding, progress)
             if any(label is None for label in pair_file.labels):
@@ -118,7 +128,9 @@ def calibrate(
     )
 
 
-def _image_pairs(path: Path, limit: int) -> tuple[list[dict[str, float]], list[int]]:
+def _image_pairs(
+    path: Path, limit: int, ocr: str = "auto"
+) -> tuple[list[dict[str, float]], list[int]]:
     """Features and labels of every pair among up to ``limit`` labelled photos."""
     from fitrep.domain import InvalidInput, Item
     from index_server.scoring.pairs import PairTable
@@ -140,6 +152,6 @@ def _image_pairs(path: Path, limit: int) -> tuple[list[dict[str, float]], list[i
             raise InvalidInput(f"{path}", f"image file not found: {image}")
         items.append(Item(id=f"img{i}", image=image))
         classes.append(parts[1])
-    table = PairTable(ConceptEngine.create("rules").process(items))
+    table = PairTable(ConceptEngine.create("rules", ocr=ocr).process(items))
     pairs = [(a, b) for a in range(len(items)) for b in range(a + 1, len(items))]
     return table.features(pairs), [int(classes[a] == classes[b]) for a, b in pairs]

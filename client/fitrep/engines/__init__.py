@@ -9,7 +9,7 @@ progress, checkpoint) -> list[Assignment]``, ``index`` (the ``IndexEngine`` that
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fitrep.domain import Assignment, FitrepError, InvalidInput, Item
 from fitrep.pipeline import Checkpoint, Pipeline, Progress
@@ -46,10 +46,13 @@ def create_engine(
     address: str | None = None,
     actors: int | None = None,
     actor_cpus: float | None = None,
+    backend_options: dict[str, Any] | None = None,
 ) -> DedupEngine:
-    """``engine``: one of ``ENGINES``; ``address`` and the actor options are Ray's only."""
+    """``engine``: one of ``ENGINES``; ``address`` and the actor options are Ray's only;
+    ``backend_options`` go to the CHIE backend (e.g. ``ocr``)."""
+    options = dict(backend_options or {})
     if engine == "embedded":
-        return Pipeline.create(data_dir=data_dir, backend=backend, config=config)
+        return Pipeline.create(data_dir=data_dir, backend=backend, config=config, **options)
     if engine != "ray":
         raise InvalidInput("--engine", f"unknown engine {engine!r}; choose one of {ENGINES}")
     try:
@@ -59,5 +62,11 @@ def create_engine(
             raise
         raise FitrepError(RAY_EXTRA_HINT) from None
     return RayEngine.create(
-        data_dir, backend, config, address=address, actors=actors, actor_cpus=actor_cpus
+        data_dir,
+        backend,
+        config,
+        address=address,
+        actors=actors,
+        actor_cpus=actor_cpus,
+        **options,
     )

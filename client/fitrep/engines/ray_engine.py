@@ -39,6 +39,7 @@ BATCH_SIZE = 256  # items per actor call, as the embedded Pipeline batches them
 # Passed to the workers so a remote cluster's actors use the driver's settings.
 _FORWARDED_ENV = (
     "FITREP_ENCODER_CACHE",
+    "FITREP_OCR_CACHE",
     "XDG_CACHE_HOME",
     "HF_HUB_OFFLINE",
     "TRANSFORMERS_OFFLINE",
