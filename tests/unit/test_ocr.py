@@ -165,7 +165,8 @@ def test_package_words_reach_the_same_levels_and_anchors_as_title_words():
     )
     # no title: the package text is the title
     assert "oatly" in cs_red.levels[Level.PRIMARY]
-    assert list(cs_red.anchors.variant) == ["colour:red"] and "karlek" in cs_red.levels[Level.AUXILIARY]
+    assert list(cs_red.anchors.variant) == ["colour:red"]
+    assert "karlek" in cs_red.levels[Level.AUXILIARY]
     # a colour read off a package conflicts as one in a title would
     titles = RulesExtractor(ocr="off").extract([Item("r", "oatly red"), Item("b", "oatly blue")])
     assert variant_conflicts(cs_red.anchors, cs_blue.anchors)["colour_conflict"] == "red vs blue"
