@@ -109,10 +109,10 @@ class IndexReader:
         if clusterer.cluster_id(a) == clusterer.cluster_id(b):
             if p >= t:
                 return f"duplicates: the same cluster {clusterer.cluster_id(a)}"
-            rep = fbc.representative(cluster)
+            rep = fbc.first_member(cluster)
             return (
                 f"duplicates: the same cluster {clusterer.cluster_id(a)}, joined through its "
-                f"members (representative {ids[rep]}), although the pair alone scores "
+                f"members (its first member {ids[rep]}), although the pair alone scores "
                 f"{p:.2f} < {t:.2f}"
             )
         if fired:

@@ -5,12 +5,12 @@ arrival order, which cluster an item joins. An item joins a cluster only when it
 with the *cluster*, not with one member (``check``):
 
 - its best retrieved member scores at least the threshold;
-- its *core* (the cluster's first ``core`` members, the representative that opened it first:
-  stable, what the cluster was first judged by) agrees on average at least ``rep_share`` of
-  the threshold, so a chain of pairwise-similar siblings A~B~C~D cannot drift away from A
-  (measured on the 864 grocery photos: a 71-photo cluster of four products without it, 34
-  with a core of 4 at the full threshold);
-- the mean over up to ``max_checked`` members (the representative, the retrieved ones, then
+- its *core* (the cluster's first ``core`` members, from the one that opened it: stable,
+  what the cluster was first judged by; not the shown representative, which a policy picks)
+  agrees on average at least ``rep_share`` of the threshold, so a chain of pairwise-similar
+  siblings A~B~C~D cannot drift away from A (measured on the 864 grocery photos: a 71-photo
+  cluster of four products without it, 34 with a core of 4 at the full threshold);
+- the mean over up to ``max_checked`` members (the first member, the retrieved ones, then
   the oldest) is at least the threshold and none of them is below ``min_member_share`` of it;
 - no member at all has a variant conflict with it (a hard gate: another size, colour,
   flavour...), checked on anchors over up to ``max_conflict_scan`` members.
@@ -18,7 +18,7 @@ with the *cluster*, not with one member (``check``):
 Every item also gets a *family*: the same product up to its variants (Coke 500 ml and 1.5 l).
 A joining item takes its cluster's family; an item that opens a cluster joins the family of
 the candidate cluster it agrees with when the variant gates are relaxed (the verifier's
-family score), by the same rule on its best member and representative, else it founds a
+family score), by the same rule on its best member and first member, else it founds a
 family. A family is named after the cluster that founded it, so no second counter exists.
 
 Batch clustering is the same rule applied over all items in input order, so a batch build
@@ -36,7 +36,7 @@ import numpy as np
 
 # (row, rows) -> same-item probabilities, or (same-item, family) probabilities
 ScoreFn = Callable[[int, Sequence[int]], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
-# A family is looser than a cluster: its representative need only score half the threshold
+# A family is looser than a cluster: its first member need only score half the threshold
 # with the variant gates relaxed (siblings differ in more words than re-listings do).
 _FAMILY_REP = 0.5
 ConflictFn = Callable[[int, Sequence[int]], np.ndarray]  # (row, rows) -> (m,) bool
@@ -61,7 +61,7 @@ class JoinCheck:
     cluster: int
     ok: bool
     agreement: float = 0.0  # mean probability over the checked members
-    representative: float = 0.0  # mean probability over the core (the first members)
+    core_mean: float = 0.0  # mean probability over the core (the first members)
     best_pair: float = 0.0
     nearest: int = -1  # the best-scoring member
     reason: str = ""  # "" when ok
@@ -145,7 +145,7 @@ class FBC:
     def family(self, row: int) -> int:
         return self.family_of[self.cluster_of[row]]
 
-    def representative(self, cluster: int) -> int:
+    def first_member(self, cluster: int) -> int:
         return self.members[cluster][0]
 
     def decide(
@@ -237,12 +237,12 @@ class FBC:
         core = members[: self.core]
         checked = self._members_to_check(members, retrieved)
         probs.need(core + checked)
-        out.representative = sum(probs.item[m] for m in core) / len(core)  # the core's mean
+        out.core_mean = sum(probs.item[m] for m in core) / len(core)  # the core's mean
         out.agreement = sum(probs.item[m] for m in checked) / len(checked)
         weakest = min(checked, key=probs.item.__getitem__)
-        if out.representative < t * self.rep_share:
+        if out.core_mean < t * self.rep_share:
             out.reason = (
-                f"its first {len(core)} member(s) score {out.representative:.2f} on average < "
+                f"its first {len(core)} member(s) score {out.core_mean:.2f} on average < "
                 f"{self.rep_share:g} x threshold {t * self.rep_share:.2f}"
             )
         elif out.agreement < t:
@@ -295,7 +295,7 @@ class FBC:
             top = max((probs.family[c] for c in cands if c in probs.family), default=0.0)
             if top < t or top <= best:
                 continue
-            rep = self.representative(cluster)
+            rep = self.first_member(cluster)
             probs.need([rep])
             if probs.family[rep] >= t * _FAMILY_REP:
                 family, best = self.family_of[cluster], top
@@ -304,7 +304,7 @@ class FBC:
         return decision
 
     def _members_to_check(self, members: Sequence[int], retrieved: Sequence[int]) -> list[int]:
-        """The representative, the retrieved members, then the oldest, up to ``max_checked``."""
+        """The first member, the retrieved members, then the oldest, up to ``max_checked``."""
         chosen = list(dict.fromkeys([members[0], *retrieved]))[: self.max_checked]
         for m in members:
             if len(chosen) >= self.max_checked:

@@ -24,14 +24,14 @@ def _table(pairs: dict[tuple[int, int], float], family: dict[tuple[int, int], fl
     return score
 
 
-def test_a_chain_of_siblings_cannot_drift_from_the_representative():
+def test_a_chain_of_siblings_cannot_drift_from_the_first_member():
     # 0~1~2~3, each next one close to the last, the end far from the start
     pairs = {(0, 1): 0.9, (1, 2): 0.9, (2, 3): 0.9, (0, 2): 0.45, (1, 3): 0.45, (0, 3): 0.05}
     fbc = FBC(threshold=0.5, max_checked=2, min_member_share=0.0, rep_share=0.5)
     score = _table(pairs)
     decided = [fbc.decide(i, list(range(i))[::-1], score) for i in range(4)]
     assert decided[1].cluster == decided[0].cluster
-    assert decided[3].is_new  # 3 agrees with 2 but not with the representative 0
+    assert decided[3].is_new  # 3 agrees with 2 but not with the first member 0
 
 
 def test_a_conflict_with_any_member_blocks_the_join_even_unchecked():
