@@ -149,6 +149,8 @@ class Anchors:
     words_any: tuple[str, ...] = ()  # every content word of the item (bounded)
     fields: tuple[str, ...] = ()  # "<column>=<its words>" of each descriptive attribute
     price: tuple[str, ...] = ()  # the listed price, a plain number (shops differ, 4x do not)
+    # variant values read off the item's picture only (OCR): a partial, noisy reading
+    variant_read: tuple[str, ...] = ()
 
     @property
     def codes_any(self) -> tuple[str, ...]:

@@ -177,6 +177,11 @@ class RulesExtractor:
         form = _unique(w for w in all_words if w in FORM_WORDS)
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
         anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        if package.primary:
+            # A picture is read in part and with misreadings: the gates treat values only the
+            # package gave as weaker evidence than a title's (``variant_gates``).
+            said = set(variant_attributes(parse(title_text), brand.split()))
+            anchors["variant_read"] = [v for v in anchors["variant"] if v not in said]
         # Variant attributes are concepts of their own (what tells this SKU from its siblings),
         # objective facts like the quantities beside them.
         objective = _unique(

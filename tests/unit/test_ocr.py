@@ -166,6 +166,7 @@ def test_package_words_reach_the_same_levels_and_anchors_as_title_words():
     # no title: the package text is the title
     assert "oatly" in cs_red.levels[Level.PRIMARY]
     assert list(cs_red.anchors.variant) == ["colour:red"]
+    assert cs_red.anchors.variant_read == ("colour:red",)  # read off the picture only
     assert "karlek" in cs_red.levels[Level.AUXILIARY]
     # a colour read off a package conflicts as one in a title would
     titles = RulesExtractor(ocr="off").extract([Item("r", "oatly red"), Item("b", "oatly blue")])

@@ -130,3 +130,20 @@ def test_price_gap_reads_the_listed_price_and_ignores_small_differences():
     assert gap("$100", "") == 0.0  # a missing price is no evidence
     assert 0.0 < gap("$100", "$400") < 1.0  # an upgrade or academic licence
     assert gap("10", "200") == 1.0
+
+
+def test_flavours_read_off_a_picture_conflict_only_when_each_side_has_its_own():
+    """A package is read in part: a superset or a product-line word is no conflict there,
+    while the same words in titles are."""
+
+    def read(*flavours: str) -> Anchors:
+        values = tuple(f"flavour:{f}" for f in flavours)
+        return Anchors(variant=values, variant_any=values, variant_read=values)
+
+    assert not variant_conflicts(read("grapefruit", "orange"), read("orange"))["flavour_conflict"]
+    assert not variant_conflicts(read("oat"), read("original"))["flavour_conflict"]
+    assert variant_conflicts(read("vanilla"), read("blueberry"))["flavour_conflict"]
+    titled = variant_conflicts(
+        _anchors("Tropicana orange grapefruit"), _anchors("Tropicana orange")
+    )
+    assert titled["flavour_conflict"]
