@@ -202,6 +202,10 @@ class RulesExtractor:
         auxiliary += _unique(parse(boilerplate).words)
         auxiliary += _unique(parse(package.auxiliary).words)
 
+        if not any(primary + content) and (fallback := (title.words + body.words)[:12]):
+            # Only stopwords ("The One"): still the item's words, its primary concept; an item
+            # without any level would have no vector to be found by.
+            primary = [" ".join(fallback)]
         levels: dict[Level, list[str]] = {
             Level.PRIMARY: primary,
             Level.AUXILIARY: auxiliary,

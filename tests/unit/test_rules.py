@@ -60,3 +60,9 @@ def test_brand_from_attributes_wins():
     )
     assert cs.anchors.to_json()["brand"] == ["microsoft"]
     assert cs.anchors.to_json()["number"] == ["2007"]
+
+
+def test_a_title_of_stopwords_alone_still_has_a_primary_level():
+    """'The One' is readable text, not a bad line: it must get a vector to be found by."""
+    levels = RulesExtractor().extract_one(Item("x", "The And Of")).levels
+    assert levels[Level.PRIMARY] == ["the and of"]
