@@ -15,6 +15,7 @@ import psutil
 import pytest
 from fitrep.domain import InvalidInput, Level, Overloaded
 
+from mllm_server.chie.concept_schema import DEFAULT_PROMPT
 from mllm_server.chie.vllm_backend import VLLMExtractor
 from tests.vllm.conftest import ENGINE_OPTIONS, MAX_QUEUE, image_items, too_long_item
 
@@ -82,7 +83,7 @@ def test_extract_gives_vllm_concepts_with_pixels(extractor: VLLMExtractor) -> No
     assert [c.item_id for c in concepts] == ["ext0", "ext1"]
     for cs in concepts:
         assert cs.backend == "vllm"
-        assert cs.version == f"{extractor.model_name}+concepts_v1"
+        assert cs.version == f"{extractor.model_name}+{DEFAULT_PROMPT}"
         assert cs.levels[Level.PRIMARY]
         assert Level.VISUAL in cs.levels and "phash" in cs.image_features
         assert cs.anchors.brand  # the item names its brand: said by the model or the rules

@@ -20,6 +20,7 @@ from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mllm_server.chie.concept_schema import DEFAULT_PROMPT
 from tests.vllm.conftest import MAX_QUEUE, ROOT, image_items, too_long_item
 from tests.vllm.test_backend import _report
 
@@ -105,7 +106,7 @@ def test_images_in_vllm_concepts_out(server: Server) -> None:
     assert [r.concepts.item_id for r in response.items] == [i.id for i in items]
     for r in response.items:
         assert r.concepts.backend == "vllm", server.tail()
-        assert r.concepts.version.endswith("+concepts_v1")
+        assert r.concepts.version.endswith(f"+{DEFAULT_PROMPT}")
         assert r.concepts.levels and r.embeddings.vectors
         assert "phash" in r.concepts.image_features
 
