@@ -18,7 +18,8 @@ from fitrep.domain import Level
 
 from index_server.candidates.code_blocking import CodeBlocks
 from index_server.candidates.spdr import SPDR
-from index_server.candidates.vector_index import VectorIndex, create_index
+from index_server.candidates.vector_backend import VectorIndex
+from index_server.candidates.vector_index import create_index
 from index_server.config import IndexConfig
 from index_server.integration import integrate, weight_vector
 from index_server.scoring.codes import CODE_SLOTS
