@@ -36,6 +36,7 @@ from fitrep.domain import (
 from index_server.candidates.generator import CandidateGenerator
 from index_server.clustering.cluster_ids import format_cluster_id
 from index_server.clustering.clusterer import Clusterer
+from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.fbc import FBC
 from index_server.clustering.representative import (
     RepresentativePolicy,
@@ -49,7 +50,6 @@ from index_server.scoring.calibration import Calibration
 from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
-from index_server.storage.decision_log import DecisionLog
 from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
 from index_server.storage.faults import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fitrep.domain import Anchors, Level
 
-from index_server.storage.decision_log import DecisionLog
+from index_server.clustering.decision_log import DecisionLog
 from index_server.storage.packed_anchors import PackedAnchors
 
 
