@@ -46,6 +46,7 @@ from index_server.clustering.representative import (
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
+from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
@@ -60,7 +61,6 @@ from index_server.storage.faults import (
     restore_advice,
 )
 from index_server.storage.persistence import load_engine_state, persist_rows
-from index_server.storage.rows import RowTable
 from index_server.storage.snapshot import check_snapshot, write_snapshot
 from index_server.storage.store import ClusterStore
 from index_server.upserts import BatchPlan, plan_batch

@@ -33,11 +33,11 @@ from index_server.clustering.cluster_ids import (
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.representative import Representatives
 from index_server.integration import concatenate
+from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.variant_gates import variant_conflicts
 from index_server.scoring.verifier import PairVerifier
-from index_server.storage.rows import RowTable
 from index_server.validation import check_batch
 
 # (item id, full vector, anchors, image features, its row or -1 when not stored)
