@@ -463,8 +463,15 @@ class IndexEngine:
             self.representatives,
         )
 
+    def _count_tokens(self) -> None:
+        """Bring the idf counts up to every stored row (they only move forward; right after a
+        restart nothing is counted) before a read scores pairs with them."""
+        if self.scorer is not None:
+            self.scorer.verifier.stats.extend_to(self.rows.anchors)
+
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:
+            self._count_tokens()
             return self._reader().explain(item_a, item_b)
 
     def concepts_of(self, item_id: str) -> dict[str, list[str]]:
@@ -476,6 +483,7 @@ class IndexEngine:
     ) -> list[tuple[str, list[Neighbor]]]:
         """Verified neighbours of stored items (by id) or of new items (not stored)."""
         with self.lock:
+            self._count_tokens()
             return self._reader().query(item_ids, items, k)
 
     def get_cluster(self, cluster_id: str) -> Cluster:
