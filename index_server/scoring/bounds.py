@@ -8,7 +8,7 @@ every such feature lying in [0, 1] — is computed per pair only when FBC asks f
 vector part plus that maximum is an upper bound of each pair's probability, which lets FBC
 skip pairs that cannot reach the threshold (``FBC.decide(upper=...)``); the pairs it does
 need are scored by ``PairVerifier.score`` itself, so the verifier stays the one judge.
-``tests/unit/test_batch_scores.py`` checks the bound against the verifier.
+``tests/unit/test_bounds.py`` checks the bound against the verifier.
 """
 
 from __future__ import annotations
