@@ -14,6 +14,7 @@ import numpy as np
 from fitrep.domain import F32, InvalidInput
 
 from index_server.candidates.vector_backend import VectorIndex, check_vectors
+from index_server.config import IVF_MIN_ITEMS, NPROBE
 
 BACKENDS = ("faiss", "torch")
 
@@ -21,8 +22,8 @@ BACKENDS = ("faiss", "torch")
 def create_index(
     dim: int,
     metric: str = "ip",
-    ivf_min_items: int = 50_000,
-    nprobe: int = 16,
+    ivf_min_items: int = IVF_MIN_ITEMS,
+    nprobe: int = NPROBE,
     threads: int | None = None,
     backend: str = "faiss",
     device: str = "auto",
@@ -61,8 +62,8 @@ class FaissIndex:
         self,
         dim: int,
         metric: str = "ip",
-        ivf_min_items: int = 50_000,
-        nprobe: int = 16,
+        ivf_min_items: int = IVF_MIN_ITEMS,
+        nprobe: int = NPROBE,
         threads: int | None = None,
     ) -> None:
         import faiss
