@@ -3,8 +3,9 @@
 Every ``import`` in our packages (module level, inside functions, under ``TYPE_CHECKING``) is
 read with ``ast`` and classified by layer; an arrow against the flow fails naming file:line.
 
-- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.wire``, ``fitrep.rpc_errors``,
-  ``fitrep.v1``): imports nothing of ours outside the contract.
+- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.units``, ``fitrep.defaults``,
+  ``fitrep.wire``, ``fitrep.rpc_errors``, ``fitrep.v1``): imports nothing of ours outside the
+  contract.
 - serving (``serving``): the contract only; never a server, the SDK or the app.
 - servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
   package; never the other server, the SDK or the app.
@@ -33,7 +34,14 @@ ROOTS = {
     "mllm_server": REPO / "mllm_server",
     "index_server": REPO / "index_server",
 }
-CONTRACT = ("fitrep.domain", "fitrep.units", "fitrep.wire", "fitrep.rpc_errors", "fitrep.v1")
+CONTRACT = (
+    "fitrep.domain",
+    "fitrep.units",
+    "fitrep.defaults",
+    "fitrep.wire",
+    "fitrep.rpc_errors",
+    "fitrep.v1",
+)
 SDK = ("fitrep.client", "fitrep.calls")
 ALLOWED = {
     "contract": {"contract"},
