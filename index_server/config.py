@@ -6,6 +6,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+# Defaults that code outside ``IndexConfig`` also needs (the vector index and SPDR take them as
+# arguments): written once here.
+SPDR_MAX_FIT_ITEMS = 50_000  # SPDR fits on a sample of at most this many rows
+IVF_MIN_ITEMS = 50_000  # FAISS: exact Flat below this many vectors, IVF-Flat from there
+NPROBE = 16  # IVF lists searched per query
+
 
 @dataclass
 class IndexConfig:
@@ -21,10 +27,10 @@ class IndexConfig:
     spdr_method: str = "auto"  # auto | identity | pca | umap
     spdr_components: int | None = None  # None: the method's default (pca 64, umap 32)
     spdr_min_items: int = 20_000  # below: exact search in the full space
-    spdr_max_fit_items: int = 50_000
+    spdr_max_fit_items: int = SPDR_MAX_FIT_ITEMS
     refit_growth: float = 2.0  # refit SPDR when the index has grown by this factor
-    ivf_min_items: int = 50_000
-    nprobe: int = 16
+    ivf_min_items: int = IVF_MIN_ITEMS
+    nprobe: int = NPROBE
     threads: int | None = None
     search_backend: str = "faiss"  # faiss | torch (exact matrix-product search, for a GPU)
     search_device: str = "auto"  # torch backend: auto (cuda when present) | cpu | cuda[:N]

@@ -1,6 +1,6 @@
 """IndexEngine: the index tier's facade over its pipeline stages.
 
-rows (``storage.rows``) -> candidates (``candidates.generator``: SPDR + vector index + code
+rows (``rows.table``) -> candidates (``candidates.generator``: SPDR + vector index + code
 blocking) -> scoring (``scoring.row_scorer``: the calibrated verifier) -> clustering
 (``clustering.clusterer``: FBC's join rule, cluster ids) -> store (``storage.store``); reads
 (explain, query, get_cluster, info) are answered by ``queries.IndexReader``. The one object
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,13 +29,15 @@ from fitrep.domain import (
     EmbeddedItem,
     Explanation,
     IndexInfo,
+    ItemProfile,
     Neighbor,
     RepresentativeChange,
 )
 
 from index_server.candidates.generator import CandidateGenerator
-from index_server.clustering.cluster_ids import format_cluster_id
+from index_server.clustering.cluster_ids import format_cluster_id, parse_cluster_id
 from index_server.clustering.clusterer import Clusterer
+from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.fbc import FBC
 from index_server.clustering.representative import (
     RepresentativePolicy,
@@ -45,11 +47,11 @@ from index_server.clustering.representative import (
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
+from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
-from index_server.storage.decision_log import DecisionLog
 from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
 from index_server.storage.faults import (
@@ -59,10 +61,9 @@ from index_server.storage.faults import (
     no_space,
     restore_advice,
 )
-from index_server.storage.persistence import load_engine_state, persist_rows
-from index_server.storage.rows import RowTable
+from index_server.storage.persistence import StoredState, batch_meta, load_state
 from index_server.storage.snapshot import check_snapshot, write_snapshot
-from index_server.storage.store import ClusterStore
+from index_server.storage.store import ClusterStore, StoredItem
 from index_server.upserts import BatchPlan, plan_batch
 from index_server.validation import check_batch
 
@@ -126,9 +127,51 @@ class IndexEngine:
         self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
         self.representatives = Representatives(self.policy)
         try:
-            load_engine_state(self)
+            state = load_state(self.store)
+            if state is not None:
+                self._restore(state)
         except DECODE_ERRORS as exc:  # a row the store gave back that does not make sense
             raise self.store.corrupt(f"stored rows do not load ({exc})") from None
+
+    def _restore(self, state: StoredState) -> None:
+        """Rows, clusters, decisions and aliases from the store's ``state``; then the vector
+        index (``_load``)."""
+        self.set_layout(state.layout)
+        self.encoder = state.encoder
+        fbc, decisions, families = self.fbc, self.clusterer.decisions, state.families
+        stored = state.items
+        row_of = {it.item_id: it.row for it in stored}
+        for it in stored:
+            fbc.restore(it.row, it.cluster, families.get(it.cluster, 0))
+            if it.deleted:
+                self.rows.deleted.add(it.row)
+                fbc.remove(it.row)
+        self.rows.restore(
+            [it.item_id for it in stored],
+            [it.vector for it in stored],
+            [it.anchors for it in stored],
+            [it.image_features for it in stored],
+        )
+        reps = self.representatives
+        for it in stored:
+            nearest = row_of.get(it.nearest, -1) if it.nearest else -1
+            decisions.record(
+                it.cluster,
+                nearest,
+                it.similarity,
+                it.confidence,
+                it.is_new,
+                family=families.get(it.cluster, 0),
+            )
+            if it.previous:
+                decisions.set_previous(it.row, it.previous)
+            reps.append(ItemProfile.from_json(it.profile), it.first_row)
+        self.candidates.register(range(self.rows.n))
+        fbc.next_id = max(fbc.next_id, state.next_cluster)
+        self.clusterer.aliases = state.aliases
+        self.candidates.index_version = state.index_version
+        self.candidates.fit_size = state.fit_size
+        self.candidates.load(self.data_dir)
 
     # -- shorthands for the parts ----------------------------------------------------------
     @property
@@ -251,9 +294,72 @@ class IndexEngine:
         for cluster in {self.fbc.cluster_of[row] for row in rows} - set(before):
             members = [m for m in self.fbc.members[cluster] if m not in fresh]
             before[cluster] = self.representatives.choose(members)
-        persist_rows(self, rows, new_items, digests, replaced)
+        self._persist(rows, new_items, digests, replaced)
         self._log_moves(replaced, previous)
         return before
+
+    def _persist(
+        self,
+        rows: list[int],
+        items: Sequence[EmbeddedItem],
+        digests: Sequence[str],
+        replaced: Mapping[int, int],
+    ) -> None:
+        """Commit the decided ``rows`` (from ``items``, with their content ``digests``), the
+        rows they replace (old row -> new row) and the counters in one transaction."""
+        layout = self.rows.layout
+        assert layout is not None
+        table, decisions, fbc = self.rows, self.clusterer.decisions, self.fbc
+        reps = self.representatives
+        stored = []
+        for row, item, digest in zip(rows, items, digests, strict=True):
+            a = decisions[row]
+            first = reps.arrival(row)
+            stored.append(
+                StoredItem(
+                    row=row,
+                    item_id=a.item_id,
+                    cluster=fbc.cluster_of[row],
+                    vector=table.vectors[row],
+                    levels={lv.name: list(v) for lv, v in item.concepts.levels.items()},
+                    anchors=table.anchors[row],
+                    image_features=item.concepts.image_features,
+                    nearest=a.nearest_item_id,
+                    similarity=a.similarity,
+                    confidence=a.confidence,
+                    is_new=a.is_new_cluster,
+                    first_row=first if first != row else None,
+                    previous=(
+                        parse_cluster_id(a.previous_cluster_id) if a.previous_cluster_id else 0
+                    ),
+                    digest=digest,
+                    profile=item.concepts.profile.to_json(),
+                )
+            )
+        # a cluster a changed item reopened (it kept its id) may have had another family before
+        reopened = {fbc.cluster_of[new] for new in replaced.values()}
+        families = {
+            fbc.cluster_of[r]: fbc.family_of[fbc.cluster_of[r]]
+            for r in rows
+            if decisions[r].is_new_cluster
+            and (
+                fbc.family_of[fbc.cluster_of[r]] != fbc.cluster_of[r]
+                or fbc.cluster_of[r] in reopened
+            )
+        }
+        self.store.commit(
+            stored,
+            families=families,
+            meta=batch_meta(
+                layout,
+                next_cluster=fbc.next_id,
+                index_version=self.candidates.index_version,
+                fit_size=self.candidates.fit_size,
+                encoder=self.encoder,
+                representative=str(reps.policy),
+            ),
+            replaced=dict(replaced),
+        )
 
     def _log_moves(self, replaced: dict[int, int], previous: dict[int, int]) -> None:
         for old, row in replaced.items():
@@ -357,8 +463,15 @@ class IndexEngine:
             self.representatives,
         )
 
+    def _count_tokens(self) -> None:
+        """Bring the idf counts up to every stored row (they only move forward; right after a
+        restart nothing is counted) before a read scores pairs with them."""
+        if self.scorer is not None:
+            self.scorer.verifier.stats.extend_to(self.rows.anchors)
+
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:
+            self._count_tokens()
             return self._reader().explain(item_a, item_b)
 
     def concepts_of(self, item_id: str) -> dict[str, list[str]]:
@@ -370,6 +483,7 @@ class IndexEngine:
     ) -> list[tuple[str, list[Neighbor]]]:
         """Verified neighbours of stored items (by id) or of new items (not stored)."""
         with self.lock:
+            self._count_tokens()
             return self._reader().query(item_ids, items, k)
 
     def get_cluster(self, cluster_id: str) -> Cluster:

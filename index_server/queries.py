@@ -1,8 +1,10 @@
 """The index tier's read side: explain a pair, neighbours, a cluster's members, index info.
 
-Nothing here writes. ``IndexEngine`` builds an ``IndexReader`` over its current parts for each
-read call, under its one lock: a failed batch replaces those parts (``IndexEngine._load``), so
-a reader kept across calls could answer from state that was rolled back.
+Nothing here writes, the idf counts included: the engine brings them up to date with every
+stored row before it asks for a score (``IndexEngine._count_tokens``). ``IndexEngine`` builds an
+``IndexReader`` over its current parts for each read call, under its one lock: a failed batch
+replaces those parts (``IndexEngine._load``), so a reader kept across calls could answer from
+state that was rolled back.
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ from index_server.clustering.cluster_ids import (
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.representative import Representatives
 from index_server.integration import concatenate
+from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.variant_gates import variant_conflicts
 from index_server.scoring.verifier import PairVerifier
-from index_server.storage.rows import RowTable
 from index_server.validation import check_batch
 
 # (item id, full vector, anchors, image features, its row or -1 when not stored)
@@ -67,7 +69,6 @@ class IndexReader:
         (``duplicate`` is the clustering's answer: the same cluster id)."""
         a, b = self.rows.row(item_a), self.rows.row(item_b)
         verifier = self.verifier
-        verifier.stats.extend_to(self.rows.anchors)  # e.g. right after a restart
         assert self.scorer is not None
         s = self.scorer.pair_scores(a, [b])
         p, family = float(s.probability[0]), float(s.family[0])
@@ -159,7 +160,6 @@ class IndexReader:
                 queries.append((it.item_id, vec, c.anchors, c.image_features, -1))
         if not queries:
             return []
-        self.verifier.stats.extend_to(rows.anchors)
         weighted = self.candidates.weighted_queries(np.stack([q[1] for q in queries]))
         found = self.candidates.search(weighted, k + 1)
         return [self._neighbours(q, hits, k) for q, hits in zip(queries, found, strict=True)]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from fitrep.domain import AlreadyExists, EmbeddedItem, ItemChange
 
 from index_server.integration import LevelLayout, concatenate
+from index_server.rows.table import RowTable
 from index_server.storage.digest import content_digest, item_digest
-from index_server.storage.rows import RowTable
 from index_server.storage.store import ClusterStore, StoredItem
 
 

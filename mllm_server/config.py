@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fitrep.defaults import BATCH_SIZE, CONCEPT_PORT
+
 from mllm_server.chie.extractor import available_backends
 from mllm_server.images import ImageLimits
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
-DEFAULT_PORT = 50051
+DEFAULT_PORT = CONCEPT_PORT
 
 
 @dataclass
@@ -23,7 +25,7 @@ class ConceptServerConfig:
     serving: ServingConfig = field(default_factory=ServingConfig)
     backend: str = "rules"
     backend_options: dict[str, Any] = field(default_factory=dict)
-    max_batch: int = 256
+    max_batch: int = BATCH_SIZE
     warmup: bool = True
     images: ImageLimits = field(default_factory=ImageLimits)
 
@@ -93,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the words on item pictures (docs/ocr.md): auto = when the [ocr] extra is "
         "installed (default), on, off; about 0.4 s per new picture on 2 cores, cached",
     )
-    p.add_argument("--max-batch", type=int, default=256, help="items per ExtractConcepts call")
+    p.add_argument(
+        "--max-batch", type=int, default=BATCH_SIZE, help="items per ExtractConcepts call"
+    )
     img = p.add_argument_group("images (every image is decoded and checked before the backend)")
     img.add_argument(
         "--image-root",

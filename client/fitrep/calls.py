@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tenacity import retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from fitrep import wire
+from fitrep.defaults import BATCH_SIZE, CONCEPT_ADDRESS, INDEX_ADDRESS
 from fitrep.domain import Assignment, EmbeddedItem, Item
 from fitrep.rpc_errors import REQUEST_ID_KEY
 from fitrep.v1 import concept_service_pb2 as spb
@@ -120,9 +121,9 @@ class Transport:
 
     def __init__(
         self,
-        concept: str | None = "127.0.0.1:50051",
-        index: str | None = "127.0.0.1:50052",
-        batch_size: int = 256,
+        concept: str | None = CONCEPT_ADDRESS,
+        index: str | None = INDEX_ADDRESS,
+        batch_size: int = BATCH_SIZE,
         timeout: float | None = 60.0,
         token: str | None = None,
         *,

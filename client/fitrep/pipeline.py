@@ -10,6 +10,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from fitrep.defaults import BATCH_SIZE
 from fitrep.domain import Assignment, EmbeddedItem, Item
 
 if TYPE_CHECKING:
@@ -49,7 +50,9 @@ def _stage(progress: Progress, stage: str, offset: int, total: int) -> Callable[
 class Pipeline:
     """CHIE (ConceptEngine) then SPDR + FBC (IndexEngine), batch by batch."""
 
-    def __init__(self, concepts: ConceptEngine, index: IndexEngine, batch_size: int = 256) -> None:
+    def __init__(
+        self, concepts: ConceptEngine, index: IndexEngine, batch_size: int = BATCH_SIZE
+    ) -> None:
         self.concepts = concepts
         self.index = index
         self.batch_size = batch_size

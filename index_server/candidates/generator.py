@@ -18,11 +18,12 @@ from fitrep.domain import Level
 
 from index_server.candidates.code_blocking import CodeBlocks
 from index_server.candidates.spdr import SPDR
-from index_server.candidates.vector_index import VectorIndex, create_index
+from index_server.candidates.vector_backend import VectorIndex
+from index_server.candidates.vector_index import create_index
 from index_server.config import IndexConfig
 from index_server.integration import integrate, weight_vector
-from index_server.scoring.codes import CODE_SLOTS
-from index_server.storage.rows import RowTable
+from index_server.rows.codes import CODE_SLOTS
+from index_server.rows.table import RowTable
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger("fitrep.index")

@@ -24,6 +24,7 @@ from fitrep.domain import F32, InvalidInput
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from index_server.config import SPDR_MAX_FIT_ITEMS
 from index_server.storage.atomic import atomic_write_bytes
 
 METHODS = ("auto", "identity", "pca", "umap")
@@ -52,7 +53,7 @@ class SPDR(TransformerMixin, BaseEstimator):
         n_components: int | None = None,
         n_neighbors: int | None = None,
         min_items: int = 20_000,
-        max_fit_items: int = 50_000,
+        max_fit_items: int = SPDR_MAX_FIT_ITEMS,
         sweep: tuple[int, ...] = (32, 64),
         eval_queries: int = 500,
         k_eval: int = 10,

@@ -3,7 +3,7 @@
 faiss-gpu wheels need their own CUDA build; torch is already in every install of the project,
 and on a GPU a (queries x N) product followed by ``topk`` is exact and fast enough to serve
 the index tier without an approximate index. On CPU it works too (tests, small indexes),
-but FAISS is the better CPU backend. Implements ``vector_index.VectorIndex``.
+but FAISS is the better CPU backend. Implements ``vector_backend.VectorIndex``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from fitrep.domain import F32, InvalidInput
 
-from index_server.candidates.vector_index import check_vectors
+from index_server.candidates.vector_backend import check_vectors
 
 # Elements of one (queries x stored) score block: bounds temporary memory to ~1 GiB in fp32.
 _BLOCK_ELEMENTS = 1 << 28

@@ -8,45 +8,22 @@ caller and compacted on the next rebuild).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from fitrep.domain import F32, InvalidInput
 
+from index_server.candidates.vector_backend import VectorIndex, check_vectors
+from index_server.config import IVF_MIN_ITEMS, NPROBE
+
 BACKENDS = ("faiss", "torch")
-
-
-class VectorIndex(Protocol):
-    """What candidate generation needs of a backend."""
-
-    @property
-    def ntotal(self) -> int: ...
-
-    def describe(self) -> str: ...
-
-    def rebuild(self, vectors: F32) -> None: ...
-
-    def add(self, vectors: F32) -> None: ...
-
-    def search(self, queries: F32, k: int) -> tuple[F32, np.ndarray]: ...
-
-    def serialize(self) -> bytes: ...
-
-    def deserialize(self, data: bytes) -> None: ...
-
-
-def check_vectors(vectors: np.ndarray, dim: int) -> F32:
-    """float32, C-contiguous, shape (n, dim), or InvalidInput naming the shape."""
-    if vectors.ndim != 2 or vectors.shape[1] != dim:
-        raise InvalidInput("vectors", f"expected shape (n, {dim}), got {vectors.shape}")
-    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def create_index(
     dim: int,
     metric: str = "ip",
-    ivf_min_items: int = 50_000,
-    nprobe: int = 16,
+    ivf_min_items: int = IVF_MIN_ITEMS,
+    nprobe: int = NPROBE,
     threads: int | None = None,
     backend: str = "faiss",
     device: str = "auto",
@@ -85,8 +62,8 @@ class FaissIndex:
         self,
         dim: int,
         metric: str = "ip",
-        ivf_min_items: int = 50_000,
-        nprobe: int = 16,
+        ivf_min_items: int = IVF_MIN_ITEMS,
+        nprobe: int = NPROBE,
         threads: int | None = None,
     ) -> None:
         import faiss

@@ -14,9 +14,9 @@ import numpy as np
 from fitrep.domain import Level
 
 from index_server.clustering.cluster_ids import format_cluster_id, format_family_id, resolve
+from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.fbc import FBC, Decision
 from index_server.scoring.row_scorer import RowScorer
-from index_server.storage.decision_log import DecisionLog
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 512  # rows decided between progress reports

@@ -8,7 +8,7 @@ every such feature lying in [0, 1] — is computed per pair only when FBC asks f
 vector part plus that maximum is an upper bound of each pair's probability, which lets FBC
 skip pairs that cannot reach the threshold (``FBC.decide(upper=...)``); the pairs it does
 need are scored by ``PairVerifier.score`` itself, so the verifier stays the one judge.
-``tests/unit/test_batch_scores.py`` checks the bound against the verifier.
+``tests/unit/test_bounds.py`` checks the bound against the verifier.
 """
 
 from __future__ import annotations
@@ -18,21 +18,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fitrep.domain import F32
 
-from index_server.integration import LevelLayout
-from index_server.scoring.codes import CODE_SLOTS, NO_CODE
+from index_server.rows.codes import CODE_SLOTS, NO_CODE
 from index_server.scoring.image import IMAGE_FEATURES
 from index_server.scoring.lexical import ChunkLexical
 from index_server.scoring.verifier import PairVerifier
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
-
-
-def level_presence(vectors: np.ndarray, layout: LevelLayout) -> np.ndarray:
-    """(n, L) bool: which levels of each (unweighted, concatenated) row are non-zero."""
-    out = np.zeros((len(vectors), len(layout.dims)), bool)
-    for j, where in enumerate(layout.slices().values()):
-        out[:, j] = (vectors[:, where] != 0).any(axis=1)
-    return out
 
 
 class ChunkScores:
@@ -76,7 +67,7 @@ class ChunkScores:
         coef = verifier.calibration.coef
         level_names = set(verifier._level_names)
         code_terms = ("code_match", "code_conflict")
-        # Token features computed for the whole chunk (``lexical.LexicalRows``) enter the bound
+        # Token features computed for the whole chunk (``lexical.chunk_features``) enter the bound
         # exactly, or through their lower bounds where the coefficient is negative; image
         # features only where both rows have photos (else the verifier adds nothing for
         # them); every other feature lies in [0, 1] and may add its positive coefficient.

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from index_server.rows.table import RowTable
 from index_server.scoring.bounds import ChunkScores
-from index_server.scoring.lexical import FEATURES, ChunkLexical
+from index_server.scoring.lexical import FEATURES, ChunkLexical, chunk_features
 from index_server.scoring.variant_gates import has_conflict
 from index_server.scoring.verifier import PairScores, PairVerifier
-from index_server.storage.rows import RowTable
 
 
 class RowScorer:
@@ -55,7 +55,7 @@ class RowScorer:
     def chunk(self, chunk_rows: np.ndarray, cands: np.ndarray) -> tuple[ChunkScores, ChunkLexical]:
         """Every (row, candidate) pair of a chunk: cosines, token features, score bounds."""
         rows = self.rows
-        lexical = rows.lexical.chunk_features(chunk_rows, cands)
+        lexical = chunk_features(rows.lexical, chunk_rows, cands)
         scores = ChunkScores(
             self.verifier,
             rows.vectors,

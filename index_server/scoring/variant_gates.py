@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from fitrep.domain import WEAK_FLAVOURS, Anchors
 from fitrep.units import read_quantity, same_size
 
-from index_server.scoring.codes import codes_compatible
+from index_server.rows.codes import codes_compatible
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 HARD_GATES = (

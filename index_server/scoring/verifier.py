@@ -16,8 +16,9 @@ import numpy as np
 from fitrep.domain import F32, Anchors, GateResult, Level, LevelScore
 
 from index_server.integration import LevelLayout, level_cosines
+from index_server.rows.codes import any_compatible
+from index_server.rows.tokens import char_grams
 from index_server.scoring.calibration import Calibration
-from index_server.scoring.codes import any_compatible
 from index_server.scoring.idf import idf
 from index_server.scoring.image import ImageFeatures, image_pair_features
 from index_server.scoring.variant_gates import HARD_GATES, siblings, variant_conflicts
@@ -131,14 +132,6 @@ def _uncovered(tokens: set[str], other: set[str], stats: IdfStats | None) -> flo
     total = sum(weight(t) for t in tokens)
     missing = sum(weight(t) for t in tokens if not _covered(t, other))
     return missing / total if total else 0.0
-
-
-def char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
-    grams: set[str] = set()
-    for t in tokens:
-        padded = f" {t} "
-        grams.update(padded[i : i + n] for i in range(max(len(padded) - n + 1, 1)))
-    return grams
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -1,2 +1,1 @@
-"""Persistence and compact in-memory rows: SQLite store, packed anchors, decision log,
-atomic file writes."""
+"""Persistence and compact in-memory rows: SQLite store, packed anchors, atomic file writes."""

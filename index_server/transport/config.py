@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fitrep.defaults import INDEX_PORT
 from fitrep.domain import InvalidInput
 
 from index_server.clustering.representative import RepresentativePolicy
 from index_server.config import IndexConfig
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
-DEFAULT_PORT = 50052
+DEFAULT_PORT = INDEX_PORT
 
 
 @dataclass

@@ -34,7 +34,7 @@ from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.unit.test_batch_scores import synthetic_items
+from tests.unit.test_bounds import synthetic_items
 
 KILLS = int(os.environ.get("FITREP_CRASH_KILLS", "20"))
 KINDS = ("assign", "build", "delete", "snapshot", "refit", "update")

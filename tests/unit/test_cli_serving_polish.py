@@ -77,7 +77,7 @@ def test_reported_cosines_stay_within_minus_one_and_one(fast_items) -> None:
     reported, in assignments and in explain, is clipped to what a cosine can be."""
     from fitrep.domain import EmbeddedItem, Level, LevelEmbeddings
 
-    from index_server.storage.decision_log import DecisionLog
+    from index_server.clustering.decision_log import DecisionLog
 
     log = DecisionLog(["a"])
     log.record(1, -1, 0.9, 0.9, False, {Level.PRIMARY: 1.0004, Level.CONTENT: -1.2})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fitrep.domain import Anchors, Level
 
-from index_server.storage.decision_log import DecisionLog
-from index_server.storage.packed_anchors import PackedAnchors
+from index_server.clustering.decision_log import DecisionLog
+from index_server.rows.packed_anchors import PackedAnchors
 
 
 def test_packed_anchors_round_trip_and_keep_empty_lists():

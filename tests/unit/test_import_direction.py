@@ -3,20 +3,28 @@
 Every ``import`` in our packages (module level, inside functions, under ``TYPE_CHECKING``) is
 read with ``ast`` and classified by layer; an arrow against the flow fails naming file:line.
 
-- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.wire``, ``fitrep.rpc_errors``,
-  ``fitrep.v1``): imports nothing of ours outside the contract.
+- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.units``, ``fitrep.defaults``,
+  ``fitrep.wire``, ``fitrep.rpc_errors``, ``fitrep.v1``): imports nothing of ours outside the
+  contract.
 - serving (``serving``): the contract only; never a server, the SDK or the app.
 - servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
   package; never the other server, the SDK or the app.
 - SDK client (``fitrep.client``, ``fitrep.calls``): the contract only; never a server,
   ``serving`` or the app.
 - app (every other ``fitrep`` module: pipeline, cli, launch, report, readers, ...): anything.
+
+Inside ``index_server`` the stage packages run one way too, bottom up: ``storage`` (the SQLite
+store, persistence) and ``rows`` (the row table every stage reads) <- ``candidates`` <-
+``scoring`` <- ``clustering``; a stage imports none of the stages after it. The base modules
+(``config``, ``integration``, ``validation``) import no stage; the facade (``engine``,
+``queries``, ``upserts``) and ``transport`` may import any. No two modules of ``index_server``
+import each other, directly or round a longer circle.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +34,14 @@ ROOTS = {
     "mllm_server": REPO / "mllm_server",
     "index_server": REPO / "index_server",
 }
-CONTRACT = ("fitrep.domain", "fitrep.units", "fitrep.wire", "fitrep.rpc_errors", "fitrep.v1")
+CONTRACT = (
+    "fitrep.domain",
+    "fitrep.units",
+    "fitrep.defaults",
+    "fitrep.wire",
+    "fitrep.rpc_errors",
+    "fitrep.v1",
+)
 SDK = ("fitrep.client", "fitrep.calls")
 ALLOWED = {
     "contract": {"contract"},
@@ -150,3 +165,136 @@ def test_the_sdk_and_the_contract_may_not_reach_up() -> None:
     assert violations("serving.logs", "from index_server import engine\n", "s.py") == [
         "s.py:1: serving.logs (serving) imports index_server.engine (index_server)"
     ]
+
+
+# -- inside the index tier ------------------------------------------------------------------
+# Bottom up; a stage may import only the stages before it (``storage`` and ``rows`` are both
+# below the pipeline and import neither each other's nor any stage's modules).
+STAGES = ("storage", "rows", "candidates", "scoring", "clustering")
+STAGE_ALLOWED = {
+    "storage": {"storage"},
+    "rows": {"rows"},
+    "candidates": {"storage", "rows", "candidates"},
+    "scoring": {"storage", "rows", "candidates", "scoring"},
+    "clustering": {"storage", "rows", "candidates", "scoring", "clustering"},
+    "base": set(),
+}
+BASE = ("index_server.config", "index_server.integration", "index_server.validation")
+
+
+def stage_of(module: str) -> str | None:
+    """The stage of an ``index_server`` module, "base" for the modules below every stage, None
+    for the rest (the facade, transport, the package itself) and for other packages."""
+    if module in BASE:
+        return "base"
+    parts = module.split(".")
+    if parts[0] != "index_server" or len(parts) < 2:
+        return None
+    return parts[1] if parts[1] in STAGES else None
+
+
+def stage_violations(
+    module: str, source: str, filename: str, is_package: bool = False
+) -> list[str]:
+    """One ``file:line: ...`` message per import of a later stage (or of any stage from a
+    base module)."""
+    here = stage_of(module)
+    if here is None:
+        return []
+    found = []
+    for line, target in imported_modules(ast.parse(source, filename), module, is_package):
+        there = stage_of(target)
+        if there is not None and there != "base" and there not in STAGE_ALLOWED[here]:
+            found.append(f"{filename}:{line}: {module} ({here}) imports {target} ({there})")
+    return list(dict.fromkeys(found))  # one line per import, however many names
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``package`` it imports (any import: module level, in a
+    function, under ``TYPE_CHECKING``)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(ROOTS[package].rglob("*.py")):
+        module = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        imported = imported_modules(tree, module, path.name == "__init__.py")
+        graph[module] = {t for _, t in imported if _within(t, [package]) and t != module}
+    return graph
+
+
+def cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def test_index_stages_run_one_way() -> None:
+    files = sorted(ROOTS["index_server"].rglob("*.py"))
+    assert len(files) > 40 and stage_of("index_server.scoring.verifier") == "scoring"
+    found = []
+    for path in files:
+        found += stage_violations(
+            module_name(path),
+            path.read_text(encoding="utf-8"),
+            str(path.relative_to(REPO)),
+            path.name == "__init__.py",
+        )
+    assert not found, "index_server stages imported against the flow:\n" + "\n".join(found)
+
+
+def test_no_import_cycles_in_the_index_tier() -> None:
+    graph = import_graph("index_server")
+    assert len(graph) > 40 and "index_server.engine" in graph["index_server.transport.server"]
+    assert cycles(graph) == []
+
+
+def test_stage_and_cycle_checks_catch_what_they_are_for() -> None:
+    source = (
+        "from index_server.integration import LevelLayout\n"
+        "from index_server.rows.codes import CODE_SLOTS\n"
+        "from index_server.scoring import bounds\n"
+        "def late():\n"
+        "    from index_server.clustering.cluster_ids import parse_cluster_id\n"
+    )
+    assert stage_violations("index_server.storage.rows", source, "r.py") == [
+        "r.py:2: index_server.storage.rows (storage) imports index_server.rows.codes (rows)",
+        "r.py:3: index_server.storage.rows (storage) imports index_server.scoring.bounds (scoring)",
+        "r.py:5: index_server.storage.rows (storage) imports "
+        "index_server.clustering.cluster_ids (clustering)",
+    ]
+    assert stage_violations("index_server.clustering.fbc", source, "f.py") == []
+    assert stage_violations("index_server.config", source, "c.py")[0].startswith(
+        "c.py:2: index_server.config (base) imports index_server.rows.codes (rows)"
+    )
+    assert stage_violations("index_server.engine", source, "e.py") == []
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"d"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"x": {"y"}, "y": set()}) == []

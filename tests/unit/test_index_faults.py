@@ -29,7 +29,7 @@ from index_server.engine import IndexEngine
 from index_server.transport.server import metric_sources
 from index_server.transport.servicer import IndexServicer
 from serving.bootstrap import RunningServer, ServingConfig, start_server
-from tests.unit.test_batch_scores import synthetic_items
+from tests.unit.test_bounds import synthetic_items
 from tests.unit.test_representative import _with_profile
 
 ROOT = Path(__file__).resolve().parents[2]

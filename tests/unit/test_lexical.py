@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from fitrep.domain import Anchors
 
-from index_server.scoring.lexical import FEATURES, LOWER_BOUNDED, LexicalRows
+from index_server.rows.tokens import LexicalRows
+from index_server.scoring.lexical import FEATURES, LOWER_BOUNDED, chunk_features
 from index_server.scoring.verifier import TokenStats, anchor_features
 
 CODES = ["lmvm2085", "lmvm2085wh", "t0441", "t0442", "av23292", "23292", "dscw120", "mx700"]
@@ -40,7 +41,7 @@ def test_chunk_features_equal_the_verifier_row_by_row():
     rng = np.random.default_rng(1)
     cands = rng.integers(0, 200, (len(rows), 7))
     cands[::5, -2:] = -1
-    chunk = lexical.chunk_features(rows, cands)
+    chunk = chunk_features(lexical, rows, cands)
     got, low = chunk.exact, chunk.lower
     stats = TokenStats()
     tight = total = may_not = 0
@@ -71,7 +72,8 @@ def test_features_do_not_depend_on_what_was_counted_before():
     ahead.extend(anchors)
     ahead.count_until(120)  # e.g. a later chunk was decided first
     rows, cands = np.arange(60, 80), np.tile(np.arange(20, 40), (20, 1))
-    a, b = fresh.chunk_features(rows, cands).exact, ahead.chunk_features(rows, cands).exact
+    a = chunk_features(fresh, rows, cands).exact
+    b = chunk_features(ahead, rows, cands).exact
     for name in FEATURES:
         np.testing.assert_allclose(a[name], b[name], atol=1e-12)
     assert a["idf_cosine"].max() > 0

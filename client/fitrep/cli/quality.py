@@ -11,6 +11,7 @@ import typer
 from fitrep.cli import app
 from fitrep.cli.errors import user_errors
 from fitrep.cli.progress import console, stage_progress
+from fitrep.defaults import BATCH_SIZE
 
 
 def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore[no-untyped-def]
@@ -22,8 +23,8 @@ def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore
     engine = ConceptEngine.create("rules")
     embedded = []
     with stage_progress(progress) as report:
-        for start in range(0, len(pair_file.items), 256):
-            embedded.extend(engine.process(pair_file.items[start : start + 256]))
+        for start in range(0, len(pair_file.items), BATCH_SIZE):
+            embedded.extend(engine.process(pair_file.items[start : start + BATCH_SIZE]))
             report(path.name, len(embedded), len(pair_file.items))
     return pair_file, PairTable(embedded)
 

@@ -19,12 +19,19 @@ from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenF
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
+from fitrep.defaults import (
+    BATCH_SIZE,
+    CONCEPT_ADDRESS,
+    CONCEPT_PORT,
+    INDEX_ADDRESS,
+    INDEX_PORT,
+)
 from fitrep.domain import Anchors, Assignment, Explanation, InvalidInput
 from fitrep.output import summarise, summarise_changes, write_clusters
 from fitrep.rpc_errors import Unavailable
 
 T = TypeVar("T")
-CONCEPT, INDEX = "127.0.0.1:50051", "127.0.0.1:50052"
+CONCEPT, INDEX = CONCEPT_ADDRESS, INDEX_ADDRESS
 SERVE_DIR, ASSIGN_DIR = Path("runs/serve"), Path("runs/assign")
 stdout = Console()  # results go to stdout; progress and errors to stderr
 
@@ -35,8 +42,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 @app.command()
 def serve(
-    concept_port: Annotated[int, typer.Option(help="Port of the concept server.")] = 50051,
-    index_port: Annotated[int, typer.Option(help="Port of the index server.")] = 50052,
+    concept_port: Annotated[int, typer.Option(help="Port of the concept server.")] = CONCEPT_PORT,
+    index_port: Annotated[int, typer.Option(help="Port of the index server.")] = INDEX_PORT,
     host: Annotated[str, typer.Option(help="Bind address; loopback by default.")] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="Index store directory.")] = SERVE_DIR,
     backend: Annotated[str, typer.Option(help="CHIE backend of the concept server.")] = "rules",
@@ -122,7 +129,7 @@ def assign(
     index: Annotated[str, typer.Option(help="Index server HOST:PORT.")] = INDEX,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = ASSIGN_DIR,
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE (e.g. latin-1).")] = "utf-8",
-    batch_size: Annotated[int, typer.Option(min=1, help="Items per gRPC message.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Items per gRPC message.")] = BATCH_SIZE,
     timeout: Annotated[float, typer.Option(help="Per-call deadline, seconds.")] = 120.0,
     token: Token = None,
     token_file: TokenFile = None,

@@ -26,6 +26,9 @@ import numpy as np
 import ray
 import ray.data
 
+from fitrep.defaults import (
+    BATCH_SIZE,  # items per actor call, as the embedded Pipeline batches them
+)
 from fitrep.domain import Assignment, EmbeddedItem, FitrepError, InvalidInput, Item
 from fitrep.pipeline import Checkpoint, Progress, reusable
 from fitrep.v1 import common_pb2 as cpb
@@ -35,7 +38,6 @@ if TYPE_CHECKING:
     from index_server.config import IndexConfig
     from index_server.engine import IndexEngine
 
-BATCH_SIZE = 256  # items per actor call, as the embedded Pipeline batches them
 # Passed to the workers so a remote cluster's actors use the driver's settings.
 _FORWARDED_ENV = (
     "FITREP_ENCODER_CACHE",

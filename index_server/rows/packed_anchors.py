@@ -3,7 +3,7 @@
 As Python objects, a catalogue item's anchors (codes, quantities, tokens, the words of its
 description, ...) cost ~4 KB of memory; packed as compact JSON they cost ~0.6 KB. Only pairs
 that pass the chunk bound (a few per item) and ``explain`` unpack them, which costs
-microseconds; the bulk work reads the interned arrays of ``scoring.lexical.LexicalRows``.
+microseconds; the bulk work reads the interned arrays of ``rows.tokens.LexicalRows``.
 """
 
 from __future__ import annotations

@@ -14,10 +14,17 @@ import numpy as np
 from fitrep.domain import Anchors, EmbeddedItem, NotFound
 
 from index_server.integration import LevelLayout
-from index_server.scoring.bounds import level_presence
-from index_server.scoring.codes import code_keys
-from index_server.scoring.lexical import LexicalRows
-from index_server.storage.packed_anchors import PackedAnchors
+from index_server.rows.codes import code_keys
+from index_server.rows.packed_anchors import PackedAnchors
+from index_server.rows.tokens import LexicalRows
+
+
+def level_presence(vectors: np.ndarray, layout: LevelLayout) -> np.ndarray:
+    """(n, L) bool: which levels of each (unweighted, concatenated) row are non-zero."""
+    out = np.zeros((len(vectors), len(layout.dims)), bool)
+    for j, where in enumerate(layout.slices().values()):
+        out[:, j] = (vectors[:, where] != 0).any(axis=1)
+    return out
 
 
 class RowTable:

@@ -11,9 +11,9 @@ from fitrep.domain import Anchors, ConceptSet, EmbeddedItem, Level, LevelEmbeddi
 from index_server.clustering.fbc import FBC
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
+from index_server.rows.codes import CODE_SLOTS, code_keys
 from index_server.scoring.bounds import ChunkScores
-from index_server.scoring.codes import CODE_SLOTS, code_keys
-from index_server.scoring.lexical import FEATURES
+from index_server.scoring.lexical import FEATURES, chunk_features
 from index_server.scoring.verifier import PairVerifier, TokenStats
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
@@ -100,7 +100,7 @@ def test_code_keys_match_compatible_codes():
 def test_compatible_codes_always_share_a_key():
     """The pruning bound is only safe if every pair the verifier calls compatible shares a
     key; checked against the verifier's own rule on affix variants of a few codes."""
-    from index_server.scoring.codes import codes_compatible as _codes_compatible
+    from index_server.rows.codes import codes_compatible as _codes_compatible
 
     bases = ["lmvm2085", "srsa212bk", "23292", "t0441", "t0442", "av23292", "dsc-w830", "mx3"]
     variants = {b + s for b in bases for s in ("", "wh", "blk", "x")} | {
@@ -171,7 +171,7 @@ def test_bounds_hold_with_the_shipped_calibration():
     cands = engine.candidates.candidates(rows.tolist())
     args = (engine.verifier, engine.rows.vectors, engine.rows.present, engine.rows.codes)
     loose = ChunkScores(*args, engine.rows.images, rows, cands)
-    lexical = engine.rows.lexical.chunk_features(rows, cands)
+    lexical = chunk_features(engine.rows.lexical, rows, cands)
     tight = ChunkScores(*args, engine.rows.images, rows, cands, lexical)
     for i, row in enumerate(rows.tolist()):
         cands_i = tight.candidates(i)

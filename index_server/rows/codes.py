@@ -2,8 +2,10 @@
 
 One definition serves every place that compares codes: the verifier's ``code_match`` /
 ``code_conflict`` (``any_compatible``), the chunk bound (``code_keys`` and the stems that
-``lexical.LexicalRows`` interns), which all rest on one fact: compatible codes share their
+``tokens.LexicalRows`` interns), which all rest on one fact: compatible codes share their
 ``code_stem``. Candidate blocking (``candidates.code_blocking``) keys on the exact code.
+It lives with the row table, below the stages, because the row table (``code_keys``),
+candidate generation (``CODE_SLOTS``) and scoring all read it.
 """
 
 from __future__ import annotations
