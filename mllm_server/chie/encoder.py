@@ -54,8 +54,8 @@ class TextEmbedder:
 
     ``runtime``: "torch" (sentence-transformers), "onnx" (ONNX Runtime, fp32, exported from the
     same weights on first use: ``encoder_onnx``), "onnx-int8" (dynamically quantised: vectors
-    differ slightly, so the disk cache keys them apart via ``cache_suffix``), or "auto" (the
-    default): onnx when onnxruntime is importable and the export works, else torch.
+    differ measurably, so ``cache_suffix`` names them apart in the cache and the index), or
+    "auto" (the default): onnx when onnxruntime is importable and the export works, else torch.
     """
 
     name = ENCODER_NAME
@@ -173,10 +173,9 @@ class LevelEncoder:
         is given, since its vectors are not the named model's). ``runtime``: the
         ``TextEmbedder``'s (auto, torch, onnx, onnx-int8) when ``embed`` is not given."""
         self.embed = embed if embed is not None else TextEmbedder(runtime=runtime)
-        self.name = name
-        # The disk cache's key: the model's name, unless the embedder's vectors differ from it
-        # measurably (int8), so runtimes that agree share one cache and the others do not.
-        self.cache_name = name + str(getattr(self.embed, "cache_suffix", ""))
+        # The name keys the disk cache and labels the vectors (the index refuses another
+        # encoder's): runtimes whose vectors agree share it, int8's (measurably apart) does not.
+        self.name = name + str(getattr(self.embed, "cache_suffix", ""))
         self.dim = dim
         if disk_cache == "default":
             disk_cache = default_cache_path() if embed is None else None
@@ -222,7 +221,7 @@ class LevelEncoder:
         return self._cache.table_hits
 
     def _disk_key(self, text: str) -> tuple[bytes]:
-        return (hashlib.sha1(f"{self.cache_name}\0{text}".encode()).digest(),)
+        return (hashlib.sha1(f"{self.name}\0{text}".encode()).digest(),)
 
     def _vector(self, stored: bytes) -> np.ndarray | None:
         v = np.frombuffer(stored, np.float32)

@@ -92,13 +92,16 @@ def test_torch_runtime_and_gpu_devices_never_try_onnx(monkeypatch):
     assert opened == ["torch", "torch"]
 
 
-def test_int8_vectors_are_cached_apart_fp32_onnx_shares_the_torch_cache(monkeypatch, tmp_path):
+def test_int8_vectors_are_named_apart_fp32_onnx_shares_the_torch_cache(monkeypatch):
     _fake_runtimes(monkeypatch)
-    keys = {
-        rt: LevelEncoder(runtime=rt, disk_cache=None)._disk_key("sony camera")
-        for rt in ("torch", "onnx", "onnx-int8")
+    encoders = {
+        rt: LevelEncoder(runtime=rt, disk_cache=None) for rt in ("torch", "onnx", "onnx-int8")
     }
+    keys = {rt: e._disk_key("sony camera") for rt, e in encoders.items()}
     assert keys["torch"] == keys["onnx"] != keys["onnx-int8"]
+    # the index refuses vectors of another encoder: int8's are labelled apart too
+    assert encoders["torch"].name == encoders["onnx"].name == "all-MiniLM-L6-v2"
+    assert encoders["onnx-int8"].name == "all-MiniLM-L6-v2+onnx-int8"
 
 
 # -- the cached export ----------------------------------------------------------------------
