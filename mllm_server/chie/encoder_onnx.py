@@ -34,6 +34,9 @@ OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 WEIGHT_FILES = ("model.safetensors", "config.json")
 
+# Padded tokens per batch: 128 strings of up to 64 tokens, fewer strings when they are longer.
+MAX_BATCH_TOKENS = 8192
+
 Exporter = Callable[[Path, Path], None]
 
 
@@ -192,7 +195,9 @@ def max_seq_length(directory: Path, default: int = 256) -> int:
 
 
 class OnnxMiniLM:
-    """``texts -> (n, 384)`` float32 unit vectors, batched like SentenceTransformer.encode."""
+    """``texts -> (n, 384)`` float32 unit vectors. Tokenized once (the same tokenizer and
+    truncation as sentence-transformers), then batched longest first like
+    ``SentenceTransformer.encode``, with a cap on padded tokens per batch."""
 
     def __init__(
         self,
@@ -201,6 +206,7 @@ class OnnxMiniLM:
         int8: bool = False,
         threads: int | None = None,
         export: Exporter = export_onnx,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
     ) -> None:
         import onnxruntime as ort
         from transformers import AutoTokenizer
@@ -223,20 +229,45 @@ class OnnxMiniLM:
         self.dim = width if isinstance(width, int) else 384
         self.tokenizer = AutoTokenizer.from_pretrained(str(directory))
         self.max_length = max_seq_length(directory)
+        self.pad_id = int(self.tokenizer.pad_token_id or 0)
+        self.max_batch_tokens = max_batch_tokens
 
     def __call__(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
-        # Longest first, as SentenceTransformer.encode: batches of like lengths pad little.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            enc = self.tokenizer(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation="longest_first",
-                max_length=self.max_length,
-                return_tensors="np",
-            )
-            feed = {name: np.asarray(enc[name], np.int64) for name in self.inputs}
-            out[idx] = self.session.run(None, feed)[0]
+        if not texts:
+            return out
+        ids = self.tokenizer(list(texts), truncation="longest_first", max_length=self.max_length)[
+            "input_ids"
+        ]
+        for batch in token_batches([len(x) for x in ids], batch_size, self.max_batch_tokens):
+            width = len(ids[batch[0]])  # longest first: the batch's padded length
+            input_ids = np.full((len(batch), width), self.pad_id, np.int64)
+            mask = np.zeros((len(batch), width), np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            feed = {
+                "input_ids": input_ids,
+                "attention_mask": mask,
+                "token_type_ids": np.zeros_like(input_ids),
+            }
+            out[batch] = self.session.run(None, {name: feed[name] for name in self.inputs})[0]
         return out
+
+
+def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Indices longest first, cut into batches of at most ``batch_size`` strings and
+    ``max_tokens`` padded tokens (a batch of long strings holds fewer): like lengths pad little,
+    and a batch of 128 strings of 256 tokens does not make ONNX Runtime's memory arena grow
+    to gigabytes (it keeps what its largest batch took)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (
+            len(batches[-1]) < batch_size
+            and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= max_tokens
+        ):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches

@@ -194,3 +194,12 @@ def test_onnx_vectors_equal_the_pytorch_vectors(tmp_path):
     cosine = (got * reference).sum(axis=1) / np.linalg.norm(got, axis=1)
     assert cosine.min() >= 0.9999, cosine
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_batches_go_longest_first_and_cap_padded_tokens():
+    lengths = [3, 250, 10, 250, 4, 9]
+    batches = encoder_onnx.token_batches(lengths, batch_size=3, max_tokens=500)
+    assert batches == [[1, 3], [2, 5, 4], [0]]
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) * lengths[b[0]] <= 500 and len(b) <= 3
