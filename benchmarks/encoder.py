@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -150,6 +151,7 @@ def main() -> None:
         "",
     ]
     write_markdown(args.out, lines)
+    shutil.rmtree(onnx_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

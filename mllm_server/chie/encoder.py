@@ -98,7 +98,9 @@ class TextEmbedder:
             try:
                 return self._open_onnx(int8=False), "onnx"
             except Exception as exc:  # auto falls back to torch, whatever failed
-                log.warning("ONNX encoder unavailable (%s); using PyTorch", exc)
+                log.warning(
+                    "ONNX encoder unavailable (%s); using PyTorch (pip install 'fitrep[onnx]')", exc
+                )
         elif want in ("onnx", "onnx-int8"):
             if not onnxruntime_available():
                 raise RuntimeError(
