@@ -11,6 +11,7 @@ from typing import Any
 
 from fitrep.defaults import BATCH_SIZE, CONCEPT_PORT
 
+from mllm_server.chie.encoder import RUNTIMES
 from mllm_server.chie.extractor import available_backends
 from mllm_server.images import ImageLimits
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
@@ -27,6 +28,7 @@ class ConceptServerConfig:
     backend_options: dict[str, Any] = field(default_factory=dict)
     max_batch: int = BATCH_SIZE
     warmup: bool = True
+    encoder_runtime: str | None = None  # None: $FITREP_ENCODER_RUNTIME, else auto
     images: ImageLimits = field(default_factory=ImageLimits)
 
 
@@ -98,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-batch", type=int, default=BATCH_SIZE, help="items per ExtractConcepts call"
     )
+    p.add_argument(
+        "--encoder-runtime",
+        choices=RUNTIMES,
+        default=None,
+        help="the text encoder (docs/architecture.md, Encoder runtime): auto = ONNX Runtime when "
+        "onnxruntime is installed, else PyTorch (default; $FITREP_ENCODER_RUNTIME); onnx-int8 "
+        "is faster but its vectors differ (not the default)",
+    )
     img = p.add_argument_group("images (every image is decoded and checked before the backend)")
     img.add_argument(
         "--image-root",
@@ -136,6 +146,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
         backend_options={**_shorthand_options(ns), **dict(ns.backend_options)},
         max_batch=ns.max_batch,
         warmup=ns.warmup,
+        encoder_runtime=ns.encoder_runtime,
         images=ImageLimits(
             root=ns.image_root,
             max_image_mb=ns.max_image_mb,

@@ -27,13 +27,21 @@ SERVICE_NAME = spb.DESCRIPTOR.services_by_name["ConceptService"].full_name
 def run(cfg: ConceptServerConfig) -> None:
     log_config("mllm_server", cfg)
     try:
-        engine = ConceptEngine.create(cfg.backend, **cfg.backend_options)
-    except (TypeError, InvalidInput) as exc:  # TypeError: an option the backend does not take
+        engine = ConceptEngine.create(
+            cfg.backend, encoder_runtime=cfg.encoder_runtime, **cfg.backend_options
+        )
+    except (TypeError, ValueError, InvalidInput) as exc:  # an option the backend does not take,
+        # or a $FITREP_ENCODER_RUNTIME that names no runtime
         raise SystemExit(f"error: backend {cfg.backend!r}: {exc}") from None
     if cfg.warmup:
         started = time.perf_counter()
         engine.warm_up()  # before SERVING: the first real call is not the slow one
-        log.info("event=warm backend=%s s=%.1f", cfg.backend, time.perf_counter() - started)
+        log.info(
+            "event=warm backend=%s encoder_runtime=%s s=%.1f",
+            cfg.backend,
+            getattr(engine.encoder.embed, "runtime", None),
+            time.perf_counter() - started,
+        )
     intake = ImageIntake(cfg.images)
     servicer = ConceptServicer(engine, cfg.max_batch, intake)
 

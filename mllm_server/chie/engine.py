@@ -41,8 +41,13 @@ class ConceptEngine:
         self._encode_lock = threading.Lock()
 
     @classmethod
-    def create(cls, backend: str = "rules", **backend_options: Any) -> ConceptEngine:
-        return cls(create_extractor(backend, **backend_options))
+    def create(
+        cls, backend: str = "rules", *, encoder_runtime: str | None = None, **backend_options: Any
+    ) -> ConceptEngine:
+        """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None: the
+        ``$FITREP_ENCODER_RUNTIME`` or auto)."""
+        encoder = LevelEncoder(runtime=encoder_runtime)
+        return cls(create_extractor(backend, **backend_options), encoder)
 
     def process(
         self,

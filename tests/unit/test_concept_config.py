@@ -1,3 +1,5 @@
+import pytest
+
 from mllm_server.config import config_from_args
 
 
@@ -31,3 +33,11 @@ def test_explicit_backend_option_wins_over_shorthand():
 def test_ocr_flag_is_a_rules_backend_option():
     assert config_from_args(["--ocr", "off"]).backend_options == {"ocr": "off"}
     assert config_from_args([]).backend_options == {}
+
+
+def test_encoder_runtime_flag_is_checked_and_not_a_backend_option():
+    assert config_from_args([]).encoder_runtime is None
+    cfg = config_from_args(["--encoder-runtime", "torch"])
+    assert cfg.encoder_runtime == "torch" and cfg.backend_options == {}
+    with pytest.raises(SystemExit):
+        config_from_args(["--encoder-runtime", "tensorrt"])
