@@ -33,6 +33,7 @@ import numpy as np
 from fitrep.ditto import read_pairs
 from fitrep.labelling.selection import margins, select
 from results_io import write_markdown
+from transfer import SETS, SPLITS  # the same six pair sets and splits
 
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.calibration_fit import fit_calibration
@@ -46,15 +47,6 @@ from index_server.scoring.pairs import PairTable, decide_pairs
 from mllm_server.chie.engine import ConceptEngine
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = {
-    "Abt-Buy": "abt-buy",
-    "Amazon-Google": "amazon-google-pairs",
-    "Beer": "other-domains/beer",
-    "Fodors-Zagats": "other-domains/fodors-zagats",
-    "iTunes-Amazon": "other-domains/itunes-amazon",
-    "DBLP-ACM": "other-domains/dblp-acm",
-}
-SPLITS = ("train", "valid", "test")
 BUDGETS = (20, 50, 100)
 BATCH = 10  # labels between refits, as in ``fitrep label``
 

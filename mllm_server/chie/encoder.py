@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
 
-from mllm_server.chie.kv_cache import KVCache, SqliteTable
+from mllm_server.chie.kv_cache import KVCache, SqliteTable, user_cache_path
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,7 @@ class TextEmbedder:
 
 def default_cache_path() -> Path | None:
     """``$FITREP_ENCODER_CACHE`` ("" turns the disk cache off), else the user cache dir."""
-    env = os.environ.get("FITREP_ENCODER_CACHE")
-    if env is not None:
-        return Path(env) if env else None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "fitrep" / "encoder-cache.sqlite"
+    return user_cache_path("FITREP_ENCODER_CACHE", "encoder-cache.sqlite")
 
 
 def open_disk_cache(path: Path) -> SqliteTable:

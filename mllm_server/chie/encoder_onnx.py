@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from mllm_server.chie.kv_cache import user_cache_dir
+
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph changes (inputs, outputs, pooling, opset): old files are ignored.
@@ -49,10 +51,7 @@ def model_dir() -> Path:
 def default_onnx_dir() -> Path:
     """``$FITREP_ONNX_DIR``, else ``fitrep/onnx`` under the user cache dir, as the string cache."""
     env = os.environ.get("FITREP_ONNX_DIR")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "fitrep" / "onnx"
+    return Path(env) if env else user_cache_dir() / "onnx"
 
 
 def weights_digest(directory: Path) -> str:

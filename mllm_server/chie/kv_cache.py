@@ -8,6 +8,7 @@ one; a value found only in the table is remembered in memory.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -19,6 +20,19 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _CHUNK = 500  # keys per SELECT ... IN (...), below SQLite's bound-parameter limit
+
+
+def user_cache_dir() -> Path:
+    """``fitrep`` under ``$XDG_CACHE_HOME`` or ``~/.cache``: where every CHIE cache lives."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fitrep"
+
+
+def user_cache_path(env: str, name: str) -> Path | None:
+    """``$env`` ("" turns that cache off: None), else ``name`` in ``user_cache_dir()``."""
+    value = os.environ.get(env)
+    if value is not None:
+        return Path(value) if value else None
+    return user_cache_dir() / name
 
 
 class SqliteTable:

@@ -30,7 +30,7 @@ from fitrep.domain import FitrepError, InvalidInput
 from PIL import Image
 
 from mllm_server.chie import image_features
-from mllm_server.chie.kv_cache import KVCache, SqliteTable
+from mllm_server.chie.kv_cache import KVCache, SqliteTable, user_cache_path
 
 OCR_MODES = ("auto", "on", "off")
 OCR_EXTRA_HINT = "--ocr on needs the [ocr] extra: pip install 'fitrep[ocr]' (rapidocr, onnxruntime)"
@@ -98,11 +98,7 @@ def wants_ocr(mode: str | bool) -> bool:
 
 def default_cache_path() -> Path | None:
     """``$FITREP_OCR_CACHE`` ("" turns the disk cache off), else the user cache dir."""
-    env = os.environ.get("FITREP_OCR_CACHE")
-    if env is not None:
-        return Path(env) if env else None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "fitrep" / "ocr-cache.sqlite"
+    return user_cache_path("FITREP_OCR_CACHE", "ocr-cache.sqlite")
 
 
 def _open_disk_cache(path: Path) -> SqliteTable:
