@@ -184,7 +184,7 @@ def main() -> None:
         "## Multilingual variant fixture (`fitrep dedup`)",
         "",
         f"`{FIXTURE.relative_to(ROOT)}`: {sum(1 for _ in FIXTURE.open(encoding='utf-8'))} "
-        f"items, run through the embedded pipeline in {fixture_s:.0f} s. Each cell is pairwise "
+        f"items, run through the embedded pipeline in {fixture_s:.1f} s. Each cell is pairwise "
         "P / R / F1. *Items*: `cluster_id` against the gold item (a re-listing merges, a "
         "variant does not); *families*: `family_id` against the gold product (variants "
         "share it); the baseline clusters TF-IDF char 3-5-gram title cosine by connected "
