@@ -14,13 +14,31 @@ COLOURS = frozenset(
 )
 
 # How the item is presented or delivered: packaging, medium, platform, licence form.
-FORM_WORDS = frozenset(
+# Packaging words a title may start with before the brand ("Capsules Nespresso ...",
+# "Kapseln Lavazza ..."), in the languages catalogues arrive in (accents folded, as ``parse``
+# does). English ones are left out: "Case Logic", "Box Office" start with a brand.
+PACKAGING_WORDS = frozenset(
+    """capsules
+    boite boites bouteille bouteilles flacon flacons canette canettes sachet sachets
+    paquet paquets brique etui coffret recharge cartouche gelules
+    flasche flaschen dosen beutel packung packungen kapsel kapseln karton kartons nachfullpack
+    lahev lahve plechovka plechovky krabice krabicka baleni sacek kapsle kelimek
+    flaska flaskor burk burkar forpackning kapslar""".split()
+)
+FORM_WORDS = PACKAGING_WORDS | frozenset(
     """box boxed bottle bottles can cans carton cartons jar jars bag bags pouch tube tubes
     packet packets pack packs pk multipack case jewel sleeve blister tray tetra brick
     dvd dvds cd cds cdrom dvdrom rom disc discs disk download downloadable
     mac macintosh osx win windows pc linux ios android xp vista
     oem retail upgrade full academic student teacher edu education license licence licenses
     subscription edition version ver vol volume set kit bundle refill cartridge""".split()
+)
+
+# Plural nouns a count may follow ("bottles x6", "capsules x10", "Kapseln x 20"): "x<N>"
+# after one is a pack size; elsewhere it may be a model ("Xperia X10") or an architecture.
+COUNTED_WORDS = PACKAGING_WORDS | frozenset(
+    """bottles cans jars bags pouches tubes packets packs pods tablets pieces pcs sachets
+    cartons boxes rolls bars""".split()
 )
 
 # Words that sell rather than describe.

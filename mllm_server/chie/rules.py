@@ -17,7 +17,14 @@ from collections.abc import Iterable, Sequence
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
-from mllm_server.chie.lexicon import COLOURS, FORM_WORDS, PROMO_WORDS, STOPWORDS, SUBJECTIVE_WORDS
+from mllm_server.chie.lexicon import (
+    COLOURS,
+    FORM_WORDS,
+    PACKAGING_WORDS,
+    PROMO_WORDS,
+    STOPWORDS,
+    SUBJECTIVE_WORDS,
+)
 from mllm_server.chie.ocr import DET_SIDE, PackageReader, ProgressFn, wants_ocr
 from mllm_server.chie.package_text import PackageText, package_text
 from mllm_server.chie.text_parse import (
@@ -30,7 +37,7 @@ from mllm_server.chie.text_parse import (
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
 from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
 
-VERSION = "rules-8"  # bump whenever the concepts an item yields change
+VERSION = "rules-9"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -202,10 +209,6 @@ class RulesExtractor:
         auxiliary += _unique(parse(boilerplate).words)
         auxiliary += _unique(parse(package.auxiliary).words)
 
-        if not any(primary + content) and (fallback := (title.words + body.words)[:12]):
-            # Only stopwords ("The One"): still the item's words, its primary concept; an item
-            # without any level would have no vector to be found by.
-            primary = [" ".join(fallback)]
         levels: dict[Level, list[str]] = {
             Level.PRIMARY: primary,
             Level.AUXILIARY: auxiliary,
@@ -214,6 +217,13 @@ class RulesExtractor:
             Level.OBJECTIVE: objective[:16],
             Level.SUBJECTIVE: subjective[:8],
         }
+        if not any(any(v) for v in levels.values()) and (
+            fallback := (title.words + body.words)[:12]
+        ):
+            # Only stopwords ("The One") and nothing else: still the item's words, its primary
+            # concept; an item without any level would have no vector to be found by. (Items
+            # with other levels keep them alone: stopwords as PRIMARY would outweigh them.)
+            levels[Level.PRIMARY] = [" ".join(fallback)]
         # Identifier-valued fields (model number, phone, ISBN: recognised by their values) are
         # as binding as a code in the title: two different ones are two different things.
         # The other fields, by column, so the verifier can see a field that two records give
@@ -256,9 +266,15 @@ class RulesExtractor:
                 words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
                 if words:
                     return words[0]
-        # Catalogue titles usually start with the brand; a weak guess, used as a soft anchor.
-        first = title.words[0] if title.words and title.tokens[0] == title.words[0] else ""
-        return first if first and _role_free(first) and first not in FORM_WORDS else ""
+        # Catalogue titles usually start with the brand, after any packaging word ("Capsules
+        # Nespresso ..."); a weak guess, used as a soft anchor.
+        k = next(
+            (i for i, w in enumerate(title.words) if w not in PACKAGING_WORDS), len(title.words)
+        )
+        first = title.words[k] if k < len(title.words) and k < len(title.tokens) else ""
+        if not first or title.tokens[k] != first or first in FORM_WORDS:
+            return ""
+        return first if _role_free(first) else ""
 
     @staticmethod
     def _anchors(

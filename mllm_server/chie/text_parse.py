@@ -15,7 +15,7 @@ import ftfy
 import regex
 from fitrep.units import CJK_UNITS, canonical, format_number, to_float
 
-from mllm_server.chie.lexicon import ABBREVIATIONS
+from mllm_server.chie.lexicon import ABBREVIATIONS, COUNTED_WORDS
 
 _TAG = re.compile(r"<[^>]+>")
 # Letters of every script (\p{L} with their marks), digits; "." "-" "/" join the parts of a
@@ -199,16 +199,17 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             i += _number(tok, nxt, raw[i + 2] if i + 2 < len(raw) else "", word_before, out)
         elif (
             tok in ("x", "×")
-            and out.quantities
+            and (out.quantities or word_before in COUNTED_WORDS)
             and _NUMBER.match(nxt)
             and "," not in nxt
             and not (i + 2 < len(raw) and canonical(1.0, raw[i + 2].strip(".")))
         ):
-            out.quantities.append((_number_key(nxt), "pack"))  # "330 ml x 24"
+            out.quantities.append((_number_key(nxt), "pack"))  # "330 ml x 24", "pods x 30"
             out.tokens.extend([tok, nxt])
             i += 1
-        elif out.quantities and (times := _TIMES.match(tok)):
-            out.quantities.append((_number_key(times.group(1)), "pack"))  # "330ml x24"
+        elif (out.quantities or word_before in COUNTED_WORDS) and (times := _TIMES.match(tok)):
+            # "330ml x24", "capsules x10"; "Xperia X10" stays a model
+            out.quantities.append((_number_key(times.group(1)), "pack"))
             out.tokens.append(tok)
         elif "/" in tok and (parts := _quantity_parts(tok)):
             raw[i : i + 1] = parts  # "455g/16" of "455g/16 oz": two spellings of one size

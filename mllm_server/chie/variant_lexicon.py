@@ -219,24 +219,24 @@ FLAVOUR_CJK: dict[str, str] = {
     "イチゴ": "strawberry",
     "抹茶味": "matcha",
 }
-# Words after which the next words name a scent or flavour the lists may not know
-# ("Spring Meadow Scent", "mit Vanillegeschmack", "příchuť jahoda").
+# Words that mark a scent or flavour the lists may not know. English puts the name before
+# the marker ("Spring Meadow Scent"); French, Czech, German and Swedish usually after it
+# ("saveur vanille", "příchuť jahoda", "Geschmack Erdbeere", "smak hallon").
+FLAVOUR_MARKERS_BEFORE = frozenset(
+    {"scent", "scented", "fragrance", "flavor", "flavored", "flavour", "flavoured"}
+)
 FLAVOUR_MARKERS_AFTER = frozenset(
     {
-        "scent",
-        "scented",
-        "fragrance",
-        "flavor",
-        "flavored",
-        "flavour",
-        "flavoured",
         "duft",
         "geschmack",
         "parfum",
         "saveur",
+        "arome",
+        "gout",
         "smak",
         "doft",
         "prichut",
+        "prichuti",
         "vune",
     }
 )

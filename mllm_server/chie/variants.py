@@ -24,6 +24,7 @@ from mllm_server.chie.variant_lexicon import (
     FITS_MARKERS,
     FLAVOUR_CJK,
     FLAVOUR_MARKERS_AFTER,
+    FLAVOUR_MARKERS_BEFORE,
     FLAVOUR_PHRASES,
     FLAVOUR_STEMS,
     GENERATION_WORDS,
@@ -64,7 +65,7 @@ _ORDINAL = regex.compile(r"^(\d{1,2})(?:st|nd|rd|th|e|er|eme|\.)?$")
 _CJK_GENERATION = regex.compile(r"第([一二三四五六七八九十\d]+)代")
 _WAIST = regex.compile(r"^w(\d{2})(l\d{2})?$")  # jeans: "w32", "w32l34"
 _LENGTH = regex.compile(r"^l\d{2}$")
-_MAX_MARKED_WORDS = 2  # words read before a flavour marker ("spring meadow scent")
+_MAX_MARKED_WORDS = 2  # words a flavour marker names ("spring meadow scent", "saveur vanille")
 _FITS_SPAN = 4  # words after "for" that name the product the item fits
 
 
@@ -96,6 +97,21 @@ def _phrases(words: list[str], table: dict[str, str]) -> tuple[set[str], set[int
     return found, used
 
 
+def _marked(words: list[str], i: int, before: bool, exclude: set[str]) -> list[str]:
+    """Up to ``_MAX_MARKED_WORDS`` words next to the marker at ``i`` on its side, stopping
+    at a stopword, an excluded word (the brand) or another marker."""
+    if before:
+        side = list(reversed(words[max(0, i - _MAX_MARKED_WORDS) : i]))
+    else:
+        side = words[i + 1 : i + 1 + _MAX_MARKED_WORDS]
+    named: list[str] = []
+    for x in side:
+        if x in exclude or x in STOPWORDS or x in FLAVOUR_MARKERS_AFTER:
+            break
+        named.append(x)
+    return list(reversed(named)) if before else named
+
+
 def _flavours(words: list[str], cjk: list[str], exclude: set[str]) -> set[str]:
     found, used = _phrases(words, FLAVOUR_PHRASES)
     for i, w in enumerate(words):
@@ -103,13 +119,10 @@ def _flavours(words: list[str], cjk: list[str], exclude: set[str]) -> set[str]:
             continue
         if key := flavour_of(w):
             found.add(key)
-        elif w in FLAVOUR_MARKERS_AFTER and i > 0:
-            # "spring meadow scent": the words before a marker name it, known or not
-            named: list[str] = []
-            for x in reversed(words[max(0, i - _MAX_MARKED_WORDS) : i]):
-                if x in exclude or x in STOPWORDS:
-                    break
-                named.insert(0, x)
+        elif w in FLAVOUR_MARKERS_BEFORE or w in FLAVOUR_MARKERS_AFTER:
+            # the words a marker points at name a flavour, known or not: "spring meadow
+            # scent" (before), "saveur vanille" (after)
+            named = _marked(words, i, w in FLAVOUR_MARKERS_BEFORE, exclude)
             if named and not any(flavour_of(x) for x in named):
                 found.add(" ".join(named))
     for run in cjk:

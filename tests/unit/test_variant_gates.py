@@ -72,10 +72,40 @@ def test_a_variant_conflict_fires_its_gate(a, b, gate):
         ("Milka Ganze Haselnüsse 100g", "MILKA Schokolade mit ganzen Haselnüssen, 100 g"),
         ("Sharp air purifier 194 cfm max", "Sharp air purifier"),
         ("Windows XP professional", "Windows XP pro"),
+        # French names a flavour after its marker ("saveur vanille"), English before it
+        (
+            "Nespresso Vanilla Éclair capsules café arôme vanille x10",
+            "Capsules Nespresso Vanilla Eclair, café saveur vanille, boîte de 10",
+        ),
+        ("Jogurt s příchutí jahody 150 g", "Jogurt jahoda 150g"),
+        ("Ariel Pods x 30", "Ariel Pods 30 pack"),
     ],
 )
 def test_the_same_item_written_two_ways_fires_no_gate(a, b):
     assert _fired(a, b) == {}
+
+
+@pytest.mark.parametrize(
+    ("title", "brand", "quantity", "code"),
+    [
+        ("Capsules Nespresso Vanilla Eclair, boîte de 10", ("nespresso",), ("10 pack",), ()),
+        ("Kapseln Lavazza Crema, Packung mit 10", ("lavazza",), ("10 pack",), ()),
+        ("Lavazza Crema Kapseln x10", ("lavazza",), ("10 pack",), ()),
+        ("Nespresso capsules x10", ("nespresso",), ("10 pack",), ()),
+        ("Ariel pods x 30", ("ariel",), ("30 pack",), ()),
+        ("Sony Xperia X10 black", ("sony",), (), ("x10",)),  # a model, not a pack
+        ("Apple Time Capsule 2TB", ("apple",), ("2000 gb",), ()),  # a product name
+    ],
+)
+def test_packaging_words_of_any_language_are_form_not_brand(title, brand, quantity, code):
+    a = _anchors(title)
+    assert (a.brand, a.quantity, a.code) == (brand, quantity, code)
+
+
+def test_a_marker_names_the_flavour_on_its_own_side():
+    assert _anchors("Duschgel Duft Meeresbrise 250 ml").variant == ("flavour:meeresbrise",)
+    assert _anchors("Lenor spring meadow scent 1 l").variant == ("flavour:spring meadow",)
+    assert _anchors("Capsules café saveur vanille").variant == ("flavour:vanilla",)
 
 
 def test_a_value_the_other_item_names_elsewhere_is_no_conflict():
