@@ -8,7 +8,8 @@ Three tables, each with its baseline in the same run:
   precision against the *close* non-matches alone, and the whole-record TF-IDF char 3-5-gram
   baseline at its best threshold on this test set (an oracle: the baseline's ceiling).
 - The multilingual variant fixture (``benchmarks/data/variants_multilingual.jsonl``: Chinese,
-  Czech, German, French, English and Japanese titles; sizes in other units, pack counts,
+  Japanese, Czech, Polish, German, Dutch, French, Spanish, Italian and English titles; sizes
+  in other units, pack counts,
   capacities, generations, tiers, colours, flavours, fat levels, mojibake re-listings), run
   through ``fitrep dedup``'s pipeline: pairwise P/R/F1 of ``cluster_id`` against the gold
   item and of ``family_id`` against the gold family, per language; baseline: TF-IDF char

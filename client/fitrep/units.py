@@ -115,7 +115,7 @@ UNITS: dict[str, Unit] = {
     **_dim(
         "gb",
         {
-            1.0: ["gb", "gig", "gigabyte", "gigabytes"],
+            1.0: ["gb", "gig", "gigabyte", "gigabytes", "go"],  # "go": French gigaoctet
             0.001: ["mb", "megabyte", "megabytes"],
             1e-6: ["kb"],
             1000.0: ["tb", "terabyte", "terabytes"],

@@ -30,6 +30,7 @@ _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}ー]+")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 _NUM_UNIT = regex.compile(r"^(\d+(?:[.,]\d+)?)-?(\p{L}+|%)$")
 _MULTIPACK = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)(\p{L}+)$")
+_MULTIPACK_BARE = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)$")  # its unit is the next token
 _HAS_DIGIT = re.compile(r"\d")
 _HAS_ALPHA = regex.compile(r"\p{L}")
 _TIMES = re.compile(r"^[x×](\d{1,3})$")
@@ -50,6 +51,9 @@ _REWRITES = (
     (regex.compile(r"(?<=\d) ?[×*] ?(?=\d)"), " x "),
 )
 _LATIN_MAX = 0x024F  # accents are folded on Latin letters only: kana and Cyrillic marks matter
+# Latin letters whose mark is part of the letter (no NFD decomposition), folded like accents:
+# Polish "złoty", Danish "rød", Croatian "đ" meet their plain spellings.
+_STROKED = {"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe"}
 
 
 def _fold_latin(text: str) -> str:
@@ -63,7 +67,7 @@ def _fold_latin(text: str) -> str:
             and (ord(out[-1]) <= _LATIN_MAX or 0x1E00 <= ord(out[-1]) <= 0x1EFF)
         ):
             continue
-        out.append(ch)
+        out.append(_STROKED.get(ch, ch))
     return unicodedata.normalize("NFC", "".join(out))
 
 
@@ -191,6 +195,12 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
         elif multipack and (each := _quantity(multipack.group(2), multipack.group(3))):
             out.quantities.extend([(_number_key(multipack.group(1)), "pack"), each])
             out.tokens.append(tok)
+        elif (split := _MULTIPACK_BARE.match(tok)) and (
+            each := _quantity(split.group(2), nxt.strip("."))
+        ):
+            out.quantities.extend([(_number_key(split.group(1)), "pack"), each])  # "4x125 g"
+            out.tokens.extend([tok, nxt])
+            i += 1
         elif _VERSION.match(tok):
             out.numbers.append(_number_key(_VERSION.match(tok).group(1)))  # type: ignore[union-attr]
             out.tokens.append(tok)

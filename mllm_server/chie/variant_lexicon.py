@@ -22,19 +22,27 @@ def _table(rows: dict[str, str]) -> dict[str, str]:
 COLOUR_WORDS: dict[str, str] = _table(
     {
         "black": "black schwarz schwarze schwarzer noir noire cerna cerny cerne svart nero "
-        "negro negra zwart",
-        "white": "white weiss weisse weisser blanc blanche bila bily bile bianco blanco wit",
-        "red": "red rot rote roter rouge cervena cerveny cervene rosso rojo roja",
-        "blue": "blue blau blaue blauer bleu bleue modra modry modre blu azul",
-        "green": "green grun grune gruner vert verte zelena zeleny zelene gron verde",
-        "yellow": "yellow gelb gelbe jaune zluta zluty zlute giallo amarillo",
-        "grey": "grey gray grau graue gris grise seda sedy sede grigio",
-        "brown": "brown braun braune marron hneda hnedy hnede brun marrone",
-        "pink": "pink rosa ruzova ruzovy",
-        "purple": "purple lila violett violet fialova fialovy viola morado",
+        "negro negra zwart nera neri nere czarny czarna czarne zwarte preto preta",
+        "white": "white weiss weisse weisser blanc blanche bila bily bile bianco blanco wit bianca "
+        "blanca branco branca bialy biala biale witte",
+        "red": "red rot rote roter rouge cervena cerveny cervene rosso rojo roja rossa czerwony "
+        "czerwona czerwone rood rode vermelho vermelha",
+        "blue": "blue blau blaue blauer bleu bleue modra modry modre blu azul niebieski niebieska "
+        "niebieskie blauw blauwe",
+        "green": "green grun grune gruner vert verte zelena zeleny zelene gron verde zielony "
+        "zielona zielone groen groene",
+        "yellow": "yellow gelb gelbe jaune zluta zluty zlute giallo gialla amarillo zolty zolta "
+        "zolte geel gele amarelo amarela",
+        "grey": "grey gray grau graue gris grise seda sedy sede grigio grigia szary szara szare "
+        "grijs grijze cinza",
+        "brown": "brown braun braune marron hneda hnedy hnede brun marrone brazowy brazowa bruin",
+        "pink": "pink rosa ruzova ruzovy rozowy rozowa",
+        "purple": "purple lila violett violet fialova fialovy viola morado fioletowy fioletowa "
+        "paars",
         "orange": "orange oranzova oranzovy arancione naranja",
-        "silver": "silver silber argent argente stribrna stribrny argento plata",
-        "gold": "gold golden dore doree zlata zlaty oro",
+        "silver": "silver silber argent argente stribrna stribrny argento plata srebrny srebrna "
+        "zilver",
+        "gold": "gold golden dore doree zlata zlaty oro goud dourado",
         "beige": "beige bezova",
         "navy": "navy",
         "turquoise": "turquoise turkis tyrkysova",
@@ -96,22 +104,23 @@ COLOUR_CJK: dict[str, str] = {
 # scented product *is* among its siblings ("vanilla" vs "blueberry" yoghurt).
 FLAVOUR_STEMS: dict[str, str] = _table(
     {
-        "vanilla": "vanil",
-        "chocolate": "chocol schoko cokol cioccol chocola",
-        "strawberry": "strawberr erdbeer fraise jahod jordgubb fragol fresa",
-        "blueberry": "blueberr heidelbeer myrtill boruvk blabar mirtill",
-        "raspberry": "raspberr himbeer frambois malinov hallon lampon",
+        "vanilla": "vanil vainill vanigl wanili",
+        "chocolate": "chocol schoko cokol cioccol chocola czekolad",
+        "strawberry": "strawberr erdbeer fraise jahod jordgubb fragol fresa truskaw aardbei "
+        "morango",
+        "blueberry": "blueberr heidelbeer myrtill boruvk blabar mirtill borowk arandan bosbes",
+        "raspberry": "raspberr himbeer frambois malinov malinow hallon lampon frambues framboos",
         "banana": "banan",
         "mango": "mango",
-        "peach": "peach pfirsich peche broskv persik pesca",
-        "apple": "apfel jablk jablec apple pomme",
+        "peach": "peach pfirsich peche broskv persik pesca brzoskw melocoton perzik",
+        "apple": "apfel jablk jablec apple pomme manzan jablkow",
         "orange": "orange apelsin pomeranc arancia naranj",
-        "lemon": "lemon zitron citron limon",
+        "lemon": "lemon zitron citron limon cytryn citroen",
         "lime": "lime limett",
-        "cherry": "cherr kirsch cerise tresn korsbar cilieg",
+        "cherry": "cherr kirsch cerise tresn korsbar cilieg wisni cereza",
         "coconut": "coconut kokos",
-        "caramel": "caramel karamel",
-        "hazelnut": "hazelnut haselnuss noisette liskov hasseln nocciol",
+        "caramel": "caramel karamel karmel",
+        "hazelnut": "hazelnut haselnuss noisette liskov hasseln nocciol avellan",
         "almond": "almond mandel amande mandl mandorl",
         "honey": "honey honig medov",
         "mint": "peppermint spearmint minze menthe",
@@ -148,7 +157,7 @@ FLAVOUR_STEMS: dict[str, str] = _table(
         "cheddar": "cheddar",
         "mustard": "mustard senf",
         "teriyaki": "teriyaki",
-        "lavender": "lavend levand",
+        "lavender": "lavend levand lawend",
         "jasmine": "jasmin",
         "eucalyptus": "eucalypt eukalypt",
         "citrus": "citrus",
@@ -221,7 +230,7 @@ FLAVOUR_CJK: dict[str, str] = {
 }
 # Words that mark a scent or flavour the lists may not know. English puts the name before
 # the marker ("Spring Meadow Scent"); French, Czech, German and Swedish usually after it
-# ("saveur vanille", "příchuť jahoda", "Geschmack Erdbeere", "smak hallon").
+# ("saveur vanille", "příchuť jahoda", "Geschmack Erdbeere", "sabor fresa", "smak hallon").
 FLAVOUR_MARKERS_BEFORE = frozenset(
     {"scent", "scented", "fragrance", "flavor", "flavored", "flavour", "flavoured"}
 )
@@ -234,10 +243,16 @@ FLAVOUR_MARKERS_AFTER = frozenset(
         "arome",
         "gout",
         "smak",
+        "smaku",
+        "smaak",
         "doft",
         "prichut",
         "prichuti",
         "vune",
+        "sabor",
+        "gusto",
+        "aroma",
+        "zapach",
     }
 )
 
@@ -275,6 +290,10 @@ SIZE_MARKERS = frozenset(
         "vel",
         "talla",
         "taglia",
+        "tamano",
+        "rozmiar",
+        "maat",
+        "storlek",
         "尺码",
         "码",
     }

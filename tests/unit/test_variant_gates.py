@@ -51,6 +51,22 @@ def _fired(a: str, b: str) -> dict[str, str]:
         ("Sony WH-1000XM4 headphones", "Sony WH-1000XM5 headphones", "model_conflict"),
         ("Samsung Galaxy S20 FE", "Samsung Galaxy S21 FE", "model_conflict"),
         ("Apple iPhone 8 Plus case", "Apple iPhone 7 Plus case", "model_conflict"),
+        # Spanish, Italian, Polish, Dutch, Portuguese: word lists, markers, sizes, units
+        ("Camiseta Nike negra talla M", "Camiseta Nike roja talla M", "colour_conflict"),
+        ("Camiseta Nike negra talla M", "Camiseta Nike negra talla L", "size_conflict"),
+        (
+            "Yogur Danone sabor fresa 4x125 g",
+            "Yogur Danone sabor vainilla 4x125 g",
+            "flavour_conflict",
+        ),
+        ("Yogur Danone fresa 4x125 g", "Yogur Danone fresa 6x125 g", "quantity_conflict"),
+        ("Maglietta Adidas nera taglia XL", "Maglietta Adidas bianca taglia XL", "colour_conflict"),
+        ("Gelato Algida gusto cioccolato", "Gelato Algida gusto nocciola", "flavour_conflict"),
+        ("Koszulka Nike czarna rozmiar M", "Koszulka Nike biała rozmiar M", "colour_conflict"),
+        ("Jogurt Zott truskawkowy 150 g", "Jogurt Zott waniliowy 150 g", "flavour_conflict"),
+        ("Jogurt o smaku wiśniowym", "Jogurt o smaku brzoskwiniowym", "flavour_conflict"),
+        ("T-shirt Nike zwart maat M", "T-shirt Nike groen maat M", "colour_conflict"),
+        ("iPhone 15 Pro 256 Go noir", "iPhone 15 Pro 512 Go noir", "quantity_conflict"),
     ],
 )
 def test_a_variant_conflict_fires_its_gate(a, b, gate):
@@ -79,6 +95,10 @@ def test_a_variant_conflict_fires_its_gate(a, b, gate):
         ),
         ("Jogurt s příchutí jahody 150 g", "Jogurt jahoda 150g"),
         ("Ariel Pods x 30", "Ariel Pods 30 pack"),
+        ("Yogur griego Oikos sabor fresa 4x110 g", "Oikos yogur griego fresa, pack 4 x 110g"),
+        ("Jogobella truskawkowy 150 g", "Jogobella jogurt o smaku truskawkowym 150g"),
+        ("Koszulka Nike złota", "Koszulka Nike zlota"),  # ł folds like an accent
+        ("iPhone 15 256 Go", "iPhone 15 256GB"),
     ],
 )
 def test_the_same_item_written_two_ways_fires_no_gate(a, b):
