@@ -323,6 +323,17 @@ _LANGUAGE_TAG = re.compile(r"\"?@[a-z]{2}(?:-[a-z]{2,4})?\b", re.IGNORECASE)  # 
 _SEGMENTS = re.compile(r"\s+[\u2022\u00bb]\s+|\s+::\s+|\s*\|\s*")
 
 
+def _unquote(segment: str) -> str:
+    """A segment without the quotes around it ('"Air Max 90"'), keeping a quote that is a
+    unit: the inches of 'Pool, 88" x 85" x 30"'."""
+    seg = segment.strip()
+    opened = seg[:1] in ("'", '"')
+    seg = seg[1:] if opened else seg
+    if seg[-1:] in ("'", '"') and (opened or not seg[-2:-1].isdigit()):
+        seg = seg[:-1]
+    return seg.strip()
+
+
 def split_offer_title(title: str) -> tuple[str, str]:
     """(the product part of a web-offer title, its boilerplate).
 
@@ -332,7 +343,7 @@ def split_offer_title(title: str) -> tuple[str, str]:
     (AUXILIARY), so a shop name shared by all its offers cannot make them alike.
     """
     text = _LANGUAGE_TAG.sub(" ", title or "")
-    segments = [seg.strip(" \"'") for seg in _SEGMENTS.split(text) if seg.strip(" \"'")]
+    segments = [seg for seg in map(_unquote, _SEGMENTS.split(text)) if seg]
     if len(segments) <= 1:
         return (segments[0] if segments else text.strip()), ""
 

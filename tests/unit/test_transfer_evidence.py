@@ -62,6 +62,15 @@ def test_offer_title_boilerplate_is_auxiliary():
     )
     assert split_offer_title("Shop24 | Canon EOS 5D body") == ("Canon EOS 5D body", "Shop24")
     assert split_offer_title("Sony DSC-W120 black") == ("Sony DSC-W120 black", "")
+    # a closing quote after a number is inches, not the end of a quoted title
+    pool = 'Intex Lounge Pool, 88" x 85" x 30"'
+    assert split_offer_title(pool) == (pool, "")
+    assert split_offer_title('"Samsung 55" TV"@en | Shop') == ('Samsung 55" TV', "Shop")
+    assert RulesExtractor(use_images=False).extract_one(Item("p", pool)).anchors.quantity == (
+        "2235 mm",
+        "2159 mm",
+        "762 mm",
+    )
     cs = RulesExtractor(use_images=False).extract_one(
         Item("x", '"Nike Air Max 90 366731-100"@en | Foot Locker')
     )
