@@ -56,11 +56,10 @@ class CandidateGenerator:
     def exact_scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(m, p) weighted full-space scores of stored ``rows`` (m, p) against weighted
         ``queries`` (m, D): the weights move to the query side (sqrt(w) twice = w), so the
-        stored rows are only converted from float16, never re-weighted."""
+        stored records are never decoded or re-weighted (``RowTable.dot``)."""
         assert self.rows.layout is not None
         scaled = queries * weight_vector(self.rows.layout, self.weights)
-        stored = self.rows.vectors[rows.ravel()].astype(np.float32).reshape(*rows.shape, -1)
-        return np.einsum("mpd,md->mp", stored, scaled)
+        return self.rows.dot(rows, scaled)
 
     # -- the index -----------------------------------------------------------------------
     def refit(self, data_dir: Path | None, progress: Progress | None = None) -> None:
