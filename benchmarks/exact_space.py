@@ -31,7 +31,9 @@ from mllm_server.chie.engine import ConceptEngine
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(concepts: ConceptEngine, items: list, config: IndexConfig) -> tuple[list[str], np.ndarray, float, IndexEngine]:
+def run(
+    concepts: ConceptEngine, items: list, config: IndexConfig
+) -> tuple[list[str], np.ndarray, float, IndexEngine]:
     """Cluster ids in input order, the vector part of every row's candidates, seconds."""
     started = time.perf_counter()
     pipeline = Pipeline(concepts, IndexEngine(None, config))
@@ -43,7 +45,9 @@ def run(concepts: ConceptEngine, items: list, config: IndexConfig) -> tuple[list
     return [a.cluster_id for a in assignments], cands, seconds, engine
 
 
-def pair_recall(engine: IndexEngine, cands: np.ndarray, gold: set[tuple[str, str]]) -> tuple[float, int]:
+def pair_recall(
+    engine: IndexEngine, cands: np.ndarray, gold: set[tuple[str, str]]
+) -> tuple[float, int]:
     row_of = engine.rows.row_of
     found = [set(c.tolist()) for c in cands]
     hits = total = 0
@@ -77,7 +81,11 @@ def main() -> None:
     ]
     searches = {
         "defaults (exact, full space)": {},
-        "SPDR forced (pca 32 + re-rank x4)": {"spdr_method": "pca", "spdr_components": 32, "spdr_min_items": 1000},
+        "SPDR forced (pca 32 + re-rank x4)": {
+            "spdr_method": "pca",
+            "spdr_components": 32,
+            "spdr_min_items": 1000,
+        },
     }
     for search, extra in searches.items():
         base: tuple[list[str], float] | None = None
