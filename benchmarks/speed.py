@@ -153,6 +153,8 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
             batch, concatenate([it.embeddings for it in batch], engine.layout)
         )
         engine.candidates.register(rows)
+        for item in batch:  # every row needs its representative key (the engine's _add does it)
+            engine.representatives.append(item.concepts.profile, None)
         for row, p in zip(rows, cat.product[start : start + len(rows)].tolist(), strict=True):
             cluster = first.get(p)
             is_new = cluster is None

@@ -48,6 +48,28 @@ class CandidateGenerator:
         assert self.rows.layout is not None
         return integrate(self.rows.full(rows), self.rows.layout, self.weights)
 
+    def weighted_all(self) -> np.ndarray:
+        """(n, D) weighted vectors of every row, decoded block by block into one float32
+        array (decoding the whole table first would hold it twice: 3 GB at 1M x 384-d)."""
+        assert self.rows.layout is not None
+        n, step = self.rows.n, 1 << 16
+        scale = weight_vector(self.rows.layout, self.weights)
+        out = np.empty((n, self.rows.layout.total), np.float32)
+        for start in range(0, n, step):
+            np.multiply(
+                self.rows.full(slice(start, start + step)), scale, out=out[start : start + step]
+            )
+        return out
+
+    def reduce_all(self, weighted: np.ndarray) -> np.ndarray:
+        """The reducer's output for ``weighted`` (n, D), block by block (PCA centres a copy)."""
+        assert self.reducer is not None
+        step = 1 << 16
+        parts = [
+            self.reducer.transform(weighted[s : s + step]) for s in range(0, len(weighted), step)
+        ]
+        return np.concatenate(parts) if parts else self.reducer.transform(weighted)
+
     def weighted_queries(self, full: np.ndarray) -> np.ndarray:
         """Weighted vectors of unweighted full vectors (m, D) that are not stored rows."""
         assert self.rows.layout is not None
@@ -66,7 +88,7 @@ class CandidateGenerator:
         """Fit SPDR on all rows and rebuild the index (new index version). Cluster ids do
         not change: retrieval only proposes candidates."""
         n = self.rows.n
-        live = self.weighted(slice(0, n))
+        live = self.weighted_all()
         if progress:
             progress("reduce", 0, n)
         cfg = self.config
@@ -76,7 +98,8 @@ class CandidateGenerator:
             min_items=cfg.spdr_min_items,
             max_fit_items=cfg.spdr_max_fit_items,
         ).fit(live)
-        self.rebuild_index(self.reducer.transform(live))
+        self.rebuild_index(self.reduce_all(live))
+        del live
         self.fit_size = n
         self.index_version += 1
         if data_dir:
@@ -95,7 +118,7 @@ class CandidateGenerator:
                 self.index_version -= 1  # refit() moves it on to this version again
                 self.refit(data_dir)
                 return
-            self.rebuild_index(self.reducer.transform(self.weighted(slice(0, self.rows.n))))
+            self.rebuild_index(self.reduce_all(self.weighted_all()))
         elif self.rows.n:
             self.refit(data_dir)
 
