@@ -1,6 +1,6 @@
 """Re-rank and decision fidelity of the compact exact space: writes ``results/exact_space.md``.
 
-    python benchmarks/exact_space.py [--data ../shared/data]
+    python benchmarks/exact_space.py [--data ../shared/data] [--assign-at 100000]
 
 The Amazon-Google catalogue (4,589 items, real 6 x 384-d MiniLM levels) deduplicated as
 ``quality.py`` does (``Pipeline.dedup``, rules backend), once per vector codec: ``float16``
@@ -60,10 +60,43 @@ def pair_recall(
     return hits / max(total, 1), total
 
 
+def assign_rates(n: int, queries: int = 8192, rounds: int = 2) -> list[str]:
+    """Synthetic (``speed.py``'s generator, bulk-loaded, in memory): batched assign items/s
+    at ``n`` indexed with each codec, alternating, ``rounds`` times in this one process."""
+    import gc
+
+    import speed
+
+    cat = speed.Catalogue(n + queries, seed=n)
+    rates: dict[str, list[float]] = {"float16": [], "int8": []}
+    for _ in range(rounds):
+        for codec in rates:
+            gc.collect()
+            engine = IndexEngine(None, speed.index_config(vector_codec=codec))
+            speed.bulk_load(engine, cat, n)
+            items = cat.items(n, n + queries)
+            started = time.perf_counter()
+            for s in range(0, queries, speed.BATCH):
+                engine.assign(items[s : s + speed.BATCH])
+            rates[codec].append(queries / (time.perf_counter() - started))
+            engine.close()
+    lines = [
+        "",
+        f"Batched assign at {n:,} indexed (synthetic, `speed.py`'s bulk load, PCA 32 + re-rank x4),"
+        f" {queries:,} new items, {rounds} alternating rounds per codec in one process:",
+        "",
+        "| codec | assign items/s per round |",
+        "|---|---|",
+    ]
+    lines += [f"| {c} | {', '.join(f'{r:,.0f}' for r in v)} |" for c, v in rates.items()]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "exact_space.md")
+    ap.add_argument("--assign-at", type=int, default=0, help="also: assign items/s per codec at N")
     args = ap.parse_args()
     items, gold = read_catalogue(args.data / "amazon-google-catalog")
     ids = [it.id for it in items]
@@ -107,6 +140,9 @@ def main() -> None:
                 f"| {search} | {codec} | {record:,} | {n:,} | {big} | {f1:.3f} | {same} | {recall:.4f} ({pairs} gold pairs) | {ratio} | {seconds:.0f} |"
             )
             print(lines[-1], flush=True)
+    if args.assign_at:
+        lines += assign_rates(args.assign_at)
+        print("\n".join(lines[-4:]), flush=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 
