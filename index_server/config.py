@@ -34,6 +34,9 @@ class IndexConfig:
     threads: int | None = None
     search_backend: str = "faiss"  # faiss | torch (exact matrix-product search, for a GPU)
     search_device: str = "auto"  # torch backend: auto (cuda when present) | cpu | cuda[:N]
+    # how rows' full vectors are kept (rows/compact.py): int8 per level | float16; a store keeps
+    # the codec it was created with
+    vector_codec: str = "int8"
     # which member stands for a cluster: first | most-complete | column:NAME
     # (clustering/representative.py)
     representative: str = "first"

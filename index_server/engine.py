@@ -21,7 +21,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from fitrep.domain import (
     Assignment,
     AssignResult,
@@ -47,6 +49,7 @@ from index_server.clustering.representative import (
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
+from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.lexical import LexicalStats
@@ -64,6 +67,7 @@ from index_server.storage.faults import (
 from index_server.storage.persistence import StoredState, batch_meta, load_state
 from index_server.storage.snapshot import check_snapshot, write_snapshot
 from index_server.storage.store import ClusterStore, StoredItem
+from index_server.storage.vector_file import VECTOR_FILE, VectorFile
 from index_server.upserts import BatchPlan, plan_batch
 from index_server.validation import check_batch
 
@@ -83,6 +87,8 @@ class IndexEngine:
         # representative_changes, disk_full
         self.counts: Counter[str] = Counter()
         self.dir_lock = DataDirLock(self.data_dir) if self.data_dir else None
+        # the rows' vector records: a file beside the store, or in memory without a data dir
+        self.vectors: VectorFile | Records | None = None
         try:
             if self.data_dir:
                 check_snapshot(self.data_dir)
@@ -100,9 +106,16 @@ class IndexEngine:
             raise
 
     def _close_after_failed_start(self) -> None:
+        self._close_vector_file()
         if hasattr(self, "store"):
             self.store.close()
         self._release_lock()
+
+    def _close_vector_file(self) -> None:
+        """Close the vector file (in-memory records stay: ``set_layout`` cuts them back)."""
+        if isinstance(self.vectors, VectorFile):
+            self.vectors.close()
+            self.vectors = None
 
     def _load(self) -> None:
         """Memory state from the store: at start-up, and to roll back a failed batch.
@@ -110,8 +123,10 @@ class IndexEngine:
         A batch touches the rows, the candidate channels, the idf statistics, FBC and the
         decision log before it is committed; rather than undo each of them, a batch that
         fails before its commit (SQLite rolls its own transaction back) reloads everything
-        from the store, which holds exactly the committed batches: the restart path.
+        from the store, which holds exactly the committed batches: the restart path (the
+        vector file is cut back to the committed rows when it is opened again).
         """
+        self._close_vector_file()
         self.rows = RowTable()
         self.candidates = CandidateGenerator(self.rows, self.config, self.calibration.weights)
         self.scorer: RowScorer | None = None
@@ -136,10 +151,12 @@ class IndexEngine:
     def _restore(self, state: StoredState) -> None:
         """Rows, clusters, decisions and aliases from the store's ``state``; then the vector
         index (``_load``)."""
-        self.set_layout(state.layout)
+        stored = state.items
+        self.set_layout(state.layout, state.vectors)
+        if state.vectors is None and stored:
+            self._move_vectors(stored)
         self.encoder = state.encoder
         fbc, decisions, families = self.fbc, self.clusterer.decisions, state.families
-        stored = state.items
         row_of = {it.item_id: it.row for it in stored}
         for it in stored:
             fbc.restore(it.row, it.cluster, families.get(it.cluster, 0))
@@ -148,7 +165,6 @@ class IndexEngine:
                 fbc.remove(it.row)
         self.rows.restore(
             [it.item_id for it in stored],
-            [it.vector for it in stored],
             [it.anchors for it in stored],
             [it.image_features for it in stored],
         )
@@ -173,6 +189,21 @@ class IndexEngine:
         self.candidates.fit_size = state.fit_size
         self.candidates.load(self.data_dir)
 
+    def _move_vectors(self, stored: Sequence[StoredItem]) -> None:
+        """A store from before the vector file: its rows' float16 vectors into the file, and
+        the file's state committed (the column keeps the old blobs)."""
+        assert self.vectors is not None and self.rows.codec is not None
+        codec, step = self.rows.codec, 1 << 16
+        for start in range(0, len(stored), step):
+            part = stored[start : start + step]
+            if any(it.vector is None for it in part):
+                raise self.store.corrupt("a row has no vector and the store no vector file")
+            full = np.stack([np.asarray(it.vector, np.float32) for it in part])
+            self.vectors.append(codec.encode(full))
+        self.vectors.sync()
+        self.store.commit(meta={"vectors": {"codec": codec.name, **self.vectors.state()}})
+        log.info("event=store_migrate path=%s to=vector_file rows=%d", self.data_dir, len(stored))
+
     # -- shorthands for the parts ----------------------------------------------------------
     @property
     def n(self) -> int:
@@ -190,8 +221,32 @@ class IndexEngine:
     def fbc(self) -> FBC:
         return self.clusterer.fbc
 
-    def set_layout(self, layout: LevelLayout) -> None:
-        self.rows.set_layout(layout)
+    def set_layout(self, layout: LevelLayout, vectors: Mapping[str, Any] | None = None) -> None:
+        """The index's layout, and its vector records: ``vectors`` is the committed state of
+        the vector file (``storage.persistence``); None: a new file (nothing committed, so a
+        file left by an uncommitted first batch is discarded)."""
+        codec = VectorCodec(layout, str((vectors or {}).get("codec", self.config.vector_codec)))
+        if codec.name != self.config.vector_codec:
+            log.info(
+                "event=vector_codec stored=%s configured=%s", codec.name, self.config.vector_codec
+            )
+        committed = vectors or {}
+        if self.data_dir is not None:
+            path = self.data_dir / VECTOR_FILE
+            if vectors is None:
+                path.unlink(missing_ok=True)
+            self.vectors = VectorFile(
+                path,
+                codec.dtype,
+                codec.name,
+                int(committed.get("rows", 0)),
+                int(committed.get("crc32", 0)),
+            )
+        elif isinstance(self.vectors, Records) and vectors is not None:
+            self.vectors.truncate(int(committed.get("rows", 0)))  # rolling a batch back
+        else:
+            self.vectors = Records(codec.dtype)
+        self.rows.set_layout(layout, codec, self.vectors)
         verifier = PairVerifier(self.calibration, layout, LexicalStats(self.rows.lexical))
         self.scorer = RowScorer(self.rows, verifier)
 
@@ -320,7 +375,7 @@ class IndexEngine:
                     row=row,
                     item_id=a.item_id,
                     cluster=fbc.cluster_of[row],
-                    vector=table.vectors[row],
+                    vector=None,
                     levels={lv.name: list(v) for lv, v in item.concepts.levels.items()},
                     anchors=table.anchors[row],
                     image_features=item.concepts.image_features,
@@ -347,6 +402,8 @@ class IndexEngine:
                 or fbc.cluster_of[r] in reopened
             )
         }
+        assert self.vectors is not None and self.rows.codec is not None
+        self.vectors.sync()  # the records are durable before the store commits their count
         self.store.commit(
             stored,
             families=families,
@@ -357,6 +414,7 @@ class IndexEngine:
                 fit_size=self.candidates.fit_size,
                 encoder=self.encoder,
                 representative=str(reps.policy),
+                vectors={"codec": self.rows.codec.name, **self.vectors.state()},
             ),
             replaced=dict(replaced),
         )
@@ -438,6 +496,8 @@ class IndexEngine:
 
             def write(tmp: Path) -> None:
                 self.store.backup(tmp / "store.sqlite")
+                if isinstance(self.vectors, VectorFile):
+                    self.vectors.copy_to(tmp / VECTOR_FILE)
                 reducer = self.candidates.reducer
                 if reducer is not None:
                     reducer.save(tmp / f"reducer-v{self.candidates.index_version}.pkl")
@@ -499,6 +559,7 @@ class IndexEngine:
 
     def close(self) -> None:
         with self.lock:
+            self._close_vector_file()
             self.store.close()
             self._release_lock()
 

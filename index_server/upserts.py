@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from fitrep.domain import AlreadyExists, EmbeddedItem, ItemChange
 
 from index_server.integration import LevelLayout, concatenate
@@ -38,7 +39,8 @@ def stored_digest(stored: StoredItem, item: EmbeddedItem, layout: LevelLayout) -
     profile = stored.profile or item.concepts.profile.to_json()
     anchors = stored.anchors.to_json()
     image = stored.image_features
-    return content_digest(stored.levels, anchors, image, profile, stored.vector, layout)
+    vector = stored.vector if stored.vector is not None else np.zeros(layout.total, np.float16)
+    return content_digest(stored.levels, anchors, image, profile, vector, layout)
 
 
 def plan_batch(

@@ -48,6 +48,28 @@ class CandidateGenerator:
         assert self.rows.layout is not None
         return integrate(self.rows.full(rows), self.rows.layout, self.weights)
 
+    def weighted_all(self) -> np.ndarray:
+        """(n, D) weighted vectors of every row, decoded block by block into one float32
+        array (decoding the whole table first would hold it twice: 3 GB at 1M x 384-d)."""
+        assert self.rows.layout is not None
+        n, step = self.rows.n, 1 << 16
+        scale = weight_vector(self.rows.layout, self.weights)
+        out = np.empty((n, self.rows.layout.total), np.float32)
+        for start in range(0, n, step):
+            np.multiply(
+                self.rows.full(slice(start, start + step)), scale, out=out[start : start + step]
+            )
+        return out
+
+    def reduce_all(self, weighted: np.ndarray) -> np.ndarray:
+        """The reducer's output for ``weighted`` (n, D), block by block (PCA centres a copy)."""
+        assert self.reducer is not None
+        step = 1 << 16
+        parts = [
+            self.reducer.transform(weighted[s : s + step]) for s in range(0, len(weighted), step)
+        ]
+        return np.concatenate(parts) if parts else self.reducer.transform(weighted)
+
     def weighted_queries(self, full: np.ndarray) -> np.ndarray:
         """Weighted vectors of unweighted full vectors (m, D) that are not stored rows."""
         assert self.rows.layout is not None
@@ -56,18 +78,17 @@ class CandidateGenerator:
     def exact_scores(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(m, p) weighted full-space scores of stored ``rows`` (m, p) against weighted
         ``queries`` (m, D): the weights move to the query side (sqrt(w) twice = w), so the
-        stored rows are only converted from float16, never re-weighted."""
+        stored records are never decoded or re-weighted (``RowTable.dot``)."""
         assert self.rows.layout is not None
         scaled = queries * weight_vector(self.rows.layout, self.weights)
-        stored = self.rows.vectors[rows.ravel()].astype(np.float32).reshape(*rows.shape, -1)
-        return np.einsum("mpd,md->mp", stored, scaled)
+        return self.rows.dot(rows, scaled)
 
     # -- the index -----------------------------------------------------------------------
     def refit(self, data_dir: Path | None, progress: Progress | None = None) -> None:
         """Fit SPDR on all rows and rebuild the index (new index version). Cluster ids do
         not change: retrieval only proposes candidates."""
         n = self.rows.n
-        live = self.weighted(slice(0, n))
+        live = self.weighted_all()
         if progress:
             progress("reduce", 0, n)
         cfg = self.config
@@ -77,7 +98,8 @@ class CandidateGenerator:
             min_items=cfg.spdr_min_items,
             max_fit_items=cfg.spdr_max_fit_items,
         ).fit(live)
-        self.rebuild_index(self.reducer.transform(live))
+        self.rebuild_index(self.reduce_all(live))
+        del live
         self.fit_size = n
         self.index_version += 1
         if data_dir:
@@ -96,7 +118,7 @@ class CandidateGenerator:
                 self.index_version -= 1  # refit() moves it on to this version again
                 self.refit(data_dir)
                 return
-            self.rebuild_index(self.reducer.transform(self.weighted(slice(0, self.rows.n))))
+            self.rebuild_index(self.reduce_all(self.weighted_all()))
         elif self.rows.n:
             self.refit(data_dir)
 

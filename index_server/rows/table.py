@@ -1,20 +1,24 @@
 """The row table: every stored item's data in memory, in row order.
 
 Rows are only ever appended (a row number is a FAISS id and a store key); deletion marks a
-row, it never renumbers. What each stage reads lives here once: float16 unweighted full
-vectors and level masks (scoring, re-ranking), packed anchors and image features (the
-verifier), interned title tokens (chunk-wide lexical features), code keys (the chunk bound).
+row, it never renumbers. What each stage reads lives here once: the unweighted full vectors as
+compact records (``rows.compact``: int8 per level by default; in memory, or memory-mapped from
+the store's vector file) and level masks (scoring, re-ranking), packed anchors and image
+features (the verifier), interned title tokens (chunk-wide lexical features), code keys (the
+chunk bound).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from fitrep.domain import Anchors, EmbeddedItem, NotFound
 
 from index_server.integration import LevelLayout
 from index_server.rows.codes import code_keys
+from index_server.rows.compact import CompactVectors, Records, VectorCodec
 from index_server.rows.packed_anchors import PackedAnchors
 from index_server.rows.tokens import LexicalRows
 
@@ -27,14 +31,25 @@ def level_presence(vectors: np.ndarray, layout: LevelLayout) -> np.ndarray:
     return out
 
 
+class RecordStore(Protocol):
+    """Where the vector records live: ``Records`` (memory) or ``storage.vector_file``."""
+
+    def __len__(self) -> int: ...
+
+    def append(self, records: np.ndarray) -> None: ...
+
+    def view(self) -> np.ndarray: ...
+
+
 class RowTable:
     """See module docstring. ``set_layout`` must be called before the first append."""
 
     def __init__(self) -> None:
         self.layout: LevelLayout | None = None
+        self.codec: VectorCodec | None = None
+        self.records: RecordStore | None = None
         self.ids: list[str] = []
         self.row_of: dict[str, int] = {}
-        self._vectors = np.zeros((0, 0), np.float16)  # capacity >= n rows; see ``vectors``
         self._present = np.zeros((0, 0), bool)  # (capacity, L) which levels each row has
         self._codes = code_keys([])  # (capacity, slots + 1) model-code keys per row
         self.anchors = PackedAnchors()  # per row, unpacked only for verified pairs
@@ -51,9 +66,10 @@ class RowTable:
         return self.n - len(self.deleted)
 
     @property
-    def vectors(self) -> np.ndarray:
-        """(n, D) float16 unweighted full vectors, a view of a buffer grown by doubling."""
-        return self._vectors[: self.n]
+    def vectors(self) -> CompactVectors:
+        """(n, D) unweighted full vectors: indexing decodes them to float32."""
+        assert self.codec is not None and self.records is not None
+        return CompactVectors(self.codec, self.records.view())
 
     @property
     def present(self) -> np.ndarray:
@@ -63,16 +79,24 @@ class RowTable:
     def codes(self) -> np.ndarray:
         return self._codes[: self.n]
 
-    def set_layout(self, layout: LevelLayout) -> None:
+    def set_layout(
+        self,
+        layout: LevelLayout,
+        codec: VectorCodec | None = None,
+        records: RecordStore | None = None,
+    ) -> None:
+        """The layout, how vectors are encoded (default int8) and where the records live
+        (default: in memory; they must be this table's rows, as restored)."""
         self.layout = layout
-        self._vectors = np.zeros((0, layout.total), np.float16)
+        self.codec = codec or VectorCodec(layout)
+        self.records = records if records is not None else Records(self.codec.dtype)
         self._present = np.zeros((0, len(layout.dims)), bool)
 
     def _reserve(self, rows: int) -> None:
-        if rows <= len(self._vectors):
+        if rows <= len(self._present):
             return
-        capacity = max(rows, 2 * len(self._vectors), 1024)
-        for name in ("_vectors", "_present", "_codes"):
+        capacity = max(rows, 2 * len(self._present), 1024)
+        for name in ("_present", "_codes"):
             old = getattr(self, name)
             grown = np.zeros((capacity, old.shape[1]), old.dtype)
             grown[: self.n] = old[: self.n]
@@ -80,10 +104,10 @@ class RowTable:
 
     def append(self, items: Sequence[EmbeddedItem], full: np.ndarray) -> list[int]:
         """Append ``items`` with their unweighted full vectors ``full`` (m, D); their rows."""
-        assert self.layout is not None
+        assert self.layout is not None and self.codec is not None and self.records is not None
         start = self.n
         self._reserve(start + len(items))
-        self._vectors[start : start + len(items)] = full
+        self.records.append(self.codec.encode(full))
         self._present[start : start + len(items)] = level_presence(full, self.layout)
         self._codes[start : start + len(items)] = code_keys(
             [item.concepts.anchors for item in items]
@@ -99,21 +123,26 @@ class RowTable:
     def restore(
         self,
         item_ids: Sequence[str],
-        vectors: Sequence[np.ndarray],
         anchors: Sequence[Anchors],
         images: Sequence[dict[str, np.ndarray]],
     ) -> None:
-        """Reload stored rows (row order) after a restart, in one go."""
-        assert self.layout is not None
+        """Reload stored rows (row order) after a restart, in one go; their vector records
+        are already in ``records`` (``set_layout``)."""
+        assert self.codec is not None and self.records is not None
+        if len(self.records) != len(item_ids):
+            raise ValueError(f"{len(self.records)} vector records for {len(item_ids)} rows")
         for row, (item_id, a, image) in enumerate(zip(item_ids, anchors, images, strict=True)):
             self.ids.append(item_id)
             self.row_of[item_id] = row
             self.anchors.append(a)
             self.lexical.extend((a,))
             self.images.append(image)
-        if vectors:
-            self._vectors = np.stack(vectors)
-            self._present = level_presence(self._vectors, self.layout)
+        if item_ids:
+            view = self.records.view()
+            step = 1 << 16
+            self._present = np.concatenate(
+                [self.codec.present(view[s : s + step]) for s in range(0, len(view), step)]
+            )
             self._codes = code_keys(anchors)
 
     def row(self, item_id: str) -> int:
@@ -125,4 +154,9 @@ class RowTable:
 
     def full(self, rows: int | Sequence[int] | slice | np.ndarray) -> np.ndarray:
         """Unweighted full vectors of ``rows`` as float32."""
-        return self.vectors[rows].astype(np.float32)
+        return self.vectors[rows]
+
+    def dot(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """(m, p) inner products of stored ``rows`` (m, p) with float32 ``queries`` (m, D)."""
+        assert self.codec is not None and self.records is not None
+        return self.codec.dot(self.records.view()[rows], queries)

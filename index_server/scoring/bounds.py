@@ -19,6 +19,7 @@ import numpy as np
 from fitrep.domain import F32
 
 from index_server.rows.codes import CODE_SLOTS, NO_CODE
+from index_server.rows.compact import CompactVectors
 from index_server.scoring.image import IMAGE_FEATURES
 from index_server.scoring.lexical import ChunkLexical
 from index_server.scoring.verifier import PairVerifier
@@ -37,7 +38,7 @@ class ChunkScores:
     def __init__(
         self,
         verifier: PairVerifier,
-        vectors: np.ndarray,
+        vectors: np.ndarray | CompactVectors,
         present: np.ndarray,
         codes: np.ndarray,
         images: Sequence[Mapping[str, np.ndarray]],

@@ -2,10 +2,10 @@
 
 What a server would trip over at start, found before it starts (or after a restore): the
 snapshot marker's checksums, SQLite's own ``integrity_check``, every row decoded as a start
-decodes it (vectors of the recorded layout, concepts, anchors, image arrays, profiles), and
-the bookkeeping across rows (each replaced row points at a later row of the same item, one
-current row per item, cluster ids below the recorded counter). Safe beside a running server:
-the store is opened read-only.
+decodes it (concepts, anchors, image arrays, profiles), the vector file against the committed
+row count and CRC, and the bookkeeping across rows (each replaced row points at a later row
+of the same item, one current row per item, cluster ids below the recorded counter). Safe
+beside a running server: the store is opened read-only.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from index_server.integration import LevelLayout
 from index_server.storage.faults import DECODE_ERRORS, CorruptStore
 from index_server.storage.snapshot import verify_snapshot
 from index_server.storage.store import ClusterStore
+from index_server.storage.vector_file import VECTOR_FILE, verify
 
 STORE = "store.sqlite"
 
@@ -81,6 +82,14 @@ def _check(store: ClusterStore, path: Path, snapshot: bool) -> str:
     for old, new in pointers:
         if new <= old or item_of.get(new) != item_of[old]:
             raise _bad(store, old, f"replaced by row {new}, not a later row of the same item")
+    vectors = meta.get("vectors")
+    if vectors is not None:
+        try:
+            verify(path.parent / VECTOR_FILE, int(vectors["rows"]), int(vectors["crc32"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise store.corrupt(f"the recorded vector file state does not decode ({exc})") from None
+        if int(vectors["rows"]) != len(item_of):
+            raise store.corrupt(f"{len(item_of)} rows but {vectors['rows']} committed vectors")
     kind = "snapshot" if snapshot else "store"
     return (
         f"ok: {path}: whole {kind}: {live} live items in {len(clusters)} clusters"

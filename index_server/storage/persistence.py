@@ -1,9 +1,11 @@
 """What the engine writes per batch and reads back on start, as plain data.
 
 One SQLite transaction per batch holds the rows, the rows they replace (changed items) and
-the counters (next cluster id, index version, layout), so after a crash the engine restarts
-from the last committed batch. The reducer and vector index are derived state: saved per index
-version, rebuilt when missing; so are the representatives (from the rows' profiles).
+the counters (next cluster id, index version, layout, and how many records of the vector file
+are committed, with their CRC: ``storage.vector_file``, synced before the transaction), so
+after a crash the engine restarts from the last committed batch. The reducer and vector index
+are derived state: saved per index version, rebuilt when missing; so are the representatives
+(from the rows' profiles).
 
 This module knows the store, not the engine: ``batch_meta`` spells the counters a batch
 commits, ``load_state`` gives back everything the store holds as a ``StoredState``, and the
@@ -31,6 +33,9 @@ class StoredState:
     next_cluster: int
     index_version: int
     fit_size: int
+    # the vector file's committed state (codec, rows, crc32); None: a store from before it,
+    # whose rows carry float16 vectors
+    vectors: dict[str, Any] | None
 
 
 def batch_meta(
@@ -40,9 +45,11 @@ def batch_meta(
     fit_size: int,
     encoder: str,
     representative: str,
+    vectors: dict[str, Any],
 ) -> dict[str, Any]:
     """The counters committed with every batch (``load_state`` reads them back)."""
     return {
+        "vectors": vectors,
         "layout": layout.to_json(),
         "next_cluster": next_cluster,
         "index_version": index_version,
@@ -69,4 +76,5 @@ def load_state(store: ClusterStore) -> StoredState | None:
         next_cluster=int(meta.get("next_cluster", 1)),
         index_version=int(meta.get("index_version", 0)),
         fit_size=int(meta.get("fit_size", 0)),
+        vectors=meta.get("vectors"),
     )

@@ -1,5 +1,6 @@
-"""The cluster store: SQLite in WAL mode. Items, their concepts and vectors, cluster ids,
-aliases and metadata.
+"""The cluster store: SQLite in WAL mode. Items, their concepts, cluster ids, aliases and
+metadata; the rows' vectors are in ``storage.vector_file`` beside it (older stores kept them
+in the ``vector`` column, which is read once to move them there).
 
 Every assign batch is one transaction, so after a crash the store holds the last
 committed assignment: no lost and no duplicated ids. The FAISS index and the reducer are
@@ -85,7 +86,9 @@ class StoredItem:
     row: int
     item_id: str
     cluster: int
-    vector: np.ndarray  # unweighted full vector, float16 on disk
+    # unweighted full vector (float16) of rows stored before the vector file; None since
+    # (``storage.vector_file`` holds every row's vector; the column keeps an empty blob)
+    vector: np.ndarray | None
     levels: dict[str, list[str]]
     anchors: Anchors
     image_features: dict[str, np.ndarray] = field(default_factory=dict)
@@ -225,7 +228,7 @@ class ClusterStore:
                         int(it.deleted),
                         json.dumps(it.levels),
                         json.dumps(it.anchors.to_json()),
-                        np.asarray(it.vector, np.float16).tobytes(),
+                        b"" if it.vector is None else np.asarray(it.vector, np.float16).tobytes(),
                         _pack_arrays(it.image_features),
                         it.first_row,
                         it.previous,
@@ -269,9 +272,10 @@ class ClusterStore:
 
     def _decode(self, r: Sequence[Any], dim: int) -> StoredItem:
         try:
-            vector = np.frombuffer(r[10], dtype=np.float16)
-            if vector.size != dim or not isinstance(r[1], str) or not isinstance(r[2], int):
-                raise ValueError(f"a vector of {vector.size} values, not {dim}")
+            blob = np.frombuffer(r[10], dtype=np.float16)
+            if blob.size not in (0, dim) or not isinstance(r[1], str) or not isinstance(r[2], int):
+                raise ValueError(f"a vector of {blob.size} values, not {dim}")
+            vector = blob if blob.size else None
             return StoredItem(
                 row=r[0],
                 item_id=r[1],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 
+import numpy as np
 import pytest
 from fitrep.domain import (
     AlreadyExists,
@@ -174,12 +175,20 @@ def test_a_store_of_the_first_schema_is_migrated_and_its_items_compare(tmp_path,
     unchanged, and takes a changed version."""
     built = IndexEngine(tmp_path / "new")
     first = built.assign(fast_items)
+    vectors = built.rows.vectors[:].astype(np.float16)  # such a store kept them in its rows
     built.close()
     old = sqlite3.connect(tmp_path / "v1.sqlite")
     old.executescript(V1_SCHEMA)
     old.execute(f"ATTACH '{tmp_path / 'new' / 'store.sqlite'}' AS new")
     old.execute(f"INSERT INTO items SELECT {V1_COLUMNS} FROM new.items")
-    old.execute("INSERT INTO meta SELECT key, value FROM new.meta WHERE key != 'representative'")
+    old.executemany(
+        "UPDATE items SET vector = ? WHERE row = ?",
+        [(v.tobytes(), r) for r, v in enumerate(vectors)],
+    )
+    old.execute(
+        "INSERT INTO meta SELECT key, value FROM new.meta"
+        " WHERE key NOT IN ('representative', 'vectors')"
+    )
     old.commit()
     old.close()
     (tmp_path / "v1").mkdir()
@@ -188,7 +197,9 @@ def test_a_store_of_the_first_schema_is_migrated_and_its_items_compare(tmp_path,
     assert check_data_dir(tmp_path / "v1").startswith(f"ok: {tmp_path / 'v1' / 'store.sqlite'}")
     with sqlite3.connect(tmp_path / "v1" / "store.sqlite") as db:
         assert "replaced_by" not in {r[1] for r in db.execute("PRAGMA table_info(items)")}
-    engine = IndexEngine(tmp_path / "v1")
+    engine = IndexEngine(tmp_path / "v1")  # its vectors move to the vector file
+    assert (tmp_path / "v1" / "vectors.bin").is_file()
+    assert np.allclose(engine.rows.vectors[:], vectors, atol=0.02)
     again = engine.assign(fast_items)
     assert {a.change for a in again} == {ItemChange.UNCHANGED}
     assert [a.cluster_id for a in again] == [a.cluster_id for a in first]
