@@ -31,8 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index_server.clustering.batch_join import BatchDecisions, KnownPairs
 
 # (row, rows) -> same-item probabilities, or (same-item, family) probabilities
 ScoreFn = Callable[[int, Sequence[int]], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
@@ -205,6 +209,25 @@ class FBC:
             False,
             self.family_of[best.cluster],
         )
+
+    def decide_batch(
+        self,
+        rows: Sequence[int] | np.ndarray,
+        candidates: np.ndarray,
+        score: ScoreFn,
+        upper: np.ndarray | None = None,
+        conflicts: ConflictFn | None = None,
+        known: KnownPairs | None = None,
+    ) -> BatchDecisions:
+        """``decide`` for each of ``rows`` in order, in compiled code (``batch_join``): the
+        same decisions, cluster ids and state, returned as arrays.
+
+        ``candidates`` (n, k) int, -1 padded, and ``upper`` (n, k) as ``decide`` takes them
+        per row; ``known`` holds probabilities computed ahead; ``score`` and ``conflicts``
+        answer whatever the rule asks beyond them (counted in the result)."""
+        from index_server.clustering.batch_join import decide_batch
+
+        return decide_batch(self, rows, candidates, score, upper, conflicts, known)
 
     def check(
         self,
