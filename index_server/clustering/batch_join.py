@@ -15,8 +15,11 @@ the fallback; ``BatchDecisions.callbacks`` and ``.rows_with_callbacks`` count th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -139,17 +142,30 @@ def decide_batch(
                 np.float64,
             )
 
-    # the clusters of candidates assigned before the batch, as local clusters 0..L-1
+    # the clusters of candidates assigned before the batch: -1 not assigned, -2 assigned in a
+    # cluster the rule never opens for this batch (every candidate in it is bounded below the
+    # family floor: never scored, so its members are never read), else a local cluster
     cand_pos = _batch_positions(rows_a, cand_rows)
-    before = np.unique(cand_rows[cand_pos < 0])
-    cluster_of, members = fbc.cluster_of, fbc.members
-    of_before = [cluster_of.get(r, -1) for r in before.tolist()]
-    clusters = list(dict.fromkeys(c for c in of_before if c >= 0))
-    local = {c: i for i, c in enumerate(clusters)}
-    lc_before = np.array([local.get(c, -1) for c in of_before], np.int64)
-    cand_lc = np.full(len(cand_rows), -1, np.int64)
     outside = cand_pos < 0
-    cand_lc[outside] = lc_before[np.searchsorted(before, cand_rows[outside])]
+    before, inverse = np.unique(cand_rows[outside], return_inverse=True)
+    cluster_of, members = fbc.cluster_of, fbc.members
+    of_before = np.fromiter(
+        map(cluster_of.get, before.tolist(), repeat(-1)), np.int64, count=len(before)
+    )
+    assigned = of_before >= 0
+    floor = fbc.threshold * min(1.0, _FAMILY_REP)
+    if upper is not None and floor > 0:
+        high = (cand_upper[outside] >= floor).astype(np.float64)
+        reached = np.bincount(inverse, high, minlength=len(before)) > 0
+        local = np.unique(of_before[assigned & reached])
+        opened = assigned & np.isin(of_before, local)
+    else:
+        local, opened = np.unique(of_before[assigned]), assigned
+    clusters = local.tolist()
+    lc_of_before = np.where(assigned, -2, -1)
+    lc_of_before[opened] = np.searchsorted(local, of_before[opened])
+    cand_lc = np.full(len(cand_rows), -1, np.int64)
+    cand_lc[outside] = lc_of_before[inverse]
 
     member_cap = max(fbc.core, fbc.max_checked, fbc.max_conflict_scan, 1)
     prefixes = [members[c][:member_cap] for c in clusters]
@@ -168,7 +184,7 @@ def decide_batch(
         heads = np.r_[0, np.cumsum(sizes)[:-1]]
         lc_head[: len(clusters)] = heads
         lc_tail[: len(clusters)] = heads + sizes - 1
-        slot_row[:n_loaded] = [m for p in prefixes for m in p]
+        slot_row[:n_loaded] = list(chain.from_iterable(prefixes))
         slot_next[:n_loaded] = np.arange(1, n_loaded + 1)
         slot_next[lc_tail[: len(clusters)]] = -1
     counters = np.array([len(clusters), n_loaded, fbc.next_id, 0], np.int64)
@@ -276,7 +292,8 @@ def decide_batch(
         sup_item += np.asarray(item, np.float64).tolist()
         sup_family += np.asarray(family, np.float64).tolist()
 
-    _write_back(fbc, rows_a, out_cluster, out_is_new, out_family, int(counters[jk.NEXT_ID]))
+    with _no_gc():
+        _write_back(fbc, rows_a, out_cluster, out_is_new, out_family, int(counters[jk.NEXT_ID]))
     return BatchDecisions(
         rows_a,
         out_cluster,
@@ -288,6 +305,20 @@ def decide_batch(
         callbacks,
         called_rows,
     )
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Without the cyclic collector for a while: writing a batch back creates a list per new
+    cluster, and collections triggered by them traverse every cluster's list (1M rows: ~40 %
+    of the write-back); the lists hold ints only, so no cycle waits for a collection."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _write_back(

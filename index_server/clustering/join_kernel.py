@@ -165,7 +165,11 @@ def join_rows(
     k_cap = max(table_cap, 1)
     k_row = np.empty(k_cap, np.int64)
     k_lc = np.empty(k_cap, np.int64)
+    k_te = np.empty(k_cap, np.int64)  # its entry in the table
+    k_g = np.empty(k_cap, np.int64)  # its cluster's place in g_lc
     g_lc = np.empty(k_cap, np.int64)
+    g_bound = np.empty(k_cap, np.float64)
+    g_fam = np.empty(k_cap, np.float64)
     retrieved = np.empty(k_cap, np.int64)
     mem = np.empty(member_cap, np.int64)
     checked = np.empty(max(max_checked, 1), np.int64)
@@ -178,14 +182,11 @@ def join_rows(
         n_k = 0
         for e in range(cand_ptr[j], cand_ptr[j + 1]):
             lc = cand_lc[e]
-            if lc < 0 and cand_pos[e] >= 0:
+            if lc == -1 and cand_pos[e] >= 0:
                 lc = pos_lc[cand_pos[e]]
-            if lc < 0:
+            if lc == -1:  # not assigned (-2: assigned, in a cluster the rule never opens)
                 continue
             c = cand_rows[e]
-            k_row[n_k] = c
-            k_lc[n_k] = lc
-            n_k += 1
             te = _find(t_row, n_t, c)
             if te < 0:
                 te = n_t
@@ -196,6 +197,10 @@ def join_rows(
                 t_item[te] = cand_item[e]
                 t_fam[te] = cand_family[e]
             t_bound[te] = cand_upper[e]  # a repeated candidate: its last bound, as a dict
+            k_row[n_k] = c
+            k_lc[n_k] = lc
+            k_te[n_k] = te
+            n_k += 1
         n_cand_t = n_t
         for e in range(ext_ptr[j], ext_ptr[j + 1]):
             if _find(t_row, n_t, ext_rows[e]) < 0:
@@ -228,28 +233,31 @@ def join_rows(
             # -- the pairs that may pass, scored in one call ---------------------------------
             n_w = 0
             for q in range(n_k):
-                if not has_upper or t_bound[_find(t_row, n_cand_t, k_row[q])] >= t:
+                if not has_upper or t_bound[k_te[q]] >= t:
                     wanted[n_w] = k_row[q]
                     n_w += 1
             if _need(wanted, n_w, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                 return j
-            # -- clusters in order of their first candidate --------------------------------
+            # -- clusters in order of their first candidate, the bound of each ----------------
             n_g = 0
             for q in range(n_k):
-                if _find(g_lc, n_g, k_lc[q]) < 0:
-                    g_lc[n_g] = k_lc[q]
+                g = _find(g_lc, n_g, k_lc[q])
+                if g < 0:
+                    g = n_g
                     n_g += 1
+                    g_lc[g] = k_lc[q]
+                    g_bound[g] = -np.inf
+                k_g[q] = g
+                g_bound[g] = max(g_bound[g], t_bound[k_te[q]])
             for g in range(n_g):
+                if has_upper and g_bound[g] < t:
+                    continue
                 lc = g_lc[g]
                 n_r = 0
-                top_bound = -np.inf
                 for q in range(n_k):
-                    if k_lc[q] == lc:
+                    if k_g[q] == g:
                         retrieved[n_r] = k_row[q]
                         n_r += 1
-                        top_bound = max(top_bound, t_bound[_find(t_row, n_cand_t, k_row[q])])
-                if has_upper and top_bound < t:
-                    continue
                 # ``check``: the best retrieved member, the core, the checked members
                 if _need(retrieved, n_r, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                     return j
@@ -323,7 +331,7 @@ def join_rows(
                 # -- ``_open``: the best pair behind a new cluster, then its family ---------
                 best_pair = -np.inf
                 for q in range(n_k):
-                    te = _find(t_row, n_cand_t, k_row[q])
+                    te = k_te[q]
                     p = t_item[te] if t_asked[te] else (t_bound[te] if has_upper else 0.0)
                     best_pair = max(best_pair, p)
                 if has_upper:
@@ -343,16 +351,16 @@ def join_rows(
                         n_p += 1
                     if _need(probe, n_p, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                         return j
+                # the best family probability of each cluster's asked candidates (asking a
+                # cluster's first member below changes no other cluster's)
+                for g in range(n_g):
+                    g_fam[g] = -np.inf
+                for q in range(n_k):
+                    if t_asked[k_te[q]]:
+                        g_fam[k_g[q]] = max(g_fam[k_g[q]], t_fam[k_te[q]])
                 for g in range(n_g):
                     lc = g_lc[g]
-                    top_f = 0.0
-                    seen = False
-                    for q in range(n_k):
-                        if k_lc[q] == lc:
-                            te = _find(t_row, n_t, k_row[q])
-                            if t_asked[te]:
-                                top_f = t_fam[te] if not seen else max(top_f, t_fam[te])
-                                seen = True
+                    top_f = g_fam[g] if g_fam[g] > -np.inf else 0.0
                     if top_f < t or top_f <= opened_best:
                         continue
                     wanted[0] = slot_row[lc_head[lc]]

@@ -170,3 +170,22 @@ def test_a_batch_row_already_assigned_is_refused():
     fbc.decide(0, [], lambda row, others: np.zeros(len(others), np.float32))
     with pytest.raises(ValueError, match="already assigned"):
         fbc.decide_batch([0, 1], np.full((2, 1), -1), lambda row, others: np.zeros(len(others)))
+
+
+def test_a_low_bound_candidate_still_counts_in_its_cluster():
+    """A candidate bounded below every floor is grouped with its cluster all the same (the
+    compiled path skips reading clusters only all of whose candidates are): here candidate 1
+    is one of the checked members, in place of the older member 2, and is too weak."""
+    q = {0: 0.9, 1: 0.1, 2: 0.9, 3: 0.9, 6: 0.9}
+
+    def score(row, others):
+        return np.array([q[o] for o in others], np.float32)
+
+    one, batch = FBC(threshold=0.5, max_checked=3), FBC(threshold=0.5, max_checked=3)
+    for fbc in (one, batch):
+        for row in (0, 2, 6, 1, 3):
+            fbc.restore(row, 1)
+    cands, upper = np.array([[3, 1]]), np.array([[0.95, 0.12]])
+    expected = one.decide(7, [3, 1], score, upper[0].tolist())
+    assert expected.is_new  # checked 0, 3, 1: member 1 scores 0.1 < 0.25 x 0.5
+    assert batch.decide_batch([7], cands, score, upper).decision(0) == expected
