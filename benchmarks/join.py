@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -82,15 +83,22 @@ def main() -> None:
     # this process's first call (loads or compiles the kernel) is not part of the rate
     FBC(threshold=0.5).decide_batch(rows[:1000], cands[:1000], score, probs[:1000])
 
+    spent: dict[int, Counter[str]] = {}
+
     def compiled(chunk: int) -> tuple[FBC, float, int]:
         fbc = FBC(threshold=0.5)
-        started, called = time.perf_counter(), 0
+        started, called, spent[chunk] = time.perf_counter(), 0, Counter()
         for lo in range(0, args.n, chunk):
             part = slice(lo, lo + chunk)
             ahead = KnownPairs(known.candidate_item[part])
             got = fbc.decide_batch(rows[part], cands[part], score, probs[part], known=ahead)
             called += got.rows_with_callbacks
+            spent[chunk].update(got.seconds or {})
         return fbc, time.perf_counter() - started, called
+
+    def breakdown(chunk: int) -> str:
+        total = sum(spent[chunk].values())
+        return ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in spent[chunk].items())
 
     batch, batch_s, batch_called = compiled(args.n)
     fbc = FBC(threshold=0.5)
@@ -132,6 +140,13 @@ def main() -> None:
         f"Rows that needed a score call (fallback): {batch_called} of {args.n:,} (one batch), "
         f"{chunked_called} of {args.n:,} (chunks). Same clusters, members, families and "
         f"cluster counter in all paths: {'yes' if same else 'NO'}.",
+        "",
+        "Where the compiled join's time goes (`BatchDecisions.seconds`, summed over calls): "
+        f"one batch (its second run): {breakdown(args.n)}; 512-row chunks: {breakdown(512)}. "
+        "`fbc_read` is reading FBC's dicts (cluster of each candidate assigned before the "
+        "batch, the members of the clusters the rule may open): per chunk it is one dict "
+        "lookup per distinct earlier candidate, and it dominates the chunked rate; the next "
+        "step is FBC keeping `cluster_of` as an array beside the dict (one gather per chunk).",
         "",
         f"{args.n:,} items -> {len(fbc.members):,} clusters ({product.max() + 1:,} products in "
         f"the workload), {pure / len(fbc.members):.4f} of clusters pure; Python {elapsed:.1f} s, "

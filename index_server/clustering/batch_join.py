@@ -16,6 +16,7 @@ the fallback; ``BatchDecisions.callbacks`` and ``.rows_with_callbacks`` count th
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ class BatchDecisions:
     family: I64
     callbacks: int = 0  # calls to ``score`` or ``conflicts`` (the fallback)
     rows_with_callbacks: int = 0
+    # where the time went (s): arrays, fbc_read (FBC's dicts for the clusters of candidates
+    # assigned before the batch), kernel, callbacks, write_back
+    seconds: dict[str, float] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -101,6 +105,7 @@ def decide_batch(
     known: KnownPairs | None = None,
 ) -> BatchDecisions:
     """Decide ``rows`` in order (see ``FBC.decide_batch``); FBC's state is updated."""
+    started = time.perf_counter()
     rows_a = np.ascontiguousarray(rows, np.int64)
     n = len(rows_a)
     cands = np.asarray(candidates, np.int64)
@@ -147,6 +152,7 @@ def decide_batch(
     # family floor: never scored, so its members are never read), else a local cluster
     cand_pos = _batch_positions(rows_a, cand_rows)
     outside = cand_pos < 0
+    arrays_done = time.perf_counter()
     before, inverse = np.unique(cand_rows[outside], return_inverse=True)
     cluster_of, members = fbc.cluster_of, fbc.members
     of_before = np.fromiter(
@@ -227,6 +233,8 @@ def decide_batch(
     conf_hit: list[bool] = []
     callbacks, called_rows = 0, 0
     position, sup_position = 0, -1
+    read_done = time.perf_counter()
+    in_callbacks = 0.0
     while True:
         cap = table_cap + len(sup_rows)
         req_rows = np.zeros(member_cap + fbc.max_checked + cap + 1, np.int64)
@@ -281,19 +289,29 @@ def decide_batch(
         callbacks += 1
         row = int(rows_a[position])
         asked = req_rows[: req_info[2]].tolist()
+        asked_at = time.perf_counter()
         if req_info[0] == jk.CONFLICT:
             assert conflicts is not None
             conf_rows += asked
             conf_hit += np.asarray(conflicts(row, asked), bool).tolist()
-            continue
-        got = score(row, asked)
-        item, family = got if isinstance(got, tuple) else (got, got)
-        sup_rows += asked
-        sup_item += np.asarray(item, np.float64).tolist()
-        sup_family += np.asarray(family, np.float64).tolist()
+        else:
+            got = score(row, asked)
+            item, family = got if isinstance(got, tuple) else (got, got)
+            sup_rows += asked
+            sup_item += np.asarray(item, np.float64).tolist()
+            sup_family += np.asarray(family, np.float64).tolist()
+        in_callbacks += time.perf_counter() - asked_at
 
+    decided = time.perf_counter()
     with _no_gc():
         _write_back(fbc, rows_a, out_cluster, out_is_new, out_family, int(counters[jk.NEXT_ID]))
+    seconds = {
+        "arrays": arrays_done - started,
+        "fbc_read": read_done - arrays_done,
+        "kernel": decided - read_done - in_callbacks,
+        "callbacks": in_callbacks,
+        "write_back": time.perf_counter() - decided,
+    }
     return BatchDecisions(
         rows_a,
         out_cluster,
@@ -304,6 +322,7 @@ def decide_batch(
         out_family,
         callbacks,
         called_rows,
+        seconds,
     )
 
 
