@@ -21,12 +21,32 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, repeat
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from index_server.clustering import join_kernel as jk
-from index_server.clustering.fbc import _FAMILY_REP, FBC, ConflictFn, Decision, ScoreFn
+from index_server.clustering.decision import FAMILY_REP as _FAMILY_REP
+from index_server.clustering.decision import ConflictFn, Decision, ScoreFn
+
+
+class FBCState(Protocol):
+    """What the batch reads and writes of ``fbc.FBC`` (its parameters and cluster state)."""
+
+    threshold: float
+    max_checked: int
+    min_member_share: float
+    rep_share: float
+    max_conflict_scan: int
+    family_probe: int
+    core: int
+    cluster_of: dict[int, int]
+    members: dict[int, list[int]]
+    family_of: dict[int, int]
+    next_id: int
+    keep: dict[int, int]
+
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -96,7 +116,7 @@ def _batch_positions(rows: I64, cand_rows: I64) -> I64:
 
 
 def decide_batch(
-    fbc: FBC,
+    fbc: FBCState,
     rows: Sequence[int] | np.ndarray,
     candidates: np.ndarray,
     score: ScoreFn,
@@ -341,7 +361,7 @@ def _no_gc() -> Iterator[None]:
 
 
 def _write_back(
-    fbc: FBC, rows: I64, cluster: I64, is_new: np.ndarray, family: I64, next_id: int
+    fbc: FBCState, rows: I64, cluster: I64, is_new: np.ndarray, family: I64, next_id: int
 ) -> None:
     """FBC's dicts as ``new_cluster`` / ``join`` would have left them, row after row."""
     row_list, cluster_list = rows.tolist(), cluster.tolist()
