@@ -2,13 +2,14 @@
 
 Each row is decided from the rows before it (FBC), with the statistics of rows 0..row
 (idf), so deciding a batch equals deciding its items one by one. The chunk's pair scores
-are computed together; a bound rules most pairs out before the verifier is asked.
+are computed together; a bound rules most pairs out before the verifier is asked. The join
+rule runs compiled over the chunk (``FBC.decide_batch``), asking the verifier for the pairs
+it needs as ``FBC.decide`` would.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from fitrep.domain import Level
@@ -16,9 +17,11 @@ from fitrep.domain import Level
 from index_server.clustering.cluster_ids import format_cluster_id, format_family_id, resolve
 from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.fbc import FBC, Decision
+from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.row_scorer import RowScorer
 
 Progress = Callable[[str, int, int], None]
+ChunkScoreFn = Callable[[int, Sequence[int]], tuple[np.ndarray, np.ndarray]]
 CHUNK = 512  # rows decided between progress reports
 
 
@@ -53,11 +56,12 @@ class Clusterer:
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
             # calibration led by lexical features), score every candidate as before.
             prunes = scores.pruned_share(verifier.threshold) >= 0.5
-            for i, row in enumerate(chunk):
-                verifier.stats.extend_to(scorer.rows.anchors, row + 1)
-                upper = scores.upper_bounds(i) if prunes else None
-                score = functools.partial(scorer.chunk_score, scores, lexical.exact, i)
-                d = self.fbc.decide(row, scores.candidates(i), score, upper, scorer.conflicts)
+            score = _chunk_score(scorer, scores, lexical.exact, chunk)
+            upper = scores.upper if prunes else None
+            batch = self.fbc.decide_batch(chunk_rows, cands, score, upper, scorer.conflicts)
+            verifier.stats.extend_to(scorer.rows.anchors, chunk[-1] + 1)
+            for i in range(len(chunk)):
+                d = batch.decision(i)
                 per_level: dict[Level, float] = {}
                 if d.nearest_row >= 0:
                     cos = scores.per_level(i, d.nearest_row).tolist()
@@ -73,3 +77,17 @@ class Clusterer:
         self.decisions.record(
             d.cluster, d.nearest_row, d.best_pair, float(confidence), d.is_new, per_level, d.family
         )
+
+
+def _chunk_score(
+    scorer: RowScorer, scores: ChunkScores, exact: Mapping[str, np.ndarray], chunk: list[int]
+) -> ChunkScoreFn:
+    """FBC's ``score`` for the rows of a chunk: a row is judged with the statistics of rows
+    0..row (module doc), from the chunk's precomputed cosines and token features."""
+    position = {row: i for i, row in enumerate(chunk)}
+
+    def score(row: int, others: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        scorer.verifier.stats.extend_to(scorer.rows.anchors, row + 1)
+        return scorer.chunk_score(scores, exact, position[row], row, others)
+
+    return score

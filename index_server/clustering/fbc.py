@@ -29,28 +29,19 @@ reused; ``cluster_ids`` gives their external form.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-# (row, rows) -> same-item probabilities, or (same-item, family) probabilities
-ScoreFn = Callable[[int, Sequence[int]], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
-# A family is looser than a cluster: its first member need only score half the threshold
-# with the variant gates relaxed (siblings differ in more words than re-listings do).
-_FAMILY_REP = 0.5
-ConflictFn = Callable[[int, Sequence[int]], np.ndarray]  # (row, rows) -> (m,) bool
+from index_server.clustering.decision import FAMILY_REP as _FAMILY_REP
+from index_server.clustering.decision import ConflictFn, Decision, ScoreFn
 
+if TYPE_CHECKING:
+    from index_server.clustering.batch_join import BatchDecisions, KnownPairs
 
-@dataclass
-class Decision:
-    row: int
-    cluster: int
-    nearest_row: int  # -1 when a new cluster was opened
-    probability: float  # agreement with the joined cluster (mean over checked members)
-    best_pair: float  # the best single-pair probability behind the decision
-    is_new: bool
-    family: int = 0  # the family's number (the cluster that founded it)
+__all__ = ["FBC", "ConflictFn", "Decision", "JoinCheck", "ScoreFn"]
 
 
 @dataclass
@@ -205,6 +196,25 @@ class FBC:
             False,
             self.family_of[best.cluster],
         )
+
+    def decide_batch(
+        self,
+        rows: Sequence[int] | np.ndarray,
+        candidates: np.ndarray,
+        score: ScoreFn,
+        upper: np.ndarray | None = None,
+        conflicts: ConflictFn | None = None,
+        known: KnownPairs | None = None,
+    ) -> BatchDecisions:
+        """``decide`` for each of ``rows`` in order, in compiled code (``batch_join``): the
+        same decisions, cluster ids and state, returned as arrays.
+
+        ``candidates`` (n, k) int, -1 padded, and ``upper`` (n, k) as ``decide`` takes them
+        per row; ``known`` holds probabilities computed ahead; ``score`` and ``conflicts``
+        answer whatever the rule asks beyond them (counted in the result)."""
+        from index_server.clustering.batch_join import decide_batch
+
+        return decide_batch(self, rows, candidates, score, upper, conflicts, known)
 
     def check(
         self,

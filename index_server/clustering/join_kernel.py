@@ -1,0 +1,409 @@
+"""FBC's join rule over arrays, compiled with numba: the inner loop of ``FBC.decide_batch``.
+
+``join_rows`` decides batch rows ``start, start + 1, ...`` exactly as ``FBC.decide`` /
+``FBC.check`` / ``FBC._open`` would, one after the other, over array state (``batch_join``
+builds it from FBC's dicts and writes the result back). It keeps, per row, the table of pair
+probabilities FBC's ``_Probabilities`` would hold: a pair is *available* when the caller
+computed it ahead (``candidate_item``, the member table) or a callback returned it, and
+*asked* once the rule asked for it, since ``best_pair`` of a new cluster and the family rule
+read only the pairs FBC would have scored. When the rule asks for pairs that are not all
+available (or for a variant-conflict answer it does not have), the kernel stops at that row
+and returns its position with the request (``req_info``: kind, position, length;
+``req_rows``): the caller scores exactly the rows ``FBC.decide`` would have passed to its
+``score`` in that call and runs the kernel again from the same row, which is decided from
+scratch (a row changes the state only once it is decided).
+
+Shapes: batch of n rows; candidates in CSR form (``cand_ptr`` (n + 1,), entries (nnz,));
+members of the caller's table in CSR form too. Local clusters (``lc_*``) are the clusters
+of candidates assigned before the batch followed by the clusters the batch opens; their
+members are linked lists of slots (``slot_row``, ``slot_next``) of which the rule reads only
+the first ``member_cap`` (the core, the oldest ``max_checked``, the conflict scan).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# req_info[0]: what the kernel asks for when it stops before the end of the batch
+DONE, SCORE, CONFLICT = 0, 1, 2
+# params_f / params_i layout
+THRESHOLD, MIN_MEMBER_SHARE, REP_SHARE, FAMILY_REP = 0, 1, 2, 3
+MAX_CHECKED, MAX_CONFLICT_SCAN, FAMILY_PROBE, CORE, HAS_UPPER, CHECK_CONFLICTS = range(6)
+# counters layout
+N_LC, N_SLOTS, NEXT_ID, N_KEEP_USED = range(4)
+
+
+@njit(cache=True)
+def _find(keys: np.ndarray, n: int, key: int) -> int:
+    for e in range(n):
+        if keys[e] == key:
+            return e
+    return -1
+
+
+@njit(cache=True)
+def _need(
+    rows: np.ndarray,
+    n_rows: int,
+    t_row: np.ndarray,
+    t_avail: np.ndarray,
+    t_asked: np.ndarray,
+    n_t: int,
+    req_rows: np.ndarray,
+    req_info: np.ndarray,
+    position: int,
+) -> bool:
+    """``_Probabilities.need(rows)``: True (a request is set) when some missing pair is not
+    available; else the missing pairs are marked asked."""
+    m = 0
+    available = True
+    for a in range(n_rows):
+        r = rows[a]
+        e = _find(t_row, n_t, r)
+        if e >= 0 and t_asked[e]:
+            continue
+        if _find(req_rows, m, r) >= 0:
+            continue
+        req_rows[m] = r
+        m += 1
+        if e < 0 or not t_avail[e]:
+            available = False
+    if m == 0:
+        return False
+    if available:
+        for b in range(m):
+            t_asked[_find(t_row, n_t, req_rows[b])] = True
+        return False
+    req_info[0] = SCORE
+    req_info[1] = position
+    req_info[2] = m
+    return True
+
+
+@njit(cache=True)
+def _members(
+    lc: int, lc_head: np.ndarray, slot_row: np.ndarray, slot_next: np.ndarray, out: np.ndarray
+) -> int:
+    """The first ``len(out)`` members of local cluster ``lc``, oldest first; how many."""
+    n = 0
+    s = lc_head[lc]
+    while s >= 0 and n < out.shape[0]:
+        out[n] = slot_row[s]
+        n += 1
+        s = slot_next[s]
+    return n
+
+
+@njit(cache=True)
+def join_rows(
+    start: int,
+    rows: np.ndarray,
+    cand_ptr: np.ndarray,
+    cand_rows: np.ndarray,
+    cand_upper: np.ndarray,
+    cand_lc: np.ndarray,
+    cand_pos: np.ndarray,
+    cand_item: np.ndarray,
+    cand_family: np.ndarray,
+    ext_ptr: np.ndarray,
+    ext_rows: np.ndarray,
+    ext_item: np.ndarray,
+    ext_family: np.ndarray,
+    sup_rows: np.ndarray,
+    sup_item: np.ndarray,
+    sup_family: np.ndarray,
+    conf_rows: np.ndarray,
+    conf_hit: np.ndarray,
+    keep: np.ndarray,
+    params_f: np.ndarray,
+    params_i: np.ndarray,
+    pos_lc: np.ndarray,
+    lc_id: np.ndarray,
+    lc_family: np.ndarray,
+    lc_head: np.ndarray,
+    lc_tail: np.ndarray,
+    slot_row: np.ndarray,
+    slot_next: np.ndarray,
+    counters: np.ndarray,
+    keep_used: np.ndarray,
+    out_cluster: np.ndarray,
+    out_nearest: np.ndarray,
+    out_probability: np.ndarray,
+    out_best_pair: np.ndarray,
+    out_is_new: np.ndarray,
+    out_family: np.ndarray,
+    member_cap: int,
+    table_cap: int,
+    req_rows: np.ndarray,
+    req_info: np.ndarray,
+) -> int:
+    """Decide rows ``start..n-1`` (module doc); the position it stopped at (n: all done).
+
+    Candidates: ``cand_lc`` is the local cluster of a candidate assigned before the batch
+    (-1 otherwise), ``cand_pos`` the batch position of a candidate that is a batch row (-1
+    otherwise); ``cand_item``/``cand_family`` NaN where not computed ahead. ``sup_*`` and
+    ``conf_*`` are the callback answers for row ``start`` only."""
+    n = rows.shape[0]
+    t = params_f[THRESHOLD]
+    core_floor = t * params_f[REP_SHARE]
+    member_floor = t * params_f[MIN_MEMBER_SHARE]
+    family_floor = t * params_f[FAMILY_REP]
+    max_checked = params_i[MAX_CHECKED]
+    scan = params_i[MAX_CONFLICT_SCAN]
+    family_probe = params_i[FAMILY_PROBE]
+    core = params_i[CORE]
+    has_upper = params_i[HAS_UPPER] != 0
+    check_conflicts = params_i[CHECK_CONFLICTS] != 0
+    # the per-row table (``_Probabilities``), the known candidates and their clusters
+    t_row = np.empty(table_cap, np.int64)
+    t_item = np.empty(table_cap, np.float64)
+    t_fam = np.empty(table_cap, np.float64)
+    t_bound = np.empty(table_cap, np.float64)
+    t_avail = np.empty(table_cap, np.bool_)
+    t_asked = np.empty(table_cap, np.bool_)
+    k_cap = max(table_cap, 1)
+    k_row = np.empty(k_cap, np.int64)
+    k_lc = np.empty(k_cap, np.int64)
+    k_te = np.empty(k_cap, np.int64)  # its entry in the table
+    k_g = np.empty(k_cap, np.int64)  # its cluster's place in g_lc
+    g_lc = np.empty(k_cap, np.int64)
+    g_bound = np.empty(k_cap, np.float64)
+    g_fam = np.empty(k_cap, np.float64)
+    retrieved = np.empty(k_cap, np.int64)
+    mem = np.empty(member_cap, np.int64)
+    checked = np.empty(max(max_checked, 1), np.int64)
+    wanted = np.empty(member_cap + max_checked + k_cap + 1, np.int64)
+    probe = np.empty(max(family_probe, 1), np.int64)
+    for j in range(start, n):
+        r = rows[j]
+        # -- known candidates (``c in cluster_of``) and the pair table -------------------
+        n_t = 0
+        n_k = 0
+        for e in range(cand_ptr[j], cand_ptr[j + 1]):
+            lc = cand_lc[e]
+            if lc == -1 and cand_pos[e] >= 0:
+                lc = pos_lc[cand_pos[e]]
+            if lc == -1:  # not assigned (-2: assigned, in a cluster the rule never opens)
+                continue
+            c = cand_rows[e]
+            te = _find(t_row, n_t, c)
+            if te < 0:
+                te = n_t
+                n_t += 1
+                t_row[te] = c
+                t_asked[te] = False
+                t_avail[te] = not np.isnan(cand_item[e])
+                t_item[te] = cand_item[e]
+                t_fam[te] = cand_family[e]
+            t_bound[te] = cand_upper[e]  # a repeated candidate: its last bound, as a dict
+            k_row[n_k] = c
+            k_lc[n_k] = lc
+            k_te[n_k] = te
+            n_k += 1
+        n_cand_t = n_t
+        for e in range(ext_ptr[j], ext_ptr[j + 1]):
+            if _find(t_row, n_t, ext_rows[e]) < 0:
+                t_row[n_t] = ext_rows[e]
+                t_item[n_t] = ext_item[e]
+                t_fam[n_t] = ext_family[e]
+                t_avail[n_t] = True
+                t_asked[n_t] = False
+                t_bound[n_t] = 0.0
+                n_t += 1
+        if j == start:
+            for e in range(sup_rows.shape[0]):
+                te = _find(t_row, n_t, sup_rows[e])
+                if te < 0:
+                    te = n_t
+                    n_t += 1
+                    t_row[te] = sup_rows[e]
+                    t_asked[te] = False
+                    t_bound[te] = 0.0
+                t_item[te] = sup_item[e]
+                t_fam[te] = sup_family[e]
+                t_avail[te] = True
+        best_lc = -1
+        best_agreement = 0.0
+        best_pair = 0.0
+        best_nearest = -1
+        family = 0
+        opened_best = 0.0
+        if n_k > 0:
+            # -- the pairs that may pass, scored in one call ---------------------------------
+            n_w = 0
+            for q in range(n_k):
+                if not has_upper or t_bound[k_te[q]] >= t:
+                    wanted[n_w] = k_row[q]
+                    n_w += 1
+            if _need(wanted, n_w, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                return j
+            # -- clusters in order of their first candidate, the bound of each ----------------
+            n_g = 0
+            for q in range(n_k):
+                g = _find(g_lc, n_g, k_lc[q])
+                if g < 0:
+                    g = n_g
+                    n_g += 1
+                    g_lc[g] = k_lc[q]
+                    g_bound[g] = -np.inf
+                k_g[q] = g
+                g_bound[g] = max(g_bound[g], t_bound[k_te[q]])
+            for g in range(n_g):
+                if has_upper and g_bound[g] < t:
+                    continue
+                lc = g_lc[g]
+                n_r = 0
+                for q in range(n_k):
+                    if k_g[q] == g:
+                        retrieved[n_r] = k_row[q]
+                        n_r += 1
+                # ``check``: the best retrieved member, the core, the checked members
+                if _need(retrieved, n_r, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                    return j
+                top = retrieved[0]
+                top_p = t_item[_find(t_row, n_t, top)]
+                for q in range(1, n_r):
+                    p = t_item[_find(t_row, n_t, retrieved[q])]
+                    if p > top_p:
+                        top, top_p = retrieved[q], p
+                if top_p < t:
+                    continue
+                n_m = _members(lc, lc_head, slot_row, slot_next, mem)
+                n_core = min(core, n_m)
+                n_c = 0
+                checked[0] = mem[0]
+                n_c = 1
+                for q in range(n_r):
+                    if n_c >= max_checked:
+                        break
+                    if _find(checked, n_c, retrieved[q]) < 0:
+                        checked[n_c] = retrieved[q]
+                        n_c += 1
+                n_c = min(n_c, max_checked)
+                for q in range(n_m):
+                    if n_c >= max_checked:
+                        break
+                    if _find(checked, n_c, mem[q]) < 0:
+                        checked[n_c] = mem[q]
+                        n_c += 1
+                for q in range(n_core):
+                    wanted[q] = mem[q]
+                for q in range(n_c):
+                    wanted[n_core + q] = checked[q]
+                if _need(wanted, n_core + n_c, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                    return j
+                core_sum = 0.0
+                for q in range(n_core):
+                    core_sum += t_item[_find(t_row, n_t, mem[q])]
+                agreement_sum = 0.0
+                weakest_p = np.inf
+                for q in range(n_c):
+                    p = t_item[_find(t_row, n_t, checked[q])]
+                    agreement_sum += p
+                    weakest_p = min(weakest_p, p)
+                agreement = agreement_sum / n_c
+                if core_sum / n_core < core_floor or agreement < t or weakest_p < member_floor:
+                    continue
+                if check_conflicts:
+                    # ``_conflicting``: members beyond the checked ones, up to the scan
+                    n_rest = 0
+                    for q in range(min(n_m, scan)):
+                        if _find(checked, n_c, mem[q]) < 0:
+                            req_rows[n_rest] = mem[q]
+                            n_rest += 1
+                    hit = False
+                    for q in range(n_rest):
+                        ce = _find(conf_rows, conf_rows.shape[0] if j == start else 0, req_rows[q])
+                        if ce < 0:
+                            req_info[0] = CONFLICT
+                            req_info[1] = j
+                            req_info[2] = n_rest
+                            return j
+                        if conf_hit[ce]:
+                            hit = True
+                            break
+                    if hit:
+                        continue
+                if best_lc < 0 or agreement > best_agreement:
+                    best_lc, best_agreement, best_pair, best_nearest = lc, agreement, top_p, top
+            if best_lc < 0:
+                # -- ``_open``: the best pair behind a new cluster, then its family ---------
+                best_pair = -np.inf
+                for q in range(n_k):
+                    te = k_te[q]
+                    p = t_item[te] if t_asked[te] else (t_bound[te] if has_upper else 0.0)
+                    best_pair = max(best_pair, p)
+                if has_upper:
+                    n_p = 0
+                    while n_p < family_probe:
+                        pick = -1
+                        for te in range(n_cand_t):  # distinct candidates, first-seen order
+                            if t_asked[te] or t_bound[te] < family_floor:
+                                continue
+                            if _find(probe, n_p, t_row[te]) >= 0:
+                                continue
+                            if pick < 0 or t_bound[te] > t_bound[pick]:
+                                pick = te
+                        if pick < 0:
+                            break
+                        probe[n_p] = t_row[pick]
+                        n_p += 1
+                    if _need(probe, n_p, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                        return j
+                # the best family probability of each cluster's asked candidates (asking a
+                # cluster's first member below changes no other cluster's)
+                for g in range(n_g):
+                    g_fam[g] = -np.inf
+                for q in range(n_k):
+                    if t_asked[k_te[q]]:
+                        g_fam[k_g[q]] = max(g_fam[k_g[q]], t_fam[k_te[q]])
+                for g in range(n_g):
+                    lc = g_lc[g]
+                    top_f = g_fam[g] if g_fam[g] > -np.inf else 0.0
+                    if top_f < t or top_f <= opened_best:
+                        continue
+                    wanted[0] = slot_row[lc_head[lc]]
+                    if _need(wanted, 1, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                        return j
+                    if t_fam[_find(t_row, n_t, wanted[0])] >= family_floor:
+                        family, opened_best = lc_family[lc], top_f
+        # -- commit the row -------------------------------------------------------------
+        s = counters[N_SLOTS]
+        counters[N_SLOTS] = s + 1
+        slot_row[s] = r
+        slot_next[s] = -1
+        if best_lc >= 0:
+            slot_next[lc_tail[best_lc]] = s
+            lc_tail[best_lc] = s
+            pos_lc[j] = best_lc
+            out_cluster[j] = lc_id[best_lc]
+            out_nearest[j] = best_nearest
+            out_probability[j] = best_agreement
+            out_best_pair[j] = best_pair
+            out_is_new[j] = False
+            out_family[j] = lc_family[best_lc]
+            continue
+        cluster = keep[j]
+        if cluster != 0 and _find(keep_used, counters[N_KEEP_USED], cluster) >= 0:
+            cluster = 0
+        if cluster != 0:
+            keep_used[counters[N_KEEP_USED]] = cluster
+            counters[N_KEEP_USED] += 1
+        else:
+            cluster = counters[NEXT_ID]
+            counters[NEXT_ID] = cluster + 1
+        lc = counters[N_LC]
+        counters[N_LC] = lc + 1
+        lc_id[lc] = cluster
+        lc_family[lc] = family if family != 0 else cluster
+        lc_head[lc] = s
+        lc_tail[lc] = s
+        pos_lc[j] = lc
+        out_cluster[j] = cluster
+        out_nearest[j] = -1
+        out_probability[j] = 0.0
+        out_best_pair[j] = best_pair if n_k > 0 else 0.0
+        out_is_new[j] = True
+        out_family[j] = lc_family[lc]
+    return n
