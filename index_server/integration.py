@@ -100,7 +100,9 @@ def level_cosines(a: F32, b: F32, layout: LevelLayout) -> tuple[F32, np.ndarray]
         if not va.any():
             continue
         vb = b[:, where].astype(np.float32)
-        cos[:, j] = vb @ va
+        # einsum, not a BLAS matrix-vector product: one pair's cosine must not depend on
+        # how many rows are scored with it (gemv blocks rows), and it equals the chunk's
+        cos[:, j] = np.einsum("md,d->m", vb, va)
         present[:, j] = vb.any(axis=1)
     cos[~present] = 0.0
     return cos, present

@@ -7,6 +7,7 @@ LevelEmbeddings, Assignment, cluster_id.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -122,6 +123,16 @@ def variant_kind(value: str) -> tuple[str, str]:
     return (kind, rest) if sep and kind in VARIANT_KINDS else ("colour", value)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _variants_by_kind(source: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """``source``'s values grouped by kind, in order: the verifier asks for each kind of
+    both items of every pair it scores, and one row takes part in many pairs."""
+    out: dict[str, list[str]] = {}
+    for kind, value in map(variant_kind, source):
+        out.setdefault(kind, []).append(value)
+    return {kind: tuple(values) for kind, values in out.items()}
+
+
 @dataclass(frozen=True)
 class Anchors:
     """Normalised facts of one item that the verifier gates on; both CHIE backends produce
@@ -167,7 +178,7 @@ class Anchors:
     def variants(self, kind: str, anywhere: bool = False) -> tuple[str, ...]:
         """Values of one variant kind, of the title (or ``anywhere`` in the item)."""
         source = self.variant_any if anywhere and self.variant_any is not None else self.variant
-        return tuple(value for k, value in map(variant_kind, source) if k == kind)
+        return _variants_by_kind(source).get(kind, ())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Iterable[str]] | None) -> Anchors:

@@ -21,6 +21,7 @@ _ALPHA_SUFFIX = re.compile(r"[a-z]{1,3}$")
 _ALPHA_PREFIX = re.compile(r"^[a-z]{1,3}")
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def codes_compatible(a: str, b: str) -> bool:
     """Same code, up to short letter affixes that shops add or spell differently:
     "lmvm2085" ~ "lmvm2085wh", "srsa212bk" ~ "srsa212blk" (colour/region letters after the

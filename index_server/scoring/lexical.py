@@ -159,6 +159,9 @@ class LexicalStats:
 
     def __init__(self, rows: LexicalRows) -> None:
         self.rows = rows
+        # idf of the tokens asked while one row is decided (its pairs share its tokens)
+        self._idf: dict[str, float] = {}
+        self._idf_docs = -1
 
     @property
     def docs(self) -> int:
@@ -169,8 +172,13 @@ class LexicalStats:
         self.rows.count_until(len(self.rows) if end is None else min(end, len(self.rows)))
 
     def idf(self, token: str) -> float:
-        df = self.rows.document_frequency(token)
-        return idf(self.rows.counted, df)
+        docs = self.rows.counted
+        if docs != self._idf_docs:
+            self._idf, self._idf_docs = {}, docs
+        value = self._idf.get(token)
+        if value is None:
+            value = self._idf[token] = idf(docs, self.rows.document_frequency(token))
+        return value
 
 
 def _member(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from fitrep.domain import Anchors
 
 from index_server.rows.table import RowTable
 from index_server.scoring.bounds import ChunkScores
@@ -18,20 +19,33 @@ from index_server.scoring.lexical import FEATURES, ChunkLexical, chunk_features
 from index_server.scoring.variant_gates import has_conflict
 from index_server.scoring.verifier import PairScores, PairVerifier
 
+# Unpacked anchors kept (~4 KB each): a row takes part in many pairs, mostly near in time.
+_UNPACKED = 16384
+
 
 class RowScorer:
     def __init__(self, rows: RowTable, verifier: PairVerifier) -> None:
         self.rows = rows
         self.verifier = verifier
+        self._unpacked: dict[int, Anchors] = {}
+
+    def anchors(self, row: int) -> Anchors:
+        """Row ``row``'s anchors, unpacked once while they are in use (rows never change)."""
+        got = self._unpacked.get(row)
+        if got is None:
+            if len(self._unpacked) >= _UNPACKED:
+                self._unpacked.clear()
+            got = self._unpacked[row] = self.rows.anchors[row]
+        return got
 
     def pair_scores(self, row: int, others: Sequence[int]) -> PairScores:
         """Verify stored ``row`` against stored ``others`` in the full space."""
         rows, idx = self.rows, list(others)
         return self.verifier.score(
             rows.full(row),
-            rows.anchors[row],
+            self.anchors(row),
             rows.full(idx),
-            [rows.anchors[o] for o in idx],
+            [self.anchors(o) for o in idx],
             rows.images[row],
             [rows.images[o] for o in idx],
         )
@@ -48,9 +62,8 @@ class RowScorer:
     def conflicts(self, row: int, others: Sequence[int]) -> np.ndarray:
         """(m,) bool: ``others`` with a variant conflict with ``row`` (a hard gate fires),
         from the anchors alone: the join rule asks it of every member of a cluster."""
-        anchors = self.rows.anchors
-        mine = anchors[row]
-        return np.array([has_conflict(mine, anchors[o]) for o in others], bool)
+        mine = self.anchors(row)
+        return np.array([has_conflict(mine, self.anchors(o)) for o in others], bool)
 
     def chunk(self, chunk_rows: np.ndarray, cands: np.ndarray) -> tuple[ChunkScores, ChunkLexical]:
         """Every (row, candidate) pair of a chunk: cosines, token features, score bounds."""
@@ -76,21 +89,29 @@ class RowScorer:
         row: int,
         others: Sequence[int],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``score`` for item ``i`` of a chunk from its precomputed cosines and token
-        features; rows that were not its candidates go through ``score``."""
+        """``both`` for item ``i`` of a chunk: its candidates from the chunk's cosines and
+        token features, other rows (members that were not retrieved) through ``both``. Each
+        pair's scores are the same whichever pairs are asked with it (``test_chunk_pairs``)."""
         positions = [scores.position(i, o) for o in others]
-        if any(p is None for p in positions):
-            return self.both(row, others)
-        pos = np.asarray(positions, np.int64)
+        near = [k for k, p in enumerate(positions) if p is not None]
+        far = [k for k, p in enumerate(positions) if p is None]
+        probability = np.zeros(len(positions), np.float32)
+        family = np.zeros(len(positions), np.float32)
+        if far:
+            probability[far], family[far] = self.both(row, [others[k] for k in far])
+        if not near:
+            return probability, family
+        pos = np.asarray([positions[k] for k in near], np.int64)
         known = [{name: float(lexical[name][i, p]) for name in FEATURES} for p in pos.tolist()]
-        anchors, images = self.rows.anchors, self.rows.images
+        images = self.rows.images
         s = self.verifier.score_levels(
             scores.cos[i, pos],
             scores.present[i, pos],
-            anchors[row],
-            [anchors[o] for o in others],
+            self.anchors(row),
+            [self.anchors(others[k]) for k in near],
             images[row],
-            [images[o] for o in others],
+            [images[others[k]] for k in near],
             known,
         )
-        return s.probability, s.family
+        probability[near], family[near] = s.probability, s.family
+        return probability, family

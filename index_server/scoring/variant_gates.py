@@ -16,7 +16,8 @@ the gates on labelled pairs: how often each fires on true duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Sequence
 
 from fitrep.domain import WEAK_FLAVOURS, Anchors
 from fitrep.units import read_quantity, same_size
@@ -35,13 +36,15 @@ HARD_GATES = (
 )
 
 
-def _by_dimension(values: Iterable[str]) -> dict[str, list[float]]:
+@functools.lru_cache(maxsize=1 << 16)
+def _by_dimension(values: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+    """Quantities by dimension (read once per distinct tuple: a row takes part in many pairs)."""
     out: dict[str, list[float]] = {}
     for text in values:
         q = read_quantity(text)
         if q is not None:
             out.setdefault(q[1], []).append(q[0])
-    return out
+    return {unit: tuple(v) for unit, v in out.items()}
 
 
 def _fmt(values: Sequence[float], unit: str) -> str:
@@ -55,7 +58,7 @@ def quantity_conflict(a: Anchors, b: Anchors) -> str:
     qa, qb = _by_dimension(a.quantity), _by_dimension(b.quantity)
     qa_any, qb_any = _by_dimension(a.quantity_any), _by_dimension(b.quantity_any)
     for unit in sorted(qa.keys() & qb.keys()):
-        other_b, other_a = qb_any.get(unit, []) + qb[unit], qa_any.get(unit, []) + qa[unit]
+        other_b, other_a = qb_any.get(unit, ()) + qb[unit], qa_any.get(unit, ()) + qa[unit]
         a_extra = [x for x in qa[unit] if not any(same_size(x, y) for y in other_b)]
         b_extra = [x for x in qb[unit] if not any(same_size(x, y) for y in other_a)]
         if a_extra and b_extra:
@@ -126,12 +129,17 @@ def tier_conflict(a: Anchors, b: Anchors) -> str:
 _ALSO = {"pro": "professional"}  # a tier also written out in full
 
 
-def _models(a: Anchors) -> dict[str, set[str]]:
+def _models(a: Anchors) -> dict[str, frozenset[str]]:
+    return _models_of(a.variants("model"))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _models_of(values: tuple[str, ...]) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
-    for value in a.variants("model"):
+    for value in values:
         word, _, number = value.partition("=")
         out.setdefault(word, set()).add(number)
-    return out
+    return {word: frozenset(numbers) for word, numbers in out.items()}
 
 
 def model_conflict(a: Anchors, b: Anchors) -> str:

@@ -128,9 +128,9 @@ def _uncovered(tokens: set[str], other: set[str], stats: IdfStats | None) -> flo
     """Share of ``tokens``' idf mass that the other item never mentions."""
     if not tokens:
         return 0.0
-    weight = (lambda t: stats.idf(t) ** 2) if stats is not None else (lambda t: 1.0)
-    total = sum(weight(t) for t in tokens)
-    missing = sum(weight(t) for t in tokens if not _covered(t, other))
+    weight = {t: stats.idf(t) ** 2 if stats is not None else 1.0 for t in tokens}
+    total = sum(weight.values())
+    missing = sum(weight[t] for t in tokens if not _covered(t, other))
     return missing / total if total else 0.0
 
 
