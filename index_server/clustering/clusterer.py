@@ -9,6 +9,7 @@ it needs as ``FBC.decide`` would.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 
@@ -60,8 +61,16 @@ class Clusterer:
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
             # calibration led by lexical features), score every candidate as before.
             prunes = scores.pruned_share(verifier.threshold) >= 0.5
-            plan = [self._plan(scores, i, prunes) for i in range(len(chunk))]
-            pairs = ChunkPairs(scorer, scores, lexical.exact, plan, self.plan_counts)
+            # planned on a row's first ask: FBC's clusters stay as at the chunk start until
+            # decide_batch writes its decisions back, so the plan is the same, and rows the
+            # compiled join decides without asking cost none
+            pairs = ChunkPairs(
+                scorer,
+                scores,
+                lexical.exact,
+                functools.partial(self._plan, scores, prunes=prunes),
+                self.plan_counts,
+            )
             score = _chunk_score(scorer, pairs, chunk)
             upper = scores.upper if prunes else None
             batch = self.fbc.decide_batch(chunk_rows, cands, score, upper, scorer.conflicts)
@@ -86,7 +95,7 @@ class Clusterer:
             c.unused,
         )
 
-    def _plan(self, scores: ChunkScores, i: int, prunes: bool) -> list[int]:
+    def _plan(self, scores: ChunkScores, i: int, *, prunes: bool) -> list[int]:
         """The rows ``FBC.decide`` will ask row ``i`` of a chunk about first, as the clusters
         are at the chunk start: its candidates that may pass (rows decided earlier in the
         chunk too) and the other candidates in their clusters. The members a cluster's check

@@ -12,7 +12,7 @@ are asked with it, so the plan changes no decision (``tests/unit/test_chunk_pair
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,14 +32,17 @@ class PlanCounts:
 
 
 class ChunkPairs:
-    """(same-item, family) probabilities of row ``i`` of a chunk against other rows."""
+    """(same-item, family) probabilities of row ``i`` of a chunk against other rows.
+
+    ``plan(i)`` names the rows to score together on row ``i``'s first ask; it is called only
+    for rows that ask (the compiled join decides most rows without asking)."""
 
     def __init__(
         self,
         scorer: RowScorer,
         scores: ChunkScores,
         lexical: Mapping[str, np.ndarray],
-        plan: Sequence[Sequence[int]],
+        plan: Callable[[int], Sequence[int]],
         counts: PlanCounts | None = None,
     ) -> None:
         self.scorer, self.scores, self.lexical = scorer, scores, lexical
@@ -68,7 +71,7 @@ class ChunkPairs:
     def _start(self, i: int, row: int) -> None:
         self.finish()
         self._row = i
-        planned = list(dict.fromkeys(self.plan[i]))
+        planned = list(dict.fromkeys(self.plan(i)))
         self._scored = {}
         self._asked = set()
         if planned:

@@ -33,7 +33,7 @@ def test_batched_scores_equal_per_pair_scores_both_ways():
         # candidates (chunk arrays) and random earlier rows (the per-pair path), mixed
         others = list(dict.fromkeys([*scores.candidates(i), *rng.integers(0, row, 6).tolist()]))
         plan = [others[: len(others) // 2]] * len(rows)
-        batched = ChunkPairs(scorer, scores, lexical.exact, plan).score(i, row, others)
+        batched = ChunkPairs(scorer, scores, lexical.exact, plan.__getitem__).score(i, row, others)
         for k, other in enumerate(others):
             alone = scorer.chunk_score(scores, lexical.exact, i, row, [other])
             reverse = scorer.chunk_score(scores, lexical.exact, i, row, others[::-1])
