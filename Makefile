@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 # torch is pinned in the same pip command: the local CPU wheel, not a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-unit test-integration test-crash test-vllm test-report lint protos bench-quality bench-speed deploy-check clean
+.PHONY: venv demo test test-unit test-integration test-crash test-vllm test-report lint protos bench-quality bench-speed deploy-check check-wheel clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest tests/unit tests/integration -q
+
+# The package as users install it: wheel + sdist built, the wheel installed (not -e) into a fresh
+# venv outside the checkout; imports, dedup of the demo, --help of both servers, one served assign.
+check-wheel:
+	PYTHON=$(PYTHON) TORCH=$(TORCH) bash scripts/check_wheel.sh
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -241,13 +241,15 @@ def dockerignore_allows(source: str) -> bool:
 
 
 def project_package_dirs() -> set[str]:
-    """Top-level folders ``pip install .`` needs (pyproject's packages and package-dir)."""
+    """Top-level folders ``pip install .`` needs (the packages pyproject's find includes, mapped
+    through its package-dir)."""
     setup = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
         "setuptools"
     ]
     package_dir = setup.get("package-dir", {})
+    found = setup.get("packages", {}).get("find", {}).get("include", [])
     tops = set()
-    for package in setup.get("packages", []):
+    for package in found:
         top = package.split(".")[0]
         tops.add(package_dir.get(top, top).split("/")[0])
     return tops
