@@ -89,6 +89,6 @@ head -3 "$REPO/examples/data/catalogue.jsonl" >"$WORK/new.jsonl"
 "$BIN/fitrep" assign "$WORK/new.jsonl" --concept "127.0.0.1:$cport" --index "127.0.0.1:$iport" \
     --out "$WORK/runs/assign"
 test "$(wc -l <"$WORK/runs/assign/clusters.jsonl")" -eq 3
-kill -INT "$SERVE_PID"
+kill -TERM "$SERVE_PID"  # SIGINT is ignored by a background job of a script
 wait "$SERVE_PID" || true
 echo "check-wheel: ok in $(( $(date +%s) - start )) s"

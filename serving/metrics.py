@@ -27,6 +27,9 @@ SOURCE_HELP = {
     "fitrep_items_moved_total": "changed items that left their cluster (index tier)",
     "fitrep_representative_changes_total": "clusters whose representative changed (index tier)",
     "fitrep_disk_full_total": "calls refused with 'no space left on DIR' (index tier)",
+    "fitrep_assign_batches_total": "engine calls that served AssignItems (index tier); "
+    "calls / batches = the calls one engine call served",
+    "fitrep_assign_calls_total": "AssignItems calls served by the batcher (index tier)",
 }
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)

@@ -29,6 +29,7 @@ class IndexServerConfig:
     serving: ServingConfig = field(default_factory=ServingConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     max_batch: int = 4096
+    batch_wait_ms: float = 2.0  # how long a lone AssignItems call waits for company
     snapshot_root: Path | None = None  # Snapshot paths must resolve inside it
     check: Path | None = None  # --check DIR: verify that store offline and exit
 
@@ -62,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_args(p)
     p.add_argument("--max-batch", type=int, default=4096, help="items per request or chunk")
     p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=2.0,
+        help="how long an AssignItems call alone in the queue waits for others to share its "
+        "engine call (calls that arrive while the engine works are batched anyway; 0: no wait)",
+    )
+    p.add_argument(
         "--snapshot-root",
         type=Path,
         default=None,
@@ -90,6 +98,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> IndexServerConfig:
         serving=serving_config_from_args(ns),
         index=index,
         max_batch=ns.max_batch,
+        batch_wait_ms=ns.batch_wait_ms,
         snapshot_root=ns.snapshot_root,
         check=ns.check,
     )

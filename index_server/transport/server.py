@@ -30,20 +30,29 @@ def run(cfg: IndexServerConfig) -> None:
         engine = IndexEngine(cfg.index.data_dir, cfg.index)
     except (DataDirInUse, BadSnapshot, CorruptStore) as exc:  # one line, exit status 1
         raise SystemExit(f"error: {exc}") from None
-    servicer = IndexServicer(engine, cfg.max_batch, cfg.resolved_snapshot_root())
+    servicer = IndexServicer(
+        engine, cfg.max_batch, cfg.resolved_snapshot_root(), cfg.batch_wait_ms / 1000
+    )
+
+    def stop() -> None:
+        servicer.close()
+        engine.close()
 
     def register(server: grpc.Server) -> None:
         ipb_grpc.add_IndexServiceServicer_to_server(servicer, server)
 
-    serve_forever(
-        "index_server", cfg.serving, register, [SERVICE_NAME], engine.close, metric_sources(engine)
-    )
+    sources = metric_sources(engine, servicer)
+    serve_forever("index_server", cfg.serving, register, [SERVICE_NAME], stop, sources)
 
 
-def metric_sources(engine: IndexEngine) -> dict[str, Source]:
+def metric_sources(engine: IndexEngine, servicer: IndexServicer | None = None) -> dict[str, Source]:
     """What only the index tier knows, read at scrape time (``serving.metrics.SOURCE_HELP``)."""
     counts = engine.counts
     sources: dict[str, Source] = {"fitrep_index_items": lambda: float(engine.info().items)}
+    if servicer is not None:
+        batcher = servicer.assigns
+        sources["fitrep_assign_batches_total"] = lambda: float(batcher.batches)
+        sources["fitrep_assign_calls_total"] = lambda: float(batcher.calls)
     names = {
         "updated": "fitrep_items_updated_total",
         "moved": "fitrep_items_moved_total",

@@ -1,7 +1,10 @@
 """The IndexService servicer: protobuf in, ``IndexEngine`` call, protobuf out.
 
 Single writer: every engine call holds the engine's one lock, so a build and an assign never
-interleave. Errors are domain exceptions, mapped to status codes by
+interleave. Concurrent ``AssignItems`` calls are served together: a ``DynamicBatcher`` hands the
+calls waiting in its queue to one engine call (``index_server.batched_assign``), so a service that
+sends a few items per call gets the large-batch rate; each caller is answered once its items are
+committed. Errors are domain exceptions, mapped to status codes by
 ``serving.interceptors.ErrorInterceptor``.
 """
 
@@ -17,11 +20,13 @@ from typing import Any
 
 import grpc
 from fitrep import wire
-from fitrep.domain import Assignment, EmbeddedItem, InvalidInput
+from fitrep.domain import Assignment, AssignResult, EmbeddedItem, InvalidInput
 from fitrep.v1 import index_service_pb2 as ipb
 from fitrep.v1 import index_service_pb2_grpc as ipb_grpc
 
+from index_server.batched_assign import AssignCall, assign_together
 from index_server.engine import IndexEngine
+from serving.batching import DynamicBatcher
 from serving.interceptors import check_batch_size
 
 ASSIGNMENT_CHUNK = 1000  # assignments per BuildIndex response message
@@ -30,11 +35,26 @@ MAX_K = 1000
 
 class IndexServicer(ipb_grpc.IndexServiceServicer):
     def __init__(
-        self, engine: IndexEngine, max_batch: int, snapshot_root: Path | None = None
+        self,
+        engine: IndexEngine,
+        max_batch: int,
+        snapshot_root: Path | None = None,
+        batch_wait_s: float = 0.002,
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self.snapshot_root = snapshot_root
+        self.assigns: DynamicBatcher[AssignCall, AssignResult] = DynamicBatcher(
+            lambda calls: assign_together(engine, calls),
+            size=lambda call: len(call.items),
+            max_items=max_batch,
+            max_wait_s=batch_wait_s,
+            name="assign-batcher",
+        )
+
+    def close(self) -> None:
+        """Answer the assign calls already queued, then stop taking new ones."""
+        self.assigns.close()
 
     def AssignItems(
         self, request: ipb.AssignItemsRequest, context: grpc.ServicerContext
@@ -43,8 +63,8 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         if request.mode not in ipb.AssignMode.values():
             raise InvalidInput("mode", f"unknown assign mode {request.mode}")
         items = wire.embedded_items_from_pb(request.items)
-        result = self.engine.assign_items(
-            items, if_absent=request.mode == ipb.ASSIGN_MODE_IF_ABSENT
+        result = self.assigns.submit(
+            AssignCall(items, if_absent=request.mode == ipb.ASSIGN_MODE_IF_ABSENT)
         )
         return ipb.AssignItemsResponse(
             assignments=[wire.assignment_to_pb(a) for a in result.assignments],
