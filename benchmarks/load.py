@@ -175,21 +175,27 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16, help="items per request")
     ap.add_argument("--threads", type=int, default=4, help="client threads per tier")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--tiers", default="concept,index", help="which tiers to drive")
+    ap.add_argument(
+        "--index-arg",
+        action="append",
+        default=[],
+        help="a flag for the index server, e.g. --index-arg=--max-batch=16 (one request per "
+        "engine call: no batching across requests); repeatable",
+    )
     args = ap.parse_args()
+    tiers = args.tiers.split(",")
 
     with tempfile.TemporaryDirectory() as tmp:
         servers = LocalServers("127.0.0.1", free_port(), free_port())
-        servers.start(Path(tmp) / "index", log_dir=Path(tmp) / "logs")
+        servers.start(Path(tmp) / "index", log_dir=Path(tmp) / "logs", index_args=args.index_arg)
         try:
             servers.wait_healthy(180)
             pids = {n: p.pid for n, p in servers.processes.items()}
             with Client(servers.concept, servers.index, timeout=60, retries=1) as client:
                 pool = client.extract(items(random.Random(0), "p", 512))
                 client.assign_embedded(pool[:64])  # a small index to start from
-                drivers = [
-                    Driver("concept", client, args.batch, pool),
-                    Driver("index", client, args.batch, pool),
-                ]
+                drivers = [Driver(tier, client, args.batch, pool) for tier in tiers]
                 peak = closed_loop(drivers, args.threads, args.peak_seconds)
                 peak_rates = {t: len(x.latencies) / args.peak_seconds for t, x in peak.items()}
                 rss_start = {n: rss_mb(pid) for n, pid in pids.items()}
@@ -207,12 +213,15 @@ def main() -> None:
 
 def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, i1) -> None:  # type: ignore[no-untyped-def]
     tiers = {"concept": "mllm_server", "index": "index_server"}
+    tiers = {t: server for t, server in tiers.items() if t in load}
     call = {"concept": "ExtractConcepts", "index": "AssignItems"}
+    flags = " ".join(f"--index-arg={a}" for a in args.index_arg)
     lines = [
         "# Sustained load, both servers on loopback",
         "",
-        f"`benchmarks/load.py --seconds {args.seconds:g}`, {time.strftime('%Y-%m-%d')}: "
-        f"rules backend, {args.batch} items per request, both tiers at once. Machine: 2 CPU "
+        f"`benchmarks/load.py --seconds {args.seconds:g} --tiers {args.tiers} {flags}`, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}: rules backend, {args.batch} items per request, "
+        f"{' and '.join(tiers)} driven at once. Machine: 2 CPU "
         "cores **shared with other developers' jobs** while this ran, so absolute numbers are "
         "noisy; the client, both servers and any other work compete for the same cores.",
         "",

@@ -35,7 +35,7 @@ class DynamicBatcher(Generic[T, R]):
 
     ``max_wait_s`` is how long the worker waits for company once a call is alone in the queue
     (0: never wait; batches still form while the engine is busy). A call larger than
-    ``max_items`` runs alone.
+    ``max_items`` runs alone; ``max_calls`` = 1 turns batching across calls off.
     """
 
     def __init__(
@@ -44,12 +44,13 @@ class DynamicBatcher(Generic[T, R]):
         size: Callable[[T], int],
         max_items: int,
         max_wait_s: float = 0.0,
+        max_calls: int = 64,
         name: str = "batcher",
     ) -> None:
-        if max_items < 1 or max_wait_s < 0:
-            raise ValueError("max_items must be >= 1 and max_wait_s >= 0")
+        if max_items < 1 or max_calls < 1 or max_wait_s < 0:
+            raise ValueError("max_items and max_calls must be >= 1, max_wait_s >= 0")
         self._run, self._size = run, size
-        self.max_items, self.max_wait_s = max_items, max_wait_s
+        self.max_items, self.max_wait_s, self.max_calls = max_items, max_wait_s, max_calls
         self._queue: queue.Queue[tuple[T, Future[R]] | None] = queue.Queue()
         self._held: tuple[T, Future[R]] | None = None  # a call that did not fit the last batch
         self._closed = False
@@ -78,8 +79,8 @@ class DynamicBatcher(Generic[T, R]):
         if first is None:
             return None
         group, total = [first], self._size(first[0])
-        deadline = time.monotonic() + self.max_wait_s
-        while total < self.max_items:
+        deadline = time.monotonic() + (self.max_wait_s if self.max_calls > 1 else 0.0)
+        while total < self.max_items and len(group) < self.max_calls:
             try:
                 wait = deadline - time.monotonic()
                 nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()

@@ -30,6 +30,7 @@ class IndexServerConfig:
     index: IndexConfig = field(default_factory=IndexConfig)
     max_batch: int = 4096
     batch_wait_ms: float = 2.0  # how long a lone AssignItems call waits for company
+    batch_calls: int = 64  # AssignItems calls one engine call may serve (1: no batching)
     snapshot_root: Path | None = None  # Snapshot paths must resolve inside it
     check: Path | None = None  # --check DIR: verify that store offline and exit
 
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         "engine call (calls that arrive while the engine works are batched anyway; 0: no wait)",
     )
     p.add_argument(
+        "--batch-calls",
+        type=int,
+        default=64,
+        help="AssignItems calls one engine call may serve, up to --max-batch items in all "
+        "(1: every call alone)",
+    )
+    p.add_argument(
         "--snapshot-root",
         type=Path,
         default=None,
@@ -99,6 +107,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> IndexServerConfig:
         index=index,
         max_batch=ns.max_batch,
         batch_wait_ms=ns.batch_wait_ms,
+        batch_calls=ns.batch_calls,
         snapshot_root=ns.snapshot_root,
         check=ns.check,
     )

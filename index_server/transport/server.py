@@ -31,7 +31,11 @@ def run(cfg: IndexServerConfig) -> None:
     except (DataDirInUse, BadSnapshot, CorruptStore) as exc:  # one line, exit status 1
         raise SystemExit(f"error: {exc}") from None
     servicer = IndexServicer(
-        engine, cfg.max_batch, cfg.resolved_snapshot_root(), cfg.batch_wait_ms / 1000
+        engine,
+        cfg.max_batch,
+        cfg.resolved_snapshot_root(),
+        batch_wait_s=cfg.batch_wait_ms / 1000,
+        batch_calls=cfg.batch_calls,
     )
 
     def stop() -> None:

@@ -40,6 +40,7 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
         max_batch: int,
         snapshot_root: Path | None = None,
         batch_wait_s: float = 0.002,
+        batch_calls: int = 64,
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
@@ -49,6 +50,7 @@ class IndexServicer(ipb_grpc.IndexServiceServicer):
             size=lambda call: len(call.items),
             max_items=max_batch,
             max_wait_s=batch_wait_s,
+            max_calls=batch_calls,
             name="assign-batcher",
         )
 

@@ -152,3 +152,22 @@ def test_concurrent_grpc_calls_share_engine_calls_and_are_durable(tmp_path):
     reopened = IndexEngine(tmp_path / "index")
     assert reopened.n == 36
     reopened.close()
+
+
+def test_max_calls_one_serves_every_call_alone():
+    runs: list[int] = []
+    gate = threading.Event()
+
+    def run(calls):
+        gate.wait(5)
+        runs.append(len(calls))
+        return calls
+
+    batcher = DynamicBatcher(run, size=lambda c: 1, max_items=100, max_calls=1)
+    with futures.ThreadPoolExecutor(4) as pool:
+        calls = [pool.submit(batcher.submit, n) for n in range(4)]
+        time.sleep(0.1)
+        gate.set()
+        assert [f.result(5) for f in calls] == list(range(4))
+    assert runs == [1, 1, 1, 1]
+    batcher.close()
