@@ -5,7 +5,7 @@ This is the CLI's default (``fitrep dedup``): one machine, no servers to start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from mllm_server.chie.engine import ConceptEngine
 
 Progress = Callable[[str, int, int], None]
+# Starting a worker (a fresh interpreter importing the backend) costs ~2 s; below this many
+# batches the sequential path is done before the workers would be.
+MIN_POOLED_BATCHES = 8
 
 
 class Checkpoint(Protocol):
@@ -48,14 +51,27 @@ def _stage(progress: Progress, stage: str, offset: int, total: int) -> Callable[
 
 
 class Pipeline:
-    """CHIE (ConceptEngine) then SPDR + FBC (IndexEngine), batch by batch."""
+    """CHIE (ConceptEngine) then SPDR + FBC (IndexEngine), batch by batch.
+
+    ``workers`` > 1 with a ``backend`` spec (name, options): a run of ``MIN_POOLED_BATCHES``
+    extracts concepts in that many worker processes while this process encodes
+    (``mllm_server.chie.extract_pool``); the same batches, so the same concepts.
+    """
 
     def __init__(
-        self, concepts: ConceptEngine, index: IndexEngine, batch_size: int = BATCH_SIZE
+        self,
+        concepts: ConceptEngine,
+        index: IndexEngine,
+        batch_size: int = BATCH_SIZE,
+        workers: int = 1,
+        backend: tuple[str, dict[str, object]] | None = None,
     ) -> None:
         self.concepts = concepts
         self.index = index
         self.batch_size = batch_size
+        self.workers = workers
+        self.backend = backend
+        self.worker_cpu_seconds = 0.0  # CPU the extraction workers spent
 
     @classmethod
     def create(
@@ -64,15 +80,21 @@ class Pipeline:
         backend: str = "rules",
         config: IndexConfig | None = None,
         encoder_runtime: str | None = None,
+        workers: int | None = None,
         **backend_options: object,
     ) -> Pipeline:
         """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None:
-        ``$FITREP_ENCODER_RUNTIME``, else auto)."""
+        ``$FITREP_ENCODER_RUNTIME``, else auto). ``workers``: extraction processes (None: one
+        per core for a backend that runs on this CPU, 1: none)."""
         from index_server.engine import IndexEngine
         from mllm_server.chie.engine import ConceptEngine
+        from mllm_server.chie.extract_pool import default_workers
 
         concepts = ConceptEngine.create(backend, encoder_runtime=encoder_runtime, **backend_options)
-        return cls(concepts, IndexEngine(data_dir, config))
+        local = not getattr(concepts.extractor, "concurrent", True)  # vLLM has its own server
+        n = (default_workers() if local else 1) if workers is None else workers
+        spec = (backend, dict(backend_options))
+        return cls(concepts, IndexEngine(data_dir, config), workers=n, backend=spec)
 
     def embed(
         self,
@@ -85,22 +107,52 @@ class Pipeline:
         scratch (an encoder's output can depend on its batch's padding). Pictures that the
         backend reads in a pass of its own (OCR) show as an "ocr" stage, per picture."""
         out = reusable(checkpoint, items, self.batch_size)
-        if progress and out:
+        if progress:  # the stage starts now (a resumed run: with what it keeps)
             progress("concepts", len(out), len(items))
         pictures = list(accumulate((it.image is not None for it in items), initial=0))
-        for start in range(len(out), len(items), self.batch_size):
-            read_progress = None
-            if progress is not None:
-                read_progress = _stage(progress, "ocr", pictures[start], pictures[-1])
-            batch = self.concepts.process(
-                items[start : start + self.batch_size], read_progress=read_progress
-            )
+        starts = range(len(out), len(items), self.batch_size)
+        for start, batch in zip(
+            starts, self._batches(items, starts, pictures, progress), strict=True
+        ):
             if checkpoint is not None:
                 checkpoint.save(start, batch)
             out.extend(batch)
             if progress:
                 progress("concepts", len(out), len(items))
         return out
+
+    def _batches(
+        self,
+        items: Sequence[Item],
+        starts: range,
+        pictures: list[int],
+        progress: Progress | None,
+    ) -> Iterator[list[EmbeddedItem]]:
+        """Each batch of ``items`` from ``starts``, embedded: in worker processes when that
+        pays (``MIN_POOLED_BATCHES`` or more), else here."""
+        size = self.batch_size
+        if self.workers > 1 and self.backend is not None and len(starts) >= MIN_POOLED_BATCHES:
+            from mllm_server.chie.extract_pool import ExtractPool
+
+            for start in starts:  # a bad item is named (as the sequential path does) up front
+                for j, item in enumerate(items[start : start + size]):
+                    item.validate(f"items[{j}]")
+            pool = ExtractPool(self.backend[0], self.backend[1], self.workers)
+            try:
+                batches = (items[start : start + size] for start in starts)
+                for start, concept_sets in zip(starts, pool.extract(batches), strict=True):
+                    if progress is not None and pictures[-1]:
+                        progress("ocr", pictures[min(start + size, len(items))], pictures[-1])
+                    yield self.concepts.embed(concept_sets)
+            finally:
+                pool.close()
+                self.worker_cpu_seconds += pool.cpu_seconds
+            return
+        for start in starts:
+            read_progress = None
+            if progress is not None:
+                read_progress = _stage(progress, "ocr", pictures[start], pictures[-1])
+            yield self.concepts.process(items[start : start + size], read_progress=read_progress)
 
     def dedup(
         self,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
-from fitrep.domain import EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
+from fitrep.domain import ConceptSet, EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
 
 from mllm_server import __version__
 from mllm_server.chie.encoder import LevelEncoder
@@ -27,6 +27,24 @@ class ReadsPictures(Protocol):
     def read_packages(
         self, items: Sequence[Item], progress: Callable[[int, int], None] | None = None
     ) -> None: ...
+
+
+def extract_concepts(
+    extractor: ConceptExtractor,
+    items: Sequence[Item],
+    timeout: float | None = None,
+    read_progress: Callable[[int, int], None] | None = None,
+) -> list[ConceptSet]:
+    """Validate ``items`` and extract their concepts with the item profile (no vectors): the
+    part of ``ConceptEngine.process`` a worker process can run on its own."""
+    for i, item in enumerate(items):
+        item.validate(f"items[{i}]")
+    if read_progress is not None and isinstance(extractor, ReadsPictures):
+        extractor.read_packages(items, read_progress)
+    return [
+        replace(cs, profile=ItemProfile.of(item, image_pixels(item.image)))
+        for item, cs in zip(items, extractor.extract(items, timeout=timeout), strict=True)
+    ]
 
 
 class ConceptEngine:
@@ -58,20 +76,17 @@ class ConceptEngine:
     ) -> list[EmbeddedItem]:
         """``read_progress(done, total)``: per picture of ``items``, when the backend reads
         pictures in a pass of its own (``ReadsPictures``)."""
-        for i, item in enumerate(items):
-            item.validate(f"items[{i}]")
-        if read_progress is not None and isinstance(self.extractor, ReadsPictures):
-            self.extractor.read_packages(items, read_progress)
-        concept_sets = [
-            replace(cs, profile=ItemProfile.of(item, image_pixels(item.image)))
-            for item, cs in zip(items, self.extractor.extract(items, timeout=timeout), strict=True)
-        ]
+        concept_sets = extract_concepts(self.extractor, items, timeout, read_progress)
+        return self.embed(concept_sets, embed)
+
+    def embed(self, concept_sets: Sequence[ConceptSet], embed: bool = True) -> list[EmbeddedItem]:
+        """The level vectors of extracted concepts (none when ``embed`` is False)."""
         with self._encode_lock:
             if embed:
-                embeddings = self.encoder.encode(concept_sets)
+                embeddings = self.encoder.encode(list(concept_sets))
             else:
                 embeddings = [LevelEmbeddings(cs.item_id, {}) for cs in concept_sets]
-            self.items_processed += len(items)
+            self.items_processed += len(concept_sets)
         return [EmbeddedItem(cs, emb) for cs, emb in zip(concept_sets, embeddings, strict=True)]
 
     def warm_up(self) -> None:

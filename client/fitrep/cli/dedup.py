@@ -18,6 +18,7 @@ from fitrep.output import summarise, write_clusters
 from fitrep.readers import Catalogue
 from fitrep.report import explain_pairs, write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
+from fitrep.stage_clock import StageClock
 from index_server.clustering.representative import RepresentativePolicy
 from index_server.config import IndexConfig
 
@@ -50,6 +51,12 @@ def dedup(
         "on 2 cores; cached per image.",
     ),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="Processes that extract concepts while this one encodes (embedded engine, rules "
+        "backend; default: one per core when the catalogue has 2,048 items or more; 1: none).",
+    ),
     skip_bad: bool = typer.Option(
         False,
         "--skip-bad",
@@ -91,7 +98,7 @@ def dedup(
             summary = _run(
                 staging, catalogue, file, engine, backend, config, progress, started,
                 address=address, actors=actors, actor_cpus=actor_cpus,
-                backend_options=backend_options,
+                backend_options=backend_options, workers=workers,
             )  # fmt: skip
             staging.commit()
         finally:
@@ -170,6 +177,7 @@ def _run(
     actors: int | None,
     actor_cpus: float | None,
     backend_options: dict[str, object],
+    workers: int | None = None,
 ) -> dict[str, object]:
     """Every output file of the run, written into ``staging.path``; returns the summary."""
     from fitrep.engines import create_engine
@@ -185,13 +193,18 @@ def _run(
         actors=actors,
         actor_cpus=actor_cpus,
         backend_options=backend_options,
+        workers=workers,
     )
     checkpoint = staging.checkpoint()
     try:
         with stage_progress(progress) as report:
-            assignments = pipeline.dedup(items, report, checkpoint)
+            clock = StageClock(report)
+            assignments = pipeline.dedup(items, clock, checkpoint)
         elapsed = time.perf_counter() - started
         summary: dict[str, object] = {**summarise(assignments), "seconds": round(elapsed, 1)}
+        summary["stages"] = clock.summary(
+            {"concepts": getattr(pipeline, "worker_cpu_seconds", 0.0)}
+        )
         info = pipeline.index.info()
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index

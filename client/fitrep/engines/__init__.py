@@ -47,12 +47,16 @@ def create_engine(
     actors: int | None = None,
     actor_cpus: float | None = None,
     backend_options: dict[str, Any] | None = None,
+    workers: int | None = None,
 ) -> DedupEngine:
-    """``engine``: one of ``ENGINES``; ``address`` and the actor options are Ray's only;
-    ``backend_options`` go to the CHIE backend (e.g. ``ocr``)."""
+    """``engine``: one of ``ENGINES``; ``address`` and the actor options are Ray's only,
+    ``workers`` (extraction processes) the embedded engine's; ``backend_options`` go to the
+    CHIE backend (e.g. ``ocr``)."""
     options = dict(backend_options or {})
     if engine == "embedded":
-        return Pipeline.create(data_dir=data_dir, backend=backend, config=config, **options)
+        return Pipeline.create(
+            data_dir=data_dir, backend=backend, config=config, workers=workers, **options
+        )
     if engine != "ray":
         raise InvalidInput("--engine", f"unknown engine {engine!r}; choose one of {ENGINES}")
     try:

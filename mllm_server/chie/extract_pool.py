@@ -1,0 +1,81 @@
+"""CHIE extraction in worker processes, so every core works while the encoder runs.
+
+The rules backend is pure Python (one core, the GIL); the encoder (ONNX Runtime / torch) runs in
+native threads. On a 2-core machine a sequential run keeps one core idle through most of the
+concept stage. ``ExtractPool`` runs ``extract_concepts`` for whole batches in ``spawn``-ed worker
+processes (fork after the encoder's threads started is unsafe), each building the backend once;
+the caller encodes batch k while the workers extract batch k+1 and later. Batches are the same as
+in a sequential run and extraction is per item, so the concepts are the same.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from fitrep.domain import ConceptSet, Item
+
+from mllm_server.chie.engine import extract_concepts
+from mllm_server.chie.extractor import ConceptExtractor, create_extractor
+
+_extractor: ConceptExtractor | None = None  # one per worker process
+
+
+def _start_worker(backend: str, options: dict[str, Any]) -> None:
+    global _extractor
+    _extractor = create_extractor(backend, **options)
+
+
+def _extract(items: Sequence[Item]) -> tuple[list[ConceptSet], float]:
+    """A batch's concepts and the CPU seconds the worker spent on them."""
+    assert _extractor is not None, "worker started without its backend"
+    cpu = time.process_time()
+    concept_sets = extract_concepts(_extractor, items)
+    return concept_sets, time.process_time() - cpu
+
+
+def default_workers() -> int:
+    """One worker per core the process may use (the encoder's threads share them)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+class ExtractPool:
+    """``workers`` processes running backend ``backend`` (with ``options``) over batches."""
+
+    def __init__(self, backend: str, options: dict[str, Any], workers: int) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.workers = workers
+        self.cpu_seconds = 0.0  # CPU the workers spent extracting, for utilisation reports
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(backend, dict(options)),
+        )
+
+    def extract(self, batches: Iterator[Sequence[Item]]) -> Iterator[list[ConceptSet]]:
+        """Concepts of each batch, in order; up to two batches per worker in flight."""
+        pending: deque[Future[tuple[list[ConceptSet], float]]] = deque()
+        for batch in batches:
+            pending.append(self._pool.submit(_extract, batch))
+            if len(pending) >= 2 * self.workers:
+                yield self._collect(pending.popleft())
+        while pending:
+            yield self._collect(pending.popleft())
+
+    def _collect(self, future: Future[tuple[list[ConceptSet], float]]) -> list[ConceptSet]:
+        concept_sets, cpu = future.result()
+        self.cpu_seconds += cpu
+        return concept_sets
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

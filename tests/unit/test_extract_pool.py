@@ -1,0 +1,68 @@
+"""CHIE in worker processes: the same concepts and vectors as one process, in order."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from fitrep.pipeline import MIN_POOLED_BATCHES, Pipeline
+
+from index_server.engine import IndexEngine
+from mllm_server.chie.encoder import LevelEncoder
+from mllm_server.chie.engine import ConceptEngine
+from mllm_server.chie.rules import RulesExtractor
+from tests.conftest import hash_embed
+
+
+def _pipeline(workers: int) -> Pipeline:
+    concepts = ConceptEngine(RulesExtractor(ocr="off"), LevelEncoder(embed=hash_embed))
+    return Pipeline(
+        concepts, IndexEngine(), batch_size=4, workers=workers, backend=("rules", {"ocr": "off"})
+    )
+
+
+def test_worker_processes_give_the_sequential_concepts_vectors_and_clusters(catalogue):
+    items = catalogue * 3  # MIN_POOLED_BATCHES batches at least, with repeats across them
+    assert len(items) >= 4 * MIN_POOLED_BATCHES
+    alone, pooled = _pipeline(1), _pipeline(2)
+    want, seen = alone.embed(items), []
+    got = pooled.embed(items, lambda stage, done, total: seen.append((stage, done, total)))
+    assert [e.concepts for e in got] == [e.concepts for e in want]
+    for a, b in zip(got, want, strict=True):
+        assert a.embeddings.vectors.keys() == b.embeddings.vectors.keys()
+        for level, vector in a.embeddings.vectors.items():
+            np.testing.assert_array_equal(vector, b.embeddings.vectors[level])
+    assert pooled.worker_cpu_seconds > 0  # the extraction ran in the workers
+    assert seen[-1] == ("concepts", len(items), len(items))
+    done = [d for stage, d, _ in seen if stage == "concepts"]
+    assert done == sorted(done)
+    ids = [a.cluster_id for a in pooled.index.build(got)]
+    assert ids == [a.cluster_id for a in alone.index.build(want)]
+
+
+def test_one_batch_stays_in_this_process(catalogue):
+    pooled = _pipeline(2)
+    pooled.embed(catalogue[:3])
+    assert pooled.worker_cpu_seconds == 0.0
+
+
+def test_stage_clock_reports_wall_cpu_and_utilisation_per_stage():
+    from fitrep.stage_clock import StageClock
+
+    seen: list[tuple[str, int, int]] = []
+    clock = StageClock(lambda *a: seen.append(a), cores=2)
+    clock("concepts", 0, 10)
+    deadline = time.perf_counter() + 0.2
+    while time.perf_counter() < deadline:  # busy: one core of two
+        pass
+    clock("concepts", 10, 10)
+    clock("cluster", 0, 10)
+    stages = clock.summary({"concepts": 0.2})
+    assert seen[0] == ("concepts", 0, 10)
+    concepts = stages["concepts"]
+    assert 0.19 <= concepts["seconds"] < 1.0
+    assert concepts["cpu_seconds"] > 0.2  # its own CPU plus the workers'
+    share = concepts["cpu_seconds"] / (concepts["seconds"] * 2)
+    assert concepts["cpu_utilisation"] == pytest.approx(share, abs=0.02)
+    assert stages["cluster"]["seconds"] == 0.0
