@@ -1,16 +1,20 @@
-"""Speed benchmark: every figure next to a baseline measured in the same run.
+"""Speed benchmark: regenerates ``benchmarks/results/speed.md`` whole, from one command.
 
-    python benchmarks/speed.py --quick          # a few minutes: small sizes
-    python benchmarks/speed.py                  # full: 1M items indexed (about 12 min, 2 cores)
+    python benchmarks/speed.py                  # full: dedup of 100k and 1M, 1M indexed (hours)
+    python benchmarks/speed.py --quick          # small sizes (minutes), for a smoke check
     python benchmarks/speed.py --sections a --sizes 10000,100000   # one section, own sizes
 
-Writes ``benchmarks/results/speed.md`` (``--out`` to change). Sections:
+Writes ``benchmarks/results/speed.md`` (``--out`` to change): first the figures a check reads,
+``dedup-100k: S s cold, S s warm, peak RSS G GB``, ``dedup-1m: S s cold, peak RSS G GB``,
+``assign: N items/s at 1M indexed``, ``join: N items/s``, then the command, date, commit and
+machine load, then the sections, every figure from this run (nothing is carried over).
+(e) ``fitrep dedup`` end to end as a user runs it, cold and warm, per stage (``e2e.py``);
+(j) the compiled join alone (``join.py`` in its own process);
 (a) index tier: batched assign at N indexed (synthetic clustered vectors), build, memory,
     candidate recall vs exact search, growth with N; baseline = the per-item decision loop;
     sizes above ``bulk_above`` are bulk-loaded (clusters from the generator, see
     ``bulk_load``) because deciding 1M items one by one does not fit the run's budget;
 (b) gRPC: batched assign through the real index server vs in-process;
-(c) embedded dedup of text items end to end, per stage; baseline = a cold encoder cache;
 (d) SPDR: fit time and transform throughput vs N; FAISS speed/memory reduced vs full dims.
 
 Synthetic index data: each product has a 16-d latent vector; each of three text levels
@@ -294,12 +298,6 @@ def bench_index(
         engine.close()
         engine = None  # type: ignore[assignment]  # free the index before the next size
         shutil.rmtree(tmp, ignore_errors=True)
-    lines += [
-        "",
-        f"assign: {assign_at_max} items/s at {sizes[-1]:,} indexed".replace(
-            ",000,000 indexed", "M indexed"
-        ),
-    ]
     return assign_at_max
 
 
@@ -374,94 +372,6 @@ def bench_grpc(n: int, queries: int, lines: list[str]) -> None:
     print("\n".join(lines[-3:]), flush=True)
 
 
-# -- (c) embedded dedup --------------------------------------------------------------------
-BRANDS = [f"brand{i}" for i in range(300)]
-TYPES = ["laptop", "printer ink cartridge", "usb cable", "phone case", "monitor", "keyboard",
-         "mouse", "router", "headphones", "camera lens", "memory card", "charger"]  # fmt: skip
-COLOURS = ["black", "white", "red", "blue", "silver"]
-ADJ = ["premium", "durable", "new", "best", "compact", "lightweight"]
-
-
-def text_catalogue(n: int, seed: int = 0) -> list[dict]:
-    """Titles like a shop's: brand, type, model code, size, colour; 1-3 listings per product."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    while len(rows) < n:
-        p = len(rows)
-        brand, kind = BRANDS[rng.integers(len(BRANDS))], TYPES[rng.integers(len(TYPES))]
-        code = f"{kind[:2]}{rng.integers(100, 9999)}{'xyz'[rng.integers(3)]}"
-        size = f"{rng.integers(1, 64)} gb" if rng.random() < 0.5 else f"{rng.integers(5, 40)} inch"
-        colour = COLOURS[rng.integers(len(COLOURS))]
-        for c in range(int(rng.integers(1, 4))):
-            adj = ADJ[rng.integers(len(ADJ))]
-            title = f"{brand} {kind} {code.upper() if c else code} {size} {colour}"
-            if c:
-                title = f"{adj} {title} - free shipping" if c == 2 else f"{title} ({adj})"
-            rows.append({"id": f"p{p}-{c}", "title": title, "text": f"{adj} {kind} by {brand}"})
-    return rows[:n]
-
-
-def bench_dedup(n: int, lines: list[str]) -> None:
-    import json
-    import subprocess
-
-    from fitrep.domain import Item
-    from fitrep.pipeline import Pipeline
-
-    rows = text_catalogue(n)
-    tmp = Path(tempfile.mkdtemp(prefix="fitrep-dedup-"))
-    path = tmp / "cat.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    fitrep = str(Path(sys.executable).with_name("fitrep"))
-    cli = [fitrep, "dedup", str(path), "--out", str(tmp / "run"), "--no-progress"]
-    env = {**os.environ, "FITREP_ENCODER_CACHE": str(tmp / "enc.sqlite")}
-    e2e_s, _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True, env=env))
-    rerun_s, _ = timed(lambda: subprocess.run(cli, check=True, capture_output=True, env=env))
-    items = [Item(r["id"], r["title"], r["text"]) for r in rows]
-    pipe = Pipeline.create(data_dir=tmp / "stages")
-    concepts = pipe.concepts
-    concepts.encoder.disk = None  # cold: measure the model, not the cache of the CLI run
-    concepts.encoder.embed(["load the model before timing"])
-    extract_s, sets = timed(
-        lambda: [
-            cs for s in range(0, n, 256) for cs in concepts.extractor.extract(items[s : s + 256])
-        ]
-    )
-    encoder = concepts.encoder
-    encode_s, embs = timed(lambda: encoder.encode(sets))
-    strings = encoder.strings_encoded
-    from fitrep.domain import EmbeddedItem as EI
-
-    embedded = [EI(c, e) for c, e in zip(sets, embs, strict=True)]  # type: ignore[arg-type]
-    index_s, _ = timed(lambda: pipe.index.build(embedded))
-    warm_s, _ = timed(lambda: encoder.encode(sets))
-    pipe.close()
-    shutil.rmtree(tmp, ignore_errors=True)
-    per_item = {"extract": extract_s / n, "encode": encode_s / n, "index": index_s / n}
-    other = max(e2e_s - extract_s - encode_s - index_s, 0.0) / n
-    total_100k = 100_000 * (sum(per_item.values()) + other)
-    lines += [
-        "",
-        f"## (c) Embedded `fitrep dedup`, {n:,} synthetic text items",
-        "",
-        f"End to end (`fitrep dedup`, CLI process incl. model load and report): **{e2e_s:.1f} s**"
-        f" ({n / e2e_s:,.0f} items/s), empty encoder cache; a rerun with the on-disk encoder"
-        f" cache warm: **{rerun_s:.1f} s**. Per stage, measured in-process in the same run:",
-        "",
-        "| stage | s | ms / item | note |",
-        "|---|---|---|---|",
-        f"| CHIE rules extract | {extract_s:.1f} | {1e3 * per_item['extract']:.2f} | |",
-        f"| MiniLM encode, cold cache (baseline) | {encode_s:.1f} | {1e3 * per_item['encode']:.2f} | {strings:,} distinct strings, {strings / encode_s:,.0f} strings/s |",
-        f"| MiniLM encode, warm cache | {warm_s:.2f} | {1e3 * warm_s / n:.3f} | every string cached |",
-        f"| index build (SPDR + FAISS + FBC + SQLite) | {index_s:.1f} | {1e3 * per_item['index']:.2f} | |",
-        f"| rest (process start, model load, read, report) | {other * n:.1f} | | |",
-        "",
-        f"Extrapolated to 100k items at these per-item costs (**not measured at 100k**; the"
-        f" distinct-string count grows about linearly on this generator): {total_100k / 60:.1f} min.",
-    ]
-    print("\n".join(lines[-12:]), flush=True)
-
-
 # -- (d) SPDR ------------------------------------------------------------------------------
 def bench_spdr(sizes: Sequence[int], lines: list[str]) -> None:
     import faiss
@@ -512,13 +422,53 @@ def bench_spdr(sizes: Sequence[int], lines: list[str]) -> None:
         print(lines[-1], flush=True)
 
 
+def provenance(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """Which command, tree, machine and load the figures come from."""
+    import subprocess
+
+    def git(*cmd: str) -> str:
+        run = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
+        return run.stdout.strip() or "unknown"
+
+    dirty = (
+        " (with uncommitted changes)"
+        if git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown")
+        else ""
+    )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"`python benchmarks/speed.py {' '.join(argv)}`".replace(" `", "`")
+        + f", {time.strftime('%Y-%m-%d %H:%M')}, commit {git('rev-parse', '--short', 'HEAD')}{dirty},"
+        f" {platform.node()} ({os.cpu_count()} cores, {platform.processor() or platform.machine()},"
+        f" load average {load} at the start)."
+    )
+
+
+def join_rate(n: int) -> int:
+    """``benchmarks/join.py --n N`` in a process of its own: the compiled join's items/s."""
+    import re
+    import subprocess
+
+    out = Path(tempfile.mkdtemp(prefix="fitrep-join-")) / "join.md"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "join.py"), "--n", str(n), "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    found = re.search(r"^join: ([\d,]+) items/s compiled", out.read_text(), re.M)
+    shutil.rmtree(out.parent, ignore_errors=True)
+    if found is None:
+        raise RuntimeError("join.py wrote no 'join: N items/s compiled' line")
+    return int(found[1].replace(",", ""))
+
+
 def main() -> None:
+    import e2e
+
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.md")
-    ap.add_argument("--sections", default="abcd", help="which of a, b, c, d to run")
+    ap.add_argument("--sections", default="eajbd", help="which of e, a, j, b, d to run")
+    ap.add_argument("--e2e-sizes", default="", help="(e) catalogue sizes, comma-separated")
     ap.add_argument("--sizes", default="", help="indexed sizes for (a), comma-separated")
     ap.add_argument(
         "--bulk-above",
@@ -527,26 +477,46 @@ def main() -> None:
         help="(a): sizes above this are bulk-loaded; below, built through the FBC path with a store",
     )
     args = ap.parse_args()
-    lines = [
-        "# Speed",
-        "",
-        f"`python benchmarks/speed.py{' --quick' if args.quick else ''}` on {platform.node()}"
-        f" ({os.cpu_count()} cores, {platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d %H:%M')}.",
-        "",
-    ]
+    started = provenance(args, sys.argv[1:])
+    head: list[str] = []  # the end-to-end figures a check reads, first
+    lines: list[str] = []
+    if "e" in args.sections:
+        sizes = (5_000, 20_000) if args.quick else (100_000, 1_000_000)
+        if args.e2e_sizes:
+            sizes = tuple(int(x) for x in args.e2e_sizes.split(","))
+        runs = []
+        for n in sizes:  # warm rerun of the first size only: 1M twice does not fit a session
+            cold, warm = e2e.measure(n, warm=n == sizes[0])
+            head.append(e2e.headline(n, cold, warm))
+            runs += [(n, "cold", cold)] + ([(n, "warm", warm)] if warm else [])
+            print(head[-1], flush=True)
+        lines += [
+            "",
+            "## (e) `fitrep dedup` end to end, per stage",
+            "",
+            "As a user runs it (`benchmarks/e2e.py`): one CLI process over a generated shop",
+            "catalogue with re-listings; cold = a fresh `XDG_CACHE_HOME` (no encoder, OCR or ONNX",
+            "cache), warm = the same command again. Peak RSS: the whole process tree. Stages from",
+            "summary.json; cores busy = CPU seconds / (wall seconds x cores).",
+            "",
+            *e2e.stage_table(runs),
+        ]
     if "a" in args.sections:
         sizes = (10_000, 50_000) if args.quick else (10_000, 100_000, 1_000_000)
         if args.sizes:
             sizes = tuple(int(x) for x in args.sizes.split(","))
-        bench_index(sizes, 8_192, 2_048, lines, bulk_above=args.bulk_above)
+        rate = bench_index(sizes, 8_192, 2_048, lines, bulk_above=args.bulk_above)
+        head.append(f"assign: {rate} items/s at {e2e.label(sizes[-1]).upper()} indexed")
+    if "j" in args.sections:
+        n = 100_000 if args.quick else 1_000_000
+        head.append(f"join: {join_rate(n)} items/s")
     if "b" in args.sections:
         bench_grpc(10_000 if args.quick else 20_000, 8_192, lines)
-    if "c" in args.sections:
-        bench_dedup(1_000 if args.quick else 5_000, lines)
     if "d" in args.sections:
         bench_spdr((10_000, 50_000) if args.quick else (10_000, 100_000, 1_000_000), lines)
+    text = ["# Speed", "", *head, "", started, *lines]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    args.out.write_text("\n".join(text) + "\n")
     print(f"wrote {args.out}")
 
 
