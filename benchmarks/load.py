@@ -82,13 +82,30 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class Driver:
-    """One tier's request: concept = extract, index = assign of fresh pre-embedded items."""
+def _as(e: EmbeddedItem, item_id: str) -> EmbeddedItem:
+    return EmbeddedItem(
+        replace(e.concepts, item_id=item_id), replace(e.embeddings, item_id=item_id)
+    )
 
-    def __init__(self, tier: str, client: Client, batch: int, pool: list[EmbeddedItem]) -> None:
+
+class Driver:
+    """One tier's request: concept = extract; index = assign of pre-embedded items, a mix
+    (``mix``: shares of new ids, re-sent ids with their content, ids sent again with other
+    content) as a catalogue service sends them."""
+
+    def __init__(
+        self,
+        tier: str,
+        client: Client,
+        batch: int,
+        pool: list[EmbeddedItem],
+        mix: tuple[float, float, float] = (1.0, 0.0, 0.0),
+    ) -> None:
         self.tier, self.client, self.batch, self.pool = tier, client, batch, pool
-        self.rng = random.Random(tier)
+        self.mix = mix
         self.counter = 0
+        self.content: dict[str, int] = {}  # id -> pool index of the content the index holds
+        self.ids: list[str] = []
         self.lock = threading.Lock()
 
     def once(self) -> None:
@@ -98,16 +115,24 @@ class Driver:
         if self.tier == "concept":
             self.client.extract(items(random.Random(n), f"x{n}-", self.batch))
             return
-        fresh = []
+        rng, call = random.Random(n), {}
         for j in range(self.batch):
-            e = self.pool[(n * self.batch + j) % len(self.pool)]
-            new_id = f"a{n}-{j}"
-            fresh.append(
-                EmbeddedItem(
-                    replace(e.concepts, item_id=new_id), replace(e.embeddings, item_id=new_id)
-                )
-            )
-        self.client.assign_embedded(fresh)
+            kind = rng.choices(("new", "resent", "changed"), weights=self.mix)[0]
+            with self.lock:
+                old = self.ids[rng.randrange(len(self.ids))] if self.ids else None
+                held = self.content.get(old, 0) if old is not None else 0
+            if kind == "new" or old is None or old in call:
+                call[f"a{n}-{j}"] = (n * self.batch + j) % len(self.pool)
+            elif kind == "resent":
+                call[old] = held
+            else:
+                call[old] = (held + 1 + rng.randrange(len(self.pool) - 1)) % len(self.pool)
+        self.client.assign_embedded([_as(self.pool[at], i) for i, at in call.items()])
+        with self.lock:
+            for item_id, at in call.items():
+                if item_id not in self.content:
+                    self.ids.append(item_id)
+                self.content[item_id] = at
 
     def timed(self, tally: Tally) -> None:
         started = time.perf_counter()
@@ -177,6 +202,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--tiers", default="concept,index", help="which tiers to drive")
     ap.add_argument(
+        "--mix",
+        default="0.7,0.2,0.1",
+        help="index calls: shares of new ids, re-sent ids (same content), changed content",
+    )
+    ap.add_argument("--rss-every", type=float, default=60.0, help="seconds between RSS readings")
+    ap.add_argument(
         "--index-arg",
         action="append",
         default=[],
@@ -195,20 +226,48 @@ def main() -> None:
             with Client(servers.concept, servers.index, timeout=60, retries=1) as client:
                 pool = client.extract(items(random.Random(0), "p", 512))
                 client.assign_embedded(pool[:64])  # a small index to start from
-                drivers = [Driver(tier, client, args.batch, pool) for tier in tiers]
+                mix = tuple(float(x) for x in args.mix.split(","))
+                drivers = [Driver(tier, client, args.batch, pool, mix) for tier in tiers]  # type: ignore[arg-type]
                 peak = closed_loop(drivers, args.threads, args.peak_seconds)
                 peak_rates = {t: len(x.latencies) / args.peak_seconds for t, x in peak.items()}
                 rss_start = {n: rss_mb(pid) for n, pid in pids.items()}
                 items_start = client.index_info().items
                 rates = {t: max(r * args.fraction, 0.1) for t, r in peak_rates.items()}
                 started = time.monotonic()
+                readings: list[tuple[float, dict[str, float]]] = []
+                stop = threading.Event()
+
+                def sample() -> None:
+                    while not stop.wait(args.rss_every):
+                        now = time.monotonic() - started
+                        readings.append((now, {n: rss_mb(pid) for n, pid in pids.items()}))
+
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
                 load = paced(drivers, rates, args.seconds, args.threads * 2)
                 elapsed = time.monotonic() - started
+                stop.set()
+                sampler.join()
                 rss_end = {n: rss_mb(pid) for n, pid in pids.items()}
                 items_end = client.index_info().items
         finally:
             servers.stop()
     write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, items_start, items_end)
+    if readings:
+        servers_seen = list(readings[0][1])
+        table = [
+            "",
+            f"RSS during the load phase, every {args.rss_every:g} s (MB):",
+            "",
+            "| s | " + " | ".join(servers_seen) + " |",
+            "|---|" + "---|" * len(servers_seen),
+            *(
+                f"| {t:.0f} | " + " | ".join(f"{r[n]:.0f}" for n in servers_seen) + " |"
+                for t, r in readings
+            ),
+        ]
+        with args.out.open("a") as fh:
+            fh.write("\n".join(table) + "\n")
 
 
 def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, i1) -> None:  # type: ignore[no-untyped-def]
@@ -219,7 +278,7 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
     lines = [
         "# Sustained load, both servers on loopback",
         "",
-        f"`benchmarks/load.py --seconds {args.seconds:g} --tiers {args.tiers} {flags}`, "
+        f"`benchmarks/load.py --seconds {args.seconds:g} --tiers {args.tiers} --mix {args.mix} {flags}`, "
         f"{time.strftime('%Y-%m-%d %H:%M')}: rules backend, {args.batch} items per request, "
         f"{' and '.join(tiers)} driven at once. Machine: 2 CPU "
         "cores **shared with other developers' jobs** while this ran, so absolute numbers are "
@@ -244,8 +303,9 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
     lines += [
         "",
         f"Errors by kind: {errors or 'none'}. Index items: {i0} after the peak phase, {i1} at "
-        "the end (every AssignItems adds new items, so index RSS grows with them: vectors, "
-        "anchors and the FAISS index; the concept tier's RSS has no such reason to grow).",
+        f"the end (index calls mix new ids, re-sent ids and changed content as {args.mix}: new "
+        "ids and changed versions grow the index, so its RSS grows with them: vectors, anchors "
+        "and the FAISS index; the concept tier's RSS has no such reason to grow).",
         "",
     ]
     write_markdown(args.out, lines)
