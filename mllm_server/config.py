@@ -29,6 +29,7 @@ class ConceptServerConfig:
     max_batch: int = BATCH_SIZE
     warmup: bool = True
     encoder_runtime: str | None = None  # None: $FITREP_ENCODER_RUNTIME, else auto
+    extract_workers: int | None = None  # rules: processes extracting (None: one per core)
     images: ImageLimits = field(default_factory=ImageLimits)
 
 
@@ -97,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the words on item pictures (docs/ocr.md): auto = when the [ocr] extra is "
         "installed (default), on, off; about 0.4 s per new picture on 2 cores, cached",
     )
+    rules.add_argument(
+        "--extract-workers",
+        type=int,
+        default=None,
+        help="processes that extract concepts while the server encodes (default: one per core; "
+        "1: in the server process)",
+    )
     p.add_argument(
         "--max-batch", type=int, default=BATCH_SIZE, help="items per ExtractConcepts call"
     )
@@ -138,6 +146,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
     ns = build_parser().parse_args(argv)
     if ns.ocr is not None and ns.backend != "rules":
         raise SystemExit(f"error: --ocr is the rules backend's; {ns.backend} reads pictures itself")
+    if ns.extract_workers is not None and (ns.extract_workers < 1 or ns.backend != "rules"):
+        raise SystemExit("error: --extract-workers takes a number >= 1, for the rules backend")
     if ns.image_root is not None and not ns.image_root.is_dir():
         raise SystemExit(f"error: --image-root {ns.image_root} is not a directory")
     return ConceptServerConfig(
@@ -147,6 +157,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
         max_batch=ns.max_batch,
         warmup=ns.warmup,
         encoder_runtime=ns.encoder_runtime,
+        extract_workers=ns.extract_workers,
         images=ImageLimits(
             root=ns.image_root,
             max_image_mb=ns.max_image_mb,

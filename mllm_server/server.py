@@ -12,6 +12,7 @@ from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
 
 from mllm_server.chie.engine import ConceptEngine
+from mllm_server.chie.extract_pool import ExtractPool, default_workers
 from mllm_server.config import ConceptServerConfig, config_from_args
 from mllm_server.images import ImageIntake
 from mllm_server.service import ConceptServicer
@@ -33,8 +34,13 @@ def run(cfg: ConceptServerConfig) -> None:
     except (TypeError, ValueError, InvalidInput) as exc:  # an option the backend does not take,
         # or a $FITREP_ENCODER_RUNTIME that names no runtime
         raise SystemExit(f"error: backend {cfg.backend!r}: {exc}") from None
+    workers = cfg.extract_workers or (default_workers() if cfg.backend == "rules" else 1)
+    if workers > 1:
+        engine.pool = ExtractPool(cfg.backend, cfg.backend_options, workers)
     if cfg.warmup:
         started = time.perf_counter()
+        if isinstance(engine.pool, ExtractPool):
+            engine.pool.warm_up()
         engine.warm_up()  # before SERVING: the first real call is not the slow one
         log.info(
             "event=warm backend=%s encoder_runtime=%s s=%.1f",

@@ -47,6 +47,18 @@ ALL_LEVELS: tuple[Level, ...] = (*TEXT_LEVELS, Level.VISUAL)
 class FitrepError(Exception):
     """Base of every error FITRep raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses process boundaries (extraction workers) whatever the subclass's __init__
+        # takes: pickle's default would call it with the formatted message alone.
+        return (_rebuilt_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt_error(cls: type[FitrepError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInput(FitrepError, ValueError):
     """Bad input; ``field`` names what is at fault (e.g. ``items[3].id``)."""

@@ -47,6 +47,12 @@ def extract_concepts(
     ]
 
 
+class BatchExtractor(Protocol):
+    def extract_batch(self, items: Sequence[Item]) -> list[ConceptSet]: ...
+
+    def close(self) -> None: ...
+
+
 class ConceptEngine:
     """Extracts concept levels and embeds them, in batches."""
 
@@ -57,6 +63,9 @@ class ConceptEngine:
         # Concurrent backends (vLLM) extract in parallel; encoding on CPU gains nothing from
         # overlapping calls, so it runs one batch at a time.
         self._encode_lock = threading.Lock()
+        # A server's concurrent calls extract in these processes (``extract_pool``), not on
+        # this process's one GIL-bound core.
+        self.pool: BatchExtractor | None = None
 
     @classmethod
     def create(
@@ -76,7 +85,10 @@ class ConceptEngine:
     ) -> list[EmbeddedItem]:
         """``read_progress(done, total)``: per picture of ``items``, when the backend reads
         pictures in a pass of its own (``ReadsPictures``)."""
-        concept_sets = extract_concepts(self.extractor, items, timeout, read_progress)
+        if self.pool is not None:
+            concept_sets = self.pool.extract_batch(items)
+        else:
+            concept_sets = extract_concepts(self.extractor, items, timeout, read_progress)
         return self.embed(concept_sets, embed)
 
     def embed(self, concept_sets: Sequence[ConceptSet], embed: bool = True) -> list[EmbeddedItem]:
@@ -116,3 +128,5 @@ class ConceptEngine:
 
     def close(self) -> None:
         self.extractor.close()
+        if self.pool is not None:
+            self.pool.close()

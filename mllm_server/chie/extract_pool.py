@@ -72,6 +72,18 @@ class ExtractPool:
         while pending:
             yield self._collect(pending.popleft())
 
+    def extract_batch(self, items: Sequence[Item]) -> list[ConceptSet]:
+        """One batch's concepts, for a server whose concurrent calls share the workers."""
+        for i, item in enumerate(items):  # a bad item is named before a worker is bothered
+            item.validate(f"items[{i}]")
+        return self._collect(self._pool.submit(_extract, items))
+
+    def warm_up(self) -> None:
+        """Start every worker and build its backend now, not on the first calls."""
+        probe = [Item(id="warmup", title="warm up item 1 kg")]
+        for future in [self._pool.submit(_extract, probe) for _ in range(self.workers)]:
+            future.result()
+
     def _collect(self, future: Future[tuple[list[ConceptSet], float]]) -> list[ConceptSet]:
         concept_sets, cpu = future.result()
         self.cpu_seconds += cpu

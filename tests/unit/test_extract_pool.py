@@ -66,3 +66,35 @@ def test_stage_clock_reports_wall_cpu_and_utilisation_per_stage():
     share = concepts["cpu_seconds"] / (concepts["seconds"] * 2)
     assert concepts["cpu_utilisation"] == pytest.approx(share, abs=0.02)
     assert stages["cluster"]["seconds"] == 0.0
+
+
+def test_a_servers_engine_with_a_pool_answers_as_without(catalogue):
+    from fitrep.domain import InvalidInput, Item
+
+    from mllm_server.chie.extract_pool import ExtractPool
+
+    alone = ConceptEngine(RulesExtractor(ocr="off"), LevelEncoder(embed=hash_embed))
+    pooled = ConceptEngine(RulesExtractor(ocr="off"), LevelEncoder(embed=hash_embed))
+    pooled.pool = ExtractPool("rules", {"ocr": "off"}, 2)
+    try:
+        pooled.pool.warm_up()
+        assert [e.concepts for e in pooled.process(catalogue)] == [
+            e.concepts for e in alone.process(catalogue)
+        ]
+        with pytest.raises(InvalidInput) as err:
+            pooled.process([Item("", "no id")])
+        assert err.value.field == "items[0].id"
+    finally:
+        pooled.close()
+
+
+def test_errors_cross_process_boundaries_whole():
+    import pickle
+
+    from fitrep.domain import AlreadyExists, InvalidInput, NotFound
+
+    for error in (InvalidInput("items[2].title", "empty"), NotFound("item", "x"),
+                  AlreadyExists("items[0]", "stored with other content")):  # fmt: skip
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error)
+        assert back.__dict__ == error.__dict__
