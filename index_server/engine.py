@@ -18,12 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from fitrep.domain import (
     Assignment,
     AssignResult,
@@ -31,15 +29,14 @@ from fitrep.domain import (
     EmbeddedItem,
     Explanation,
     IndexInfo,
-    ItemProfile,
     Neighbor,
     RepresentativeChange,
 )
 
+from index_server import state_store
 from index_server.candidates.generator import CandidateGenerator
-from index_server.clustering.cluster_ids import format_cluster_id, parse_cluster_id
+from index_server.clustering.cluster_ids import format_cluster_id
 from index_server.clustering.clusterer import Clusterer
-from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.fbc import FBC
 from index_server.clustering.representative import (
     RepresentativePolicy,
@@ -49,24 +46,21 @@ from index_server.clustering.representative import (
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
-from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
-from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
+from index_server.state import IndexState
 from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
 from index_server.storage.faults import (
-    DECODE_ERRORS,
     CorruptStore,
     is_disk_full,
     no_space,
     restore_advice,
 )
-from index_server.storage.persistence import StoredState, batch_meta, load_state
 from index_server.storage.snapshot import check_snapshot, write_snapshot
-from index_server.storage.store import ClusterStore, StoredItem
+from index_server.storage.store import ClusterStore
 from index_server.storage.vector_file import VECTOR_FILE, VectorFile
 from index_server.upserts import BatchPlan, plan_batch
 from index_server.validation import check_batch
@@ -87,8 +81,7 @@ class IndexEngine:
         # representative_changes, disk_full
         self.counts: Counter[str] = Counter()
         self.dir_lock = DataDirLock(self.data_dir) if self.data_dir else None
-        # the rows' vector records: a file beside the store, or in memory without a data dir
-        self.vectors: VectorFile | Records | None = None
+        self.state: IndexState | None = None
         try:
             if self.data_dir:
                 check_snapshot(self.data_dir)
@@ -106,105 +99,62 @@ class IndexEngine:
             raise
 
     def _close_after_failed_start(self) -> None:
-        self._close_vector_file()
+        if self.state is not None:
+            self.state.close_vectors()
         if hasattr(self, "store"):
             self.store.close()
         self._release_lock()
 
-    def _close_vector_file(self) -> None:
-        """Close the vector file (in-memory records stay: ``set_layout`` cuts them back)."""
-        if isinstance(self.vectors, VectorFile):
-            self.vectors.close()
-            self.vectors = None
-
     def _load(self) -> None:
         """Memory state from the store: at start-up, and to roll back a failed batch.
 
-        A batch touches the rows, the candidate channels, the idf statistics, FBC and the
-        decision log before it is committed; rather than undo each of them, a batch that
-        fails before its commit (SQLite rolls its own transaction back) reloads everything
-        from the store, which holds exactly the committed batches: the restart path (the
-        vector file is cut back to the committed rows when it is opened again).
+        A batch touches the rows, the candidate channels, the idf statistics, the clusters
+        and the decision log before it is committed; rather than undo each of them, a batch
+        that fails before its commit (SQLite rolls its own transaction back) reloads
+        everything from the store, which holds exactly the committed batches: the restart
+        path (the vector file is cut back to the committed rows when it is opened again).
         """
-        self._close_vector_file()
-        self.rows = RowTable()
-        self.candidates = CandidateGenerator(self.rows, self.config, self.calibration.weights)
-        self.scorer: RowScorer | None = None
-        self.encoder = ""  # the encoder the index's vectors come from; "" when not recorded
-        cfg = self.config
-        fbc = FBC(
-            self.calibration.threshold,
-            cfg.max_checked,
-            cfg.min_member_share,
-            rep_share=cfg.core_share,
-            core=cfg.core,
-        )
-        self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
-        self.representatives = Representatives(self.policy)
-        try:
-            state = load_state(self.store)
-            if state is not None:
-                self._restore(state)
-        except DECODE_ERRORS as exc:  # a row the store gave back that does not make sense
-            raise self.store.corrupt(f"stored rows do not load ({exc})") from None
-
-    def _restore(self, state: StoredState) -> None:
-        """Rows, clusters, decisions and aliases from the store's ``state``; then the vector
-        index (``_load``)."""
-        stored = state.items
-        self.set_layout(state.layout, state.vectors)
-        if state.vectors is None and stored:
-            self._move_vectors(stored)
-        self.encoder = state.encoder
-        fbc, decisions, families = self.fbc, self.clusterer.decisions, state.families
-        row_of = {it.item_id: it.row for it in stored}
-        for it in stored:
-            fbc.restore(it.row, it.cluster, families.get(it.cluster, 0))
-            if it.deleted:
-                self.rows.deleted.add(it.row)
-                fbc.remove(it.row)
-        self.rows.restore(
-            [it.item_id for it in stored],
-            [it.anchors for it in stored],
-            [it.image_features for it in stored],
-        )
-        reps = self.representatives
-        for it in stored:
-            nearest = row_of.get(it.nearest, -1) if it.nearest else -1
-            decisions.record(
-                it.cluster,
-                nearest,
-                it.similarity,
-                it.confidence,
-                it.is_new,
-                family=families.get(it.cluster, 0),
-            )
-            if it.previous:
-                decisions.set_previous(it.row, it.previous)
-            reps.append(ItemProfile.from_json(it.profile), it.first_row)
-        self.candidates.register(range(self.rows.n))
-        fbc.next_id = max(fbc.next_id, state.next_cluster)
-        self.clusterer.aliases = state.aliases
-        self.candidates.index_version = state.index_version
-        self.candidates.fit_size = state.fit_size
-        self.candidates.load(self.data_dir)
-
-    def _move_vectors(self, stored: Sequence[StoredItem]) -> None:
-        """A store from before the vector file: its rows' float16 vectors into the file, and
-        the file's state committed (the column keeps the old blobs)."""
-        assert self.vectors is not None and self.rows.codec is not None
-        codec, step = self.rows.codec, 1 << 16
-        for start in range(0, len(stored), step):
-            part = stored[start : start + step]
-            if any(it.vector is None for it in part):
-                raise self.store.corrupt("a row has no vector and the store no vector file")
-            full = np.stack([np.asarray(it.vector, np.float32) for it in part])
-            self.vectors.append(codec.encode(full))
-        self.vectors.sync()
-        self.store.commit(meta={"vectors": {"codec": codec.name, **self.vectors.state()}})
-        log.info("event=store_migrate path=%s to=vector_file rows=%d", self.data_dir, len(stored))
+        old = self.state
+        if old is not None:
+            old.close_vectors()
+        self.state = IndexState(self.config, self.calibration, self.data_dir, self.policy)
+        self.state.vectors = old.vectors if old is not None else None  # in-memory records
+        state_store.load(self.state, self.store)
 
     # -- shorthands for the parts ----------------------------------------------------------
+    @property
+    def _state(self) -> IndexState:
+        assert self.state is not None
+        return self.state
+
+    @property
+    def rows(self) -> RowTable:
+        return self._state.rows
+
+    @property
+    def candidates(self) -> CandidateGenerator:
+        return self._state.candidates
+
+    @property
+    def clusterer(self) -> Clusterer:
+        return self._state.clusterer
+
+    @property
+    def fbc(self) -> FBC:
+        return self._state.fbc
+
+    @property
+    def representatives(self) -> Representatives:
+        return self._state.representatives
+
+    @property
+    def scorer(self) -> RowScorer | None:
+        return self._state.scorer
+
+    @property
+    def encoder(self) -> str:
+        return self._state.encoder
+
     @property
     def n(self) -> int:
         return self.rows.n
@@ -217,38 +167,9 @@ class IndexEngine:
     def verifier(self) -> PairVerifier:
         return self._reader().verifier
 
-    @property
-    def fbc(self) -> FBC:
-        return self.clusterer.fbc
-
-    def set_layout(self, layout: LevelLayout, vectors: Mapping[str, Any] | None = None) -> None:
-        """The index's layout, and its vector records: ``vectors`` is the committed state of
-        the vector file (``storage.persistence``); None: a new file (nothing committed, so a
-        file left by an uncommitted first batch is discarded)."""
-        codec = VectorCodec(layout, str((vectors or {}).get("codec", self.config.vector_codec)))
-        if codec.name != self.config.vector_codec:
-            log.info(
-                "event=vector_codec stored=%s configured=%s", codec.name, self.config.vector_codec
-            )
-        committed = vectors or {}
-        if self.data_dir is not None:
-            path = self.data_dir / VECTOR_FILE
-            if vectors is None:
-                path.unlink(missing_ok=True)
-            self.vectors = VectorFile(
-                path,
-                codec.dtype,
-                codec.name,
-                int(committed.get("rows", 0)),
-                int(committed.get("crc32", 0)),
-            )
-        elif isinstance(self.vectors, Records) and vectors is not None:
-            self.vectors.truncate(int(committed.get("rows", 0)))  # rolling a batch back
-        else:
-            self.vectors = Records(codec.dtype)
-        self.rows.set_layout(layout, codec, self.vectors)
-        verifier = PairVerifier(self.calibration, layout, LexicalStats(self.rows.lexical))
-        self.scorer = RowScorer(self.rows, verifier)
+    def set_layout(self, layout: LevelLayout) -> None:
+        """Fix the index's layout before any row is stored (bulk loads)."""
+        self._state.set_layout(layout)
 
     # -- writing ---------------------------------------------------------------------------
     def assign(
@@ -310,7 +231,7 @@ class IndexEngine:
         new_items = plan.fresh
         if self.rows.layout is None:
             self.set_layout(infer_layout([item.embeddings for item in new_items]))
-            self.encoder = next(
+            self._state.encoder = next(
                 (it.embeddings.encoder for it in new_items if it.embeddings.encoder), ""
             )
         layout = self.rows.layout
@@ -349,75 +270,9 @@ class IndexEngine:
         for cluster in {self.fbc.cluster_of[row] for row in rows} - set(before):
             members = [m for m in self.fbc.members[cluster] if m not in fresh]
             before[cluster] = self.representatives.choose(members)
-        self._persist(rows, new_items, digests, replaced)
+        state_store.commit_batch(self._state, self.store, rows, new_items, digests, replaced)
         self._log_moves(replaced, previous)
         return before
-
-    def _persist(
-        self,
-        rows: list[int],
-        items: Sequence[EmbeddedItem],
-        digests: Sequence[str],
-        replaced: Mapping[int, int],
-    ) -> None:
-        """Commit the decided ``rows`` (from ``items``, with their content ``digests``), the
-        rows they replace (old row -> new row) and the counters in one transaction."""
-        layout = self.rows.layout
-        assert layout is not None
-        table, decisions, fbc = self.rows, self.clusterer.decisions, self.fbc
-        reps = self.representatives
-        stored = []
-        for row, item, digest in zip(rows, items, digests, strict=True):
-            a = decisions[row]
-            first = reps.arrival(row)
-            stored.append(
-                StoredItem(
-                    row=row,
-                    item_id=a.item_id,
-                    cluster=fbc.cluster_of[row],
-                    vector=None,
-                    levels={lv.name: list(v) for lv, v in item.concepts.levels.items()},
-                    anchors=table.anchors[row],
-                    image_features=item.concepts.image_features,
-                    nearest=a.nearest_item_id,
-                    similarity=a.similarity,
-                    confidence=a.confidence,
-                    is_new=a.is_new_cluster,
-                    first_row=first if first != row else None,
-                    previous=(
-                        parse_cluster_id(a.previous_cluster_id) if a.previous_cluster_id else 0
-                    ),
-                    digest=digest,
-                    profile=item.concepts.profile.to_json(),
-                )
-            )
-        # a cluster a changed item reopened (it kept its id) may have had another family before
-        reopened = {fbc.cluster_of[new] for new in replaced.values()}
-        families = {
-            fbc.cluster_of[r]: fbc.family_of[fbc.cluster_of[r]]
-            for r in rows
-            if decisions[r].is_new_cluster
-            and (
-                fbc.family_of[fbc.cluster_of[r]] != fbc.cluster_of[r]
-                or fbc.cluster_of[r] in reopened
-            )
-        }
-        assert self.vectors is not None and self.rows.codec is not None
-        self.vectors.sync()  # the records are durable before the store commits their count
-        self.store.commit(
-            stored,
-            families=families,
-            meta=batch_meta(
-                layout,
-                next_cluster=fbc.next_id,
-                index_version=self.candidates.index_version,
-                fit_size=self.candidates.fit_size,
-                encoder=self.encoder,
-                representative=str(reps.policy),
-                vectors={"codec": self.rows.codec.name, **self.vectors.state()},
-            ),
-            replaced=dict(replaced),
-        )
 
     def _log_moves(self, replaced: dict[int, int], previous: dict[int, int]) -> None:
         for old, row in replaced.items():
@@ -496,8 +351,8 @@ class IndexEngine:
 
             def write(tmp: Path) -> None:
                 self.store.backup(tmp / "store.sqlite")
-                if isinstance(self.vectors, VectorFile):
-                    self.vectors.copy_to(tmp / VECTOR_FILE)
+                if isinstance(self._state.vectors, VectorFile):
+                    self._state.vectors.copy_to(tmp / VECTOR_FILE)
                 reducer = self.candidates.reducer
                 if reducer is not None:
                     reducer.save(tmp / f"reducer-v{self.candidates.index_version}.pkl")
@@ -513,15 +368,7 @@ class IndexEngine:
     # -- reading (``queries.IndexReader``) --------------------------------------------------
     def _reader(self) -> IndexReader:
         """The read side over the current parts; call with the lock held."""
-        return IndexReader(
-            self.rows,
-            self.candidates,
-            self.scorer,
-            self.clusterer,
-            self.calibration,
-            self.encoder,
-            self.representatives,
-        )
+        return IndexReader(self._state)
 
     def _count_tokens(self) -> None:
         """Bring the idf counts up to every stored row (they only move forward; right after a
@@ -559,7 +406,7 @@ class IndexEngine:
 
     def close(self) -> None:
         with self.lock:
-            self._close_vector_file()
+            self._state.close_vectors()
             self.store.close()
             self._release_lock()
 
