@@ -10,7 +10,8 @@ engine's one lock.
 Assign is an upsert per item id (``upserts``): a changed item gets a new row, its old row is
 removed from its cluster first, and the new one is judged like a new item. Representatives
 (``clustering.representative``) are derived from the members; the calls that change them
-report and log the change.
+report and log the change. The state all of this works on is an ``IndexState``, which
+``state_store`` fills from the store and commits back.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,14 +36,9 @@ from fitrep.domain import (
 
 from index_server import state_store
 from index_server.candidates.generator import CandidateGenerator
-from index_server.clustering.cluster_ids import format_cluster_id
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.fbc import FBC
-from index_server.clustering.representative import (
-    RepresentativePolicy,
-    Representatives,
-    changed,
-)
+from index_server.clustering.representative import RepresentativePolicy, Representatives
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
@@ -53,16 +49,11 @@ from index_server.scoring.verifier import PairVerifier
 from index_server.state import IndexState
 from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
-from index_server.storage.faults import (
-    CorruptStore,
-    is_disk_full,
-    no_space,
-    restore_advice,
-)
+from index_server.storage.faults import CorruptStore, is_disk_full, no_space, restore_advice
 from index_server.storage.snapshot import check_snapshot, write_snapshot
 from index_server.storage.store import ClusterStore
 from index_server.storage.vector_file import VECTOR_FILE, VectorFile
-from index_server.upserts import BatchPlan, plan_batch
+from index_server.upserts import BatchPlan, Upsert, plan_batch
 from index_server.validation import check_batch
 
 Progress = Callable[[str, int, int], None]
@@ -217,7 +208,7 @@ class IndexEngine:
         self.counts.update(c.name.lower() for c in plan.changes)
         decisions, cluster_of, ids = self.clusterer.decisions, self.fbc.cluster_of, self.rows.ids
         rows = [self.rows.row_of[item.item_id] for item in items]
-        now = self._representatives(cluster_of[row] for row in rows)
+        now = self.representatives.of_clusters(self.fbc.members, (cluster_of[r] for r in rows))
         answers = []
         for row, change in zip(rows, plan.changes, strict=True):
             a = decisions[row]
@@ -228,88 +219,35 @@ class IndexEngine:
     def _add(self, plan: BatchPlan, refit: bool, progress: Progress | None) -> dict[int, int]:
         """Store and decide ``plan.fresh``; the representative rows of the clusters it touched
         before the batch (-1: none), for ``_report_changes``."""
-        new_items = plan.fresh
+        state, new_items = self._state, plan.fresh
         if self.rows.layout is None:
-            self.set_layout(infer_layout([item.embeddings for item in new_items]))
-            self._state.encoder = next(
+            state.set_layout(infer_layout([item.embeddings for item in new_items]))
+            state.encoder = next(
                 (it.embeddings.encoder for it in new_items if it.embeddings.encoder), ""
             )
         layout = self.rows.layout
-        assert layout is not None and self.scorer is not None
+        assert layout is not None and state.scorer is not None
         full = concatenate([it.embeddings for it in new_items], layout)
         digests = [item_digest(it, v, layout) for it, v in zip(new_items, full, strict=True)]
-        old_rows = plan.replaces  # item id -> its current row, for changed items
-        before = self._representatives(self.fbc.cluster_of[r] for r in old_rows.values())
-        previous = {row: self.fbc.cluster_of[row] for row in old_rows.values()}
-        for row in old_rows.values():  # out of the way: the new version is judged afresh
-            self.rows.deleted.add(row)
-            self.fbc.remove(row)
+        upsert = Upsert(state, plan.replaces)  # changed items' old rows leave their clusters
         rows = self.rows.append(new_items, full)
-        replaced: dict[int, int] = {}
-        for row, item in zip(rows, new_items, strict=True):
-            old = old_rows.get(item.item_id)
-            self.representatives.append(
-                item.concepts.profile, None if old is None else self.representatives.arrival(old)
-            )
-            if old is not None:
-                replaced[old] = row
-                if previous[old] not in self.fbc.members:  # it was alone: it may keep its id
-                    self.fbc.keep.setdefault(row, previous[old])
+        upsert.appended(rows, new_items)
         self.candidates.register(rows)
         if refit:
             self.candidates.refit(self.data_dir, progress)
         else:
             self.candidates.add(rows, self.data_dir)
         self.clusterer.decide(
-            rows, self.candidates.candidates, self.scorer, layout.levels, progress
+            rows, self.candidates.candidates, state.scorer, layout.levels, progress
         )
-        self.fbc.keep.clear()
-        for old, row in replaced.items():
-            self.clusterer.decisions.set_previous(row, previous[old])
-        fresh = set(rows)
-        for cluster in {self.fbc.cluster_of[row] for row in rows} - set(before):
-            members = [m for m in self.fbc.members[cluster] if m not in fresh]
-            before[cluster] = self.representatives.choose(members)
-        state_store.commit_batch(self._state, self.store, rows, new_items, digests, replaced)
-        self._log_moves(replaced, previous)
+        before = upsert.decided(rows)
+        state_store.commit_batch(state, self.store, rows, new_items, digests, upsert.replaced)
+        self.counts["moved"] += upsert.log_moves()
         return before
 
-    def _log_moves(self, replaced: dict[int, int], previous: dict[int, int]) -> None:
-        for old, row in replaced.items():
-            was, now = previous[old], self.fbc.cluster_of[row]
-            if was != now:
-                self.counts["moved"] += 1
-                log.info(
-                    "event=item_moved item=%s from=%s to=%s",
-                    self.rows.ids[row],
-                    format_cluster_id(was),
-                    format_cluster_id(now),
-                )
-
-    def _representatives(self, clusters: Iterable[int]) -> dict[int, int]:
-        """Cluster -> its representative row now (-1: no member left)."""
-        members = self.fbc.members
-        return {c: self.representatives.choose(members.get(c, [])) for c in set(clusters)}
-
     def _report_changes(self, before: dict[int, int]) -> list[RepresentativeChange]:
-        """The clusters of ``before`` (cluster -> its representative row before the call)
-        whose representative item differs now, logged. A cluster that is new is not a
-        change, nor a representative whose item only got a new version."""
-        ids, out = self.rows.ids, []
-        for cluster, old, new in changed(before, self._representatives(before)):
-            if old < 0 or (new >= 0 and ids[old] == ids[new]):
-                continue
-            change = RepresentativeChange(
-                format_cluster_id(cluster), ids[old], ids[new] if new >= 0 else ""
-            )
-            log.info(
-                "event=representative_changed cluster=%s from=%s to=%s policy=%s",
-                change.cluster_id,
-                change.previous_id,
-                change.representative_id or "-",
-                self.policy,
-            )
-            out.append(change)
+        """The clusters of ``before`` whose representative changed (counted and logged)."""
+        out = self.representatives.report_changes(before, self.fbc.members, self.rows.ids)
         self.counts["representative_changes"] += len(out)
         return out
 
@@ -322,7 +260,8 @@ class IndexEngine:
             row_of, deleted = self.rows.row_of, self.rows.deleted
             rows = [row_of[i] for i in dict.fromkeys(item_ids) if i in row_of]
             rows = [r for r in rows if r not in deleted]
-            before = self._representatives(self.fbc.cluster_of[r] for r in rows)
+            clusters = [self.fbc.cluster_of[r] for r in rows]
+            before = self.representatives.of_clusters(self.fbc.members, clusters)
             if rows:
                 with self._rolled_back_on_failure():
                     for row in rows:
