@@ -2,7 +2,7 @@
 
 rows (``rows.table``) -> candidates (``candidates.generator``: SPDR + vector index + code
 blocking) -> scoring (``scoring.row_scorer``: the calibrated verifier) -> clustering
-(``clustering.clusterer``: FBC's join rule, cluster ids) -> store (``storage.store``); reads
+(``clustering.clusterer``: the join rule, cluster ids) -> store (``storage.cluster_store``); reads
 (explain, query, get_cluster, info) are answered by ``queries.IndexReader``. The one object
 both the gRPC servicer and the in-process Pipeline drive. Single writer: every call holds the
 engine's one lock.
@@ -37,7 +37,7 @@ from fitrep.domain import (
 from index_server import state_store
 from index_server.candidates.generator import CandidateGenerator
 from index_server.clustering.clusterer import Clusterer
-from index_server.clustering.fbc import FBC
+from index_server.clustering.join_rule import JoinRule
 from index_server.clustering.representative import RepresentativePolicy, Representatives
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
@@ -47,11 +47,12 @@ from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
 from index_server.state import IndexState
+from index_server.storage.cluster_store import STORE_FILE, ClusterStore
 from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
 from index_server.storage.faults import CorruptStore, is_disk_full, no_space, restore_advice
 from index_server.storage.snapshot import check_snapshot, write_snapshot
-from index_server.storage.store import ClusterStore
+from index_server.storage.store import SqliteStore
 from index_server.storage.vector_file import VECTOR_FILE, VectorFile
 from index_server.upserts import BatchPlan, Upsert, plan_batch
 from index_server.validation import check_batch
@@ -76,7 +77,9 @@ class IndexEngine:
         try:
             if self.data_dir:
                 check_snapshot(self.data_dir)
-            self.store = ClusterStore(self.data_dir / "store.sqlite" if self.data_dir else None)
+            self.store: ClusterStore = SqliteStore(
+                self.data_dir / STORE_FILE if self.data_dir else None
+            )
             self.lock = threading.RLock()
             self._load()
             recorded = self.store.get_meta().get("representative", str(self.policy))
@@ -131,8 +134,8 @@ class IndexEngine:
         return self._state.clusterer
 
     @property
-    def fbc(self) -> FBC:
-        return self._state.fbc
+    def rule(self) -> JoinRule:
+        return self._state.rule
 
     @property
     def representatives(self) -> Representatives:
@@ -206,9 +209,9 @@ class IndexEngine:
             with self._rolled_back_on_failure():
                 reps = self._add(plan, refit, progress)
         self.counts.update(c.name.lower() for c in plan.changes)
-        decisions, cluster_of, ids = self.clusterer.decisions, self.fbc.cluster_of, self.rows.ids
+        decisions, cluster_of, ids = self.clusterer.decisions, self.rule.cluster_of, self.rows.ids
         rows = [self.rows.row_of[item.item_id] for item in items]
-        now = self.representatives.of_clusters(self.fbc.members, (cluster_of[r] for r in rows))
+        now = self.representatives.of_clusters(self.rule.members, (cluster_of[r] for r in rows))
         answers = []
         for row, change in zip(rows, plan.changes, strict=True):
             a = decisions[row]
@@ -247,7 +250,7 @@ class IndexEngine:
 
     def _report_changes(self, before: dict[int, int]) -> list[RepresentativeChange]:
         """The clusters of ``before`` whose representative changed (counted and logged)."""
-        out = self.representatives.report_changes(before, self.fbc.members, self.rows.ids)
+        out = self.representatives.report_changes(before, self.rule.members, self.rows.ids)
         self.counts["representative_changes"] += len(out)
         return out
 
@@ -260,13 +263,13 @@ class IndexEngine:
             row_of, deleted = self.rows.row_of, self.rows.deleted
             rows = [row_of[i] for i in dict.fromkeys(item_ids) if i in row_of]
             rows = [r for r in rows if r not in deleted]
-            clusters = [self.fbc.cluster_of[r] for r in rows]
-            before = self.representatives.of_clusters(self.fbc.members, clusters)
+            clusters = [self.rule.cluster_of[r] for r in rows]
+            before = self.representatives.of_clusters(self.rule.members, clusters)
             if rows:
                 with self._rolled_back_on_failure():
                     for row in rows:
                         deleted.add(row)
-                        self.fbc.remove(row)
+                        self.rule.remove(row)
                     self.store.commit(deleted_rows=rows)
             return len(rows), self._report_changes(before)
 
@@ -289,7 +292,7 @@ class IndexEngine:
         with self.lock:
 
             def write(tmp: Path) -> None:
-                self.store.backup(tmp / "store.sqlite")
+                self.store.backup(tmp / STORE_FILE)
                 if isinstance(self._state.vectors, VectorFile):
                     self._state.vectors.copy_to(tmp / VECTOR_FILE)
                 reducer = self.candidates.reducer

@@ -76,8 +76,8 @@ class IndexReader:
         s = self.scorer.pair_scores(a, [b])
         p, family = float(s.probability[0]), float(s.family[0])
         details = variant_conflicts(self.rows.anchors[a], self.rows.anchors[b])
-        fbc, clusterer = self.clusterer.fbc, self.clusterer
-        stored = a in fbc.cluster_of and b in fbc.cluster_of
+        rule, clusterer = self.clusterer.rule, self.clusterer
+        stored = a in rule.cluster_of and b in rule.cluster_of
         same = stored and clusterer.cluster_id(a) == clusterer.cluster_id(b)
         return Explanation(
             item_a=item_a,
@@ -91,28 +91,28 @@ class IndexReader:
                 for ls in verifier.level_scores(s, 0)
             ],
             gates=verifier.gates(s, 0, details),
-            cluster_a=clusterer.cluster_id(a) if a in fbc.cluster_of else "",
-            cluster_b=clusterer.cluster_id(b) if b in fbc.cluster_of else "",
+            cluster_a=clusterer.cluster_id(a) if a in rule.cluster_of else "",
+            cluster_b=clusterer.cluster_id(b) if b in rule.cluster_of else "",
             features=verifier.feature_row(s, 0),
             verdict=self._verdict(a, b, p, details) if stored else "an item was deleted",
             pair_duplicate=p >= verifier.threshold,
             family_score=family,
-            family_a=clusterer.family_id(a) if a in fbc.cluster_of else "",
-            family_b=clusterer.family_id(b) if b in fbc.cluster_of else "",
+            family_a=clusterer.family_id(a) if a in rule.cluster_of else "",
+            family_b=clusterer.family_id(b) if b in rule.cluster_of else "",
         )
 
     def _verdict(self, a: int, b: int, p: float, details: dict[str, str]) -> str:
         """The clustering's decision for rows ``a`` and ``b`` and the rule behind it, in words;
         the later row was decided against the earlier one's cluster as it was then."""
-        clusterer, fbc, t = self.clusterer, self.clusterer.fbc, self.verifier.threshold
+        clusterer, rule, t = self.clusterer, self.clusterer.rule, self.verifier.threshold
         ids = self.rows.ids
         early, late = min(a, b), max(a, b)
-        cluster = fbc.cluster_of[early]
+        cluster = rule.cluster_of[early]
         fired = [f"{g} ({d})" for g, d in details.items() if d]
         if clusterer.cluster_id(a) == clusterer.cluster_id(b):
             if p >= t:
                 return f"duplicates: the same cluster {clusterer.cluster_id(a)}"
-            rep = fbc.first_member(cluster)
+            rep = rule.first_member(cluster)
             return (
                 f"duplicates: the same cluster {clusterer.cluster_id(a)}, joined through its "
                 f"members (its first member {ids[rep]}), although the pair alone scores "
@@ -122,7 +122,7 @@ class IndexReader:
             return "not duplicates: a hard gate vetoes the pair: " + "; ".join(fired)
         if p < t:
             return f"not duplicates: the pair scores {p:.2f} < threshold {t:.2f}"
-        check = fbc.check(
+        check = rule.check(
             late, cluster, [early], self.scorer.both, self.scorer.conflicts, before=late
         )
         where = clusterer.cluster_id(early)
@@ -195,7 +195,7 @@ class IndexReader:
             raise InvalidInput("cluster_id", f"{cluster_id!r} is not a cluster id") from None
         aliases = self.clusterer.aliases
         canonical = resolve(aliases, number)
-        members = self.clusterer.fbc.members.get(canonical)
+        members = self.clusterer.rule.members.get(canonical)
         if not members:
             raise NotFound("cluster", cluster_id)
         names = [
@@ -206,7 +206,7 @@ class IndexReader:
             format_cluster_id(canonical),
             [ids[r] for r in members],
             names,
-            family_id=format_family_id(self.clusterer.fbc.family_of.get(canonical, canonical)),
+            family_id=format_family_id(self.clusterer.rule.family_of.get(canonical, canonical)),
             representative_id=ids[self.state.representatives.choose(members)],
         )
 
@@ -214,7 +214,7 @@ class IndexReader:
         reducer, index = self.state.candidates.describe()
         return IndexInfo(
             items=self.rows.live,
-            clusters=len(self.clusterer.fbc.members),
+            clusters=len(self.clusterer.rule.members),
             reducer=reducer,
             faiss_index=index,
             index_version=self.state.candidates.index_version,

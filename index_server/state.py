@@ -19,7 +19,7 @@ from typing import Any
 from index_server.candidates.generator import CandidateGenerator
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.decision_log import DecisionLog
-from index_server.clustering.fbc import FBC
+from index_server.clustering.join_rule import JoinRule
 from index_server.clustering.representative import RepresentativePolicy, Representatives
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout
@@ -56,20 +56,13 @@ class IndexState:
     def __post_init__(self) -> None:
         self.rows = RowTable()
         self.candidates = CandidateGenerator(self.rows, self.config, self.calibration.weights)
-        cfg = self.config
-        fbc = FBC(
-            self.calibration.threshold,
-            cfg.max_checked,
-            cfg.min_member_share,
-            rep_share=cfg.core_share,
-            core=cfg.core,
-        )
-        self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
+        rule = JoinRule.from_config(self.calibration.threshold, self.config)
+        self.clusterer = Clusterer(rule, DecisionLog(self.rows.ids))
         self.representatives = Representatives(self.policy)
 
     @property
-    def fbc(self) -> FBC:
-        return self.clusterer.fbc
+    def rule(self) -> JoinRule:
+        return self.clusterer.rule
 
     def close_vectors(self) -> None:
         """Close the vector file (in-memory records stay: ``set_layout`` cuts them back)."""

@@ -15,9 +15,9 @@ from fitrep.domain import EmbeddedItem, ItemProfile
 
 from index_server.clustering.cluster_ids import parse_cluster_id
 from index_server.state import IndexState
+from index_server.storage.cluster_store import ClusterStore, StoredItem
 from index_server.storage.faults import DECODE_ERRORS
 from index_server.storage.persistence import StoredState, batch_meta, load_state
-from index_server.storage.store import ClusterStore, StoredItem
 
 log = logging.getLogger("fitrep.index")
 
@@ -40,13 +40,13 @@ def _restore(state: IndexState, stored_state: StoredState, store: ClusterStore) 
     if stored_state.vectors is None and stored:
         _move_vectors(state, store, stored)
     state.encoder = stored_state.encoder
-    fbc, decisions, families = state.fbc, state.clusterer.decisions, stored_state.families
+    rule, decisions, families = state.rule, state.clusterer.decisions, stored_state.families
     row_of = {it.item_id: it.row for it in stored}
     for it in stored:
-        fbc.restore(it.row, it.cluster, families.get(it.cluster, 0))
+        rule.restore(it.row, it.cluster, families.get(it.cluster, 0))
         if it.deleted:
             state.rows.deleted.add(it.row)
-            fbc.remove(it.row)
+            rule.remove(it.row)
     state.rows.restore(
         [it.item_id for it in stored],
         [it.anchors for it in stored],
@@ -68,7 +68,7 @@ def _restore(state: IndexState, stored_state: StoredState, store: ClusterStore) 
         reps.append(ItemProfile.from_json(it.profile), it.first_row)
     candidates = state.candidates
     candidates.register(range(state.rows.n))
-    fbc.next_id = max(fbc.next_id, stored_state.next_cluster)
+    rule.next_id = max(rule.next_id, stored_state.next_cluster)
     state.clusterer.aliases = stored_state.aliases
     candidates.index_version = stored_state.index_version
     candidates.fit_size = stored_state.fit_size
@@ -104,7 +104,7 @@ def commit_batch(
     rows they replace (old row -> new row) and the counters in one transaction."""
     layout = state.rows.layout
     assert layout is not None
-    table, decisions, fbc = state.rows, state.clusterer.decisions, state.fbc
+    table, decisions, rule = state.rows, state.clusterer.decisions, state.rule
     reps = state.representatives
     stored = []
     for row, item, digest in zip(rows, items, digests, strict=True):
@@ -114,7 +114,7 @@ def commit_batch(
             StoredItem(
                 row=row,
                 item_id=a.item_id,
-                cluster=fbc.cluster_of[row],
+                cluster=rule.cluster_of[row],
                 vector=None,
                 levels={lv.name: list(v) for lv, v in item.concepts.levels.items()},
                 anchors=table.anchors[row],
@@ -130,12 +130,15 @@ def commit_batch(
             )
         )
     # a cluster a changed item reopened (it kept its id) may have had another family before
-    reopened = {fbc.cluster_of[new] for new in replaced.values()}
+    reopened = {rule.cluster_of[new] for new in replaced.values()}
     families = {
-        fbc.cluster_of[r]: fbc.family_of[fbc.cluster_of[r]]
+        rule.cluster_of[r]: rule.family_of[rule.cluster_of[r]]
         for r in rows
         if decisions[r].is_new_cluster
-        and (fbc.family_of[fbc.cluster_of[r]] != fbc.cluster_of[r] or fbc.cluster_of[r] in reopened)
+        and (
+            rule.family_of[rule.cluster_of[r]] != rule.cluster_of[r]
+            or rule.cluster_of[r] in reopened
+        )
     }
     vectors, codec = state.vectors, state.rows.codec
     assert vectors is not None and codec is not None
@@ -145,7 +148,7 @@ def commit_batch(
         families=families,
         meta=batch_meta(
             layout,
-            next_cluster=fbc.next_id,
+            next_cluster=rule.next_id,
             index_version=state.candidates.index_version,
             fit_size=state.candidates.fit_size,
             encoder=state.encoder,

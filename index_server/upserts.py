@@ -22,8 +22,8 @@ from index_server.clustering.cluster_ids import format_cluster_id
 from index_server.integration import LevelLayout, concatenate
 from index_server.rows.table import RowTable
 from index_server.state import IndexState
+from index_server.storage.cluster_store import ClusterStore, StoredItem
 from index_server.storage.digest import content_digest, item_digest
-from index_server.storage.store import ClusterStore, StoredItem
 
 log = logging.getLogger("fitrep.index")
 
@@ -97,39 +97,39 @@ class Upsert:
     def __init__(self, state: IndexState, replaces: dict[str, int]) -> None:
         self.state = state
         self.old_rows = replaces  # item id -> its current row
-        fbc = state.fbc
-        clusters = [fbc.cluster_of[r] for r in replaces.values()]
+        rule = state.rule
+        clusters = [rule.cluster_of[r] for r in replaces.values()]
         # cluster -> its representative row before the batch (-1: none), for the report
-        self.before = state.representatives.of_clusters(fbc.members, clusters)
-        self.previous = {row: fbc.cluster_of[row] for row in replaces.values()}
+        self.before = state.representatives.of_clusters(rule.members, clusters)
+        self.previous = {row: rule.cluster_of[row] for row in replaces.values()}
         self.replaced: dict[int, int] = {}  # old row -> new row
         for row in replaces.values():  # out of the way: the new version is judged afresh
             state.rows.deleted.add(row)
-            fbc.remove(row)
+            rule.remove(row)
 
     def appended(self, rows: Sequence[int], items: Sequence[EmbeddedItem]) -> None:
         """``rows`` were appended for ``items``: their representative keys, arrival ranks,
         and the ids a changed item that was alone may keep."""
-        reps, fbc = self.state.representatives, self.state.fbc
+        reps, rule = self.state.representatives, self.state.rule
         for row, item in zip(rows, items, strict=True):
             old = self.old_rows.get(item.item_id)
             reps.append(item.concepts.profile, None if old is None else reps.arrival(old))
             if old is not None:
                 self.replaced[old] = row
-                if self.previous[old] not in fbc.members:  # it was alone: it may keep its id
-                    fbc.keep.setdefault(row, self.previous[old])
+                if self.previous[old] not in rule.members:  # it was alone: it may keep its id
+                    rule.keep.setdefault(row, self.previous[old])
 
     def decided(self, rows: Sequence[int]) -> dict[int, int]:
         """After ``rows`` were decided: every cluster they touched -> its representative
         row before the batch (-1: none), for ``Representatives.report_changes``."""
         state = self.state
-        fbc, decisions = state.fbc, state.clusterer.decisions
-        fbc.keep.clear()
+        rule, decisions = state.rule, state.clusterer.decisions
+        rule.keep.clear()
         for old, row in self.replaced.items():
             decisions.set_previous(row, self.previous[old])
         fresh, before = set(rows), dict(self.before)
-        for cluster in {fbc.cluster_of[row] for row in rows} - set(before):
-            members = [m for m in fbc.members[cluster] if m not in fresh]
+        for cluster in {rule.cluster_of[row] for row in rows} - set(before):
+            members = [m for m in rule.members[cluster] if m not in fresh]
             before[cluster] = state.representatives.choose(members)
         return before
 
@@ -137,7 +137,7 @@ class Upsert:
         """Log the changed items whose new version landed in another cluster; how many."""
         moved = 0
         for old, row in self.replaced.items():
-            was, now = self.previous[old], self.state.fbc.cluster_of[row]
+            was, now = self.previous[old], self.state.rule.cluster_of[row]
             if was != now:
                 moved += 1
                 log.info(

@@ -1,17 +1,17 @@
-"""FBC's join rule over arrays, compiled with numba: the inner loop of ``FBC.decide_batch``.
+"""The join rule over arrays, compiled with numba: the inner loop of ``JoinRule.decide_batch``.
 
-``join_rows`` decides batch rows ``start, start + 1, ...`` exactly as ``FBC.decide`` /
-``FBC.check`` / ``FBC._open`` would, one after the other, over array state (``batch_join``
-builds it from FBC's dicts and writes the result back). It keeps, per row, the table of pair
-probabilities FBC's ``_Probabilities`` would hold: a pair is *available* when the caller
-computed it ahead (``candidate_item``, the member table) or a callback returned it, and
-*asked* once the rule asked for it, since ``best_pair`` of a new cluster and the family rule
-read only the pairs FBC would have scored. When the rule asks for pairs that are not all
-available (or for a variant-conflict answer it does not have), the kernel stops at that row
-and returns its position with the request (``req_info``: kind, position, length;
-``req_rows``): the caller scores exactly the rows ``FBC.decide`` would have passed to its
-``score`` in that call and runs the kernel again from the same row, which is decided from
-scratch (a row changes the state only once it is decided).
+``join_rows`` decides batch rows ``start, start + 1, ...`` exactly as the reference
+``decide`` / ``JoinRule.check`` / ``_open`` (``tests/join_reference.py``) would, one after the
+other, over array state (``batch_join`` builds it from the rule's dicts and writes the result
+back). It keeps, per row, the table of pair probabilities the reference's ``PairTable`` would
+hold: a pair is *available* when the caller computed it ahead (``candidate_item``, the member
+table) or a callback returned it, and *asked* once the rule asked for it, since ``best_pair``
+of a new cluster and the family rule read only the pairs the reference would have scored.
+When the rule asks for pairs that are not all available (or for a variant-conflict answer it
+does not have), the kernel stops at that row and returns its position with the request
+(``req_info``: kind, position, length; ``req_rows``): the caller scores exactly the rows the
+reference would have passed to its ``score`` in that call and runs the kernel again from the
+same row, which is decided from scratch (a row changes the state only once it is decided).
 
 Shapes: batch of n rows; candidates in CSR form (``cand_ptr`` (n + 1,), entries (nnz,));
 members of the caller's table in CSR form too. Local clusters (``lc_*``) are the clusters
@@ -28,7 +28,7 @@ from numba import njit
 # req_info[0]: what the kernel asks for when it stops before the end of the batch
 DONE, SCORE, CONFLICT = 0, 1, 2
 # params_f / params_i layout
-THRESHOLD, MIN_MEMBER_SHARE, REP_SHARE, FAMILY_REP = 0, 1, 2, 3
+THRESHOLD, MIN_MEMBER_SHARE, CORE_SHARE, FAMILY_REP = 0, 1, 2, 3
 MAX_CHECKED, MAX_CONFLICT_SCAN, FAMILY_PROBE, CORE, HAS_UPPER, CHECK_CONFLICTS = range(6)
 # counters layout
 N_LC, N_SLOTS, NEXT_ID, N_KEEP_USED = range(4)
@@ -54,7 +54,7 @@ def _need(
     req_info: np.ndarray,
     position: int,
 ) -> bool:
-    """``_Probabilities.need(rows)``: True (a request is set) when some missing pair is not
+    """``PairTable.need(rows)``: True (a request is set) when some missing pair is not
     available; else the missing pairs are marked asked."""
     m = 0
     available = True
@@ -146,7 +146,7 @@ def join_rows(
     ``conf_*`` are the callback answers for row ``start`` only."""
     n = rows.shape[0]
     t = params_f[THRESHOLD]
-    core_floor = t * params_f[REP_SHARE]
+    core_floor = t * params_f[CORE_SHARE]
     member_floor = t * params_f[MIN_MEMBER_SHARE]
     family_floor = t * params_f[FAMILY_REP]
     max_checked = params_i[MAX_CHECKED]
@@ -155,7 +155,7 @@ def join_rows(
     core = params_i[CORE]
     has_upper = params_i[HAS_UPPER] != 0
     check_conflicts = params_i[CHECK_CONFLICTS] != 0
-    # the per-row table (``_Probabilities``), the known candidates and their clusters
+    # the per-row table (``PairTable``), the known candidates and their clusters
     t_row = np.empty(table_cap, np.int64)
     t_item = np.empty(table_cap, np.float64)
     t_fam = np.empty(table_cap, np.float64)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from index_server.integration import LevelLayout
-from index_server.storage.store import ClusterStore, StoredItem
+from index_server.storage.cluster_store import ClusterStore, StoredItem
 
 
 @dataclass(frozen=True)
