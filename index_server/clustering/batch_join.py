@@ -30,6 +30,7 @@ import numpy.typing as npt
 from index_server.clustering import join_kernel as jk
 from index_server.clustering.decision import FAMILY_REP as _FAMILY_REP
 from index_server.clustering.decision import ConflictFn, Decision, ScoreFn
+from index_server.clustering.join_pairs import CONFLICT
 
 
 class RuleState(Protocol):
@@ -312,7 +313,7 @@ def decide_batch(
         row = int(rows_a[position])
         asked = req_rows[: req_info[2]].tolist()
         asked_at = time.perf_counter()
-        if req_info[0] == jk.CONFLICT:
+        if req_info[0] == CONFLICT:
             assert conflicts is not None
             conf_rows += asked
             conf_hit += np.asarray(conflicts(row, asked), bool).tolist()
