@@ -73,7 +73,7 @@ class IndexEngine:
         # representative_changes, disk_full
         self.counts: Counter[str] = Counter()
         self.dir_lock = DataDirLock(self.data_dir) if self.data_dir else None
-        self.state: IndexState | None = None
+        self.state = IndexState(self.config, self.calibration, self.data_dir, self.policy)
         try:
             if self.data_dir:
                 check_snapshot(self.data_dir)
@@ -93,8 +93,7 @@ class IndexEngine:
             raise
 
     def _close_after_failed_start(self) -> None:
-        if self.state is not None:
-            self.state.close_vectors()
+        self.state.close_vectors()
         if hasattr(self, "store"):
             self.store.close()
         self._release_lock()
@@ -109,45 +108,39 @@ class IndexEngine:
         path (the vector file is cut back to the committed rows when it is opened again).
         """
         old = self.state
-        if old is not None:
-            old.close_vectors()
+        old.close_vectors()
         self.state = IndexState(self.config, self.calibration, self.data_dir, self.policy)
-        self.state.vectors = old.vectors if old is not None else None  # in-memory records
+        self.state.vectors = old.vectors  # in-memory records (None when they were a file)
         state_store.load(self.state, self.store)
 
     # -- shorthands for the parts ----------------------------------------------------------
     @property
-    def _state(self) -> IndexState:
-        assert self.state is not None
-        return self.state
-
-    @property
     def rows(self) -> RowTable:
-        return self._state.rows
+        return self.state.rows
 
     @property
     def candidates(self) -> CandidateGenerator:
-        return self._state.candidates
+        return self.state.candidates
 
     @property
     def clusterer(self) -> Clusterer:
-        return self._state.clusterer
+        return self.state.clusterer
 
     @property
     def rule(self) -> JoinRule:
-        return self._state.rule
+        return self.state.rule
 
     @property
     def representatives(self) -> Representatives:
-        return self._state.representatives
+        return self.state.representatives
 
     @property
     def scorer(self) -> RowScorer | None:
-        return self._state.scorer
+        return self.state.scorer
 
     @property
     def encoder(self) -> str:
-        return self._state.encoder
+        return self.state.encoder
 
     @property
     def n(self) -> int:
@@ -163,7 +156,7 @@ class IndexEngine:
 
     def set_layout(self, layout: LevelLayout) -> None:
         """Fix the index's layout before any row is stored (bulk loads)."""
-        self._state.set_layout(layout)
+        self.state.set_layout(layout)
 
     # -- writing ---------------------------------------------------------------------------
     def assign(
@@ -222,7 +215,7 @@ class IndexEngine:
     def _add(self, plan: BatchPlan, refit: bool, progress: Progress | None) -> dict[int, int]:
         """Store and decide ``plan.fresh``; the representative rows of the clusters it touched
         before the batch (-1: none), for ``_report_changes``."""
-        state, new_items = self._state, plan.fresh
+        state, new_items = self.state, plan.fresh
         if self.rows.layout is None:
             state.set_layout(infer_layout([item.embeddings for item in new_items]))
             state.encoder = next(
@@ -293,8 +286,8 @@ class IndexEngine:
 
             def write(tmp: Path) -> None:
                 self.store.backup(tmp / STORE_FILE)
-                if isinstance(self._state.vectors, VectorFile):
-                    self._state.vectors.copy_to(tmp / VECTOR_FILE)
+                if isinstance(self.state.vectors, VectorFile):
+                    self.state.vectors.copy_to(tmp / VECTOR_FILE)
                 reducer = self.candidates.reducer
                 if reducer is not None:
                     reducer.save(tmp / f"reducer-v{self.candidates.index_version}.pkl")
@@ -310,7 +303,7 @@ class IndexEngine:
     # -- reading (``queries.IndexReader``) --------------------------------------------------
     def _reader(self) -> IndexReader:
         """The read side over the current parts; call with the lock held."""
-        return IndexReader(self._state)
+        return IndexReader(self.state)
 
     def _count_tokens(self) -> None:
         """Bring the idf counts up to every stored row (they only move forward; right after a
@@ -348,7 +341,7 @@ class IndexEngine:
 
     def close(self) -> None:
         with self.lock:
-            self._state.close_vectors()
+            self.state.close_vectors()
             self.store.close()
             self._release_lock()
 
