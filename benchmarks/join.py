@@ -1,4 +1,4 @@
-"""The join phase alone: FBC's grouping rule over scores that are already computed.
+"""The join phase alone: the join rule over scores that are already computed.
 
     python benchmarks/join.py [--n 1000000] [--k 16]
 
@@ -7,8 +7,8 @@ rows (its earlier copies plus random earlier rows), each with its probability pr
 (0.9 within a product, 0.0-0.2 otherwise) and that probability as its upper bound, as the
 chunk bound gives it. ``score`` is an array lookup, so what is timed is the join itself: the
 join's bookkeeping per item, i.e. the single-writer part of a sharded or Ray build
-(docs/scaling.md). Both paths in one run: FBC.decide item by item (Python) and
-FBC.decide_batch (compiled, numba) over the whole batch and over 512-row chunks (as the
+(docs/scaling.md). Both paths in one run: the reference decide item by item (Python,
+tests/join_reference.py) and JoinRule.decide_batch (compiled, numba) over the whole batch and over 512-row chunks (as the
 build's Clusterer calls it), their decisions compared; the compiled join's first call in a
 fresh process is timed with an empty numba cache (compile) and with the cache written.
 Writes ``benchmarks/results/join.md``.
@@ -30,9 +30,16 @@ import numpy as np
 from results_io import write_markdown
 
 from index_server.clustering.batch_join import KnownPairs
-from index_server.clustering.fbc import FBC
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the reference join lives with the tests
+
+from index_server.clustering.join_rule import JoinRule  # noqa: E402
+from tests.join_reference import ReferenceJoin  # noqa: E402
+
+# the rule's parameters this benchmark has always measured (a core of one member at half the
+# threshold); the engine runs IndexConfig's
+PARAMS = {"threshold": 0.5, "core": 1, "core_share": 0.5}
 
 
 def workload(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,12 +88,12 @@ def main() -> None:
     rows = np.arange(args.n)
     known = KnownPairs(np.where(cands >= 0, probs, np.nan))
     # this process's first call (loads or compiles the kernel) is not part of the rate
-    FBC(threshold=0.5).decide_batch(rows[:1000], cands[:1000], score, probs[:1000])
+    JoinRule(**PARAMS).decide_batch(rows[:1000], cands[:1000], score, probs[:1000])
 
     spent: dict[int, Counter[str]] = {}
 
-    def compiled(chunk: int) -> tuple[FBC, float, int]:
-        fbc = FBC(threshold=0.5)
+    def compiled(chunk: int) -> tuple[JoinRule, float, int]:
+        fbc = JoinRule(**PARAMS)
         started, called, spent[chunk] = time.perf_counter(), 0, Counter()
         for lo in range(0, args.n, chunk):
             part = slice(lo, lo + chunk)
@@ -101,7 +108,7 @@ def main() -> None:
         return ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in spent[chunk].items())
 
     batch, batch_s, batch_called = compiled(args.n)
-    fbc = FBC(threshold=0.5)
+    fbc = ReferenceJoin(**PARAMS)
     cand_lists = [c[c >= 0].tolist() for c in cands]
     upper_lists = [p[c >= 0].tolist() for c, p in zip(cands, probs, strict=True)]
     started = time.perf_counter()
@@ -125,13 +132,13 @@ def main() -> None:
         "measured in this order: compiled (whole batch), Python, compiled (512-row chunks), "
         "compiled (whole batch) again.",
         "",
-        f"join: {args.n / min(batch_s, again_s):,.0f} items/s compiled (FBC.decide_batch, "
+        f"join: {args.n / min(batch_s, again_s):,.0f} items/s compiled (JoinRule.decide_batch, "
         f"one batch; {args.n / batch_s:,.0f} and {args.n / again_s:,.0f} in its two runs)",
         "",
-        f"join: {rate:,.0f} items/s Python (FBC.decide item by item, the baseline)",
+        f"join: {rate:,.0f} items/s Python (the reference decide item by item, the baseline)",
         "",
         f"join: {args.n / chunked_s:,.0f} items/s compiled in 512-row chunks (the build's "
-        "Clusterer: FBC's dicts read and written back per chunk)",
+        "Clusterer: the rule's dicts read and written back per chunk)",
         "",
         f"Compiled first call in a fresh process, 1,000 items (import included): {cold:.1f} s "
         f"with an empty numba cache (compile), {cached:.1f} s with the cache written "
@@ -143,10 +150,10 @@ def main() -> None:
         "",
         "Where the compiled join's time goes (`BatchDecisions.seconds`, summed over calls): "
         f"one batch (its second run): {breakdown(args.n)}; 512-row chunks: {breakdown(512)}. "
-        "`fbc_read` is reading FBC's dicts (cluster of each candidate assigned before the "
+        "`state_read` is reading the rule's dicts (cluster of each candidate assigned before the "
         "batch, the members of the clusters the rule may open): per chunk it is one dict "
         "lookup per distinct earlier candidate, and it dominates the chunked rate; the next "
-        "step is FBC keeping `cluster_of` as an array beside the dict (one gather per chunk).",
+        "step is the rule keeping `cluster_of` as an array beside the dict (one gather per chunk).",
         "",
         f"{args.n:,} items -> {len(fbc.members):,} clusters ({product.max() + 1:,} products in "
         f"the workload), {pure / len(fbc.members):.4f} of clusters pure; Python {elapsed:.1f} s, "
@@ -155,18 +162,18 @@ def main() -> None:
     ]
     write_markdown(args.out, lines)
     if not same:
-        sys.exit("the compiled join decided differently from FBC.decide")
+        sys.exit("the compiled join decided differently from the reference decide")
 
 
 _FIRST_CALL = """
 import time
 started = time.perf_counter()
 import numpy as np
-from index_server.clustering.fbc import FBC
+from index_server.clustering.join_rule import JoinRule
 n = 1000
 cands = np.maximum(np.arange(n)[:, None] - np.arange(1, 5)[None, :], -1)
-fbc = FBC()
-fbc.decide_batch(np.arange(n), cands, lambda row, others: np.full(len(others), 0.9, np.float32))
+rule = JoinRule(core=1, core_share=0.5)
+rule.decide_batch(np.arange(n), cands, lambda row, others: np.full(len(others), 0.9, np.float32))
 print(time.perf_counter() - started)
 """
 

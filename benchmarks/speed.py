@@ -49,6 +49,7 @@ from index_server.clustering.clusterer import Clusterer  # noqa: E402
 from index_server.config import IndexConfig  # noqa: E402
 from index_server.engine import IndexEngine  # noqa: E402
 from index_server.scoring.calibration import Calibration  # noqa: E402
+from tests.join_reference import ReferenceJoin  # noqa: E402
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
 LATENT, DIM = 16, 64
@@ -124,12 +125,14 @@ class PerItemClusterer(Clusterer):
 
     def decide(self, rows, candidates, scorer, levels, progress=None) -> None:  # type: ignore[no-untyped-def]
         verifier = scorer.verifier
+        rule = self.rule
+        assert isinstance(rule, ReferenceJoin)
         for start in range(0, len(rows), 512):
             chunk = rows[start : start + 512]
             cands = candidates(chunk)
             for row, hits in zip(chunk, cands.tolist(), strict=True):
                 verifier.stats.extend_to(scorer.rows.anchors, row + 1)  # as the engine does
-                d = self.fbc.decide(row, [h for h in hits if h >= 0], scorer.score)
+                d = rule.decide(row, [h for h in hits if h >= 0], scorer.score)
                 per_level = {}
                 if d.nearest_row >= 0:
                     s = scorer.pair_scores(row, [d.nearest_row])
@@ -163,9 +166,9 @@ def bulk_load(engine: IndexEngine, cat: Catalogue, n: int) -> None:
             cluster = first.get(p)
             is_new = cluster is None
             if cluster is None:
-                cluster = first[p] = engine.fbc.new_cluster(row)
+                cluster = first[p] = engine.rule.new_cluster(row)
             else:
-                engine.fbc.join(row, cluster)
+                engine.rule.join(row, cluster)
             engine.clusterer.decisions.record(cluster, -1, 0.0, 1.0, is_new)
     engine.candidates.refit(None)
 
@@ -280,6 +283,7 @@ def bench_index(
         rec = candidate_recall(engine, cat, n, n + queries)
         b_items = cat.items(n + queries, n + queries + baseline_queries)
         engine.clusterer.__class__ = PerItemClusterer  # same state, old decision loop
+        engine.rule.__class__ = ReferenceJoin  # the rule one item at a time
         base_s, _ = timed(
             lambda: [engine.assign(b_items[s : s + BATCH]) for s in range(0, len(b_items), BATCH)]
         )

@@ -1,10 +1,10 @@
 """The index tier's read side: explain a pair, neighbours, a cluster's members, index info.
 
 Nothing here writes, the idf counts included: the engine brings them up to date with every
-stored row before it asks for a score (``IndexEngine._count_tokens``). ``IndexEngine`` builds an
-``IndexReader`` over its current parts for each read call, under its one lock: a failed batch
-replaces those parts (``IndexEngine._load``), so a reader kept across calls could answer from
-state that was rolled back.
+stored row before it asks for a score (``IndexEngine._count_tokens``). ``IndexEngine`` builds
+an ``IndexReader`` over its current ``IndexState`` for each read call, under its one lock: a
+failed batch replaces that state (``IndexEngine._load``), so a reader kept across calls could
+answer from state that was rolled back.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from fitrep.domain import (
 )
 
 from index_server import __version__
-from index_server.candidates.generator import CandidateGenerator
 from index_server.clustering.cluster_ids import (
     format_cluster_id,
     format_family_id,
@@ -33,13 +32,12 @@ from index_server.clustering.cluster_ids import (
     resolve,
 )
 from index_server.clustering.clusterer import Clusterer
-from index_server.clustering.representative import Representatives
 from index_server.integration import concatenate
 from index_server.rows.table import RowTable
-from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.variant_gates import variant_conflicts
 from index_server.scoring.verifier import PairVerifier
+from index_server.state import IndexState
 from index_server.validation import check_batch
 
 # (item id, full vector, anchors, image features, its row or -1 when not stored)
@@ -50,17 +48,23 @@ Query = tuple[str, np.ndarray, Anchors, dict[str, np.ndarray], int]
 class IndexReader:
     """Read-only answers over the engine's parts at one moment (see module docstring)."""
 
-    rows: RowTable
-    candidates: CandidateGenerator
-    scorer: RowScorer | None
-    clusterer: Clusterer
-    calibration: Calibration
-    encoder: str
-    representatives: Representatives
+    state: IndexState
+
+    @property
+    def rows(self) -> RowTable:
+        return self.state.rows
+
+    @property
+    def clusterer(self) -> Clusterer:
+        return self.state.clusterer
+
+    @property
+    def scorer(self) -> RowScorer:
+        assert self.state.scorer is not None, "no layout yet: nothing stored"
+        return self.state.scorer
 
     @property
     def verifier(self) -> PairVerifier:
-        assert self.scorer is not None, "no layout yet: nothing stored"
         return self.scorer.verifier
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
@@ -69,12 +73,11 @@ class IndexReader:
         (``duplicate`` is the clustering's answer: the same cluster id)."""
         a, b = self.rows.row(item_a), self.rows.row(item_b)
         verifier = self.verifier
-        assert self.scorer is not None
         s = self.scorer.pair_scores(a, [b])
         p, family = float(s.probability[0]), float(s.family[0])
         details = variant_conflicts(self.rows.anchors[a], self.rows.anchors[b])
-        fbc, clusterer = self.clusterer.fbc, self.clusterer
-        stored = a in fbc.cluster_of and b in fbc.cluster_of
+        rule, clusterer = self.clusterer.rule, self.clusterer
+        stored = a in rule.cluster_of and b in rule.cluster_of
         same = stored and clusterer.cluster_id(a) == clusterer.cluster_id(b)
         return Explanation(
             item_a=item_a,
@@ -88,29 +91,28 @@ class IndexReader:
                 for ls in verifier.level_scores(s, 0)
             ],
             gates=verifier.gates(s, 0, details),
-            cluster_a=clusterer.cluster_id(a) if a in fbc.cluster_of else "",
-            cluster_b=clusterer.cluster_id(b) if b in fbc.cluster_of else "",
+            cluster_a=clusterer.cluster_id(a) if a in rule.cluster_of else "",
+            cluster_b=clusterer.cluster_id(b) if b in rule.cluster_of else "",
             features=verifier.feature_row(s, 0),
             verdict=self._verdict(a, b, p, details) if stored else "an item was deleted",
             pair_duplicate=p >= verifier.threshold,
             family_score=family,
-            family_a=clusterer.family_id(a) if a in fbc.cluster_of else "",
-            family_b=clusterer.family_id(b) if b in fbc.cluster_of else "",
+            family_a=clusterer.family_id(a) if a in rule.cluster_of else "",
+            family_b=clusterer.family_id(b) if b in rule.cluster_of else "",
         )
 
     def _verdict(self, a: int, b: int, p: float, details: dict[str, str]) -> str:
         """The clustering's decision for rows ``a`` and ``b`` and the rule behind it, in words;
         the later row was decided against the earlier one's cluster as it was then."""
-        assert self.scorer is not None
-        clusterer, fbc, t = self.clusterer, self.clusterer.fbc, self.verifier.threshold
+        clusterer, rule, t = self.clusterer, self.clusterer.rule, self.verifier.threshold
         ids = self.rows.ids
         early, late = min(a, b), max(a, b)
-        cluster = fbc.cluster_of[early]
+        cluster = rule.cluster_of[early]
         fired = [f"{g} ({d})" for g, d in details.items() if d]
         if clusterer.cluster_id(a) == clusterer.cluster_id(b):
             if p >= t:
                 return f"duplicates: the same cluster {clusterer.cluster_id(a)}"
-            rep = fbc.first_member(cluster)
+            rep = rule.first_member(cluster)
             return (
                 f"duplicates: the same cluster {clusterer.cluster_id(a)}, joined through its "
                 f"members (its first member {ids[rep]}), although the pair alone scores "
@@ -120,7 +122,7 @@ class IndexReader:
             return "not duplicates: a hard gate vetoes the pair: " + "; ".join(fired)
         if p < t:
             return f"not duplicates: the pair scores {p:.2f} < threshold {t:.2f}"
-        check = fbc.check(
+        check = rule.check(
             late, cluster, [early], self.scorer.both, self.scorer.conflicts, before=late
         )
         where = clusterer.cluster_id(early)
@@ -146,22 +148,22 @@ class IndexReader:
     ) -> list[tuple[str, list[Neighbor]]]:
         """Verified neighbours of stored items (by id) or of new items (not stored)."""
         rows, layout = self.rows, self.rows.layout
-        if self.candidates.cindex is None or layout is None:
+        if self.state.candidates.cindex is None or layout is None:
             return [(q, []) for q in [*item_ids, *(it.item_id for it in items)]]
         queries: list[Query] = []
         for item_id in item_ids:
             row = rows.row(item_id)
             queries.append((item_id, rows.full(row), rows.anchors[row], rows.images[row], row))
         if items:
-            check_batch(items, layout, self.encoder)
+            check_batch(items, layout, self.state.encoder)
             full = concatenate([it.embeddings for it in items], layout)
             for it, vec in zip(items, full, strict=True):
                 c = it.concepts
                 queries.append((it.item_id, vec, c.anchors, c.image_features, -1))
         if not queries:
             return []
-        weighted = self.candidates.weighted_queries(np.stack([q[1] for q in queries]))
-        found = self.candidates.search(weighted, k + 1)
+        weighted = self.state.candidates.weighted_queries(np.stack([q[1] for q in queries]))
+        found = self.state.candidates.search(weighted, k + 1)
         return [self._neighbours(q, hits, k) for q, hits in zip(queries, found, strict=True)]
 
     def _neighbours(self, query: Query, hits: np.ndarray, k: int) -> tuple[str, list[Neighbor]]:
@@ -193,7 +195,7 @@ class IndexReader:
             raise InvalidInput("cluster_id", f"{cluster_id!r} is not a cluster id") from None
         aliases = self.clusterer.aliases
         canonical = resolve(aliases, number)
-        members = self.clusterer.fbc.members.get(canonical)
+        members = self.clusterer.rule.members.get(canonical)
         if not members:
             raise NotFound("cluster", cluster_id)
         names = [
@@ -204,23 +206,23 @@ class IndexReader:
             format_cluster_id(canonical),
             [ids[r] for r in members],
             names,
-            family_id=format_family_id(self.clusterer.fbc.family_of.get(canonical, canonical)),
-            representative_id=ids[self.representatives.choose(members)],
+            family_id=format_family_id(self.clusterer.rule.family_of.get(canonical, canonical)),
+            representative_id=ids[self.state.representatives.choose(members)],
         )
 
     def info(self) -> IndexInfo:
-        reducer, index = self.candidates.describe()
+        reducer, index = self.state.candidates.describe()
         return IndexInfo(
             items=self.rows.live,
-            clusters=len(self.clusterer.fbc.members),
+            clusters=len(self.clusterer.rule.members),
             reducer=reducer,
             faiss_index=index,
-            index_version=self.candidates.index_version,
-            level_weights={lv.name: w for lv, w in self.calibration.weights.items()},
-            threshold=self.calibration.threshold,
+            index_version=self.state.candidates.index_version,
+            level_weights={lv.name: w for lv, w in self.state.calibration.weights.items()},
+            threshold=self.state.calibration.threshold,
             server_version=__version__,
         )
 
     def reducer_report(self) -> dict[str, object]:
         # ``report_`` is learned state (set by a fit); no reducer, or none fitted yet, has none
-        return dict(getattr(self.candidates.reducer, "report_", {}))
+        return dict(getattr(self.state.candidates.reducer, "report_", {}))

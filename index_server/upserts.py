@@ -2,23 +2,30 @@
 
 An item id the index holds is compared by content (``storage.digest``): the same content gets
 the stored assignment back and nothing is written (a retry is harmless); changed content is a
-new version, judged like a new item once its old row is out of the way (``IndexEngine._add``).
+new version, judged like a new item once its old row is out of the way (``Upsert``: its old
+row leaves its cluster before the batch is decided, and its new row keeps the old one's
+arrival rank, and its cluster id when it was alone and stays alone).
 With ``if_absent`` a changed item is refused instead (``AlreadyExists``), and the whole batch
 with it, before anything is stored. Deleted ids were refused earlier (``validation``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from fitrep.domain import AlreadyExists, EmbeddedItem, ItemChange
 
+from index_server.clustering.cluster_ids import format_cluster_id
 from index_server.integration import LevelLayout, concatenate
 from index_server.rows.table import RowTable
+from index_server.state import IndexState
+from index_server.storage.cluster_store import ClusterStore, StoredItem
 from index_server.storage.digest import content_digest, item_digest
-from index_server.storage.store import ClusterStore, StoredItem
+
+log = logging.getLogger("fitrep.index")
 
 
 @dataclass
@@ -81,3 +88,62 @@ def plan_batch(
             plan.fresh.append(items[i])
     plan.changes = [change[item.item_id] for item in items]
     return plan
+
+
+class Upsert:
+    """The books of one batch's changed items in ``state``, from before its rows are appended
+    until they are decided. Made before the append: the old rows leave their clusters."""
+
+    def __init__(self, state: IndexState, replaces: dict[str, int]) -> None:
+        self.state = state
+        self.old_rows = replaces  # item id -> its current row
+        rule = state.rule
+        clusters = [rule.cluster_of[r] for r in replaces.values()]
+        # cluster -> its representative row before the batch (-1: none), for the report
+        self.before = state.representatives.of_clusters(rule.members, clusters)
+        self.previous = {row: rule.cluster_of[row] for row in replaces.values()}
+        self.replaced: dict[int, int] = {}  # old row -> new row
+        for row in replaces.values():  # out of the way: the new version is judged afresh
+            state.rows.deleted.add(row)
+            rule.remove(row)
+
+    def appended(self, rows: Sequence[int], items: Sequence[EmbeddedItem]) -> None:
+        """``rows`` were appended for ``items``: their representative keys, arrival ranks,
+        and the ids a changed item that was alone may keep."""
+        reps, rule = self.state.representatives, self.state.rule
+        for row, item in zip(rows, items, strict=True):
+            old = self.old_rows.get(item.item_id)
+            reps.append(item.concepts.profile, None if old is None else reps.arrival(old))
+            if old is not None:
+                self.replaced[old] = row
+                if self.previous[old] not in rule.members:  # it was alone: it may keep its id
+                    rule.keep.setdefault(row, self.previous[old])
+
+    def decided(self, rows: Sequence[int]) -> dict[int, int]:
+        """After ``rows`` were decided: every cluster they touched -> its representative
+        row before the batch (-1: none), for ``Representatives.report_changes``."""
+        state = self.state
+        rule, decisions = state.rule, state.clusterer.decisions
+        rule.keep.clear()
+        for old, row in self.replaced.items():
+            decisions.set_previous(row, self.previous[old])
+        fresh, before = set(rows), dict(self.before)
+        for cluster in {rule.cluster_of[row] for row in rows} - set(before):
+            members = [m for m in rule.members[cluster] if m not in fresh]
+            before[cluster] = state.representatives.choose(members)
+        return before
+
+    def log_moves(self) -> int:
+        """Log the changed items whose new version landed in another cluster; how many."""
+        moved = 0
+        for old, row in self.replaced.items():
+            was, now = self.previous[old], self.state.rule.cluster_of[row]
+            if was != now:
+                moved += 1
+                log.info(
+                    "event=item_moved item=%s from=%s to=%s",
+                    self.state.rows.ids[row],
+                    format_cluster_id(was),
+                    format_cluster_id(now),
+                )
+        return moved

@@ -1,2 +1,2 @@
-"""FBC: the join rule that turns pair scores into clusters, the cluster ids it hands out, and
-every row's decision (the decision log)."""
+"""The join rule that turns pair scores into clusters (``join_rule``), the cluster ids it
+hands out, and every row's decision (the decision log)."""

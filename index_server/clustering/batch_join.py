@@ -1,14 +1,15 @@
-"""``FBC.decide_batch``: the join rule for a whole batch of rows in compiled code.
+"""``JoinRule.decide_batch``: the join rule for a whole batch of rows in compiled code.
 
-The batch is decided as ``FBC.decide`` would decide its rows one after the other (same
-clusters, families, nearest rows, probabilities and cluster counter), by ``join_kernel``
-over arrays: FBC's dicts are read once for the clusters of the candidates assigned before
-the batch, the kernel decides, and the result is written back into FBC.
+The batch is decided as the rule one row at a time would decide its rows one after the other
+(same clusters, families, nearest rows, probabilities and cluster counter; the tests hold it
+to ``tests/join_reference.py``), by ``join_kernel`` over arrays: the rule's dicts are read
+once for the clusters of the candidates assigned before the batch, the kernel decides, and
+the result is written back into the rule.
 
 Pair probabilities come from the caller's arrays (``KnownPairs``: the candidates' and
 further members' probabilities, computed ahead) and otherwise from ``score``: when the rule
 asks for pairs that were not computed ahead, the kernel stops at that row, ``score`` is
-called with exactly the rows ``FBC.decide`` would pass it, and the row is decided again
+called with exactly the rows the reference ``decide`` would pass it, and the row is decided again
 with the answers. Variant conflicts are asked of ``conflicts`` the same way. Those calls are
 the fallback; ``BatchDecisions.callbacks`` and ``.rows_with_callbacks`` count them.
 """
@@ -29,15 +30,17 @@ import numpy.typing as npt
 from index_server.clustering import join_kernel as jk
 from index_server.clustering.decision import FAMILY_REP as _FAMILY_REP
 from index_server.clustering.decision import ConflictFn, Decision, ScoreFn
+from index_server.clustering.join_pairs import CONFLICT
 
 
-class FBCState(Protocol):
-    """What the batch reads and writes of ``fbc.FBC`` (its parameters and cluster state)."""
+class RuleState(Protocol):
+    """What the batch reads and writes of ``join_rule.JoinRule`` (its parameters and cluster
+    state; a protocol, since ``join_rule`` imports this module)."""
 
     threshold: float
     max_checked: int
     min_member_share: float
-    rep_share: float
+    core_share: float
     max_conflict_scan: int
     family_probe: int
     core: int
@@ -71,7 +74,7 @@ class KnownPairs:
 
 @dataclass
 class BatchDecisions:
-    """What ``FBC.decide`` would have returned for each row of the batch, as arrays (n,)."""
+    """What the rule decided for each row of the batch, as arrays (n,)."""
 
     rows: I64
     cluster: I64
@@ -82,7 +85,7 @@ class BatchDecisions:
     family: I64
     callbacks: int = 0  # calls to ``score`` or ``conflicts`` (the fallback)
     rows_with_callbacks: int = 0
-    # where the time went (s): arrays, fbc_read (FBC's dicts for the clusters of candidates
+    # where the time went (s): arrays, state_read (the rule's dicts for the clusters of candidates
     # assigned before the batch), kernel, callbacks, write_back
     seconds: dict[str, float] | None = None
 
@@ -116,7 +119,7 @@ def _batch_positions(rows: I64, cand_rows: I64) -> I64:
 
 
 def decide_batch(
-    fbc: FBCState,
+    rule: RuleState,
     rows: Sequence[int] | np.ndarray,
     candidates: np.ndarray,
     score: ScoreFn,
@@ -124,7 +127,7 @@ def decide_batch(
     conflicts: ConflictFn | None = None,
     known: KnownPairs | None = None,
 ) -> BatchDecisions:
-    """Decide ``rows`` in order (see ``FBC.decide_batch``); FBC's state is updated."""
+    """Decide ``rows`` in order (see ``JoinRule.decide_batch``); the rule's state is updated."""
     started = time.perf_counter()
     rows_a = np.ascontiguousarray(rows, np.int64)
     n = len(rows_a)
@@ -138,7 +141,7 @@ def decide_batch(
         )
     if upper is not None and np.shape(upper) != cands.shape:
         raise ValueError(f"upper has shape {np.shape(upper)}, candidates {cands.shape}")
-    if not fbc.cluster_of.keys().isdisjoint(rows_a.tolist()):
+    if not rule.cluster_of.keys().isdisjoint(rows_a.tolist()):
         raise ValueError("rows: a batch row is already assigned to a cluster")
     valid = cands >= 0
     cand_ptr = np.zeros(n + 1, np.int64)
@@ -174,12 +177,12 @@ def decide_batch(
     outside = cand_pos < 0
     arrays_done = time.perf_counter()
     before, inverse = np.unique(cand_rows[outside], return_inverse=True)
-    cluster_of, members = fbc.cluster_of, fbc.members
+    cluster_of, members = rule.cluster_of, rule.members
     of_before = np.fromiter(
         map(cluster_of.get, before.tolist(), repeat(-1)), np.int64, count=len(before)
     )
     assigned = of_before >= 0
-    floor = fbc.threshold * min(1.0, _FAMILY_REP)
+    floor = rule.threshold * min(1.0, _FAMILY_REP)
     if upper is not None and floor > 0:
         high = (cand_upper[outside] >= floor).astype(np.float64)
         reached = np.bincount(inverse, high, minlength=len(before)) > 0
@@ -193,7 +196,7 @@ def decide_batch(
     cand_lc = np.full(len(cand_rows), -1, np.int64)
     cand_lc[outside] = lc_of_before[inverse]
 
-    member_cap = max(fbc.core, fbc.max_checked, fbc.max_conflict_scan, 1)
+    member_cap = max(rule.core, rule.max_checked, rule.max_conflict_scan, 1)
     prefixes = [members[c][:member_cap] for c in clusters]
     n_loaded = sum(len(p) for p in prefixes)
     cap_lc, cap_slots = len(clusters) + n, n_loaded + n
@@ -205,7 +208,7 @@ def decide_batch(
     slot_next = np.full(cap_slots, -1, np.int64)
     if clusters:
         lc_id[: len(clusters)] = clusters
-        lc_family[: len(clusters)] = [fbc.family_of[c] for c in clusters]
+        lc_family[: len(clusters)] = [rule.family_of[c] for c in clusters]
         sizes = np.array([len(p) for p in prefixes], np.int64)
         heads = np.r_[0, np.cumsum(sizes)[:-1]]
         lc_head[: len(clusters)] = heads
@@ -213,23 +216,23 @@ def decide_batch(
         slot_row[:n_loaded] = list(chain.from_iterable(prefixes))
         slot_next[:n_loaded] = np.arange(1, n_loaded + 1)
         slot_next[lc_tail[: len(clusters)]] = -1
-    counters = np.array([len(clusters), n_loaded, fbc.next_id, 0], np.int64)
+    counters = np.array([len(clusters), n_loaded, rule.next_id, 0], np.int64)
     keep = np.zeros(n, np.int64)
-    if fbc.keep:
+    if rule.keep:
         for i, r in enumerate(rows_a.tolist()):
-            kept = fbc.keep.get(r, 0)
+            kept = rule.keep.get(r, 0)
             keep[i] = kept if kept not in members else 0
     keep_used = np.zeros(n, np.int64)
 
     params_f = np.array(
-        [fbc.threshold, fbc.min_member_share, fbc.rep_share, _FAMILY_REP], np.float64
+        [rule.threshold, rule.min_member_share, rule.core_share, _FAMILY_REP], np.float64
     )
     params_i = np.array(
         [
-            fbc.max_checked,
-            fbc.max_conflict_scan,
-            fbc.family_probe,
-            fbc.core,
+            rule.max_checked,
+            rule.max_conflict_scan,
+            rule.family_probe,
+            rule.core,
             upper is not None,
             conflicts is not None,
         ],
@@ -257,7 +260,7 @@ def decide_batch(
     in_callbacks = 0.0
     while True:
         cap = table_cap + len(sup_rows)
-        req_rows = np.zeros(member_cap + fbc.max_checked + cap + 1, np.int64)
+        req_rows = np.zeros(member_cap + rule.max_checked + cap + 1, np.int64)
         position = jk.join_rows(
             position,
             rows_a,
@@ -310,7 +313,7 @@ def decide_batch(
         row = int(rows_a[position])
         asked = req_rows[: req_info[2]].tolist()
         asked_at = time.perf_counter()
-        if req_info[0] == jk.CONFLICT:
+        if req_info[0] == CONFLICT:
             assert conflicts is not None
             conf_rows += asked
             conf_hit += np.asarray(conflicts(row, asked), bool).tolist()
@@ -324,10 +327,10 @@ def decide_batch(
 
     decided = time.perf_counter()
     with _no_gc():
-        _write_back(fbc, rows_a, out_cluster, out_is_new, out_family, int(counters[jk.NEXT_ID]))
+        _write_back(rule, rows_a, out_cluster, out_is_new, out_family, int(counters[jk.NEXT_ID]))
     seconds = {
         "arrays": arrays_done - started,
-        "fbc_read": read_done - arrays_done,
+        "state_read": read_done - arrays_done,
         "kernel": decided - read_done - in_callbacks,
         "callbacks": in_callbacks,
         "write_back": time.perf_counter() - decided,
@@ -361,20 +364,20 @@ def _no_gc() -> Iterator[None]:
 
 
 def _write_back(
-    fbc: FBCState, rows: I64, cluster: I64, is_new: np.ndarray, family: I64, next_id: int
+    rule: RuleState, rows: I64, cluster: I64, is_new: np.ndarray, family: I64, next_id: int
 ) -> None:
-    """FBC's dicts as ``new_cluster`` / ``join`` would have left them, row after row."""
+    """The rule's dicts as ``new_cluster`` / ``join`` would have left them, row after row."""
     row_list, cluster_list = rows.tolist(), cluster.tolist()
-    fbc.cluster_of.update(zip(row_list, cluster_list, strict=True))
+    rule.cluster_of.update(zip(row_list, cluster_list, strict=True))
     opened = rows[is_new].tolist()
     opened_ids = cluster[is_new].tolist()
-    fbc.members.update(zip(opened_ids, map(list, zip(opened, strict=True)), strict=True))
-    fbc.family_of.update(zip(opened_ids, family[is_new].tolist(), strict=True))
-    members = fbc.members
+    rule.members.update(zip(opened_ids, map(list, zip(opened, strict=True)), strict=True))
+    rule.family_of.update(zip(opened_ids, family[is_new].tolist(), strict=True))
+    members = rule.members
     joined = ~is_new
     for r, c in zip(rows[joined].tolist(), cluster[joined].tolist(), strict=True):
         members[c].append(r)
-    if fbc.keep:
+    if rule.keep:
         for r in opened:
-            fbc.keep.pop(r, None)
-    fbc.next_id = next_id
+            rule.keep.pop(r, None)
+    rule.next_id = next_id

@@ -1,10 +1,10 @@
-"""The decision loop: FBC's join rule over scored candidates, in arrival order.
+"""The decision loop: the join rule over scored candidates, in arrival order.
 
-Each row is decided from the rows before it (FBC), with the statistics of rows 0..row
-(idf), so deciding a batch equals deciding its items one by one. The chunk's pair scores
-are computed together; a bound rules most pairs out before the verifier is asked. The join
-rule runs compiled over the chunk (``FBC.decide_batch``), asking the verifier for the pairs
-it needs as ``FBC.decide`` would.
+Each row is decided from the rows before it (``JoinRule``), with the statistics of rows
+0..row (idf), so deciding a batch equals deciding its items one by one. The chunk's pair
+scores are computed together; a bound rules most pairs out before the verifier is asked. The
+join rule runs compiled over the chunk (``JoinRule.decide_batch``), asking the verifier for
+the pairs it needs as the rule one row at a time would.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 from fitrep.domain import Level
 
 from index_server.clustering.cluster_ids import format_cluster_id, format_family_id, resolve
+from index_server.clustering.decision import Decision
 from index_server.clustering.decision_log import DecisionLog
-from index_server.clustering.fbc import FBC, Decision
+from index_server.clustering.join_rule import JoinRule
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.chunk_pairs import ChunkPairs, PlanCounts
 from index_server.scoring.row_scorer import RowScorer
@@ -30,19 +31,19 @@ CHUNK = 512  # rows decided between progress reports
 
 
 class Clusterer:
-    """Cluster state (FBC), every row's assignment (DecisionLog) and the aliases."""
+    """Cluster state (``JoinRule``), every row's assignment (``DecisionLog``) and the aliases."""
 
-    def __init__(self, fbc: FBC, decisions: DecisionLog) -> None:
-        self.fbc = fbc
+    def __init__(self, rule: JoinRule, decisions: DecisionLog) -> None:
+        self.rule = rule
         self.decisions = decisions
         self.aliases: dict[int, int] = {}
         self.plan_counts = PlanCounts()  # how the chunk score plans fared (``ChunkPairs``)
 
     def cluster_id(self, row: int) -> str:
-        return format_cluster_id(resolve(self.aliases, self.fbc.cluster_of[row]))
+        return format_cluster_id(resolve(self.aliases, self.rule.cluster_of[row]))
 
     def family_id(self, row: int) -> str:
-        return format_family_id(self.fbc.family(row))
+        return format_family_id(self.rule.family(row))
 
     def decide(
         self,
@@ -61,7 +62,7 @@ class Clusterer:
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
             # calibration led by lexical features), score every candidate as before.
             prunes = scores.pruned_share(verifier.threshold) >= 0.5
-            # planned on a row's first ask: FBC's clusters stay as at the chunk start until
+            # planned on a row's first ask: the rule's clusters stay as at the chunk start until
             # decide_batch writes its decisions back, so the plan is the same, and rows the
             # compiled join decides without asking cost none
             pairs = ChunkPairs(
@@ -73,7 +74,7 @@ class Clusterer:
             )
             score = _chunk_score(scorer, pairs, chunk)
             upper = scores.upper if prunes else None
-            batch = self.fbc.decide_batch(chunk_rows, cands, score, upper, scorer.conflicts)
+            batch = self.rule.decide_batch(chunk_rows, cands, score, upper, scorer.conflicts)
             verifier.stats.extend_to(scorer.rows.anchors, chunk[-1] + 1)
             for i in range(len(chunk)):
                 d = batch.decision(i)
@@ -96,14 +97,13 @@ class Clusterer:
         )
 
     def _plan(self, scores: ChunkScores, i: int, *, prunes: bool) -> list[int]:
-        """The rows ``FBC.decide`` will ask row ``i`` of a chunk about first, as the clusters
+        """The rows the join rule will ask row ``i`` of a chunk about first, as the clusters
         are at the chunk start: its candidates that may pass (rows decided earlier in the
         chunk too) and the other candidates in their clusters. The members a cluster's check
         asks about next (its core, the oldest) are left to that check, which asks for them in
         one go: planning them too scored ~60,000 pairs the join never asked about on 20k
         synthetic items (clusters whose best pair failed), more than it saved."""
-        fbc, t = self.fbc, self.fbc.threshold
-        cluster_of = fbc.cluster_of
+        cluster_of, t = self.rule.cluster_of, self.rule.threshold
         cands = scores.candidates(i)
         upper = scores.upper_bounds(i) if prunes else [1.0] * len(cands)
         by_cluster: dict[int, list[int]] = {}
@@ -129,8 +129,8 @@ class Clusterer:
 
 
 def _chunk_score(scorer: RowScorer, pairs: ChunkPairs, chunk: list[int]) -> ChunkScoreFn:
-    """FBC's ``score`` for the rows of a chunk: a row is judged with the statistics of rows
-    0..row (module doc), from the chunk's planned pair scores (``ChunkPairs``)."""
+    """The join rule's ``score`` for the rows of a chunk: a row is judged with the statistics
+    of rows 0..row (module doc), from the chunk's planned pair scores (``ChunkPairs``)."""
     position = {row: i for i, row in enumerate(chunk)}
 
     def score(row: int, others: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """What the join rule decides for a row (``Decision``) and what it asks of its caller: pair
-probabilities (``ScoreFn``) and variant conflicts (``ConflictFn``). Shared by ``fbc`` (the
-rule, item by item) and ``batch_join`` (the same rule over a batch, compiled)."""
+probabilities (``ScoreFn``) and variant conflicts (``ConflictFn``). Shared by ``join_rule``,
+``batch_join`` (the rule over a batch, compiled) and the reference that decides one row at a
+time (``tests/join_reference.py``)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,16 @@
-"""FBC's join rule over arrays, compiled with numba: the inner loop of ``FBC.decide_batch``.
+"""The join rule over arrays, compiled with numba: the inner loop of ``JoinRule.decide_batch``.
 
-``join_rows`` decides batch rows ``start, start + 1, ...`` exactly as ``FBC.decide`` /
-``FBC.check`` / ``FBC._open`` would, one after the other, over array state (``batch_join``
-builds it from FBC's dicts and writes the result back). It keeps, per row, the table of pair
-probabilities FBC's ``_Probabilities`` would hold: a pair is *available* when the caller
-computed it ahead (``candidate_item``, the member table) or a callback returned it, and
-*asked* once the rule asked for it, since ``best_pair`` of a new cluster and the family rule
-read only the pairs FBC would have scored. When the rule asks for pairs that are not all
-available (or for a variant-conflict answer it does not have), the kernel stops at that row
-and returns its position with the request (``req_info``: kind, position, length;
-``req_rows``): the caller scores exactly the rows ``FBC.decide`` would have passed to its
-``score`` in that call and runs the kernel again from the same row, which is decided from
-scratch (a row changes the state only once it is decided).
+``join_rows`` decides batch rows ``start, start + 1, ...`` exactly as the reference
+``decide`` / ``JoinRule.check`` / ``_open`` (``tests/join_reference.py``) would, one after the
+other, over array state (``batch_join`` builds it from the rule's dicts and writes the result
+back). It keeps, per row, the table of pair probabilities the reference's ``PairTable`` would
+hold (``join_pairs``): a pair is *available* when the caller computed it ahead
+(``candidate_item``, the member table) or a callback returned it. When the rule asks for
+pairs that are not all available (or for a variant-conflict answer it does not have), the
+kernel stops at that row and returns its position with the request
+(``req_info``: kind, position, length; ``req_rows``): the caller scores exactly the rows the
+reference would have passed to its ``score`` in that call and runs the kernel again from the
+same row, which is decided from scratch (a row changes the state only once it is decided).
 
 Shapes: batch of n rows; candidates in CSR form (``cand_ptr`` (n + 1,), entries (nnz,));
 members of the caller's table in CSR form too. Local clusters (``lc_*``) are the clusters
@@ -25,74 +24,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# req_info[0]: what the kernel asks for when it stops before the end of the batch
-DONE, SCORE, CONFLICT = 0, 1, 2
+from index_server.clustering.join_pairs import CONFLICT, find, load_row, members, need
+
 # params_f / params_i layout
-THRESHOLD, MIN_MEMBER_SHARE, REP_SHARE, FAMILY_REP = 0, 1, 2, 3
+THRESHOLD, MIN_MEMBER_SHARE, CORE_SHARE, FAMILY_REP = 0, 1, 2, 3
 MAX_CHECKED, MAX_CONFLICT_SCAN, FAMILY_PROBE, CORE, HAS_UPPER, CHECK_CONFLICTS = range(6)
 # counters layout
 N_LC, N_SLOTS, NEXT_ID, N_KEEP_USED = range(4)
-
-
-@njit(cache=True)
-def _find(keys: np.ndarray, n: int, key: int) -> int:
-    for e in range(n):
-        if keys[e] == key:
-            return e
-    return -1
-
-
-@njit(cache=True)
-def _need(
-    rows: np.ndarray,
-    n_rows: int,
-    t_row: np.ndarray,
-    t_avail: np.ndarray,
-    t_asked: np.ndarray,
-    n_t: int,
-    req_rows: np.ndarray,
-    req_info: np.ndarray,
-    position: int,
-) -> bool:
-    """``_Probabilities.need(rows)``: True (a request is set) when some missing pair is not
-    available; else the missing pairs are marked asked."""
-    m = 0
-    available = True
-    for a in range(n_rows):
-        r = rows[a]
-        e = _find(t_row, n_t, r)
-        if e >= 0 and t_asked[e]:
-            continue
-        if _find(req_rows, m, r) >= 0:
-            continue
-        req_rows[m] = r
-        m += 1
-        if e < 0 or not t_avail[e]:
-            available = False
-    if m == 0:
-        return False
-    if available:
-        for b in range(m):
-            t_asked[_find(t_row, n_t, req_rows[b])] = True
-        return False
-    req_info[0] = SCORE
-    req_info[1] = position
-    req_info[2] = m
-    return True
-
-
-@njit(cache=True)
-def _members(
-    lc: int, lc_head: np.ndarray, slot_row: np.ndarray, slot_next: np.ndarray, out: np.ndarray
-) -> int:
-    """The first ``len(out)`` members of local cluster ``lc``, oldest first; how many."""
-    n = 0
-    s = lc_head[lc]
-    while s >= 0 and n < out.shape[0]:
-        out[n] = slot_row[s]
-        n += 1
-        s = slot_next[s]
-    return n
 
 
 @njit(cache=True)
@@ -146,7 +84,7 @@ def join_rows(
     ``conf_*`` are the callback answers for row ``start`` only."""
     n = rows.shape[0]
     t = params_f[THRESHOLD]
-    core_floor = t * params_f[REP_SHARE]
+    core_floor = t * params_f[CORE_SHARE]
     member_floor = t * params_f[MIN_MEMBER_SHARE]
     family_floor = t * params_f[FAMILY_REP]
     max_checked = params_i[MAX_CHECKED]
@@ -155,7 +93,7 @@ def join_rows(
     core = params_i[CORE]
     has_upper = params_i[HAS_UPPER] != 0
     check_conflicts = params_i[CHECK_CONFLICTS] != 0
-    # the per-row table (``_Probabilities``), the known candidates and their clusters
+    # the per-row table (``PairTable``), the known candidates and their clusters
     t_row = np.empty(table_cap, np.int64)
     t_item = np.empty(table_cap, np.float64)
     t_fam = np.empty(table_cap, np.float64)
@@ -178,51 +116,34 @@ def join_rows(
     for j in range(start, n):
         r = rows[j]
         # -- known candidates (``c in cluster_of``) and the pair table -------------------
-        n_t = 0
-        n_k = 0
-        for e in range(cand_ptr[j], cand_ptr[j + 1]):
-            lc = cand_lc[e]
-            if lc == -1 and cand_pos[e] >= 0:
-                lc = pos_lc[cand_pos[e]]
-            if lc == -1:  # not assigned (-2: assigned, in a cluster the rule never opens)
-                continue
-            c = cand_rows[e]
-            te = _find(t_row, n_t, c)
-            if te < 0:
-                te = n_t
-                n_t += 1
-                t_row[te] = c
-                t_asked[te] = False
-                t_avail[te] = not np.isnan(cand_item[e])
-                t_item[te] = cand_item[e]
-                t_fam[te] = cand_family[e]
-            t_bound[te] = cand_upper[e]  # a repeated candidate: its last bound, as a dict
-            k_row[n_k] = c
-            k_lc[n_k] = lc
-            k_te[n_k] = te
-            n_k += 1
-        n_cand_t = n_t
-        for e in range(ext_ptr[j], ext_ptr[j + 1]):
-            if _find(t_row, n_t, ext_rows[e]) < 0:
-                t_row[n_t] = ext_rows[e]
-                t_item[n_t] = ext_item[e]
-                t_fam[n_t] = ext_family[e]
-                t_avail[n_t] = True
-                t_asked[n_t] = False
-                t_bound[n_t] = 0.0
-                n_t += 1
-        if j == start:
-            for e in range(sup_rows.shape[0]):
-                te = _find(t_row, n_t, sup_rows[e])
-                if te < 0:
-                    te = n_t
-                    n_t += 1
-                    t_row[te] = sup_rows[e]
-                    t_asked[te] = False
-                    t_bound[te] = 0.0
-                t_item[te] = sup_item[e]
-                t_fam[te] = sup_family[e]
-                t_avail[te] = True
+        n_t, n_k, n_cand_t = load_row(
+            j,
+            j == start,
+            cand_ptr,
+            cand_rows,
+            cand_upper,
+            cand_lc,
+            cand_pos,
+            cand_item,
+            cand_family,
+            pos_lc,
+            ext_ptr,
+            ext_rows,
+            ext_item,
+            ext_family,
+            sup_rows,
+            sup_item,
+            sup_family,
+            t_row,
+            t_item,
+            t_fam,
+            t_bound,
+            t_avail,
+            t_asked,
+            k_row,
+            k_lc,
+            k_te,
+        )
         best_lc = -1
         best_agreement = 0.0
         best_pair = 0.0
@@ -236,12 +157,12 @@ def join_rows(
                 if not has_upper or t_bound[k_te[q]] >= t:
                     wanted[n_w] = k_row[q]
                     n_w += 1
-            if _need(wanted, n_w, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+            if need(wanted, n_w, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                 return j
             # -- clusters in order of their first candidate, the bound of each ----------------
             n_g = 0
             for q in range(n_k):
-                g = _find(g_lc, n_g, k_lc[q])
+                g = find(g_lc, n_g, k_lc[q])
                 if g < 0:
                     g = n_g
                     n_g += 1
@@ -259,17 +180,17 @@ def join_rows(
                         retrieved[n_r] = k_row[q]
                         n_r += 1
                 # ``check``: the best retrieved member, the core, the checked members
-                if _need(retrieved, n_r, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                if need(retrieved, n_r, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                     return j
                 top = retrieved[0]
-                top_p = t_item[_find(t_row, n_t, top)]
+                top_p = t_item[find(t_row, n_t, top)]
                 for q in range(1, n_r):
-                    p = t_item[_find(t_row, n_t, retrieved[q])]
+                    p = t_item[find(t_row, n_t, retrieved[q])]
                     if p > top_p:
                         top, top_p = retrieved[q], p
                 if top_p < t:
                     continue
-                n_m = _members(lc, lc_head, slot_row, slot_next, mem)
+                n_m = members(lc, lc_head, slot_row, slot_next, mem)
                 n_core = min(core, n_m)
                 n_c = 0
                 checked[0] = mem[0]
@@ -277,29 +198,29 @@ def join_rows(
                 for q in range(n_r):
                     if n_c >= max_checked:
                         break
-                    if _find(checked, n_c, retrieved[q]) < 0:
+                    if find(checked, n_c, retrieved[q]) < 0:
                         checked[n_c] = retrieved[q]
                         n_c += 1
                 n_c = min(n_c, max_checked)
                 for q in range(n_m):
                     if n_c >= max_checked:
                         break
-                    if _find(checked, n_c, mem[q]) < 0:
+                    if find(checked, n_c, mem[q]) < 0:
                         checked[n_c] = mem[q]
                         n_c += 1
                 for q in range(n_core):
                     wanted[q] = mem[q]
                 for q in range(n_c):
                     wanted[n_core + q] = checked[q]
-                if _need(wanted, n_core + n_c, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                if need(wanted, n_core + n_c, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                     return j
                 core_sum = 0.0
                 for q in range(n_core):
-                    core_sum += t_item[_find(t_row, n_t, mem[q])]
+                    core_sum += t_item[find(t_row, n_t, mem[q])]
                 agreement_sum = 0.0
                 weakest_p = np.inf
                 for q in range(n_c):
-                    p = t_item[_find(t_row, n_t, checked[q])]
+                    p = t_item[find(t_row, n_t, checked[q])]
                     agreement_sum += p
                     weakest_p = min(weakest_p, p)
                 agreement = agreement_sum / n_c
@@ -309,12 +230,12 @@ def join_rows(
                     # ``_conflicting``: members beyond the checked ones, up to the scan
                     n_rest = 0
                     for q in range(min(n_m, scan)):
-                        if _find(checked, n_c, mem[q]) < 0:
+                        if find(checked, n_c, mem[q]) < 0:
                             req_rows[n_rest] = mem[q]
                             n_rest += 1
                     hit = False
                     for q in range(n_rest):
-                        ce = _find(conf_rows, conf_rows.shape[0] if j == start else 0, req_rows[q])
+                        ce = find(conf_rows, conf_rows.shape[0] if j == start else 0, req_rows[q])
                         if ce < 0:
                             req_info[0] = CONFLICT
                             req_info[1] = j
@@ -341,7 +262,7 @@ def join_rows(
                         for te in range(n_cand_t):  # distinct candidates, first-seen order
                             if t_asked[te] or t_bound[te] < family_floor:
                                 continue
-                            if _find(probe, n_p, t_row[te]) >= 0:
+                            if find(probe, n_p, t_row[te]) >= 0:
                                 continue
                             if pick < 0 or t_bound[te] > t_bound[pick]:
                                 pick = te
@@ -349,7 +270,7 @@ def join_rows(
                             break
                         probe[n_p] = t_row[pick]
                         n_p += 1
-                    if _need(probe, n_p, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                    if need(probe, n_p, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                         return j
                 # the best family probability of each cluster's asked candidates (asking a
                 # cluster's first member below changes no other cluster's)
@@ -364,9 +285,9 @@ def join_rows(
                     if top_f < t or top_f <= opened_best:
                         continue
                     wanted[0] = slot_row[lc_head[lc]]
-                    if _need(wanted, 1, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
+                    if need(wanted, 1, t_row, t_avail, t_asked, n_t, req_rows, req_info, j):
                         return j
-                    if t_fam[_find(t_row, n_t, wanted[0])] >= family_floor:
+                    if t_fam[find(t_row, n_t, wanted[0])] >= family_floor:
                         family, opened_best = lc_family[lc], top_f
         # -- commit the row -------------------------------------------------------------
         s = counters[N_SLOTS]
@@ -385,7 +306,7 @@ def join_rows(
             out_family[j] = lc_family[best_lc]
             continue
         cluster = keep[j]
-        if cluster != 0 and _find(keep_used, counters[N_KEEP_USED], cluster) >= 0:
+        if cluster != 0 and find(keep_used, counters[N_KEEP_USED], cluster) >= 0:
             cluster = 0
         if cluster != 0:
             keep_used[counters[N_KEEP_USED]] = cluster

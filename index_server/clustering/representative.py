@@ -13,15 +13,21 @@ first version), so a representative changes only when a strictly better member a
 under the policy, or when it leaves. The representative is a pure function of the members,
 their profiles and arrival ranks — all persisted with the rows — so it needs no state of its
 own that could drift from the clusters, and survives restarts and rolled-back batches.
+The calls that change a cluster's representative report it (``report_changes``) and log it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from fitrep.domain import InvalidInput, ItemProfile
+from fitrep.domain import InvalidInput, ItemProfile, RepresentativeChange
+
+from index_server.clustering.cluster_ids import format_cluster_id
+
+log = logging.getLogger("fitrep.index")
 
 POLICIES = ("first", "most-complete", "column:NAME")
 _IMAGE_SCALE = float(2**40)  # pixels below this (1e12) never reach the next filled field
@@ -89,6 +95,39 @@ class Representatives:
             return -1
         keys, arrival = self.keys, self.arrival
         return min(members, key=lambda r: (-keys[r], arrival(r)))
+
+    def of_clusters(
+        self, members: Mapping[int, Sequence[int]], clusters: Iterable[int]
+    ) -> dict[int, int]:
+        """Cluster -> its representative row among ``members`` (-1: no member left)."""
+        return {c: self.choose(members.get(c, [])) for c in set(clusters)}
+
+    def report_changes(
+        self,
+        before: Mapping[int, int],
+        members: Mapping[int, Sequence[int]],
+        ids: Sequence[str],
+    ) -> list[RepresentativeChange]:
+        """The clusters of ``before`` (cluster -> its representative row before a call)
+        whose representative item differs now (``members``: the clusters now; ``ids``: row
+        -> item id), logged. A cluster that is new is not a change, nor a representative
+        whose item only got a new version."""
+        out = []
+        for cluster, old, new in changed(before, self.of_clusters(members, before)):
+            if old < 0 or (new >= 0 and ids[old] == ids[new]):
+                continue
+            change = RepresentativeChange(
+                format_cluster_id(cluster), ids[old], ids[new] if new >= 0 else ""
+            )
+            log.info(
+                "event=representative_changed cluster=%s from=%s to=%s policy=%s",
+                change.cluster_id,
+                change.previous_id,
+                change.representative_id or "-",
+                self.policy,
+            )
+            out.append(change)
+        return out
 
 
 def changed(before: Mapping[int, int], after: Mapping[int, int]) -> list[tuple[int, int, int]]:

@@ -6,7 +6,7 @@ logistic score are computed for a whole chunk (n items x k candidates) with nump
 anchor/image part — which only ever adds at most the sum of its positive coefficients,
 every such feature lying in [0, 1] — is computed per pair only when FBC asks for it. The
 vector part plus that maximum is an upper bound of each pair's probability, which lets FBC
-skip pairs that cannot reach the threshold (``FBC.decide(upper=...)``); the pairs it does
+skip pairs that cannot reach the threshold (``JoinRule.decide_batch(upper=...)``); the pairs it does
 need are scored by ``PairVerifier.score`` itself, so the verifier stays the one judge.
 ``tests/unit/test_bounds.py`` checks the bound against the verifier.
 """

@@ -16,24 +16,23 @@ from pathlib import Path
 from fitrep.domain import FitrepError
 
 from index_server.integration import LevelLayout
+from index_server.storage.cluster_store import STORE_FILE
 from index_server.storage.faults import DECODE_ERRORS, CorruptStore
 from index_server.storage.snapshot import verify_snapshot
-from index_server.storage.store import ClusterStore
+from index_server.storage.store import SqliteStore
 from index_server.storage.vector_file import VECTOR_FILE, verify
-
-STORE = "store.sqlite"
 
 
 def check_data_dir(data_dir: Path) -> str:
     """A one-line summary of a whole store; ``CorruptStore`` or ``BadSnapshot`` (naming the
     file and the first fault) otherwise."""
-    path = data_dir / STORE
+    path = data_dir / STORE_FILE
     if not data_dir.is_dir():
         raise FitrepError(f"{data_dir} is not a directory")
     if not path.is_file():
-        raise FitrepError(f"{data_dir} has no {STORE}: not an index data directory")
+        raise FitrepError(f"{data_dir} has no {STORE_FILE}: not an index data directory")
     snapshot = verify_snapshot(data_dir)
-    store = ClusterStore(path, read_only=True)
+    store = SqliteStore(path, read_only=True)
     try:
         return _check(store, path, snapshot)
     except sqlite3.DatabaseError as exc:
@@ -42,7 +41,7 @@ def check_data_dir(data_dir: Path) -> str:
         store.close()
 
 
-def _check(store: ClusterStore, path: Path, snapshot: bool) -> str:
+def _check(store: SqliteStore, path: Path, snapshot: bool) -> str:
     problems = [r[0] for r in store.db.execute("PRAGMA integrity_check(3)")]
     if problems != ["ok"]:
         found = "; ".join(problems).replace("*** in database main ***", "")
@@ -97,5 +96,5 @@ def _check(store: ClusterStore, path: Path, snapshot: bool) -> str:
     )
 
 
-def _bad(store: ClusterStore, row: int, detail: str) -> CorruptStore:
+def _bad(store: SqliteStore, row: int, detail: str) -> CorruptStore:
     return store.corrupt(f"row {row}: {detail}")

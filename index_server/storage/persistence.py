@@ -8,8 +8,9 @@ are derived state: saved per index version, rebuilt when missing; so are the rep
 (from the rows' profiles).
 
 This module knows the store, not the engine: ``batch_meta`` spells the counters a batch
-commits, ``load_state`` gives back everything the store holds as a ``StoredState``, and the
-engine (the composition root) reads its parts into the one and applies the other to them.
+commits, ``load_state`` gives back everything the store holds as a ``StoredState``, and
+``index_server.state_store`` reads the engine's ``IndexState`` into the one and applies the
+other to it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from index_server.integration import LevelLayout
-from index_server.storage.store import ClusterStore, StoredItem
+from index_server.storage.cluster_store import ClusterStore, StoredItem
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""The cluster store: SQLite in WAL mode. Items, their concepts, cluster ids, aliases and
-metadata; the rows' vectors are in ``storage.vector_file`` beside it (older stores kept them
-in the ``vector`` column, which is read once to move them there).
+"""The cluster store (``cluster_store.ClusterStore``) in SQLite, WAL mode: items, their
+concepts, cluster ids, aliases and metadata; the rows' vectors are in ``storage.vector_file``
+beside it (older stores kept them in the ``vector`` column, which is read once to move them
+there).
 
 Every assign batch is one transaction, so after a crash the store holds the last
 committed assignment: no lost and no duplicated ids. The FAISS index and the reducer are
@@ -22,13 +23,13 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fitrep.domain import Anchors
 
+from index_server.storage.cluster_store import StoredItem
 from index_server.storage.faults import DECODE_ERRORS, CorruptStore, is_corruption
 
 log = logging.getLogger("fitrep.index")
@@ -81,29 +82,6 @@ _TABLES = (
 )
 
 
-@dataclass
-class StoredItem:
-    row: int
-    item_id: str
-    cluster: int
-    # unweighted full vector (float16) of rows stored before the vector file; None since
-    # (``storage.vector_file`` holds every row's vector; the column keeps an empty blob)
-    vector: np.ndarray | None
-    levels: dict[str, list[str]]
-    anchors: Anchors
-    image_features: dict[str, np.ndarray] = field(default_factory=dict)
-    nearest: str = ""
-    similarity: float = 0.0
-    confidence: float = 1.0
-    is_new: bool = True
-    deleted: bool = False
-    replaced_by: int | None = None  # the row of the item's next version
-    first_row: int | None = None  # the row its item first arrived at (None: this row)
-    previous: int = 0  # the cluster its item was in before this version; 0: first version
-    digest: str = ""  # content identity (``storage.digest``); "" for rows stored before it
-    profile: dict[str, Any] = field(default_factory=dict)  # ``ItemProfile.to_json()``
-
-
 def _pack_arrays(arrays: dict[str, np.ndarray]) -> bytes | None:
     if not arrays:
         return None
@@ -119,8 +97,9 @@ def _unpack_arrays(blob: bytes | None) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-class ClusterStore:
-    """SQLite persistence; ``path=None`` keeps everything in memory (tests, one-shot runs)."""
+class SqliteStore:
+    """The ``ClusterStore`` in SQLite; ``path=None`` keeps everything in memory (tests,
+    one-shot runs)."""
 
     def __init__(self, path: Path | None = None, read_only: bool = False) -> None:
         """``read_only``: open an existing store without writing to it (``--check``; a

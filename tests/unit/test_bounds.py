@@ -1,4 +1,5 @@
-"""Batched verification gives the per-pair verifier's probabilities and FBC's decisions."""
+"""Batched verification gives the per-pair verifier's probabilities and the reference join's
+decisions."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import numpy as np
 import pytest
 from fitrep.domain import Anchors, ConceptSet, EmbeddedItem, Level, LevelEmbeddings
 
-from index_server.clustering.fbc import FBC
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 from index_server.rows.codes import CODE_SLOTS, code_keys
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.lexical import FEATURES, chunk_features
 from index_server.scoring.verifier import PairVerifier, TokenStats
+from tests.join_reference import ReferenceJoin
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
 
@@ -82,7 +83,7 @@ def test_chunk_bounds_hold_and_prune(built):
             exact += engine.scorer.score(row, cands).tolist()
     assert len(exact) > 500
     assert all(u >= p for u, p in zip(bounds, exact, strict=True))
-    assert np.mean(np.asarray(bounds) < engine.fbc.threshold) > 0.5  # most pairs never scored
+    assert np.mean(np.asarray(bounds) < engine.rule.threshold) > 0.5  # most pairs never scored
 
 
 def test_code_keys_match_compatible_codes():
@@ -114,21 +115,21 @@ def test_compatible_codes_always_share_a_key():
                 assert keys[i] == keys[j], (a, b)
 
 
-def test_batched_build_decides_like_per_item_fbc(built):
+def test_batched_build_decides_like_the_per_item_reference(built):
     engine, assignments = built
-    reference = FBC(engine.fbc.threshold, engine.fbc.max_checked)
+    reference = ReferenceJoin(engine.rule.threshold, engine.rule.max_checked)
     rows = list(range(engine.n))
     cands = engine.candidates.candidates(rows)
     for row in rows:
         d = reference.decide(row, [c for c in cands[row].tolist() if c >= 0], engine.scorer.score)
-        assert reference.cluster_of[row] == engine.fbc.cluster_of[row]
+        assert reference.cluster_of[row] == engine.rule.cluster_of[row]
         assert assignments[row].is_new_cluster == d.is_new
         if d.is_new:  # batched: an upper bound of the best pair
             assert assignments[row].similarity >= d.best_pair - 1e-5
         else:
             assert assignments[row].similarity == pytest.approx(d.best_pair, abs=1e-5)
             assert assignments[row].confidence == pytest.approx(d.probability, abs=1e-5)
-    assert len(engine.fbc.members) < engine.n  # some items did join clusters
+    assert len(engine.rule.members) < engine.n  # some items did join clusters
 
 
 def test_vector_buffer_grows_and_survives_restart(tmp_path):

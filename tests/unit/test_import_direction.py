@@ -17,8 +17,9 @@ Inside ``index_server`` the stage packages run one way too, bottom up: ``storage
 store, persistence) and ``rows`` (the row table every stage reads) <- ``candidates`` <-
 ``scoring`` <- ``clustering``; a stage imports none of the stages after it. The base modules
 (``config``, ``integration``, ``validation``) import no stage; the facade (``engine``,
-``queries``, ``upserts``) and ``transport`` may import any. No two modules of ``index_server``
-import each other, directly or round a longer circle.
+``queries``, ``upserts``, ``state``, ``state_store``) and ``transport`` may import any. No two
+modules of ``index_server`` or of ``mllm_server`` import each other, directly or round a
+longer circle.
 """
 
 from __future__ import annotations
@@ -276,6 +277,12 @@ def test_no_import_cycles_in_the_index_tier() -> None:
     assert cycles(graph) == []
 
 
+def test_no_import_cycles_in_the_concept_tier() -> None:
+    graph = import_graph("mllm_server")
+    assert len(graph) > 15 and "mllm_server.chie.engine" in graph
+    assert cycles(graph) == []
+
+
 def test_stage_and_cycle_checks_catch_what_they_are_for() -> None:
     source = (
         "from index_server.integration import LevelLayout\n"
@@ -290,7 +297,7 @@ def test_stage_and_cycle_checks_catch_what_they_are_for() -> None:
         "r.py:5: index_server.storage.rows (storage) imports "
         "index_server.clustering.cluster_ids (clustering)",
     ]
-    assert stage_violations("index_server.clustering.fbc", source, "f.py") == []
+    assert stage_violations("index_server.clustering.join_rule", source, "f.py") == []
     assert stage_violations("index_server.config", source, "c.py")[0].startswith(
         "c.py:2: index_server.config (base) imports index_server.rows.codes (rows)"
     )

@@ -1,4 +1,5 @@
-"""FBC.decide_batch (the join rule in compiled code) decides exactly as FBC.decide, row by row.
+"""JoinRule.decide_batch (the join rule in compiled code) decides exactly as the reference
+``decide`` (tests/join_reference.py), row by row.
 
 Random workloads with ties, bounds, cores, member floors, variant conflicts, families, ids kept
 by changed items, rows assigned before the batch, repeated and unassigned candidates, and
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from index_server.clustering.batch_join import KnownPairs
-from index_server.clustering.fbc import FBC
+from index_server.clustering.join_rule import JoinRule
+from tests.join_reference import ReferenceJoin
 
 LEVELS = np.array([0.0, 0.05, 0.25, 0.3, 0.45, 0.5, 0.6, 0.75, 0.9, 0.9, 1.0], np.float32)
 
@@ -44,12 +46,12 @@ class World:
         return self.conflict[row, others]
 
 
-def _fbc(rng: np.random.Generator) -> FBC:
-    return FBC(
+def _rule(rng: np.random.Generator) -> ReferenceJoin:
+    return ReferenceJoin(
         threshold=float(rng.choice([0.45, 0.5, 0.6])),
         max_checked=int(rng.integers(1, 5)),
         min_member_share=float(rng.choice([0.0, 0.25, 0.5])),
-        rep_share=float(rng.choice([0.5, 1.0])),
+        core_share=float(rng.choice([0.5, 1.0])),
         max_conflict_scan=int(rng.integers(2, 7)),
         family_probe=int(rng.integers(0, 3)),
         core=int(rng.integers(1, 4)),
@@ -67,7 +69,7 @@ def _candidates(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return cands
 
 
-def _state(fbc: FBC) -> tuple:
+def _state(fbc: ReferenceJoin) -> tuple:
     return fbc.cluster_of, fbc.members, fbc.family_of, fbc.next_id, fbc.keep
 
 
@@ -84,7 +86,7 @@ def test_batch_decides_like_decide(seed):
     split = int(rng.integers(0, n // 2))  # rows decided before the batch, one by one
     precompute = seed % 3  # 0: nothing ahead, 1: some candidates, 2: candidates and members
 
-    one, batch = _fbc(np.random.default_rng(seed)), _fbc(np.random.default_rng(seed))
+    one, batch = _rule(np.random.default_rng(seed)), _rule(np.random.default_rng(seed))
     for fbc in (one, batch):
         for row in range(split):
             c = cands[row][cands[row] >= 0]
@@ -155,18 +157,18 @@ def test_fallback_is_counted_and_precomputed_pairs_avoid_it():
     world = World(np.random.default_rng(7), 40)
     cands = _candidates(np.random.default_rng(8), 40, 6)
     rows = np.arange(40)
-    asked = FBC().decide_batch(rows, cands, world.score)
+    asked = ReferenceJoin().decide_batch(rows, cands, world.score)
     assert asked.callbacks > 0 and asked.rows_with_callbacks <= asked.callbacks
 
     safe = np.maximum(cands, 0)
     known = KnownPairs(world.item[rows[:, None], safe], world.family[rows[:, None], safe])
-    members = FBC(max_checked=1, core=1)  # only candidates (and a first member) are asked
+    members = ReferenceJoin(max_checked=1, core=1)  # only candidates (and a first member) are asked
     ahead = members.decide_batch(rows, cands, world.score, known=known)
     assert ahead.rows_with_callbacks < asked.rows_with_callbacks
 
 
 def test_a_batch_row_already_assigned_is_refused():
-    fbc = FBC()
+    fbc = ReferenceJoin()
     fbc.decide(0, [], lambda row, others: np.zeros(len(others), np.float32))
     with pytest.raises(ValueError, match="already assigned"):
         fbc.decide_batch([0, 1], np.full((2, 1), -1), lambda row, others: np.zeros(len(others)))
@@ -181,10 +183,10 @@ def test_a_low_bound_candidate_still_counts_in_its_cluster():
     def score(row, others):
         return np.array([q[o] for o in others], np.float32)
 
-    one, batch = FBC(threshold=0.5, max_checked=3), FBC(threshold=0.5, max_checked=3)
-    for fbc in (one, batch):
+    one, batch = ReferenceJoin(threshold=0.5, max_checked=3), JoinRule(threshold=0.5, max_checked=3)
+    for rule in (one, batch):
         for row in (0, 2, 6, 1, 3):
-            fbc.restore(row, 1)
+            rule.restore(row, 1)
     cands, upper = np.array([[3, 1]]), np.array([[0.95, 0.12]])
     expected = one.decide(7, [3, 1], score, upper[0].tolist())
     assert expected.is_new  # checked 0, 3, 1: member 1 scores 0.1 < 0.25 x 0.5

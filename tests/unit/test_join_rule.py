@@ -8,8 +8,10 @@ import itertools
 import numpy as np
 from fitrep.domain import Item
 
-from index_server.clustering.fbc import FBC
+from index_server.clustering.join_rule import JoinRule
+from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
+from tests.join_reference import ReferenceJoin
 
 
 def _table(pairs: dict[tuple[int, int], float], family: dict[tuple[int, int], float] | None = None):
@@ -27,7 +29,7 @@ def _table(pairs: dict[tuple[int, int], float], family: dict[tuple[int, int], fl
 def test_a_chain_of_siblings_cannot_drift_from_the_first_member():
     # 0~1~2~3, each next one close to the last, the end far from the start
     pairs = {(0, 1): 0.9, (1, 2): 0.9, (2, 3): 0.9, (0, 2): 0.45, (1, 3): 0.45, (0, 3): 0.05}
-    fbc = FBC(threshold=0.5, max_checked=2, min_member_share=0.0, rep_share=0.5)
+    fbc = ReferenceJoin(threshold=0.5, max_checked=2, min_member_share=0.0, core_share=0.5)
     score = _table(pairs)
     decided = [fbc.decide(i, list(range(i))[::-1], score) for i in range(4)]
     assert decided[1].cluster == decided[0].cluster
@@ -36,7 +38,7 @@ def test_a_chain_of_siblings_cannot_drift_from_the_first_member():
 
 def test_a_conflict_with_any_member_blocks_the_join_even_unchecked():
     pairs = {(0, 1): 0.9, (0, 2): 0.9, (1, 2): 0.9}
-    fbc = FBC(threshold=0.5, max_checked=1)
+    fbc = ReferenceJoin(threshold=0.5, max_checked=1)
     score = _table(pairs)
 
     def conflicts(row, rows):
@@ -54,13 +56,28 @@ def test_a_variant_opens_a_cluster_in_its_siblings_family():
     # 1 is a variant of 0 (vetoed as an item, close as a product); 2 is unrelated
     pairs = {(0, 1): 0.0, (0, 2): 0.0, (1, 2): 0.0}
     family = {(0, 1): 0.95, (0, 2): 0.1, (1, 2): 0.1}
-    fbc = FBC(threshold=0.5)
+    fbc = ReferenceJoin(threshold=0.5)
     score = _table(pairs, family)
     d0 = fbc.decide(0, [], score)
     d1 = fbc.decide(1, [0], score)
     d2 = fbc.decide(2, [0, 1], score)
     assert d1.is_new and d1.cluster != d0.cluster and d1.family == d0.family == d0.cluster
     assert d2.family == d2.cluster != d0.family
+
+
+def test_the_rule_takes_its_parameters_from_index_config_once():
+    """One set of defaults: ``JoinRule``'s are ``IndexConfig``'s, and the engine runs the
+    values production always ran (a core of 4 at the full threshold)."""
+    cfg = IndexConfig()
+    rule = JoinRule(0.6)
+    got = (rule.max_checked, rule.min_member_share, rule.core, rule.core_share)
+    assert got == (cfg.max_checked, cfg.min_member_share, cfg.core, cfg.core_share)
+    engine = IndexEngine()
+    assert (engine.rule.core, engine.rule.core_share) == (4, 1.0)
+    assert engine.rule.threshold == engine.calibration.threshold
+    tuned = JoinRule.from_config(0.5, IndexConfig(core=2, core_share=0.75, max_checked=3))
+    assert (tuned.core, tuned.core_share, tuned.max_checked) == (2, 0.75, 3)
+    assert not hasattr(JoinRule, "decide")  # production decides through the compiled kernel
 
 
 VARIANTS = [

@@ -84,7 +84,7 @@ def test_an_item_alone_in_its_cluster_keeps_its_id_when_it_stays_alone(fast_item
     (a,) = engine.assign([edited])
     assert a.change == ItemChange.UPDATED and not a.moved
     assert a.cluster_id == a.previous_cluster_id == before["e2"].cluster_id
-    assert engine.fbc.next_id == 1 + len({x.cluster_id for x in before.values()})
+    assert engine.rule.next_id == 1 + len({x.cluster_id for x in before.values()})
 
 
 def test_an_item_that_leaves_a_shared_cluster_opens_a_new_id(fast_items, concepts):

@@ -239,9 +239,10 @@ def _roles_line(item_id: str, anchors: Anchors) -> str:
 
 def _explain_local(run: Path, item_a: str, item_b: str) -> tuple[Explanation, list[str]]:
     from index_server.engine import IndexEngine
+    from index_server.storage.cluster_store import STORE_FILE
 
     index_dir = run / "index"
-    if not (index_dir / "store.sqlite").exists():
+    if not (index_dir / STORE_FILE).exists():
         raise InvalidInput("--run", f"no index in {index_dir} (run `fitrep dedup --out {run}`)")
     engine = IndexEngine(data_dir=index_dir)
     try:

@@ -16,6 +16,7 @@ from fitrep.domain import InvalidInput, Item
 from fitrep.readers import CatalogueError, read_catalogue
 from fitrep.run_dir import MANIFEST
 from index_server.scoring.calibration import Calibration
+from index_server.storage.cluster_store import STORE_FILE
 
 SHIPPED = "shipped"
 LAYERED_ON = "layered_on"  # the note a layered calibration names its base by
@@ -59,7 +60,7 @@ def _base(spec: str) -> tuple[Path | None, Calibration]:
 
 def open_run(run: Path) -> RunFolder:
     """The run at ``run``: a complete ``fitrep dedup --out`` folder, or an error naming it."""
-    if not (run / "index" / "store.sqlite").is_file() or not (run / MANIFEST).is_file():
+    if not (run / "index" / STORE_FILE).is_file() or not (run / MANIFEST).is_file():
         raise InvalidInput("RUN", f"{run} is not a dedup run (run `fitrep dedup --out {run}`)")
     manifest = json.loads((run / MANIFEST).read_text(encoding="utf-8"))
     ids = [

@@ -1,13 +1,14 @@
-"""FBC: FAISS-based clustering with unique, stable cluster ids — the grouping rule.
+"""JoinRule: which cluster an item joins, and the stable cluster ids it hands out.
 
-Retrieval proposes earlier items as candidates; this class decides, item by item in
-arrival order, which cluster an item joins. An item joins a cluster only when it agrees
+(The paper's FBC, "FAISS-based clustering"; the rule itself never touches FAISS.) Retrieval
+proposes earlier items as candidates; the rule decides, item by item in arrival order, which
+cluster an item joins. An item joins a cluster only when it agrees
 with the *cluster*, not with one member (``check``):
 
 - its best retrieved member scores at least the threshold;
 - its *core* (the cluster's first ``core`` members, from the one that opened it: stable,
   what the cluster was first judged by; not the shown representative, which a policy picks)
-  agrees on average at least ``rep_share`` of the threshold, so a chain of pairwise-similar
+  agrees on average at least ``core_share`` of the threshold, so a chain of pairwise-similar
   siblings A~B~C~D cannot drift away from A (measured on the 864 grocery photos: a 71-photo
   cluster of four products without it, 34 with a core of 4 at the full threshold);
 - the mean over up to ``max_checked`` members (the first member, the retrieved ones, then
@@ -21,8 +22,12 @@ the candidate cluster it agrees with when the variant gates are relaxed (the ver
 family score), by the same rule on its best member and first member, else it founds a
 family. A family is named after the cluster that founded it, so no second counter exists.
 
-Batch clustering is the same rule applied over all items in input order, so a batch build
-and incremental assignment of the same items in the same order give the same clusters.
+Production decides a chunk of rows at a time in compiled code (``decide_batch``:
+``batch_join`` over ``join_kernel``); ``tests/join_reference.py`` spells the same rule out in
+Python, one row at a time, and the tests hold the two equal. ``check`` (one cluster, in
+Python) is what ``explain`` reports. Batch clustering is the same rule applied over all
+items in input order, so a batch build and incremental assignment of the same items in the
+same order give the same clusters.
 Cluster ids are integers from a counter that only grows (persisted by the store), never
 reused; ``cluster_ids`` gives their external form.
 """
@@ -31,17 +36,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index_server.clustering.decision import FAMILY_REP as _FAMILY_REP
-from index_server.clustering.decision import ConflictFn, Decision, ScoreFn
+from index_server.clustering.batch_join import BatchDecisions, KnownPairs, decide_batch
+from index_server.clustering.decision import ConflictFn, ScoreFn
+from index_server.config import IndexConfig
 
-if TYPE_CHECKING:
-    from index_server.clustering.batch_join import BatchDecisions, KnownPairs
-
-__all__ = ["FBC", "ConflictFn", "Decision", "JoinCheck", "ScoreFn"]
+_DEFAULTS = IndexConfig()
+MAX_CONFLICT_SCAN = 256  # members scanned for a variant conflict
+FAMILY_PROBE = 2  # candidates the bound skipped, scored for the family of a new cluster
 
 
 @dataclass
@@ -59,7 +63,7 @@ class JoinCheck:
     conflict_row: int = -1  # a member with a variant conflict, when that is the reason
 
 
-class _Probabilities:
+class PairTable:
     """Pair probabilities of one row against others, scored on demand and kept."""
 
     def __init__(self, row: int, score: ScoreFn) -> None:
@@ -77,23 +81,25 @@ class _Probabilities:
         self.family.update(zip(missing, np.asarray(family).tolist(), strict=True))
 
 
-class FBC:
-    """Cluster state (row -> cluster, cluster -> members, cluster -> family) and the rule."""
+class JoinRule:
+    """Cluster state (row -> cluster, cluster -> members, cluster -> family) and the rule.
+
+    The parameters default to ``IndexConfig``'s (``from_config`` takes them all from one)."""
 
     def __init__(
         self,
         threshold: float = 0.5,
-        max_checked: int = 8,
-        min_member_share: float = 0.25,
-        rep_share: float = 0.5,
-        max_conflict_scan: int = 256,
-        family_probe: int = 2,
-        core: int = 1,
+        max_checked: int = _DEFAULTS.max_checked,
+        min_member_share: float = _DEFAULTS.min_member_share,
+        core_share: float = _DEFAULTS.core_share,
+        max_conflict_scan: int = MAX_CONFLICT_SCAN,
+        family_probe: int = FAMILY_PROBE,
+        core: int = _DEFAULTS.core,
     ) -> None:
         self.threshold = threshold
         self.max_checked = max_checked
         self.min_member_share = min_member_share
-        self.rep_share = rep_share
+        self.core_share = core_share
         self.max_conflict_scan = max_conflict_scan
         self.family_probe = family_probe
         self.core = core
@@ -104,6 +110,17 @@ class FBC:
         # row -> the id its item had when it was alone in its cluster and then changed: kept
         # if the new version opens a cluster (it stayed), never handed to another item
         self.keep: dict[int, int] = {}
+
+    @classmethod
+    def from_config(cls, threshold: float, config: IndexConfig) -> JoinRule:
+        """The rule at the calibrated ``threshold`` with ``config``'s parameters."""
+        return cls(
+            threshold,
+            config.max_checked,
+            config.min_member_share,
+            config.core_share,
+            core=config.core,
+        )
 
     def new_cluster(self, row: int, family: int = 0) -> int:
         cluster = self.keep.pop(row, 0)
@@ -139,64 +156,6 @@ class FBC:
     def first_member(self, cluster: int) -> int:
         return self.members[cluster][0]
 
-    def decide(
-        self,
-        row: int,
-        candidates: Sequence[int],
-        score: ScoreFn,
-        upper: Sequence[float] | None = None,
-        conflicts: ConflictFn | None = None,
-    ) -> Decision:
-        """Place ``row`` given its retrieved ``candidates`` (already assigned rows).
-
-        ``upper``, when given, holds an upper bound of each candidate's probability: a
-        cluster none of whose candidates can reach the threshold is not scored, so the
-        decision (cluster, nearest, agreement) is the same as without bounds while most
-        pairs are never scored. One difference: when the item opens a new cluster,
-        ``best_pair`` is the largest of the scored probabilities and the bounds of the
-        unscored candidates — an upper bound of the best pair, so the confidence of a new
-        cluster (1 - best_pair) errs low. ``conflicts`` tells which members have a variant
-        conflict with the row (none when not given).
-        """
-        cluster_of = self.cluster_of
-        bound = {
-            int(c): float(u)
-            for c, u in zip(candidates, upper or (), strict=False)
-            if c in cluster_of
-        }
-        known = [c for c in candidates if c in cluster_of]
-        if not known:
-            return self._open(row, Decision(row, 0, -1, 0.0, 0.0, True), {}, None, {})
-        probs = _Probabilities(row, score)
-        if upper is None:
-            probs.need(known)
-        else:  # one verifier call for every pair that may pass, not one per cluster
-            probs.need([c for c in known if bound[c] >= self.threshold])
-        by_cluster: dict[int, list[int]] = {}
-        for cand in known:
-            by_cluster.setdefault(cluster_of[cand], []).append(cand)
-        best: JoinCheck | None = None
-        for cluster, cands in by_cluster.items():
-            if upper is not None and max(bound[c] for c in cands) < self.threshold:
-                continue
-            check = self.check(row, cluster, cands, probs, conflicts)
-            if check.ok and (best is None or check.agreement > best.agreement):
-                best = check
-        if best is None:
-            scored = [probs.item.get(c, bound.get(c, 0.0)) for c in known]
-            opened = Decision(row, 0, -1, 0.0, max(scored), True)
-            return self._open(row, opened, by_cluster, probs, bound)
-        self.join(row, best.cluster)
-        return Decision(
-            row,
-            best.cluster,
-            best.nearest,
-            best.agreement,
-            best.best_pair,
-            False,
-            self.family_of[best.cluster],
-        )
-
     def decide_batch(
         self,
         rows: Sequence[int] | np.ndarray,
@@ -206,14 +165,14 @@ class FBC:
         conflicts: ConflictFn | None = None,
         known: KnownPairs | None = None,
     ) -> BatchDecisions:
-        """``decide`` for each of ``rows`` in order, in compiled code (``batch_join``): the
-        same decisions, cluster ids and state, returned as arrays.
+        """Decide each of ``rows`` in order, in compiled code (``batch_join``), as the
+        reference ``decide`` would one after the other: the same decisions, cluster ids and
+        state, returned as arrays.
 
-        ``candidates`` (n, k) int, -1 padded, and ``upper`` (n, k) as ``decide`` takes them
-        per row; ``known`` holds probabilities computed ahead; ``score`` and ``conflicts``
-        answer whatever the rule asks beyond them (counted in the result)."""
-        from index_server.clustering.batch_join import decide_batch
-
+        ``candidates`` (n, k) int, -1 padded; ``upper`` (n, k): an upper bound of each
+        candidate's probability (a cluster none of whose candidates can reach the threshold
+        is not scored); ``known`` holds probabilities computed ahead; ``score`` and
+        ``conflicts`` answer whatever the rule asks beyond them (counted in the result)."""
         return decide_batch(self, rows, candidates, score, upper, conflicts, known)
 
     def check(
@@ -221,7 +180,7 @@ class FBC:
         row: int,
         cluster: int,
         retrieved: Sequence[int],
-        probs: _Probabilities | ScoreFn,
+        probs: PairTable | ScoreFn,
         conflicts: ConflictFn | None = None,
         before: int | None = None,
     ) -> JoinCheck:
@@ -229,8 +188,8 @@ class FBC:
 
         ``before``: judge the cluster as it was when row ``before`` was decided (its members
         of lower rows), as ``explain`` does for a decision made earlier."""
-        if not isinstance(probs, _Probabilities):
-            probs = _Probabilities(row, probs)
+        if not isinstance(probs, PairTable):
+            probs = PairTable(row, probs)
         members = self.members[cluster]
         if before is not None:
             members = [m for m in members if m < before]
@@ -250,10 +209,10 @@ class FBC:
         out.core_mean = sum(probs.item[m] for m in core) / len(core)  # the core's mean
         out.agreement = sum(probs.item[m] for m in checked) / len(checked)
         weakest = min(checked, key=probs.item.__getitem__)
-        if out.core_mean < t * self.rep_share:
+        if out.core_mean < t * self.core_share:
             out.reason = (
                 f"its first {len(core)} member(s) score {out.core_mean:.2f} on average < "
-                f"{self.rep_share:g} x threshold {t * self.rep_share:.2f}"
+                f"{self.core_share:g} x threshold {t * self.core_share:.2f}"
             )
         elif out.agreement < t:
             out.reason = f"agreement with its members {out.agreement:.2f} < threshold {t:.2f}"
@@ -283,35 +242,6 @@ class FBC:
             return -1
         hits = np.flatnonzero(conflicts(row, rest))
         return rest[int(hits[0])] if len(hits) else -1
-
-    def _open(
-        self,
-        row: int,
-        decision: Decision,
-        by_cluster: dict[int, list[int]],
-        probs: _Probabilities | None,
-        bound: dict[int, float],
-    ) -> Decision:
-        """Open a cluster for ``row`` in the family it agrees with (module doc), or a new one."""
-        family, best = 0, 0.0
-        t = self.threshold
-        if probs is not None and bound:
-            # A vetoed sibling's family score may exceed its bound (the gate's words are set
-            # aside): the best few plausible candidates the bound skipped are scored too.
-            skipped = [c for c in bound if c not in probs.item and bound[c] >= t * _FAMILY_REP]
-            probs.need(sorted(skipped, key=bound.__getitem__, reverse=True)[: self.family_probe])
-        for cluster, cands in by_cluster.items():
-            assert probs is not None
-            top = max((probs.family[c] for c in cands if c in probs.family), default=0.0)
-            if top < t or top <= best:
-                continue
-            rep = self.first_member(cluster)
-            probs.need([rep])
-            if probs.family[rep] >= t * _FAMILY_REP:
-                family, best = self.family_of[cluster], top
-        decision.cluster = self.new_cluster(row, family)
-        decision.family = self.family_of[decision.cluster]
-        return decision
 
     def _members_to_check(self, members: Sequence[int], retrieved: Sequence[int]) -> list[int]:
         """The first member, the retrieved members, then the oldest, up to ``max_checked``."""

