@@ -36,6 +36,7 @@ ROOTS = {
 }
 CONTRACT = (
     "fitrep.domain",
+    "fitrep.anchors",
     "fitrep.units",
     "fitrep.defaults",
     "fitrep.wire",
