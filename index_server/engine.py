@@ -52,9 +52,8 @@ from index_server.queries import IndexReader
 from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
-from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
-from index_server.scoring.verifier import PairVerifier
+from index_server.scoring.scorer import PairScorer
 from index_server.storage.digest import item_digest
 from index_server.storage.dir_lock import DataDirLock
 from index_server.storage.faults import (
@@ -214,7 +213,7 @@ class IndexEngine:
         return self.rows.layout
 
     @property
-    def verifier(self) -> PairVerifier:
+    def verifier(self) -> PairScorer:
         return self._reader().verifier
 
     @property
@@ -247,8 +246,7 @@ class IndexEngine:
         else:
             self.vectors = Records(codec.dtype)
         self.rows.set_layout(layout, codec, self.vectors)
-        verifier = PairVerifier(self.calibration, layout, LexicalStats(self.rows.lexical))
-        self.scorer = RowScorer(self.rows, verifier)
+        self.scorer = RowScorer(self.rows, self.calibration, layout)
 
     # -- writing ---------------------------------------------------------------------------
     def assign(
@@ -527,7 +525,7 @@ class IndexEngine:
         """Bring the idf counts up to every stored row (they only move forward; right after a
         restart nothing is counted) before a read scores pairs with them."""
         if self.scorer is not None:
-            self.scorer.verifier.stats.extend_to(self.rows.anchors)
+            self.scorer.count_tokens()
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:

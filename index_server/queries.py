@@ -38,8 +38,8 @@ from index_server.integration import concatenate
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
+from index_server.scoring.scorer import PairScorer
 from index_server.scoring.variant_gates import variant_conflicts
-from index_server.scoring.verifier import PairVerifier
 from index_server.validation import check_batch
 
 # (item id, full vector, anchors, image features, its row or -1 when not stored)
@@ -59,7 +59,7 @@ class IndexReader:
     representatives: Representatives
 
     @property
-    def verifier(self) -> PairVerifier:
+    def verifier(self) -> PairScorer:
         assert self.scorer is not None, "no layout yet: nothing stored"
         return self.scorer.verifier
 
