@@ -61,7 +61,10 @@ class LogisticModel:
 class LogisticScorer:
     """Scores item pairs with the calibrated logistic model (``scorer.PairScorer``)."""
 
-    model_from_json = LogisticModel.from_json
+    @staticmethod
+    def model_from_json(data: Mapping[str, Any]) -> LogisticModel:
+        """The model part of a calibration file (``Calibration.from_json`` asks the class)."""
+        return LogisticModel.from_json(data)
 
     def __init__(
         self, calibration: Calibration, layout: LevelLayout, stats: TokenStats | None = None
