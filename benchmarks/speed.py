@@ -131,7 +131,7 @@ class PerItemClusterer(Clusterer):
             chunk = rows[start : start + 512]
             cands = candidates(chunk)
             for row, hits in zip(chunk, cands.tolist(), strict=True):
-                verifier.stats.extend_to(scorer.rows.anchors, row + 1)  # as the engine does
+                scorer.count_tokens(row + 1)  # as the engine does
                 d = rule.decide(row, [h for h in hits if h >= 0], scorer.score)
                 per_level = {}
                 if d.nearest_row >= 0:

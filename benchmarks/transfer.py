@@ -30,6 +30,7 @@ from index_server.scoring.calibration_fit import (
     fit_calibration,
     to_matrix,
 )
+from index_server.scoring.logistic import LogisticModel
 from index_server.scoring.pairs import PairTable, decide_pairs
 from mllm_server.chie.engine import ConceptEngine
 
@@ -51,9 +52,11 @@ def f1(pred: np.ndarray, y: np.ndarray) -> float:
 
 
 def probabilities(rows: list[dict[str, float]], cal: Calibration) -> np.ndarray:
-    """The verifier's logistic model on precomputed feature rows (no image-only pairs here)."""
-    names = sorted(cal.coef)
-    z = cal.bias + to_matrix(rows, names) @ np.array([cal.coef[n] for n in names])
+    """The logistic model on precomputed feature rows (no image-only pairs here)."""
+    model = cal.model
+    assert isinstance(model, LogisticModel)
+    names = sorted(model.coef)
+    z = model.bias + to_matrix(rows, names) @ np.array([model.coef[n] for n in names])
     return 1.0 / (1.0 + np.exp(-z))
 
 

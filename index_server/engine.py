@@ -45,7 +45,7 @@ from index_server.queries import IndexReader
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.row_scorer import RowScorer
-from index_server.scoring.verifier import PairVerifier
+from index_server.scoring.scorer import PairScorer
 from index_server.state import IndexState
 from index_server.storage.cluster_store import STORE_FILE, ClusterStore
 from index_server.storage.digest import item_digest
@@ -151,7 +151,7 @@ class IndexEngine:
         return self.rows.layout
 
     @property
-    def verifier(self) -> PairVerifier:
+    def verifier(self) -> PairScorer:
         return self._reader().verifier
 
     def set_layout(self, layout: LevelLayout) -> None:
@@ -309,7 +309,7 @@ class IndexEngine:
         """Bring the idf counts up to every stored row (they only move forward; right after a
         restart nothing is counted) before a read scores pairs with them."""
         if self.scorer is not None:
-            self.scorer.verifier.stats.extend_to(self.rows.anchors)
+            self.scorer.count_tokens()
 
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:

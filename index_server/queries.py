@@ -35,8 +35,8 @@ from index_server.clustering.clusterer import Clusterer
 from index_server.integration import concatenate
 from index_server.rows.table import RowTable
 from index_server.scoring.row_scorer import RowScorer
+from index_server.scoring.scorer import PairScorer
 from index_server.scoring.variant_gates import variant_conflicts
-from index_server.scoring.verifier import PairVerifier
 from index_server.state import IndexState
 from index_server.validation import check_batch
 
@@ -64,7 +64,7 @@ class IndexReader:
         return self.state.scorer
 
     @property
-    def verifier(self) -> PairVerifier:
+    def verifier(self) -> PairScorer:
         return self.scorer.verifier
 
     def explain(self, item_a: str, item_b: str) -> Explanation:

@@ -26,9 +26,7 @@ from index_server.integration import LevelLayout
 from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
-from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
-from index_server.scoring.verifier import PairVerifier
 from index_server.storage.vector_file import VECTOR_FILE, VectorFile
 
 log = logging.getLogger("fitrep.index")
@@ -95,5 +93,4 @@ class IndexState:
         else:
             self.vectors = Records(codec.dtype)
         self.rows.set_layout(layout, codec, self.vectors)
-        verifier = PairVerifier(self.calibration, layout, LexicalStats(self.rows.lexical))
-        self.scorer = RowScorer(self.rows, verifier)
+        self.scorer = RowScorer(self.rows, self.calibration, layout)

@@ -75,7 +75,7 @@ class Clusterer:
             score = _chunk_score(scorer, pairs, chunk)
             upper = scores.upper if prunes else None
             batch = self.rule.decide_batch(chunk_rows, cands, score, upper, scorer.conflicts)
-            verifier.stats.extend_to(scorer.rows.anchors, chunk[-1] + 1)
+            scorer.count_tokens(chunk[-1] + 1)
             for i in range(len(chunk)):
                 d = batch.decision(i)
                 per_level: dict[Level, float] = {}
@@ -134,7 +134,7 @@ def _chunk_score(scorer: RowScorer, pairs: ChunkPairs, chunk: list[int]) -> Chun
     position = {row: i for i, row in enumerate(chunk)}
 
     def score(row: int, others: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        scorer.verifier.stats.extend_to(scorer.rows.anchors, row + 1)
+        scorer.count_tokens(row + 1)
         return pairs.score(position[row], row, others)
 
     return score

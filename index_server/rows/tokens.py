@@ -3,7 +3,7 @@ when the row is appended into flat integer arrays (CSR style), and the document 
 its tokens.
 
 The row table keeps one ``LexicalRows``; ``scoring.lexical`` computes a whole chunk's token
-features from these arrays, and ``scoring.lexical.LexicalStats`` gives the per-pair verifier
+features from these arrays, and ``scoring.token_features.TokenStats`` gives the per-pair scorer
 its idf from the same counts.
 """
 
@@ -27,7 +27,7 @@ def char_grams(tokens: Iterable[str], n: int = 3) -> set[str]:
 
 
 def cover_key(word: str) -> str:
-    """What two words share whenever ``verifier._covered`` lets one cover the other (equal, or
+    """What two words share whenever ``token_features.covered`` lets one cover the other (equal, or
     one a prefix of the other with 4+ letters): their first four letters, or the whole word
     when it is shorter. Not sharing it proves a title word is uncovered."""
     return word[:4]

@@ -1,2 +1,3 @@
-"""Judging a pair: features (level cosines, idf, codes, lexical, image), the calibrated
-verifier and its chunk-wide bounds, calibration."""
+"""Judging a pair: its named features (anchors, title tokens, gates, record, image), the pair
+scorers that turn them into a probability (a protocol and a registry; the calibrated logistic
+one with its chunk-wide bound), calibration."""

@@ -1,7 +1,11 @@
-"""Calibration: level weights, the verifier's coefficients and the merge threshold.
+"""Calibration: the level weights, the merge threshold and the pair model a scorer reads.
 
 One small JSON file. The project ships one (``index_server/scoring/calibration.json``) fitted on
-labelled pairs by ``fitrep calibrate``; a run can point at another with ``--calibration``.
+labelled pairs by ``fitrep calibrate``; a run can point at another with ``--calibration``. The
+three parts are read by different stages: the level weights by retrieval (the weighted
+concatenation) and explanations, the threshold by the join, the model by the scorer the file
+names (``"scorer"``, ``scorer.SCORERS``; "logistic" when absent), which alone knows the
+model's keys.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from typing import Any
 
 from fitrep.domain import ALL_LEVELS, InvalidInput, Level
 
+from index_server.integration import LevelLayout
+from index_server.scoring.scorer import DEFAULT_SCORER, PairModel, PairScorer, scorer_class
+from index_server.scoring.token_features import TokenStats
 from index_server.storage.atomic import atomic_write_text
 
 DEFAULT_PATH = Path(__file__).with_name("calibration.json")
@@ -28,28 +35,30 @@ DEFAULT_WEIGHTS: dict[Level, float] = {
 }
 
 
+def _model_of(scorer: str, data: dict[str, Any]) -> PairModel:
+    model: PairModel = scorer_class(scorer).model_from_json(data)
+    return model
+
+
 @dataclass
 class Calibration:
-    """``p(dup) = sigmoid(bias + sum_f coef[f] * feature[f])``; duplicate when p >= threshold."""
+    """Level weights, threshold (duplicate when the scorer's p >= threshold) and the model of
+    the scorer called ``scorer`` (with no evidence fitted: a constant 0.5)."""
 
     weights: dict[Level, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    coef: dict[str, float] = field(default_factory=dict)
-    bias: float = 0.0
     threshold: float = 0.5
-    # logit added to pairs of one modality (e.g. "image_only") so that their own best
-    # threshold maps onto ``threshold``
-    modality_shift: dict[str, float] = field(default_factory=dict)
+    model: PairModel = field(default_factory=lambda: _model_of(DEFAULT_SCORER, {}))
+    scorer: str = DEFAULT_SCORER
     version: str = "hand-set"
     notes: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
+            "scorer": self.scorer,
             "weights": {level.name: w for level, w in self.weights.items()},
-            "coef": self.coef,
-            "bias": self.bias,
+            **self.model.to_json(),
             "threshold": self.threshold,
-            "modality_shift": self.modality_shift,
             "notes": self.notes,
         }
 
@@ -59,12 +68,12 @@ class Calibration:
             weights = {Level[name]: float(w) for name, w in data["weights"].items()}
         except KeyError as exc:
             raise InvalidInput("calibration.weights", f"unknown level {exc}") from None
+        scorer = str(data.get("scorer", DEFAULT_SCORER))
         return cls(
             weights={level: weights.get(level, 0.0) for level in ALL_LEVELS},
-            coef={k: float(v) for k, v in data.get("coef", {}).items()},
-            bias=float(data.get("bias", 0.0)),
             threshold=float(data.get("threshold", 0.5)),
-            modality_shift={k: float(v) for k, v in data.get("modality_shift", {}).items()},
+            model=_model_of(scorer, data),
+            scorer=scorer,
             version=str(data.get("version", "")),
             notes=dict(data.get("notes", {})),
         )
@@ -81,3 +90,12 @@ class Calibration:
 
     def save(self, path: Path | str) -> None:
         atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+
+
+def create_scorer(
+    calibration: Calibration, layout: LevelLayout, stats: TokenStats | None = None
+) -> PairScorer:
+    """The scorer ``calibration`` names, over ``layout``'s levels; ``stats`` gives the idf of
+    title tokens (none counted when left out)."""
+    scorer: PairScorer = scorer_class(calibration.scorer)(calibration, layout, stats)
+    return scorer

@@ -1,8 +1,8 @@
-"""Fitting the calibration (level weights, coefficients, threshold) from labelled pairs.
+"""Fitting the calibration (level weights, logistic model, threshold) from labelled pairs.
 
-A logistic regression over the verifier's named features (per-level cosines, anchor
-agreement and conflict gates, image evidence). The level weights used for retrieval are the
-positive per-level coefficients, normalised to sum to 1; the verifier then uses the
+A logistic regression (``logistic.LogisticModel``) over the scorer's named features (per-level
+cosines, anchor agreement and conflict gates, image evidence). The level weights used for
+retrieval are the positive per-level coefficients, normalised to sum to 1; the scorer uses the
 per-level cosines directly (``coef["cos_<level>"]``), so ``weighted_cos`` gets no coefficient.
 The threshold maximises F1 of out-of-fold probabilities, so it is not tuned on the rows the
 coefficients were fitted on. With ``domains`` every domain weighs the same in the fit and in
@@ -20,17 +20,14 @@ import numpy as np
 from fitrep.domain import InvalidInput, Level
 
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.features import vetoed
+from index_server.scoring.logistic import LogisticModel
 from index_server.scoring.variant_gates import HARD_GATES
 
 MIN_VISUAL_WEIGHT = 0.05  # share of the retrieval weights the VISUAL level keeps when fitted
 # weighted_cos is a function of the per-level cosines and the weights being fitted; the hard
 # gates are vetoes, not coefficients (``variant_gates``)
 _EXCLUDED = ("weighted_cos", *HARD_GATES)
-
-
-def vetoed(rows: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """(n,) bool: pairs a hard gate decides (different items whatever the score)."""
-    return np.array([any(r.get(g, 0.0) for g in HARD_GATES) for r in rows], bool)
 
 
 def feature_names(rows: Sequence[Mapping[str, float]]) -> list[str]:
@@ -144,10 +141,12 @@ def fit_calibration(
     weights = {lv: (w / total if total > 0 else 0.0) for lv, w in level_coef.items()}
     return Calibration(
         weights=weights,
-        coef={n: round(w, 6) for n, w in coef.items() if w != 0.0},
-        bias=float(model.intercept_[0]),
         threshold=float(threshold),
-        modality_shift={"image_only": shift} if shift else {},
+        model=LogisticModel(
+            coef={n: round(w, 6) for n, w in coef.items() if w != 0.0},
+            bias=float(model.intercept_[0]),
+            modality_shift={"image_only": shift} if shift else {},
+        ),
         version="fitted-1",
         notes={
             **(dict(notes) if notes else {}),

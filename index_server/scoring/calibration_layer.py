@@ -28,6 +28,7 @@ from fitrep.domain import InvalidInput
 
 from index_server.scoring.calibration import Calibration
 from index_server.scoring.calibration_fit import feature_names, to_matrix
+from index_server.scoring.logistic import LogisticModel
 
 F64 = npt.NDArray[np.float64]
 _CLIP = 1e-7  # probabilities come as float32: keep their logits finite (|z| <= 16)
@@ -80,19 +81,26 @@ class CalibrationLayer:
         return np.asarray(1.0 / (1.0 + np.exp(-self.logits(base_logits, rows))), np.float64)
 
     def layered(self, base: Calibration, notes: Mapping[str, Any] | None = None) -> Calibration:
-        """``base`` with the layer folded into its bias, coefficients and modality shifts."""
+        """``base`` (a logistic model) with the layer folded into its bias, coefficients and
+        modality shifts."""
+        if not isinstance(base.model, LogisticModel):
+            raise InvalidInput(
+                "calibration", f"a layer folds into a logistic model, not {base.scorer}"
+            )
         k = 1.0 + self.scale
-        coef = {n: k * c for n, c in base.coef.items()}
-        bias = k * base.bias + self.bias
+        coef = {n: k * c for n, c in base.model.coef.items()}
+        bias = k * base.model.bias + self.bias
         for n, c in self.coef.items():
             coef[n] = coef.get(n, 0.0) + c / self.std[n]
             bias -= c * self.mean[n] / self.std[n]
         return Calibration(
             weights=dict(base.weights),
-            coef={n: round(c, 6) for n, c in coef.items() if c != 0.0},
-            bias=bias,
             threshold=base.threshold,
-            modality_shift={m: k * s for m, s in base.modality_shift.items()},
+            model=LogisticModel(
+                coef={n: round(c, 6) for n, c in coef.items() if c != 0.0},
+                bias=bias,
+                modality_shift={m: k * s for m, s in base.model.modality_shift.items()},
+            ),
             version=f"{base.version}+layer{self.labels}",
             notes={
                 **(dict(notes) if notes else {}),

@@ -1,4 +1,4 @@
-"""Pairwise image evidence for the verifier, computed only for retrieved candidates.
+"""Pairwise image evidence for the scorer, computed only for retrieved candidates.
 
 Inputs are the arrays CHIE stored in ``ConceptSet.image_features``. Features are 0 when
 either side has no image, with ``image_both`` saying whether they apply.

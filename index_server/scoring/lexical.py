@@ -1,30 +1,29 @@
-"""The verifier's token features for a whole chunk of pairs at once, with integer arrays.
+"""The token features of ``token_features`` for a whole chunk of pairs at once, with integer
+arrays.
 
-``verifier.anchor_features`` works on Python sets one pair at a time; at a million items that
+``token_features.token_features`` works on Python sets one pair at a time; at a million items that
 is most of an assign's time. The features that carry most of the lexical weight —
 ``token_jaccard``, ``idf_cosine``, ``idf_containment`` and ``char_jaccard`` — are set
 overlaps, so they vectorise: every row's title tokens and character 3-grams are interned
 once, when the row is appended, into flat id arrays (``rows.tokens.LexicalRows``), and a
 chunk's features (``chunk_features``) are sorted-key intersections over those arrays. The idf
-is the per-row one of ``verifier.TokenStats`` (row r judged by the document frequencies of
-rows 0..r), computed with cumulative counts inside the chunk, so the values equal the per-pair
-verifier's (up to float summation order). The uncovered-word shares get lower bounds
+is the per-row one of ``token_features.TokenStats`` (row r judged by the document
+frequencies of rows 0..r), computed with cumulative counts inside the chunk, so the values
+equal the per-pair ones (up to float summation order). The uncovered-word shares get lower bounds
 (words sharing no 4-letter cover key are surely uncovered) and model codes a may-match flag
 (compatible codes share their stem). Hard gates (variant conflicts) only ever lower a
-score, so the bound leaves them out. ``bounds.ChunkScores`` uses all of it to bound each
-pair's score tightly; pairs that may pass are still scored by the verifier itself.
+score, so the bound leaves them out. ``LogisticScorer.upper_bound`` uses all of it to bound
+each pair's score tightly; pairs that may pass are still scored by the scorer itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from fitrep.domain import Anchors
 
 from index_server.rows.tokens import LexicalRows, Ragged
-from index_server.scoring.idf import idf, idf_weight
+from index_server.scoring.idf import idf_weight
 
 FEATURES = ("token_jaccard", "idf_cosine", "idf_containment", "char_jaccard")
 LOWER_BOUNDED = ("unique_min", "unique_max")
@@ -32,8 +31,8 @@ LOWER_BOUNDED = ("unique_min", "unique_max")
 
 @dataclass
 class ChunkLexical:
-    """A chunk's lexical evidence, each (n, k): ``exact`` holds FEATURES as the verifier
-    computes them; ``lower`` lower bounds of the
+    """A chunk's lexical evidence, each (n, k): ``exact`` holds FEATURES as
+    ``token_features`` computes them; ``lower`` lower bounds of the
     LOWER_BOUNDED features; ``code_may_match`` False where no title code of one row shares a
     stem with the other's codes (then ``code_match`` is impossible: compatible codes share
     their stem)."""
@@ -141,7 +140,7 @@ def _uncovered_at_least(
     weight: np.ndarray,
     other_rows: np.ndarray,
 ) -> np.ndarray:
-    """Per pair, a lower bound of ``verifier._uncovered``: the idf mass share of title tokens
+    """Per pair, a lower bound of ``token_features.uncovered``: the idf mass share of title tokens
     whose cover key the other row (title tokens and words_any) does not have."""
     n_pairs = len(other_rows)
     cover, c_own = lexical.cover.gather(other_rows)
@@ -150,35 +149,6 @@ def _uncovered_at_least(
     total = np.bincount(owner, weight, n_pairs)
     missing = np.bincount(owner[~covered], weight[~covered], n_pairs)
     return np.where(total > 0, missing / np.where(total > 0, total, 1.0), 0.0)
-
-
-class LexicalStats:
-    """``verifier.IdfStats`` over a ``LexicalRows``: the engine counts document frequencies once,
-    in arrays, for the chunk features and the per-pair verifier alike (a second count in a
-    Python Counter cost seconds per million rows after each restart)."""
-
-    def __init__(self, rows: LexicalRows) -> None:
-        self.rows = rows
-        # idf of the tokens asked while one row is decided (its pairs share its tokens)
-        self._idf: dict[str, float] = {}
-        self._idf_docs = -1
-
-    @property
-    def docs(self) -> int:
-        return self.rows.counted
-
-    def extend_to(self, anchors: Sequence[Anchors], end: int | None = None) -> None:
-        """Count rows up to ``end`` (the rows' anchors are already interned in ``rows``)."""
-        self.rows.count_until(len(self.rows) if end is None else min(end, len(self.rows)))
-
-    def idf(self, token: str) -> float:
-        docs = self.rows.counted
-        if docs != self._idf_docs:
-            self._idf, self._idf_docs = {}, docs
-        value = self._idf.get(token)
-        if value is None:
-            value = self._idf[token] = idf(docs, self.rows.document_frequency(token))
-        return value
 
 
 def _member(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""Scoring given item pairs with the verifier, outside any index.
+"""Scoring given item pairs with the pair scorer, outside any index.
 
-``fitrep match`` (decide listed pairs) and ``fitrep calibrate`` (fit the verifier on labelled
-pairs) both need the verifier's features for pairs named by the input, not for candidates
+``fitrep match`` (decide listed pairs) and ``fitrep calibrate`` (fit a model on labelled
+pairs) both need the scorer's features for pairs named by the input, not for candidates
 found by retrieval. This module holds the embedded items once and computes those features
-with the same ``PairVerifier`` the index uses, so a calibration fitted here is the one dedup
-applies.
+with the same scorer the index uses (``scorer.create_scorer``), so a calibration fitted here
+is the one dedup applies.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import numpy as np
 from fitrep.domain import EmbeddedItem
 
 from index_server.integration import concatenate, infer_layout
-from index_server.scoring.calibration import Calibration
-from index_server.scoring.verifier import PairScores, PairVerifier, TokenStats
+from index_server.scoring.calibration import Calibration, create_scorer
+from index_server.scoring.scorer import PairScorer, PairScores
+from index_server.scoring.token_features import TokenStats
 
 
 class PairTable:
@@ -27,15 +28,14 @@ class PairTable:
         self.vectors = concatenate([it.embeddings for it in items], self.layout)  # (n, d) float32
         self.anchors = [it.concepts.anchors for it in items]
         self.images = [it.concepts.image_features or None for it in items]
-        self.stats = TokenStats()
-        self.stats.add_all(self.anchors)
+        self.stats = TokenStats.of(self.anchors)
 
     def features(self, pairs: Sequence[tuple[int, int]]) -> list[dict[str, float]]:
-        """One dict of named features per pair (the verifier's ``feature_row``)."""
-        verifier = PairVerifier(Calibration(), self.layout, self.stats)
+        """One dict of named features per pair (the scorer's ``feature_row``)."""
+        verifier = create_scorer(Calibration(), self.layout, self.stats)
         return [verifier.feature_row(self._score(verifier, a, b), 0) for a, b in pairs]
 
-    def _score(self, verifier: PairVerifier, a: int, b: int) -> PairScores:
+    def _score(self, verifier: PairScorer, a: int, b: int) -> PairScores:
         return verifier.score(
             self.vectors[a],
             self.anchors[a],
@@ -49,7 +49,7 @@ class PairTable:
         self, pairs: Sequence[tuple[int, int]], calibration: Calibration
     ) -> np.ndarray:
         """Calibrated duplicate probability of each pair, shape (len(pairs),) float32."""
-        verifier = PairVerifier(calibration, self.layout, self.stats)
+        verifier = create_scorer(calibration, self.layout, self.stats)
         out = np.zeros(len(pairs), np.float32)
         for i, (a, b) in enumerate(pairs):
             out[i] = self._score(verifier, a, b).probability[0]

@@ -1,8 +1,8 @@
-"""Scoring stored rows against each other: the verifier fed from the row table.
+"""Scoring stored rows against each other: the pair scorer fed from the row table.
 
 Per pair (``score``, for explain, query and cluster members that were not retrieved) and
 per chunk (``chunk``: level cosines, token features and score bounds of every candidate pair
-of a chunk at once). A chunk's pairs that may pass are scored by the same verifier call,
+of a chunk at once). A chunk's pairs that may pass are scored by the same scorer call,
 from the chunk's precomputed cosines and token features, so both paths give one decision.
 """
 
@@ -13,21 +13,34 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fitrep.domain import Anchors
 
+from index_server.integration import LevelLayout
 from index_server.rows.table import RowTable
 from index_server.scoring.bounds import ChunkScores
+from index_server.scoring.calibration import Calibration, create_scorer
 from index_server.scoring.lexical import FEATURES, ChunkLexical, chunk_features
+from index_server.scoring.scorer import PairScorer, PairScores
+from index_server.scoring.token_features import TokenStats
 from index_server.scoring.variant_gates import has_conflict
-from index_server.scoring.verifier import PairScores, PairVerifier
 
 # Unpacked anchors kept (~4 KB each): a row takes part in many pairs, mostly near in time.
 _UNPACKED = 16384
 
 
 class RowScorer:
-    def __init__(self, rows: RowTable, verifier: PairVerifier) -> None:
+    """``verifier``, the scorer ``calibration`` names, judges the pairs, with the idf of the
+    row table's own token counts (``rows.lexical``, brought forward by ``count_tokens``)."""
+
+    def __init__(self, rows: RowTable, calibration: Calibration, layout: LevelLayout) -> None:
         self.rows = rows
-        self.verifier = verifier
+        self.verifier: PairScorer = create_scorer(calibration, layout, TokenStats(rows.lexical))
         self._unpacked: dict[int, Anchors] = {}
+
+    def count_tokens(self, end: int | None = None) -> None:
+        """Count the document frequencies of rows up to ``end`` (all when None): row i is
+        judged by those of rows 0..i (``token_features.TokenStats``); counts only move
+        forward."""
+        lexical = self.rows.lexical
+        lexical.count_until(len(lexical) if end is None else min(end, len(lexical)))
 
     def anchors(self, row: int) -> Anchors:
         """Row ``row``'s anchors, unpacked once while they are in use (rows never change)."""

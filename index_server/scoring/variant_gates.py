@@ -17,23 +17,22 @@ the gates on labelled pairs: how often each fires on true duplicates.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from fitrep.domain import WEAK_FLAVOURS, Anchors
+from fitrep.anchors import VARIANTS, Anchors
 from fitrep.units import read_quantity, same_size
 
 from index_server.rows.codes import codes_compatible
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-HARD_GATES = (
-    "quantity_conflict",
-    "colour_conflict",
-    "flavour_conflict",
-    "size_conflict",
-    "tier_conflict",
-    "generation_conflict",
-    "model_conflict",
-)
+# Flavours that tell siblings apart only weakly ("original" beside a named flavour) or that
+# are often the product itself ("Schokolade mit Haselnüssen" is the hazelnut bar, "BBQ
+# sauce", "coffee capsules"): they conflict with another flavour, never by being one side's
+# extra word.
+WEAK_FLAVOURS = frozenset({"original", "oat", "soy", "chocolate", "coffee", "bbq"})
+# Quantities are variants too, but not a variant kind: they have anchors of their own
+# (``Anchors.quantity``, canonical units), so their gate stands beside the table's.
+QUANTITY_GATE = "quantity_conflict"
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -178,27 +177,37 @@ def siblings(x: str, y: str) -> bool:
     return any(p.isdigit() or q.isdigit() for p, q in diff)
 
 
+Gate = Callable[[Anchors, Anchors], str]
+
+
+def _disjoint_gate(kind: str) -> Gate:
+    return functools.partial(_disjoint, kind)
+
+
+# The gate of each gated kind of ``fitrep.anchors.VARIANTS``, by kind name (the table says
+# which kinds are gated and the gate's name; ``test_variant_table`` holds the two together).
+KIND_GATES: dict[str, Gate] = {
+    "colour": _disjoint_gate("colour"),
+    "flavour": flavour_conflict,
+    "size": _disjoint_gate("size"),
+    "tier": tier_conflict,
+    "gen": _disjoint_gate("gen"),
+    "model": model_conflict,
+}
+_GATES: tuple[tuple[str, Gate], ...] = (
+    (QUANTITY_GATE, quantity_conflict),
+    *((kind.gate, KIND_GATES[kind.name]) for kind in VARIANTS if kind.gate),
+)
+HARD_GATES = tuple(name for name, _ in _GATES)
+# ``has_conflict`` asks the cheapest first and stops at the first that fires
+_CHEAPEST_FIRST = sorted(_GATES, key=lambda gate: gate[0] == QUANTITY_GATE)
+
+
 def variant_conflicts(a: Anchors, b: Anchors) -> dict[str, str]:
     """Each hard gate's detail ("" when it did not fire)."""
-    return {
-        "quantity_conflict": quantity_conflict(a, b),
-        "colour_conflict": _disjoint("colour", a, b),
-        "flavour_conflict": flavour_conflict(a, b),
-        "size_conflict": _disjoint("size", a, b),
-        "tier_conflict": tier_conflict(a, b),
-        "generation_conflict": _disjoint("gen", a, b),
-        "model_conflict": model_conflict(a, b),
-    }
+    return {name: gate(a, b) for name, gate in _GATES}
 
 
 def has_conflict(a: Anchors, b: Anchors) -> bool:
     """Whether any hard gate fires (cheapest kinds first, stopping at the first)."""
-    return bool(
-        _disjoint("colour", a, b)
-        or flavour_conflict(a, b)
-        or quantity_conflict(a, b)
-        or _disjoint("size", a, b)
-        or tier_conflict(a, b)
-        or _disjoint("gen", a, b)
-        or model_conflict(a, b)
-    )
+    return any(gate(a, b) for _, gate in _CHEAPEST_FIRST)

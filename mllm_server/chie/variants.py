@@ -3,16 +3,20 @@
 Colour, flavour or scent, size, model tier and generation, each as ``"<kind>:<value>"`` with
 a language-independent value ("colour:black" from "schwarz", "černá" or "黑色"). Quantities
 (volume, mass, pack count, capacity) are variants too; they stay in the quantity anchors,
-already in canonical units. The verifier compares each kind (``index_server.scoring.
-variant_gates``): two items that name different values of one kind are different items,
-however alike the rest; an attribute only one of them names is no evidence.
+already in canonical units. The kinds are the contract's table (``fitrep.anchors.VARIANTS``);
+this module reads the values of each (``KIND_EXTRACTORS``), the index compares them
+(``index_server.scoring.variant_gates``): two items that name different values of one kind
+are different items, however alike the rest; an attribute only one of them names is no
+evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 
 import regex
+from fitrep.anchors import VARIANT_KINDS
 from fitrep.units import UNITS
 
 from mllm_server.chie.lexicon import STOPWORDS
@@ -36,7 +40,6 @@ from mllm_server.chie.variant_lexicon import (
 )
 
 _UNIT_WORDS = frozenset(UNITS) | {"cfm", "psi", "mph", "lumens"}
-KINDS = ("colour", "flavour", "size", "tier", "mtier", "gen", "model")
 _MODEL_WORDS_SKIP = (
     frozenset(
         {
@@ -211,31 +214,61 @@ def _tiers(sequence: list[str], whole: set[str], exclude: set[str]) -> tuple[set
     return found, bound
 
 
+class _Text:
+    """One parsed text as the extractors read it (``exclude``: words that are not attributes
+    here, such as the brand)."""
+
+    def __init__(self, parsed: ParsedText, exclude: Iterable[str]) -> None:
+        self.parsed = parsed
+        self.skip = set(exclude)
+        vocabulary = set(parsed.words)
+        self.words = [t for t in _own_sequence(parsed) if t in vocabulary]
+
+    @functools.cached_property
+    def tiers(self) -> tuple[set[str], set[str]]:
+        # a compatible product's tier is this accessory's tier too: read from all of it
+        return _tiers(self.parsed.sequence, set(self.parsed.tokens), self.skip)
+
+
+def _colours(text: _Text) -> set[str]:
+    colours = {COLOUR_WORDS[w] for w in text.words if w in COLOUR_WORDS and w not in text.skip}
+    return colours | {
+        key for run in text.parsed.cjk for term, key in COLOUR_CJK.items() if term in run
+    }
+
+
+def _models(text: _Text) -> set[str]:
+    """ "iphone=8", "rider=1200": a number naming the model after its name."""
+    return {f"{w}={n}" for w, n in text.parsed.models if len(w) >= 2 and w not in _MODEL_WORDS_SKIP}
+
+
+# The extractor of each kind of ``fitrep.anchors.VARIANTS`` that this module reads, by kind
+# name (editions are read by ``rules``; "other" holds what a model names that no list knows).
+KIND_EXTRACTORS: dict[str, Callable[[_Text], set[str]]] = {
+    "colour": _colours,
+    "flavour": lambda text: _flavours(text.words, text.parsed.cjk, text.skip),
+    "size": lambda text: _sizes(text.parsed.sequence),
+    "tier": lambda text: text.tiers[0],
+    "mtier": lambda text: text.tiers[1],
+    "gen": lambda text: _generations(text.parsed.sequence, text.parsed.cjk),
+    "model": _models,
+}
+# Kinds read from titles only: in a description a tier word or a model number is prose.
+TITLE_ONLY = frozenset({"tier", "mtier", "model"})
+
+
 def variant_attributes(
     parsed: ParsedText, exclude: Iterable[str] = (), with_tiers: bool = True
 ) -> list[str]:
-    """``"<kind>:<value>"`` of one parsed text (a title, package text, a description).
-
-    ``exclude``: words that are not attributes here (the brand: "Black+Decker", "Orange").
-    Tiers ("pro", "mini") are read from titles only: in a description they are prose.
-    """
-    skip = set(exclude)
-    own = _own_sequence(parsed)
-    vocabulary = set(parsed.words)
-    words, cjk = [t for t in own if t in vocabulary], parsed.cjk
-    colours = {COLOUR_WORDS[w] for w in words if w in COLOUR_WORDS and w not in skip}
-    colours |= {key for run in cjk for term, key in COLOUR_CJK.items() if term in run}
-    out = [f"colour:{c}" for c in sorted(colours)]
-    out += [f"flavour:{f}" for f in sorted(_flavours(words, cjk, skip))]
-    out += [f"size:{s}" for s in sorted(_sizes(parsed.sequence))]
-    if with_tiers:
-        # a compatible product's tier is this accessory's tier too: read from all of it
-        tiers, bound = _tiers(parsed.sequence, set(parsed.tokens), skip)
-        out += [f"tier:{t}" for t in sorted(tiers)] + [f"mtier:{t}" for t in sorted(bound)]
-    out += [f"gen:{g}" for g in sorted(_generations(parsed.sequence, cjk))]
-    if with_tiers:  # "iphone 8", "rider 1200": a number naming the model after its name
-        models = {f"model:{w}={n}" for w, n in parsed.models if len(w) >= 2}
-        out += sorted(m for m in models if m[6:].split("=")[0] not in _MODEL_WORDS_SKIP)
+    """``"<kind>:<value>"`` of one parsed text (a title, package text, a description), in the
+    order of ``VARIANTS``. ``exclude``: words that are not attributes here (the brand:
+    "Black+Decker", "Orange"). ``with_tiers=False`` leaves out the ``TITLE_ONLY`` kinds."""
+    text = _Text(parsed, exclude)
+    out: list[str] = []
+    for kind in VARIANT_KINDS:
+        extract = KIND_EXTRACTORS.get(kind)
+        if extract is not None and (with_tiers or kind not in TITLE_ONLY):
+            out += [f"{kind}:{value}" for value in sorted(extract(text))]
     return out
 
 

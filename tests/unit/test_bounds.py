@@ -13,8 +13,9 @@ from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 from index_server.rows.codes import CODE_SLOTS, code_keys
 from index_server.scoring.bounds import ChunkScores
+from index_server.scoring.calibration import create_scorer
 from index_server.scoring.lexical import FEATURES, chunk_features
-from index_server.scoring.verifier import PairVerifier, TokenStats
+from index_server.scoring.token_features import TokenStats
 from tests.join_reference import ReferenceJoin
 
 LEVELS = (Level.PRIMARY, Level.CONTENT, Level.OBJECTIVE)
@@ -147,10 +148,9 @@ def test_vector_buffer_grows_and_survives_restart(tmp_path):
 def decision_score(engine, chunk, lexical, i, row, cands):
     """The score the decision of ``row`` uses, with the token statistics of rows 0..row (as
     the clusterer has them when it decides ``row``; after the build they cover every row):
-    the chunk's token features plus every other feature computed per pair by the verifier."""
-    stats = TokenStats()
-    stats.add_all(engine.rows.anchors[: row + 1])
-    verifier = PairVerifier(engine.verifier.calibration, engine.verifier.layout, stats)
+    the chunk's token features plus every other feature computed per pair by the scorer."""
+    stats = TokenStats.of(engine.rows.anchors[: row + 1])
+    verifier = create_scorer(engine.calibration, engine.verifier.layout, stats)
     pos = [chunk.position(i, c) for c in cands]
     known = [{name: float(lexical.exact[name][i, p]) for name in FEATURES} for p in pos]
     anchors, images = engine.rows.anchors, engine.rows.images

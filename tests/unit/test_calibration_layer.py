@@ -13,9 +13,13 @@ from index_server.scoring.calibration_layer import (
     fit_layer,
     logits,
 )
+from index_server.scoring.logistic import LogisticModel
 
 BASE = Calibration(
-    coef={"cos_primary": 4.0, "idf_cosine": 2.0, "code_conflict": -3.0}, bias=-3.0, threshold=0.3
+    model=LogisticModel(
+        coef={"cos_primary": 4.0, "idf_cosine": 2.0, "code_conflict": -3.0}, bias=-3.0
+    ),
+    threshold=0.3,
 )
 
 
@@ -35,14 +39,15 @@ def _rows(n: int, seed: int = 0) -> list[dict[str, float]]:
 
 def _linear(cal: Calibration, rows: list[dict[str, float]]) -> np.ndarray:
     """The verifier's logit of a calibration on feature rows (no image-only pairs here)."""
-    names = sorted(cal.coef)
-    return cal.bias + to_matrix(rows, names) @ np.array([cal.coef[n] for n in names])
+    names = sorted(cal.model.coef)
+    z = cal.model.bias + to_matrix(rows, names) @ np.array([cal.model.coef[n] for n in names])
+    return z
 
 
 def test_no_labels_leave_the_base_model_unchanged():
     layer = fit_layer([], [], [])
     cal = layer.layered(BASE)
-    assert cal.coef == BASE.coef and cal.bias == BASE.bias and cal.threshold == BASE.threshold
+    assert cal.model == BASE.model and cal.threshold == BASE.threshold
     assert cal.weights == BASE.weights
 
 
@@ -55,7 +60,7 @@ def test_the_layered_file_scores_as_the_layer_does():
     cal = layer.layered(BASE, {"layered_on": "shipped"})
     assert np.allclose(_linear(cal, rows), layer.logits(z, rows), atol=1e-4)
     assert cal.notes["labels"] == 40 and cal.notes["layered_on"] == "shipped"
-    assert Calibration.from_json(cal.to_json()).coef == cal.coef  # survives the file
+    assert Calibration.from_json(cal.to_json()).model == cal.model  # survives the file
 
 
 def test_labels_move_the_score_their_way():

@@ -29,7 +29,7 @@ def test_batched_scores_equal_per_pair_scores_both_ways():
     rng = np.random.default_rng(0)
     checked = 0
     for i, row in enumerate(rows):
-        engine.verifier.stats.extend_to(engine.rows.anchors, row + 1)
+        scorer.count_tokens(row + 1)
         # candidates (chunk arrays) and random earlier rows (the per-pair path), mixed
         others = list(dict.fromkeys([*scores.candidates(i), *rng.integers(0, row, 6).tolist()]))
         plan = [others[: len(others) // 2]] * len(rows)

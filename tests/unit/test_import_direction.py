@@ -37,6 +37,7 @@ ROOTS = {
 }
 CONTRACT = (
     "fitrep.domain",
+    "fitrep.anchors",
     "fitrep.units",
     "fitrep.defaults",
     "fitrep.wire",

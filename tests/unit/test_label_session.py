@@ -14,9 +14,10 @@ from fitrep.labelling.session import LabelSession, run_loop
 from rich.console import Console
 
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.logistic import LogisticModel
 
 THRESHOLD = 0.3
-BASE = Calibration(coef={"cos_primary": 6.0}, bias=-3.85, threshold=THRESHOLD)
+BASE = Calibration(model=LogisticModel(coef={"cos_primary": 6.0}, bias=-3.85), threshold=THRESHOLD)
 
 
 class FakeIndex:
@@ -46,7 +47,7 @@ class FakeIndex:
         row = self.features.get((a, b)) or self.features.get((b, a))
         if row is None:
             raise NotFound("item", b)
-        return float(1 / (1 + np.exp(-(BASE.bias + 6.0 * row["cos_primary"]))))
+        return float(1 / (1 + np.exp(-(BASE.model.bias + 6.0 * row["cos_primary"]))))
 
     def explain(self, item_a, item_b):
         p = self._p(item_a, item_b)
@@ -123,10 +124,10 @@ def test_refits_every_n_labels_and_undo_reverts_them(tmp_path):
     assert written == [] and session.fitted_on == 0
     _answer(session, index, 1)
     assert len(written) == 1 and written[0].notes["labels"] == 10
-    assert written[0].bias != BASE.bias
+    assert written[0].model.bias != BASE.model.bias
     session.undo()
     assert len(written) == 2 and written[1].notes["labels"] == 0
-    assert written[1].bias == BASE.bias  # back to the base model
+    assert written[1].model.bias == BASE.model.bias  # back to the base model
 
 
 def test_the_refit_learns_what_the_labels_say(tmp_path):

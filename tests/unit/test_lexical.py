@@ -6,8 +6,9 @@ import numpy as np
 from fitrep.domain import Anchors
 
 from index_server.rows.tokens import LexicalRows
+from index_server.scoring.features import anchor_features
 from index_server.scoring.lexical import FEATURES, LOWER_BOUNDED, chunk_features
-from index_server.scoring.verifier import TokenStats, anchor_features
+from index_server.scoring.token_features import TokenStats
 
 CODES = ["lmvm2085", "lmvm2085wh", "t0441", "t0442", "av23292", "23292", "dscw120", "mx700"]
 COLOURS = ["black", "cyan", "pink", "edition:upgrade", "edition:mac"]
@@ -43,10 +44,9 @@ def test_chunk_features_equal_the_verifier_row_by_row():
     cands[::5, -2:] = -1
     chunk = chunk_features(lexical, rows, cands)
     got, low = chunk.exact, chunk.lower
-    stats = TokenStats()
     tight = total = may_not = 0
     for i, row in enumerate(rows.tolist()):
-        stats.extend_to(anchors, row + 1)  # as the engine does before deciding a row
+        stats = TokenStats.of(anchors[: row + 1])  # as the engine counts when deciding a row
         for j, c in enumerate(cands[i].tolist()):
             if c < 0:
                 assert all(got[name][i, j] == 0 for name in FEATURES)

@@ -7,7 +7,7 @@ import pytest
 from fitrep.domain import Anchors, Item
 from fitrep.units import read_quantity, same_size
 
-from index_server.scoring.verifier import anchor_features
+from index_server.scoring.features import anchor_features
 from mllm_server.chie.rules import RulesExtractor
 from mllm_server.chie.text_parse import normalise, parse
 

@@ -5,14 +5,14 @@ import pytest
 from fitrep.ditto import parse_side, read_pairs
 from fitrep.domain import Anchors
 
-from index_server.scoring import verifier
+from index_server.scoring import features
 from index_server.scoring.calibration_fit import best_f1_threshold, fit_calibration
-from index_server.scoring.verifier import TokenStats
+from index_server.scoring.token_features import TokenStats
 
 
 def anchor_features(a, b, stats=None):
-    """The verifier's features of two anchor sets written in their JSON form."""
-    return verifier.anchor_features(Anchors.from_json(a), Anchors.from_json(b), stats)
+    """The features of two anchor sets written in their JSON form."""
+    return features.anchor_features(Anchors.from_json(a), Anchors.from_json(b), stats)
 
 
 def test_parse_side_maps_first_column_to_title_and_description_to_text():
@@ -62,8 +62,8 @@ def test_fit_calibration_learns_signs_and_weights():
         )
         labels.append(dup)
     cal = fit_calibration(rows, labels, folds=3)
-    assert cal.coef["cos_primary"] > 0 and cal.coef["code_conflict"] < 0
-    assert "weighted_cos" not in cal.coef
+    assert cal.model.coef["cos_primary"] > 0 and cal.model.coef["code_conflict"] < 0
+    assert "weighted_cos" not in cal.model.coef
     assert abs(sum(cal.weights.values()) - 1.0) < 1e-6
     assert max(cal.weights, key=lambda lv: cal.weights[lv]).name == "PRIMARY"
     assert 0.0 < cal.threshold < 1.0
@@ -87,14 +87,15 @@ def test_visual_keeps_a_retrieval_weight_when_other_image_evidence_wins_the_fit(
         )
         labels.append(dup)
     cal = fit_calibration(rows, labels, folds=3)
-    assert cal.coef.get("cos_visual", 0.0) < 0
+    assert cal.model.coef.get("cos_visual", 0.0) < 0
     assert cal.weights[Level.VISUAL] == pytest.approx(MIN_VISUAL_WEIGHT, abs=1e-6)
     assert abs(sum(cal.weights.values()) - 1.0) < 1e-6
 
 
 def test_idf_cosine_rewards_shared_rare_tokens():
-    stats = TokenStats()
-    stats.add_all([Anchors.from_json({"tokens": ["sony", "camera", f"x{i}"]}) for i in range(50)])
+    stats = TokenStats.of(
+        [Anchors.from_json({"tokens": ["sony", "camera", f"x{i}"]}) for i in range(50)]
+    )
     rare = anchor_features({"tokens": ["sony", "x1"]}, {"tokens": ["canon", "x1"]}, stats)[
         "idf_cosine"
     ]

@@ -6,7 +6,7 @@ import pytest
 from fitrep.domain import Item, Level
 
 from index_server.scoring.calibration_fit import domain_weights, fit_calibration
-from index_server.scoring.verifier import anchor_features
+from index_server.scoring.features import anchor_features
 from mllm_server.chie.rules import RulesExtractor
 from mllm_server.chie.text_parse import identifier_key, split_offer_title
 
@@ -96,5 +96,5 @@ def test_domains_weigh_the_same_in_the_fit():
             domains.append(name)
     plain = fit_calibration(rows, labels, folds=3)
     balanced = fit_calibration(rows, labels, folds=3, domains=domains)
-    assert abs(balanced.coef["field_against"]) < abs(plain.coef["field_against"])
+    assert abs(balanced.model.coef["field_against"]) < abs(plain.model.coef["field_against"])
     assert balanced.notes["domains_balanced"] == ["big", "small"]

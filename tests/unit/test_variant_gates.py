@@ -7,9 +7,9 @@ import pytest
 from fitrep.domain import Anchors, Item, Level
 
 from index_server.integration import LevelLayout
-from index_server.scoring.calibration import Calibration
+from index_server.scoring.calibration import Calibration, create_scorer
+from index_server.scoring.logistic import LogisticModel
 from index_server.scoring.variant_gates import HARD_GATES, variant_conflicts
-from index_server.scoring.verifier import PairVerifier
 from mllm_server.chie.rules import RulesExtractor
 
 
@@ -148,11 +148,10 @@ def test_a_hard_gate_vetoes_whatever_the_score():
     layout = LevelLayout.from_dims({Level.PRIMARY: 4})
     cal = Calibration(
         weights={Level.PRIMARY: 1.0},
-        coef={"cos_primary": 20.0, "quantity_conflict": -0.1},
-        bias=-5.0,
+        model=LogisticModel(coef={"cos_primary": 20.0, "quantity_conflict": -0.1}, bias=-5.0),
         threshold=0.5,
     )
-    verifier = PairVerifier(cal, layout)
+    verifier = create_scorer(cal, layout)
     v = np.array([1, 0, 0, 0], np.float32)
     a, b = _anchors("Coca-Cola 500 ml"), _anchors("Coca-Cola 1.5 l")
     s = verifier.score(v, a, v[None, :], [b])
@@ -167,7 +166,7 @@ def test_a_hard_gate_vetoes_whatever_the_score():
 
 
 def test_price_gap_reads_the_listed_price_and_ignores_small_differences():
-    from index_server.scoring.verifier import record_features
+    from index_server.scoring.features import record_features
 
     def gap(p: str, q: str) -> float:
         return record_features(_anchors("Office 2019", price=p), _anchors("Office 2019", price=q))[

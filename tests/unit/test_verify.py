@@ -2,12 +2,12 @@ from collections.abc import Mapping, Sequence
 
 from fitrep.domain import Anchors
 
-from index_server.scoring import verifier
+from index_server.scoring import features
 
 
 def anchor_features(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]):
-    """The verifier's features of two anchor sets written in their JSON form."""
-    return verifier.anchor_features(Anchors.from_json(a), Anchors.from_json(b))
+    """The features of two anchor sets written in their JSON form."""
+    return features.anchor_features(Anchors.from_json(a), Anchors.from_json(b))
 
 
 def test_conflicting_model_codes_fire_the_gate():
@@ -88,20 +88,19 @@ def test_image_only_pairs_get_the_modality_shift():
 
     from index_server.integration import LevelLayout
     from index_server.scoring.calibration import Calibration
-    from index_server.scoring.verifier import PairVerifier
+    from index_server.scoring.logistic import LogisticModel, LogisticScorer
 
     layout = LevelLayout.from_dims({Level.PRIMARY: 2, Level.VISUAL: 2})
-    plain = Calibration(coef={"cos_visual": 1.0, "cos_primary": 1.0}, bias=0.0)
-    shifted = Calibration(coef=plain.coef, bias=0.0, modality_shift={"image_only": 2.0})
+    coef = {"cos_visual": 1.0, "cos_primary": 1.0}
+    plain = Calibration(model=LogisticModel(coef=coef))
+    shifted = Calibration(model=LogisticModel(coef=coef, modality_shift={"image_only": 2.0}))
     photo = np.array([0, 0, 1, 0], np.float32)  # VISUAL only
     both = np.array([1, 0, 1, 0], np.float32)
     # shifted when the only level the two share is VISUAL, whatever else one side has
     for a, b, expect_shift in ((photo, photo, True), (photo, both, True), (both, both, False)):
-        p0 = PairVerifier(plain, layout).score(a, Anchors(), b[None, :], [Anchors()]).probability[0]
-        p1 = (
-            PairVerifier(shifted, layout)
-            .score(a, Anchors(), b[None, :], [Anchors()])
-            .probability[0]
+        p0, p1 = (
+            LogisticScorer(cal, layout).score(a, Anchors(), b[None, :], [Anchors()]).probability[0]
+            for cal in (plain, shifted)
         )
         logit = lambda p: np.log(p / (1 - p))  # noqa: E731
         assert abs(logit(p1) - logit(p0) - (2.0 if expect_shift else 0.0)) < 1e-4
