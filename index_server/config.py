@@ -2,15 +2,54 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from fitrep.domain import InvalidInput, ItemProfile
 
 # Defaults that code outside ``IndexConfig`` also needs (the vector index and SPDR take them as
 # arguments): written once here.
 SPDR_MAX_FIT_ITEMS = 50_000  # SPDR fits on a sample of at most this many rows
 IVF_MIN_ITEMS = 50_000  # FAISS: exact Flat below this many vectors, IVF-Flat from there
 NPROBE = 16  # IVF lists searched per query
+DEFAULT_REPRESENTATIVE = "first"
+POLICIES = (DEFAULT_REPRESENTATIVE, "most-complete", "column:NAME")
+_IMAGE_SCALE = float(2**40)  # pixels below this (1e12) never reach the next filled field
+
+
+@dataclass(frozen=True)
+class RepresentativePolicy:
+    """Which member stands for a cluster (``clustering/representative.py`` applies it):
+    ``kind`` is "first", "most-complete" or "column" (then ``column`` names it). Parsed once,
+    by ``IndexConfig``, wherever the text comes from (a flag, the SDK)."""
+
+    kind: str = DEFAULT_REPRESENTATIVE
+    column: str = ""
+
+    @classmethod
+    def parse(cls, text: str, where: str = "representative") -> RepresentativePolicy:
+        spec = text.strip()
+        if spec in ("first", "most-complete"):
+            return cls(spec)
+        name = spec.removeprefix("column:").strip().lower()
+        if spec.startswith("column:") and name:
+            return cls("column", name)
+        raise InvalidInput(where, f"{text!r} is not one of {', '.join(POLICIES)}")
+
+    def __str__(self) -> str:
+        return f"column:{self.column}" if self.kind == "column" else self.kind
+
+    def key(self, profile: ItemProfile) -> float:
+        """How good a member is under this policy: higher is better, equal keys tie."""
+        if self.kind == "most-complete":
+            return profile.filled_fields * _IMAGE_SCALE + min(profile.image_pixels, 2**40 - 1)
+        if self.kind == "column":
+            value = profile.numbers.get(self.column)
+            return float(value) if value is not None and math.isfinite(value) else -math.inf
+        return 0.0
 
 
 @dataclass
@@ -39,7 +78,14 @@ class IndexConfig:
     vector_codec: str = "int8"
     # which member stands for a cluster: first | most-complete | column:NAME
     # (clustering/representative.py)
-    representative: str = "first"
+    representative: str = DEFAULT_REPRESENTATIVE
+
+    def __post_init__(self) -> None:
+        self.policy  # noqa: B018 - a bad --representative fails where the config is made
+
+    @functools.cached_property
+    def policy(self) -> RepresentativePolicy:
+        return RepresentativePolicy.parse(self.representative, "--representative")
 
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

@@ -38,7 +38,7 @@ from index_server import state_store
 from index_server.candidates.generator import CandidateGenerator
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.join_rule import JoinRule
-from index_server.clustering.representative import RepresentativePolicy, Representatives
+from index_server.clustering.representative import Representatives
 from index_server.config import IndexConfig
 from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
@@ -67,7 +67,7 @@ class IndexEngine:
     def __init__(self, data_dir: Path | None = None, config: IndexConfig | None = None) -> None:
         self.config = config or IndexConfig()
         self.data_dir = Path(data_dir) if data_dir is not None else self.config.data_dir
-        self.policy = RepresentativePolicy.parse(self.config.representative)
+        self.policy = self.config.policy
         self.calibration = Calibration.load(self.config.calibration)
         # what the engine did since start (metrics): added, updated, moved, unchanged,
         # representative_changes, disk_full

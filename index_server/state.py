@@ -20,8 +20,8 @@ from index_server.candidates.generator import CandidateGenerator
 from index_server.clustering.clusterer import Clusterer
 from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.join_rule import JoinRule
-from index_server.clustering.representative import RepresentativePolicy, Representatives
-from index_server.config import IndexConfig
+from index_server.clustering.representative import Representatives
+from index_server.config import IndexConfig, RepresentativePolicy
 from index_server.integration import LevelLayout
 from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable

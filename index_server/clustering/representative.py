@@ -19,48 +19,14 @@ The calls that change a cluster's representative report it (``report_changes``) 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
-from fitrep.domain import InvalidInput, ItemProfile, RepresentativeChange
+from fitrep.domain import ItemProfile, RepresentativeChange
 
 from index_server.clustering.cluster_ids import format_cluster_id
+from index_server.config import RepresentativePolicy
 
 log = logging.getLogger("fitrep.index")
-
-POLICIES = ("first", "most-complete", "column:NAME")
-_IMAGE_SCALE = float(2**40)  # pixels below this (1e12) never reach the next filled field
-
-
-@dataclass(frozen=True)
-class RepresentativePolicy:
-    """``kind`` is "first", "most-complete" or "column" (then ``column`` names it)."""
-
-    kind: str = "first"
-    column: str = ""
-
-    @classmethod
-    def parse(cls, text: str, where: str = "representative") -> RepresentativePolicy:
-        spec = text.strip()
-        if spec in ("first", "most-complete"):
-            return cls(spec)
-        name = spec.removeprefix("column:").strip().lower()
-        if spec.startswith("column:") and name:
-            return cls("column", name)
-        raise InvalidInput(where, f"{text!r} is not one of {', '.join(POLICIES)}")
-
-    def __str__(self) -> str:
-        return f"column:{self.column}" if self.kind == "column" else self.kind
-
-    def key(self, profile: ItemProfile) -> float:
-        """How good a member is under this policy: higher is better, equal keys tie."""
-        if self.kind == "most-complete":
-            return profile.filled_fields * _IMAGE_SCALE + min(profile.image_pixels, 2**40 - 1)
-        if self.kind == "column":
-            value = profile.numbers.get(self.column)
-            return float(value) if value is not None and math.isfinite(value) else -math.inf
-        return 0.0
 
 
 class Representatives:

@@ -17,7 +17,6 @@ from typing import Any
 from fitrep.defaults import INDEX_PORT
 from fitrep.domain import InvalidInput
 
-from index_server.clustering.representative import RepresentativePolicy
 from index_server.config import IndexConfig
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
 
@@ -97,9 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(argv: Sequence[str] | None = None) -> IndexServerConfig:
     parser = build_parser()
     ns = parser.parse_args(argv)
-    index = IndexConfig(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(IndexConfig)})
-    try:
-        RepresentativePolicy.parse(index.representative, "--representative")
+    try:  # IndexConfig checks its values (the representative policy) as it is made
+        index = IndexConfig(
+            **{f.name: getattr(ns, f.name) for f in dataclasses.fields(IndexConfig)}
+        )
     except InvalidInput as exc:
         parser.error(str(exc))
     return IndexServerConfig(

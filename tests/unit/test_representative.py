@@ -9,7 +9,8 @@ import logging
 import pytest
 from fitrep.domain import EmbeddedItem, InvalidInput, Item, ItemProfile, RepresentativeChange
 
-from index_server.clustering.representative import RepresentativePolicy, Representatives
+from index_server.clustering.representative import Representatives
+from index_server.config import RepresentativePolicy
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 from tests.unit.test_image_intake import png

@@ -19,8 +19,7 @@ from fitrep.readers import Catalogue
 from fitrep.report import explain_pairs, write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
 from fitrep.stage_clock import StageClock
-from index_server.clustering.representative import RepresentativePolicy
-from index_server.config import IndexConfig
+from index_server.config import DEFAULT_REPRESENTATIVE, IndexConfig
 
 _err = Console(stderr=True)
 
@@ -64,7 +63,7 @@ def dedup(
         "a count; summary.json lists each).",
     ),
     representative: str = typer.Option(
-        "first",
+        DEFAULT_REPRESENTATIVE,
         help="Which member stands for a cluster: first, most-complete (most filled fields, "
         "then the largest image) or column:NAME (highest value of that column).",
     ),
@@ -81,7 +80,7 @@ def dedup(
     """
     with user_errors():
         started = time.perf_counter()
-        RepresentativePolicy.parse(representative, "--representative")
+        IndexConfig(representative=representative)  # a bad policy fails before any work
         check_out_dir(out)
         recover(out)
         check_replaceable(out)

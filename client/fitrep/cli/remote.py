@@ -29,6 +29,7 @@ from fitrep.defaults import (
 from fitrep.domain import Anchors, Assignment, Explanation, InvalidInput
 from fitrep.output import summarise, summarise_changes, write_clusters
 from fitrep.rpc_errors import Unavailable
+from index_server.config import DEFAULT_REPRESENTATIVE
 
 T = TypeVar("T")
 CONCEPT, INDEX = CONCEPT_ADDRESS, INDEX_ADDRESS
@@ -69,19 +70,19 @@ def serve(
     representative: Annotated[
         str,
         typer.Option(help="Which member stands for a cluster: first, most-complete, column:NAME."),
-    ] = "first",
+    ] = DEFAULT_REPRESENTATIVE,
     startup_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for both servers to be healthy.")
     ] = 180.0,
 ) -> None:
     """Run both gRPC servers on this machine until Ctrl-C, then stop them gracefully."""
     from fitrep.launch import LocalServers
-    from index_server.clustering.representative import RepresentativePolicy
+    from index_server.config import IndexConfig
 
     servers = LocalServers(host, concept_port, index_port)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with user_errors():
-        RepresentativePolicy.parse(representative, "--representative")
+        IndexConfig(representative=representative)  # a bad policy fails before the servers
         # The token reaches the children in their environment, never on a command line.
         token = Connection(token, token_file).resolved_token()
         concept_args: list[str] = []
