@@ -5,11 +5,12 @@ This is the CLI's default (``fitrep dedup``): one machine, no servers to start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from fitrep.columns import ColumnRole, ColumnRoles, infer_roles
 from fitrep.defaults import BATCH_SIZE
 from fitrep.domain import Assignment, EmbeddedItem, Item
 
@@ -64,15 +65,27 @@ class Pipeline:
         backend: str = "rules",
         config: IndexConfig | None = None,
         encoder_runtime: str | None = None,
+        columns: ColumnRoles | Mapping[str, ColumnRole] | None = None,
         **backend_options: object,
     ) -> Pipeline:
         """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None:
-        ``$FITREP_ENCODER_RUNTIME``, else auto)."""
+        ``$FITREP_ENCODER_RUNTIME``, else auto). ``columns``: roles set by the user
+        (``fitrep.columns.parse_columns``) or already inferred; ``dedup`` infers the others
+        from the catalogue it is given."""
         from index_server.engine import IndexEngine
         from mllm_server.chie.engine import ConceptEngine
 
-        concepts = ConceptEngine.create(backend, encoder_runtime=encoder_runtime, **backend_options)
+        if not isinstance(columns, ColumnRoles):
+            columns = ColumnRoles(overrides=dict(columns or {}))
+        concepts = ConceptEngine.create(
+            backend, encoder_runtime=encoder_runtime, columns=columns, **backend_options
+        )
         return cls(concepts, IndexEngine(data_dir, config))
+
+    @property
+    def columns(self) -> ColumnRoles:
+        """The column roles the concept stage reads items with."""
+        return self.concepts.columns
 
     def embed(
         self,
@@ -108,7 +121,9 @@ class Pipeline:
         progress: Progress | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> list[Assignment]:
-        """Batch: every item, clustered together (the index is fitted on all of them)."""
+        """Batch: every item, clustered together (the index is fitted on all of them); the
+        column roles are inferred from these items (``fitrep.columns.infer_roles``)."""
+        self.concepts.columns = infer_roles(items, self.concepts.columns.overrides)
         return self.index.build(self.embed(items, progress, checkpoint), progress)
 
     def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:

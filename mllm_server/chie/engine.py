@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
+from fitrep.columns import ColumnRoles
 from fitrep.domain import EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
 
 from mllm_server import __version__
@@ -30,11 +31,21 @@ class ReadsPictures(Protocol):
 
 
 class ConceptEngine:
-    """Extracts concept levels and embeds them, in batches."""
+    """Extracts concept levels and embeds them, in batches.
 
-    def __init__(self, extractor: ConceptExtractor, encoder: LevelEncoder | None = None) -> None:
+    ``columns``: the catalogue's column roles; the backend reads only the identity and text
+    columns (``ColumnRoles.identity_view``), the item's profile every column. Without a
+    catalogue, roles come from column names (and a server's ``--columns``)."""
+
+    def __init__(
+        self,
+        extractor: ConceptExtractor,
+        encoder: LevelEncoder | None = None,
+        columns: ColumnRoles | None = None,
+    ) -> None:
         self.extractor = extractor
         self.encoder = encoder if encoder is not None else LevelEncoder()
+        self.columns = columns if columns is not None else ColumnRoles()
         self.items_processed = 0
         # Concurrent backends (vLLM) extract in parallel; encoding on CPU gains nothing from
         # overlapping calls, so it runs one batch at a time.
@@ -42,12 +53,17 @@ class ConceptEngine:
 
     @classmethod
     def create(
-        cls, backend: str = "rules", *, encoder_runtime: str | None = None, **backend_options: Any
+        cls,
+        backend: str = "rules",
+        *,
+        encoder_runtime: str | None = None,
+        columns: ColumnRoles | None = None,
+        **backend_options: Any,
     ) -> ConceptEngine:
         """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None: the
         ``$FITREP_ENCODER_RUNTIME`` or auto)."""
         encoder = LevelEncoder(runtime=encoder_runtime)
-        return cls(create_extractor(backend, **backend_options), encoder)
+        return cls(create_extractor(backend, **backend_options), encoder, columns)
 
     def process(
         self,
@@ -62,9 +78,10 @@ class ConceptEngine:
             item.validate(f"items[{i}]")
         if read_progress is not None and isinstance(self.extractor, ReadsPictures):
             self.extractor.read_packages(items, read_progress)
+        views = [self.columns.identity_view(item) for item in items]
         concept_sets = [
             replace(cs, profile=ItemProfile.of(item, image_pixels(item.image)))
-            for item, cs in zip(items, self.extractor.extract(items, timeout=timeout), strict=True)
+            for item, cs in zip(items, self.extractor.extract(views, timeout=timeout), strict=True)
         ]
         with self._encode_lock:
             if embed:
