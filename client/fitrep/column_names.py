@@ -143,3 +143,18 @@ def role_by_name(name: str) -> tuple[ColumnRole, str] | None:
             if word in folded:
                 return role, word
     return None
+
+
+_PRICE_WORDS = frozenset(
+    "price preis prix precio prezzo cena cost kosten coût coste msrp rrp uvp srp".split()
+)
+_PRICE_CJK = ("价格", "價格", "售价", "價錢", "价钱", "定价", "値段", "価格")
+
+
+def is_price_name(name: str) -> bool:
+    """The column holds a price (``price``, ``Verkaufspreis``, ``prix``, ``价格``), not a
+    rating or a count."""
+    words = name_words(name)
+    if any(w in _PRICE_WORDS or w.endswith(("preis", "kosten")) for w in words):
+        return True
+    return any(w in name for w in _PRICE_CJK)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fitrep.column_names import ColumnRole, role_by_name
+from fitrep.column_names import ColumnRole, is_price_name, role_by_name
 from fitrep.domain import InvalidInput, Item
 
 __all__ = [
@@ -95,6 +95,16 @@ class ColumnRoles:
         if text == item.text and len(kept) == len(item.attributes):
             return item
         return replace(item, text=text, attributes=kept)
+
+    def price_columns(self, item: Item) -> dict[str, str]:
+        """``{"price": value}`` of the item's first listing column whose name says price (in
+        any language the names table knows), else ``{}``: what the calibrated price gap
+        reads (``ConceptEngine``)."""
+        for key, value in item.attributes.items():
+            if self.role(key) is ColumnRole.LISTING and is_price_name(key):
+                if any(c.isdigit() for c in value):
+                    return {"price": value}
+        return {}
 
     def wire_view(self, item: Item) -> Item:
         """``item`` as sent to a concept server, which knows roles by name (and its own

@@ -9,12 +9,13 @@ from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from fitrep.columns import ColumnRoles
-from fitrep.domain import EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
+from fitrep.domain import Anchors, EmbeddedItem, Item, ItemProfile, Level, LevelEmbeddings
 
 from mllm_server import __version__
 from mllm_server.chie.encoder import LevelEncoder
 from mllm_server.chie.extractor import ConceptExtractor, create_extractor
 from mllm_server.chie.image_features import _HIST_BINS, _THUMB
+from mllm_server.chie.rules import listed_price
 from mllm_server.images import image_pixels
 
 VISUAL_DIM = _HIST_BINS[0] * _HIST_BINS[1] * _HIST_BINS[2] + _THUMB * _THUMB
@@ -80,7 +81,11 @@ class ConceptEngine:
             self.extractor.read_packages(items, read_progress)
         views = [self.columns.identity_view(item) for item in items]
         concept_sets = [
-            replace(cs, profile=ItemProfile.of(item, image_pixels(item.image)))
+            replace(
+                cs,
+                anchors=self._with_price(cs.anchors, item),
+                profile=ItemProfile.of(item, image_pixels(item.image)),
+            )
             for item, cs in zip(items, self.extractor.extract(views, timeout=timeout), strict=True)
         ]
         with self._encode_lock:
@@ -90,6 +95,16 @@ class ConceptEngine:
                 embeddings = [LevelEmbeddings(cs.item_id, {}) for cs in concept_sets]
             self.items_processed += len(items)
         return [EmbeddedItem(cs, emb) for cs, emb in zip(concept_sets, embeddings, strict=True)]
+
+    def _with_price(self, anchors: Anchors, item: Item) -> Anchors:
+        """The listed price for the verifier's calibrated ``price_gap``, read from the whole
+        item: a price column is the listing's, so it is never compared as words or a field,
+        but a gap beyond a factor of 1.5 (an upgrade, a six-pack) is more than listing noise
+        (docs/architecture.md, "Column roles")."""
+        if anchors.price:
+            return anchors
+        price = listed_price(self.columns.price_columns(item))
+        return replace(anchors, price=(price,)) if price else anchors
 
     def warm_up(self) -> None:
         """Load the backend's and the encoder's models now, so the first real call is not

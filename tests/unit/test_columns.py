@@ -168,3 +168,17 @@ def test_listing_columns_stay_readable_for_the_representative(fast_items):
         pipeline.close()
     assert out[0].concepts.profile.numbers["rating"] == 4.5
     assert "rating" not in " ".join(out[0].concepts.anchors.fields)
+
+
+def test_the_price_gap_reads_a_listing_price_in_any_language():
+    pipeline = _fast_pipeline()
+    try:
+        process = pipeline.concepts.process
+        listed = process([_offer("a", "Kestor olive oil 1 l", **{"Verkaufspreis": "12,90 €"})])
+        assert listed[0].concepts.anchors.price == ("12.9",)
+        assert "12" not in repr(listed[0].concepts.levels)  # never compared as words
+        pipeline.concepts.columns = ColumnRoles(overrides={"verkaufspreis": ColumnRole.IGNORE})
+        ignored = process([_offer("a", "Kestor olive oil 1 l", **{"Verkaufspreis": "12,90 €"})])
+        assert ignored[0].concepts.anchors.price == ()
+    finally:
+        pipeline.close()
