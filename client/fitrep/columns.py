@@ -266,7 +266,14 @@ def column_lines(summary_json: Path) -> list[str]:
     except (OSError, ValueError):
         return []
     return [
-        f"column {name}: {d.get('role')} ({d.get('reason')})"
-        + ("; never evidence of identity" if d.get("role") in ("listing", "ignore") else "")
+        f"column {name}: {d.get('role')} ({d.get('reason')}){_use(name, d)}"
         for name, d in decided.items()
     ]
+
+
+def _use(name: str, decision: Mapping[str, str]) -> str:
+    if decision.get("role") == ColumnRole.LISTING.value and is_price_name(name):
+        return "; counts only as a price gap of 1.5x or more"
+    if decision.get("role") in (ColumnRole.LISTING.value, ColumnRole.IGNORE.value):
+        return "; never evidence of identity"
+    return ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fitrep.column_names import role_by_name
 from fitrep.columns import ColumnRole, ColumnRoles, infer_roles, parse_columns
@@ -182,3 +184,41 @@ def test_the_price_gap_reads_a_listing_price_in_any_language():
         assert ignored[0].concepts.anchors.price == ()
     finally:
         pipeline.close()
+
+
+def test_cli_columns_flag_summary_and_bad_entry(tmp_path):
+
+    from fitrep.cli import app
+    from typer.testing import CliRunner
+
+    rows = [
+        {"id": "a", "title": "Canon PIXMA MX700 printer", "Bewertung": "4.5", "zq": "1"},
+        {"id": "b", "title": "canon pixma mx700 printer", "Bewertung": "3.0", "zq": "2"},
+    ]
+    path = tmp_path / "cat.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["dedup", str(path), "--out", str(out), "--no-progress"]
+    bad = CliRunner().invoke(app, [*args, "--columns", "zq=listing,bewertung=cheap"])
+    assert bad.exit_code == 2
+    assert "'bewertung=cheap'" in bad.output and "Traceback" not in bad.output
+    ok = CliRunner().invoke(app, [*args, "--columns", "zq=ignore"])
+    assert ok.exit_code == 0, ok.output
+    columns = json.loads((out / "summary.json").read_text())["columns"]
+    assert columns["bewertung"] == {"role": "listing", "reason": "name says 'bewertung'"}
+    assert columns["zq"] == {"role": "ignore", "reason": "set by --columns"}
+    assert "bewertung: listing" in (out / "report.html").read_text()
+    clusters = [json.loads(x) for x in (out / "clusters.jsonl").read_text().splitlines()]
+    assert clusters[0]["cluster_id"] == clusters[1]["cluster_id"]  # ratings differ: one item
+
+
+def test_explain_lines_say_each_columns_role_and_use(tmp_path):
+    from fitrep.columns import column_lines
+
+    roles = infer_roles([_offer("a", "t", preis="9", bewertung="4", marke="x")])
+    (tmp_path / "summary.json").write_text(json.dumps({"columns": roles.to_json()}))
+    lines = column_lines(tmp_path / "summary.json")
+    assert "column bewertung: listing (name says 'bewertung'); never evidence" in lines[0]
+    assert "column marke: identity (name says 'marke')" == lines[1]
+    assert lines[2].endswith("counts only as a price gap of 1.5x or more")
+    assert column_lines(tmp_path / "missing.json") == []

@@ -93,7 +93,7 @@ def serve(
         RepresentativePolicy.parse(representative, "--representative")
         # The token reaches the children in their environment, never on a command line.
         token = Connection(token, token_file).resolved_token()
-        concept_args: list[str] = ["--columns", columns] if parse_columns(columns) else []
+        concept_args = ["--columns", columns] if columns and parse_columns(columns) else []
         index_args = ["--representative", representative]
         if metrics_port:
             concept_args += ["--metrics-port", str(metrics_port)]

@@ -74,6 +74,7 @@ def generate(seed: int, lines: int = 14, listing_columns: bool = True) -> Synthe
         nouns, axis, values, base = rng.choice(_TYPES)
         brand = "".join(rng.choice(_SYL) for _ in range(2)).capitalize()
         prefix, number = _code(rng, prefixes)
+        variants: list[tuple[int, tuple[str, ...]]]
         if axis == "generation":
             variants = [(number + 10 * g, ("",)) for g in range(rng.randint(1, 3))]
         else:
