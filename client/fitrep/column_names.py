@@ -21,8 +21,9 @@ class ColumnRole(str, Enum):
     ``identity``: the product (brand, model code, GTIN, size, colour, capacity): evidence for
     and against two records being one item. ``listing``: the offer (price, rating, reviews,
     stock, seller, URL, dates, shipping): two listings of one item differ there, so it is
-    never evidence either way. ``text``: prose about the item, read like a description.
-    ``ignore``: not read at all.
+    never evidence either way (a price still feeds the calibrated price gap). ``text``: prose
+    about the item; it stands in for an empty description, else is read with the other
+    attributes. ``ignore``: not read at all.
     """
 
     IDENTITY = "identity"

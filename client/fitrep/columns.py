@@ -122,7 +122,7 @@ class ColumnRoles:
         return sorted(k for k, d in self.decided.items() if d.role is role)
 
     def to_json(self) -> dict[str, dict[str, str]]:
-        """``{column: {"role": ..., "reason": ...}}`` in column order, for summary.json."""
+        """``{column: {"role": ..., "reason": ...}}`` by column name, for summary.json."""
         return {k: d.to_json() for k, d in sorted(self.decided.items())}
 
     def lines(self) -> list[str]:
@@ -246,9 +246,10 @@ def _by_data(column: str, values: list[str], groups: list[list[dict[str, str]]])
             f"unknown name; {compared} group(s) of records with one title to compare: "
             "compared as before",
         )
-    share = f"values differ in {differ} of {compared} groups of records with one title and code"
+    among = f"of {compared} groups of records with one title and code"
+    share = f"values differ in {differ} {among}"
     if differ / compared < _DIFFER_SHARE:
-        return ColumnDecision(ColumnRole.IDENTITY, share.replace("differ", "agree except"))
+        return ColumnDecision(ColumnRole.IDENTITY, f"values agree in {compared - differ} {among}")
     numeric = sum(map(_numeric, values)) / len(values)
     distinct = len(set(map(_fold, values))) / len(values)
     if numeric >= 0.8 or distinct >= 0.8:
