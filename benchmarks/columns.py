@@ -14,7 +14,8 @@ Two tables, each with its baseline in the same run:
   decision and the fixed threshold with price as a listing column (the default: never words
   or a field, only the calibrated ``price_gap``), with price as identity (``--columns
   price=identity``: also its words in the AUXILIARY level, the behaviour before roles) and
-  with price ignored (``--columns price=ignore``: no price evidence at all).
+  with price ignored (``--columns price=ignore``: no price evidence at all); and the
+  Amazon-Google catalogue (cross-table pairs, as ``quality.py``) with the first two.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from fitrep.ditto import read_pairs
 from fitrep.domain import Item
 from fitrep.pipeline import Pipeline
 from fitrep.synthetic import SyntheticCatalogue, electronics, multilingual, pairwise_scores
-from quality import prf
+from quality import catalogue_scores, prf, read_catalogue
 from results_io import write_markdown
 
 from index_server.engine import IndexEngine
@@ -147,6 +148,29 @@ def pair_rows(data: Path) -> list[list[str]]:
     return rows
 
 
+def catalogue_rows(data: Path) -> list[list[str]]:
+    """The Amazon-Google catalogue through ``fitrep dedup``'s pipeline, cross-table pairs,
+    with the two price roles that keep the pair sets' F1 (as ``quality.py``'s catalogue row)."""
+    items, gold = read_catalogue(data / "amazon-google-catalog")
+    ids = [it.id for it in items]
+    rows = []
+    for method, overrides in (
+        ("price listing: price gap only (default)", {}),
+        ("price identity: words + price gap (before roles)", {"price": ColumnRole.IDENTITY}),
+    ):
+        engine = ConceptEngine.create("rules")
+        engine.columns = infer_roles(items, overrides)
+        pipeline = Pipeline(engine, IndexEngine(None))
+        labels = [int(a.cluster_id[1:]) for a in pipeline.dedup(items)]
+        pipeline.index.close()
+        p, r, f, n, big = catalogue_scores(ids, labels, gold)
+        note = f"{n} clusters, largest {big}"
+        rows.append(
+            ["Amazon-Google catalogue (dev)", method, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", note]
+        )
+    return rows
+
+
 def _seeds(text: str) -> list[int]:
     lo, _, hi = text.partition("-")
     return list(range(int(lo), int(hi or lo) + 1))
@@ -168,7 +192,7 @@ def main() -> None:
     for seeds, label in zip(seed_sets, labels, strict=True):
         rows += synthetic_rows(engine, _seeds(seeds), f"{label}, seeds {seeds}")
     if not args.no_pairs:
-        rows += pair_rows(args.data)
+        rows += pair_rows(args.data) + catalogue_rows(args.data)
     lines = [
         "# Column roles",
         "",
