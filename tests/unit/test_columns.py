@@ -222,3 +222,13 @@ def test_explain_lines_say_each_columns_role_and_use(tmp_path):
     assert "column marke: identity (name says 'marke')" == lines[1]
     assert lines[2].endswith("counts only as a price gap of 1.5x or more")
     assert column_lines(tmp_path / "missing.json") == []
+
+
+def test_concept_server_flag(capsys):
+    from mllm_server.config import config_from_args
+
+    cfg = config_from_args(["--columns", "price=identity", "--columns", "zq=listing"])
+    assert cfg.columns == {"price": ID, "zq": L}
+    with pytest.raises(SystemExit) as err:
+        config_from_args(["--columns", "price=free"])
+    assert "'price=free'" in str(err.value)
