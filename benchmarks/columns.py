@@ -15,7 +15,8 @@ Two tables, each with its baseline in the same run:
   or a field, only the calibrated ``price_gap``), with price as identity (``--columns
   price=identity``: also its words in the AUXILIARY level, the behaviour before roles) and
   with price ignored (``--columns price=ignore``: no price evidence at all); and the
-  Amazon-Google catalogue (cross-table pairs, as ``quality.py``) with the first two.
+  Amazon-Google catalogue (cross-table pairs, as ``quality.py``) with the first two; the
+  other domains' test pairs with roles by name and with every column compared.
 """
 
 from __future__ import annotations
@@ -148,6 +149,29 @@ def pair_rows(data: Path) -> list[list[str]]:
     return rows
 
 
+def other_domain_rows(data: Path) -> list[list[str]]:
+    """The other domains' test pairs (their own column names: iTunes' ``Price``, beer's
+    ``ABV``, ...): roles by name against every column compared (before roles)."""
+    cal = Calibration.load()
+    rows = []
+    for name in ("itunes-amazon", "beer", "fodors-zagats", "dblp-acm"):
+        pf = read_pairs(data / "other-domains" / name / "test.txt")
+        y = np.array(pf.labels) == 1
+        columns = sorted({k for it in pf.items for k in it.attributes})
+        listing = [c for c in columns if ColumnRoles().role(c) is not ColumnRole.IDENTITY]
+        every = {c: ColumnRole.IDENTITY for c in columns}
+        for method, overrides in (
+            ("roles by name (default)", {}),
+            ("every column identity", every),
+        ):
+            engine = ConceptEngine.create("rules", columns=ColumnRoles(overrides=overrides))
+            probs = PairTable(engine.process(pf.items)).probabilities(pf.pairs, cal)
+            p, r, f = prf(decide_pairs(pf.pairs, probs, cal.threshold), y)
+            note = f"not identity: {', '.join(listing) or 'none'}" if not overrides else ""
+            rows.append([f"{name} test (dev)", method, f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", note])
+    return rows
+
+
 def catalogue_rows(data: Path) -> list[list[str]]:
     """The Amazon-Google catalogue through ``fitrep dedup``'s pipeline, cross-table pairs,
     with the two price roles that keep the pair sets' F1 (as ``quality.py``'s catalogue row)."""
@@ -192,7 +216,7 @@ def main() -> None:
     for seeds, label in zip(seed_sets, labels, strict=True):
         rows += synthetic_rows(engine, _seeds(seeds), f"{label}, seeds {seeds}")
     if not args.no_pairs:
-        rows += pair_rows(args.data) + catalogue_rows(args.data)
+        rows += pair_rows(args.data) + catalogue_rows(args.data) + other_domain_rows(args.data)
     lines = [
         "# Column roles",
         "",
