@@ -16,7 +16,7 @@ Two tables, each with its baseline in the same run:
   price=identity``: also its words in the AUXILIARY level, the behaviour before roles) and
   with price ignored (``--columns price=ignore``: no price evidence at all); and the
   Amazon-Google catalogue (cross-table pairs, as ``quality.py``) with the first two; the
-  other domains' test pairs with roles by name and with every column compared.
+  other domains' and ProMap-EN's test pairs with roles by name and with every column compared.
 """
 
 from __future__ import annotations
@@ -150,12 +150,14 @@ def pair_rows(data: Path) -> list[list[str]]:
 
 
 def other_domain_rows(data: Path) -> list[list[str]]:
-    """The other domains' test pairs (their own column names: iTunes' ``Price``, beer's
-    ``ABV``, ...): roles by name against every column compared (before roles)."""
+    """The other domains' and ProMap-EN's test pairs (their own column names: iTunes'
+    ``Price``, beer's ``ABV``, ...): roles by name against every column compared (before)."""
     cal = Calibration.load()
     rows = []
-    for name in ("itunes-amazon", "beer", "fodors-zagats", "dblp-acm"):
-        pf = read_pairs(data / "other-domains" / name / "test.txt")
+    sets = ["other-domains/" + n for n in ("itunes-amazon", "beer", "fodors-zagats", "dblp-acm")]
+    for folder in [*sets, "variants/promap-en"]:
+        name = folder.rpartition("/")[2]
+        pf = read_pairs(data / folder / "test.txt")
         y = np.array(pf.labels) == 1
         columns = sorted({k for it in pf.items for k in it.attributes})
         listing = [c for c in columns if ColumnRoles().role(c) is not ColumnRole.IDENTITY]
