@@ -232,3 +232,17 @@ def test_concept_server_flag(capsys):
     with pytest.raises(SystemExit) as err:
         config_from_args(["--columns", "price=free"])
     assert "'price=free'" in str(err.value)
+
+
+def test_assign_sends_a_server_what_its_names_cannot_tell_it():
+    items = [
+        _offer("a1", "Kestor olive oil 1 l", zq="12.90", price="13", brand="Kestor"),
+        _offer("a2", "Kestor olive oil 1 l", zq="13.40", price="14", brand="Kestor"),
+        _offer("b1", "Lumex kettle", zq="29.00", price="30", brand="Lumex"),
+        _offer("b2", "lumex kettle", zq="31.50", price="31", brand="Lumex"),
+    ]
+    roles = infer_roles(items)
+    assert roles.role("zq") is L  # by the data: a server alone would compare it
+    sent = roles.wire_view(items[0])
+    # price stays: the server knows it by name, and reads it for the profile and price gap
+    assert sent.attributes == {"price": "13", "brand": "Kestor"}
