@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fitrep.columns import ColumnRole, parse_columns
 from fitrep.defaults import BATCH_SIZE, CONCEPT_PORT
+from fitrep.domain import InvalidInput
 
 from mllm_server.chie.encoder import RUNTIMES
 from mllm_server.chie.extractor import available_backends
@@ -31,6 +33,8 @@ class ConceptServerConfig:
     encoder_runtime: str | None = None  # None: $FITREP_ENCODER_RUNTIME, else auto
     extract_workers: int | None = None  # rules: processes extracting (None: one per core)
     images: ImageLimits = field(default_factory=ImageLimits)
+    # column roles set by ``--columns``; the others by column name (fitrep.columns)
+    columns: dict[str, ColumnRole] = field(default_factory=dict)
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -134,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         img.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
     p.add_argument(
+        "--columns",
+        action="append",
+        default=[],
+        metavar="NAME=ROLE,...",
+        help="column roles (identity, listing, text, ignore); listing and ignored columns are "
+        "never evidence of identity. Columns not named here get their role from their name "
+        "(price, rating, seller, url ... are listing); repeatable",
+    )
+    p.add_argument(
         "--no-warmup",
         dest="warmup",
         action="store_false",
@@ -150,6 +163,10 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
         raise SystemExit("error: --extract-workers takes a number >= 1, for the rules backend")
     if ns.image_root is not None and not ns.image_root.is_dir():
         raise SystemExit(f"error: --image-root {ns.image_root} is not a directory")
+    try:
+        columns = parse_columns(ns.columns)
+    except InvalidInput as exc:
+        raise SystemExit(f"error: {exc}") from None
     return ConceptServerConfig(
         serving=serving_config_from_args(ns),
         backend=ns.backend,
@@ -158,6 +175,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
         warmup=ns.warmup,
         encoder_runtime=ns.encoder_runtime,
         extract_workers=ns.extract_workers,
+        columns=columns,
         images=ImageLimits(
             root=ns.image_root,
             max_image_mb=ns.max_image_mb,

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 import grpc
+from fitrep.columns import ColumnRoles
 from fitrep.domain import InvalidInput
 from fitrep.v1 import concept_service_pb2 as spb
 from fitrep.v1 import concept_service_pb2_grpc as spb_grpc
@@ -29,7 +30,10 @@ def run(cfg: ConceptServerConfig) -> None:
     log_config("mllm_server", cfg)
     try:
         engine = ConceptEngine.create(
-            cfg.backend, encoder_runtime=cfg.encoder_runtime, **cfg.backend_options
+            cfg.backend,
+            encoder_runtime=cfg.encoder_runtime,
+            columns=ColumnRoles(overrides=cfg.columns),
+            **cfg.backend_options,
         )
     except (TypeError, ValueError, InvalidInput) as exc:  # an option the backend does not take,
         # or a $FITREP_ENCODER_RUNTIME that names no runtime

@@ -5,11 +5,12 @@ This is the CLI's default (``fitrep dedup``): one machine, no servers to start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from fitrep.columns import ColumnRole, ColumnRoles, infer_roles
 from fitrep.defaults import BATCH_SIZE
 from fitrep.domain import Assignment, EmbeddedItem, Item
 
@@ -80,21 +81,33 @@ class Pipeline:
         backend: str = "rules",
         config: IndexConfig | None = None,
         encoder_runtime: str | None = None,
+        columns: ColumnRoles | Mapping[str, ColumnRole] | None = None,
         workers: int | None = None,
         **backend_options: object,
     ) -> Pipeline:
         """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None:
-        ``$FITREP_ENCODER_RUNTIME``, else auto). ``workers``: extraction processes (None: one
-        per core for a backend that runs on this CPU, 1: none)."""
+        ``$FITREP_ENCODER_RUNTIME``, else auto). ``columns``: roles set by the user
+        (``fitrep.columns.parse_columns``) or already inferred; ``dedup`` infers the others
+        from the catalogue it is given. ``workers``: extraction processes (None: one per core
+        for a backend that runs on this CPU, 1: none)."""
         from index_server.engine import IndexEngine
         from mllm_server.chie.engine import ConceptEngine
         from mllm_server.chie.extract_pool import default_workers
 
-        concepts = ConceptEngine.create(backend, encoder_runtime=encoder_runtime, **backend_options)
+        if not isinstance(columns, ColumnRoles):
+            columns = ColumnRoles(overrides=dict(columns or {}))
+        concepts = ConceptEngine.create(
+            backend, encoder_runtime=encoder_runtime, columns=columns, **backend_options
+        )
         local = not getattr(concepts.extractor, "concurrent", True)  # vLLM has its own server
         n = (default_workers() if local else 1) if workers is None else workers
         spec = (backend, dict(backend_options))
         return cls(concepts, IndexEngine(data_dir, config), workers=n, backend=spec)
+
+    @property
+    def columns(self) -> ColumnRoles:
+        """The column roles the concept stage reads items with."""
+        return self.concepts.columns
 
     def embed(
         self,
@@ -140,7 +153,9 @@ class Pipeline:
             pool = ExtractPool(self.backend[0], self.backend[1], self.workers)
             try:
                 batches = (items[start : start + size] for start in starts)
-                for start, concept_sets in zip(starts, pool.extract(batches), strict=True):
+                for start, concept_sets in zip(
+                    starts, pool.extract(batches, self.concepts.columns), strict=True
+                ):
                     if progress is not None and pictures[-1]:
                         progress("ocr", pictures[min(start + size, len(items))], pictures[-1])
                     yield self.concepts.embed(concept_sets)
@@ -160,7 +175,9 @@ class Pipeline:
         progress: Progress | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> list[Assignment]:
-        """Batch: every item, clustered together (the index is fitted on all of them)."""
+        """Batch: every item, clustered together (the index is fitted on all of them); the
+        column roles are inferred from these items (``fitrep.columns.infer_roles``)."""
+        self.concepts.columns = infer_roles(items, self.concepts.columns.overrides)
         return self.index.build(self.embed(items, progress, checkpoint), progress)
 
     def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from fitrep.columns import ColumnRoles
 from fitrep.domain import ConceptSet, Item
 
 from mllm_server.chie.engine import extract_concepts
@@ -31,11 +32,11 @@ def _start_worker(backend: str, options: dict[str, Any]) -> None:
     _extractor = create_extractor(backend, **options)
 
 
-def _extract(items: Sequence[Item]) -> tuple[list[ConceptSet], float]:
+def _extract(items: Sequence[Item], columns: ColumnRoles) -> tuple[list[ConceptSet], float]:
     """A batch's concepts and the CPU seconds the worker spent on them."""
     assert _extractor is not None, "worker started without its backend"
     cpu = time.process_time()
-    concept_sets = extract_concepts(_extractor, items)
+    concept_sets = extract_concepts(_extractor, items, columns)
     return concept_sets, time.process_time() - cpu
 
 
@@ -62,26 +63,29 @@ class ExtractPool:
             initargs=(backend, dict(options)),
         )
 
-    def extract(self, batches: Iterator[Sequence[Item]]) -> Iterator[list[ConceptSet]]:
+    def extract(
+        self, batches: Iterator[Sequence[Item]], columns: ColumnRoles
+    ) -> Iterator[list[ConceptSet]]:
         """Concepts of each batch, in order; up to two batches per worker in flight."""
         pending: deque[Future[tuple[list[ConceptSet], float]]] = deque()
         for batch in batches:
-            pending.append(self._pool.submit(_extract, batch))
+            pending.append(self._pool.submit(_extract, batch, columns))
             if len(pending) >= 2 * self.workers:
                 yield self._collect(pending.popleft())
         while pending:
             yield self._collect(pending.popleft())
 
-    def extract_batch(self, items: Sequence[Item]) -> list[ConceptSet]:
+    def extract_batch(self, items: Sequence[Item], columns: ColumnRoles) -> list[ConceptSet]:
         """One batch's concepts, for a server whose concurrent calls share the workers."""
         for i, item in enumerate(items):  # a bad item is named before a worker is bothered
             item.validate(f"items[{i}]")
-        return self._collect(self._pool.submit(_extract, items))
+        return self._collect(self._pool.submit(_extract, items, columns))
 
     def warm_up(self) -> None:
         """Start every worker and build its backend now, not on the first calls."""
         probe = [Item(id="warmup", title="warm up item 1 kg")]
-        for future in [self._pool.submit(_extract, probe) for _ in range(self.workers)]:
+        calls = [self._pool.submit(_extract, probe, ColumnRoles()) for _ in range(self.workers)]
+        for future in calls:
             future.result()
 
     def _collect(self, future: Future[tuple[list[ConceptSet], float]]) -> list[ConceptSet]:

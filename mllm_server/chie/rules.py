@@ -74,7 +74,7 @@ def _number(text: str) -> float | None:
     return float(f"{whole}.{decimal.group(1)}" if decimal else whole) if whole else None
 
 
-def _price(attributes: dict[str, str]) -> str:
+def listed_price(attributes: dict[str, str]) -> str:
     """The item's price as a plain number ("$1,299.00" -> "1299"), "" when none or zero."""
     for key in ("price", "cost"):
         value = _number(attributes.get(key, ""))
@@ -239,7 +239,7 @@ class RulesExtractor:
                 # write differently, not a value to compare column by column.
                 if len(words) <= _MAX_FIELD_WORDS:
                     fields.append(f"{k}={' '.join(sorted(words))}")
-        price = _price(attributes)
+        price = listed_price(attributes)
         anchors["price"] = [price] if price else []
         anchors["code"] = _unique(anchors["code"] + identifiers)
         anchors["code_any"] = _unique(anchors["code_any"] + identifiers)

@@ -4,8 +4,8 @@ Every ``import`` in our packages (module level, inside functions, under ``TYPE_C
 read with ``ast`` and classified by layer; an arrow against the flow fails naming file:line.
 
 - contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.units``, ``fitrep.defaults``,
-  ``fitrep.wire``, ``fitrep.rpc_errors``, ``fitrep.v1``): imports nothing of ours outside the
-  contract.
+  ``fitrep.wire``, ``fitrep.rpc_errors``, ``fitrep.v1``, the column roles ``fitrep.columns`` /
+  ``fitrep.column_names``): imports nothing of ours outside the contract.
 - serving (``serving``): the contract only; never a server, the SDK or the app.
 - servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
   package; never the other server, the SDK or the app.
@@ -43,6 +43,8 @@ CONTRACT = (
     "fitrep.wire",
     "fitrep.rpc_errors",
     "fitrep.v1",
+    "fitrep.columns",
+    "fitrep.column_names",
 )
 SDK = ("fitrep.client", "fitrep.calls")
 ALLOWED = {

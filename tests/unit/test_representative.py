@@ -10,8 +10,7 @@ import pytest
 from fitrep.domain import EmbeddedItem, InvalidInput, Item, ItemProfile, RepresentativeChange
 
 from index_server.clustering.representative import Representatives
-from index_server.config import RepresentativePolicy
-from index_server.config import IndexConfig
+from index_server.config import IndexConfig, RepresentativePolicy
 from index_server.engine import IndexEngine
 from tests.unit.test_image_intake import png
 

@@ -13,6 +13,7 @@ from fitrep.cli import app
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
+from fitrep.columns import ColumnRoles, infer_roles, parse_columns
 from fitrep.domain import InvalidInput
 from fitrep.output import summarise, write_clusters
 from fitrep.readers import Catalogue
@@ -67,6 +68,13 @@ def dedup(
         help="Which member stands for a cluster: first, most-complete (most filled fields, "
         "then the largest image) or column:NAME (highest value of that column).",
     ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        help="Column roles NAME=ROLE,... (identity, listing, text, ignore). Listing columns "
+        "(price, rating, stock, seller, URL, dates ...) are never evidence of identity; roles "
+        "not given are inferred from column names and the data (summary.json says why).",
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -81,14 +89,17 @@ def dedup(
     with user_errors():
         started = time.perf_counter()
         IndexConfig(representative=representative)  # a bad policy fails before any work
+        overrides = parse_columns(columns)
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
         backend_options = _backend_options(backend, ocr)
         catalogue = load_items(file, encoding, skip_bad)
+        roles = infer_roles(catalogue.items, overrides)
         manifest = {
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,
+            "columns": columns or "",
         }
         staging = StagingDir(out, manifest, resume)
         try:
@@ -97,7 +108,7 @@ def dedup(
             summary = _run(
                 staging, catalogue, file, engine, backend, config, progress, started,
                 address=address, actors=actors, actor_cpus=actor_cpus,
-                backend_options=backend_options, workers=workers,
+                backend_options=backend_options, roles=roles, workers=workers,
             )  # fmt: skip
             staging.commit()
         finally:
@@ -176,6 +187,7 @@ def _run(
     actors: int | None,
     actor_cpus: float | None,
     backend_options: dict[str, object],
+    roles: ColumnRoles,
     workers: int | None = None,
 ) -> dict[str, object]:
     """Every output file of the run, written into ``staging.path``; returns the summary."""
@@ -192,6 +204,7 @@ def _run(
         actors=actors,
         actor_cpus=actor_cpus,
         backend_options=backend_options,
+        columns=roles,
         workers=workers,
     )
     checkpoint = staging.checkpoint()
@@ -216,6 +229,7 @@ def _run(
             "engine": engine,
             "calibration": str(calibration or "shipped"),
             "representative": config.representative,
+            "columns": "; ".join(roles.lines()) or "none",
             "threshold": info.threshold,
             "level_weights": info.level_weights,
         }
@@ -236,7 +250,8 @@ def _run(
             "skipped": [e.to_json() for e in catalogue.skipped],
             "images_dropped": [e.to_json() for e in catalogue.dropped_images],
         }
-        (run / "summary.json").write_text(json.dumps({**summary, **lists}, indent=2) + "\n")
+        summary_json = {**summary, "columns": roles.to_json(), **lists}
+        (run / "summary.json").write_text(json.dumps(summary_json, indent=2) + "\n")
     finally:
         checkpoint.close()
         pipeline.close()

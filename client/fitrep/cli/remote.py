@@ -19,6 +19,7 @@ from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenF
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
+from fitrep.columns import column_lines, infer_roles, parse_columns
 from fitrep.defaults import (
     BATCH_SIZE,
     CONCEPT_ADDRESS,
@@ -74,6 +75,14 @@ def serve(
     startup_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for both servers to be healthy.")
     ] = 180.0,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Column roles NAME=ROLE,... for the concept server (identity, listing, text, "
+            "ignore); the others by column name.",
+        ),
+    ] = None,
 ) -> None:
     """Run both gRPC servers on this machine until Ctrl-C, then stop them gracefully."""
     from fitrep.launch import LocalServers
@@ -85,7 +94,7 @@ def serve(
         IndexConfig(representative=representative)  # a bad policy fails before the servers
         # The token reaches the children in their environment, never on a command line.
         token = Connection(token, token_file).resolved_token()
-        concept_args: list[str] = []
+        concept_args = ["--columns", columns] if columns and parse_columns(columns) else []
         index_args = ["--representative", representative]
         if metrics_port:
             concept_args += ["--metrics-port", str(metrics_port)]
@@ -153,6 +162,15 @@ def assign(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Column roles NAME=ROLE,... as for dedup; the others are inferred from FILE. "
+            "The concept server judges by column name and its own --columns: columns read as "
+            "listing here are not sent.",
+        ),
+    ] = None,
     build: Annotated[
         bool,
         typer.Option(
@@ -171,7 +189,10 @@ def assign(
         check_out_dir(out)
         if build and if_absent:
             raise InvalidInput("--if-absent", "applies to incremental assign, not --build")
+        overrides = parse_columns(columns)
         items = load_items(file, encoding, skip_bad, image_bytes=True).items
+        roles = infer_roles(items, overrides)
+        items = [roles.wire_view(item) for item in items]
         with Client(concept, index, batch_size, timeout, **conn.client_kwargs()) as client:
             with stage_progress(progress) as report:
 
@@ -250,7 +271,7 @@ def _explain_local(run: Path, item_a: str, item_b: str) -> tuple[Explanation, li
         exp = engine.explain(item_a, item_b)
         rows = engine.rows
         roles = [_roles_line(i, rows.anchors[rows.row(i)]) for i in (item_a, item_b)]
-        return exp, roles
+        return exp, roles + column_lines(run / "summary.json")
     finally:
         engine.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fitrep.columns import ColumnRoles
 from fitrep.domain import Assignment, FitrepError, InvalidInput, Item
 from fitrep.pipeline import Checkpoint, Pipeline, Progress
 
@@ -47,15 +48,22 @@ def create_engine(
     actors: int | None = None,
     actor_cpus: float | None = None,
     backend_options: dict[str, Any] | None = None,
+    columns: ColumnRoles | None = None,
     workers: int | None = None,
 ) -> DedupEngine:
     """``engine``: one of ``ENGINES``; ``address`` and the actor options are Ray's only,
     ``workers`` (extraction processes) the embedded engine's; ``backend_options`` go to the
-    CHIE backend (e.g. ``ocr``)."""
+    CHIE backend (e.g. ``ocr``); ``columns``: the catalogue's column roles
+    (``fitrep.columns``), for the concept stage."""
     options = dict(backend_options or {})
     if engine == "embedded":
         return Pipeline.create(
-            data_dir=data_dir, backend=backend, config=config, workers=workers, **options
+            data_dir=data_dir,
+            backend=backend,
+            config=config,
+            columns=columns,
+            workers=workers,
+            **options,
         )
     if engine != "ray":
         raise InvalidInput("--engine", f"unknown engine {engine!r}; choose one of {ENGINES}")
@@ -72,5 +80,6 @@ def create_engine(
         address=address,
         actors=actors,
         actor_cpus=actor_cpus,
+        columns=columns,
         **options,
     )
