@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from fitrep.cli import app
-from fitrep.cli.errors import user_errors
+from fitrep.cli.errors import message_console, user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.domain import InvalidInput
@@ -21,7 +20,7 @@ from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
 from index_server.clustering.representative import RepresentativePolicy
 from index_server.config import IndexConfig
 
-_err = Console(stderr=True)
+_err = message_console()
 
 
 @app.command()

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
+from fitrep.cli.errors import message_console
 from fitrep.domain import InvalidInput, Item
 from fitrep.readers import Catalogue, CatalogueError, read_catalogue, unreadable
 
-_err = Console(stderr=True)
+_err = message_console()
 
 
 def check_out_dir(out: Path) -> None:

@@ -6,14 +6,13 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from fitrep.cli import app
-from fitrep.cli.errors import user_errors
+from fitrep.cli.errors import message_console, user_errors
 from fitrep.cli.progress import console, stage_progress
 from fitrep.run_dir import LABEL_CALIBRATION, LABELS
 
-_out = Console()  # the pairs and the prompt: stdout, where the answers are typed
+_out = message_console(stderr=False)  # the pairs and the prompt, where answers are typed
 
 
 @app.command()

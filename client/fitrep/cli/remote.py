@@ -10,13 +10,12 @@ from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from fitrep.cli import app
 from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenFile
-from fitrep.cli.errors import user_errors
+from fitrep.cli.errors import message_console, user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.defaults import (
@@ -33,7 +32,7 @@ from fitrep.rpc_errors import Unavailable
 T = TypeVar("T")
 CONCEPT, INDEX = CONCEPT_ADDRESS, INDEX_ADDRESS
 SERVE_DIR, ASSIGN_DIR = Path("runs/serve"), Path("runs/assign")
-stdout = Console()  # results go to stdout; progress and errors to stderr
+stdout = message_console(stderr=False)  # results; progress and errors go to stderr
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,54 @@
+"""What a new user tripped over (#24): every CLI message is one line whatever the terminal, a
+skip-bad run that skips everything says why, ``--representative column:NAME`` names a column
+that exists, ``fitrep calibrate`` never overwrites the shipped calibration by default."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+
+import fitrep.cli
+from fitrep.cli import app
+from rich.console import Console
+from typer.testing import CliRunner
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def test_an_error_is_one_line_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    """Rich assumes 80 columns for a pipe or a file: the line broke before `no image`."""
+    path = _write(tmp_path / "catalogue.jsonl", [{"id": "emoji-only", "title": "🙂🙂"}])
+    result = CliRunner().invoke(
+        app, ["dedup", str(path), "--out", str(tmp_path / "run"), "--no-progress"]
+    )
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ") and len(lines[0]) > 80
+    assert lines[0].endswith("has no readable text (no letter or digit) and no image")
+
+
+def test_a_warning_is_one_line_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    rows = [{"id": "ok", "title": "Oatly oat drink 1 l"}, {"id": "bad", "title": "🙂"}]
+    path = _write(tmp_path / "catalogue-with-one-unreadable-title.jsonl", rows)
+    result = CliRunner().invoke(
+        app, ["dedup", str(path), "--out", str(tmp_path / "run"), "--no-progress", "--skip-bad"]
+    )
+    assert result.exit_code == 0, result.output
+    (warning,) = [ln for ln in result.output.splitlines() if ln.startswith("warning:")]
+    assert warning.endswith("and no image") and len(warning) > 80
+
+
+def test_every_cli_console_soft_wraps() -> None:
+    """Each module's consoles (errors, warnings, progress, summaries, explain's results)."""
+    consoles = []
+    for info in pkgutil.iter_modules(fitrep.cli.__path__):
+        module = importlib.import_module(f"fitrep.cli.{info.name}")
+        consoles += [v for v in vars(module).values() if isinstance(v, Console)]
+    assert len(consoles) >= 5
+    assert all(c.soft_wrap for c in consoles)
