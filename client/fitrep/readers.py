@@ -86,6 +86,12 @@ def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | Catalogu
         raise CatalogueError("--encoding", f"unknown encoding {encoding!r}") from None
 
 
+def _json_record(line: str) -> Any:
+    """One jsonl line parsed without its line ending: a fault at the end of the line is then
+    reported at the end's column, not at column 1 of the "next line" the newline opened."""
+    return json.loads(line.rstrip("\r\n"))
+
+
 def _to_item(
     record: dict[str, Any], where: str, base: Path, dropped: list[CatalogueError] | None
 ) -> Item:
@@ -167,7 +173,7 @@ def read_catalogue(path: Path | str, encoding: str = "utf-8", skip_bad: bool = F
                 continue
             where = f"{path}:{lineno}"
             try:
-                record = json.loads(line)
+                record = _json_record(line)
             except json.JSONDecodeError as exc:
                 bad(CatalogueError(where, f"invalid JSON: {exc.msg} (column {exc.colno})"))
                 continue

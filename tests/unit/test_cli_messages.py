@@ -52,3 +52,25 @@ def test_every_cli_console_soft_wraps() -> None:
         consoles += [v for v in vars(module).values() if isinstance(v, Console)]
     assert len(consoles) >= 5
     assert all(c.soft_wrap for c in consoles)
+
+
+def test_a_broken_json_line_names_the_column_where_it_breaks(tmp_path: Path) -> None:
+    """A line cut short broke at its end, not at `(column 1)` of the line the newline opens."""
+    from fitrep.readers import CatalogueError, read_items
+
+    cut = '{"id": "b", "title": "Oatly"'
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "a", "title": "ok"}\n' + cut + "\n" + '{"id": "c", "title": "x"}\r\n')
+    try:
+        read_items(path)
+    except CatalogueError as exc:
+        assert str(exc) == (
+            f"{path}:2: invalid JSON: Expecting ',' delimiter (column {len(cut) + 1})"
+        )
+    else:
+        raise AssertionError("the cut line was read")
+    path.write_text('{"id": "a", "title": }\r\n')
+    try:
+        read_items(path)
+    except CatalogueError as exc:
+        assert str(exc).endswith("(column 22)")
