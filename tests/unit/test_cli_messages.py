@@ -74,3 +74,44 @@ def test_a_broken_json_line_names_the_column_where_it_breaks(tmp_path: Path) -> 
         read_items(path)
     except CatalogueError as exc:
         assert str(exc).endswith("(column 22)")
+
+
+def test_representative_column_must_name_a_column_of_numbers(tmp_path: Path) -> None:
+    """`column:NOSUCH` and `column:brand` (no numbers) ranked every member alike, silently."""
+    rows = [
+        {"id": "a", "title": "Canon PIXMA MX700 printer", "price": "99", "brand": "Canon"},
+        {"id": "b", "title": "canon pixma mx700 printer", "price": "129,90", "brand": "Canon"},
+    ]
+    path = _write(tmp_path / "cat.jsonl", rows)
+
+    def error(spec: str) -> str:
+        result = CliRunner().invoke(
+            app, ["dedup", str(path), "--out", str(tmp_path / "run"), "--no-progress",
+                  "--representative", spec],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        (line,) = result.output.splitlines()
+        return line
+
+    assert error("column:NOSUCH") == (
+        f"error: --representative: {path} has no column 'nosuch'; columns with numbers: price "
+        "(other columns: brand)"
+    )
+    assert error("column:brand").startswith(
+        f"error: --representative: column 'brand' of {path} holds no number; columns with "
+        "numbers: price"
+    )
+    assert error("column:title") == (
+        "error: --representative: 'title' is an item field, not a column of numbers"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_serve_refuses_an_item_field_as_the_rank_column() -> None:
+    """Its columns arrive with the items, so only names that can never be a column are known
+    wrong up front; it refuses them before starting anything."""
+    result = CliRunner().invoke(app, ["serve", "--representative", "column:Title"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --representative: 'title' is an item field, not a column of numbers"
+    )

@@ -10,7 +10,7 @@ import typer
 
 from fitrep.cli import app
 from fitrep.cli.errors import message_console, user_errors
-from fitrep.cli.inputs import check_out_dir, load_items
+from fitrep.cli.inputs import check_out_dir, check_rank_column, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.domain import InvalidInput
 from fitrep.output import summarise, write_clusters
@@ -73,12 +73,14 @@ def dedup(
     """
     with user_errors():
         started = time.perf_counter()
-        RepresentativePolicy.parse(representative, "--representative")
+        policy = RepresentativePolicy.parse(representative, "--representative")
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
         backend_options = _backend_options(backend, ocr)
         catalogue = load_items(file, encoding, skip_bad)
+        if policy.kind == "column":
+            check_rank_column(policy.column, catalogue, file)
         manifest = {
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from fitrep.cli.errors import message_console
-from fitrep.domain import InvalidInput, Item
+from fitrep.domain import InvalidInput, Item, read_number
 from fitrep.readers import Catalogue, CatalogueError, read_catalogue, unreadable
 
 _err = message_console()
@@ -27,6 +27,31 @@ def check_out_dir(out: Path) -> None:
             if not path.is_dir():
                 raise InvalidInput("--out", f"{path} is a file; give a directory")
             return
+
+
+def check_rank_column(column: str, catalogue: Catalogue, file: Path) -> None:
+    """``--representative column:NAME`` ranks a cluster's members by the number in NAME. A
+    name the catalogue lacks, or a column without one number, ranked every member alike (the
+    first stood for each cluster) without a word: one error naming what exists instead."""
+    numeric: set[str] = set()
+    seen: set[str] = set()
+    for item in catalogue.items:
+        for key, value in item.attributes.items():
+            seen.add(key)
+            if key not in numeric and read_number(value) is not None:
+                numeric.add(key)
+    if column in numeric:
+        return
+    if column in seen:
+        what = f"column {column!r} of {file} holds no number"
+    else:
+        what = f"{file} has no column {column!r}"
+    others = ", ".join(sorted(seen - numeric)) or "none"
+    raise InvalidInput(
+        "--representative",
+        f"{what}; columns with numbers: {', '.join(sorted(numeric)) or 'none'} "
+        f"(other columns: {others})",
+    )
 
 
 def load_items(
