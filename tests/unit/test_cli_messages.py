@@ -115,3 +115,22 @@ def test_serve_refuses_an_item_field_as_the_rank_column() -> None:
     assert result.output.strip() == (
         "error: --representative: 'title' is an item field, not a column of numbers"
     )
+
+
+def test_calibrate_writes_into_the_current_directory_by_default(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The default was the shipped index_server/scoring/calibration.json: run in a checkout,
+    it overwrote the calibration every other command loads."""
+    from tests.unit.test_cli_quality import _OFFERS, _side
+
+    rows = []
+    for i in range(12):
+        a, b = _OFFERS[i % 4]
+        rows += [f"{_side(a)} {i}\t{_side(a)} {i}\t1\n", f"{_side(a)} {i}\t{_side(b)} x{i}\t0\n"]
+    (tmp_path / "train.txt").write_text("".join(rows))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["calibrate", "train.txt", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("-> calibration.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.json", "train.txt"]

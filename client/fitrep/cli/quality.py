@@ -68,10 +68,10 @@ def calibrate(
         ..., help="Labelled Ditto pair files (train/valid only)."
     ),
     out: Path = typer.Option(
-        Path("index_server/scoring/calibration.json"),
+        Path("calibration.json"),
         "--out",
         "-o",
-        help="Calibration JSON to write.",
+        help="Calibration JSON to write, for `fitrep dedup --calibration`.",
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the pair files."),
     c: float = typer.Option(1.0, "--C", help="Inverse L2 regularisation of the logistic fit."),
