@@ -86,6 +86,23 @@ def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | Catalogu
         raise CatalogueError("--encoding", f"unknown encoding {encoding!r}") from None
 
 
+def no_items(skipped: list[CatalogueError]) -> str:
+    """Why a catalogue gave no items: under ``skip_bad`` every line may have been skipped, and
+    a bare "no items" hid that (a latin-1 file read as UTF-8 skips every line with a text)."""
+    if not skipped:
+        return "no items"
+    encoding = sum(error.message.startswith("not valid ") for error in skipped)
+    hint = (
+        f"; {encoding} of them not valid in the encoding: pass --encoding (e.g. --encoding latin-1)"
+        if encoding
+        else ""
+    )
+    return (
+        f"no items: every line was skipped as bad ({len(skipped)} line(s)){hint}; "
+        f"first: {skipped[0]}"
+    )
+
+
 def _json_record(line: str) -> Any:
     """One jsonl line parsed without its line ending: a fault at the end of the line is then
     reported at the end's column, not at column 1 of the "next line" the newline opened."""
@@ -211,7 +228,7 @@ def read_catalogue(path: Path | str, encoding: str = "utf-8", skip_bad: bool = F
         out.lines[item.id] = where
         unique.append(item)
     if not unique:
-        raise CatalogueError(str(path), "no items")
+        raise CatalogueError(str(path), no_items(out.skipped))
     out.items = unique
     return out
 

@@ -76,6 +76,20 @@ def test_a_broken_json_line_names_the_column_where_it_breaks(tmp_path: Path) -> 
         assert str(exc).endswith("(column 22)")
 
 
+def test_skip_bad_that_skips_every_line_says_so_and_why(tmp_path: Path) -> None:
+    """A latin-1 CSV read as UTF-8 under --skip-bad printed only `no items`."""
+    path = tmp_path / "c.csv"
+    path.write_bytes("id,title\n1,Café crème\n2,Crème brûlée\n".encode("latin-1"))
+    result = CliRunner().invoke(
+        app, ["dedup", str(path), "--out", str(tmp_path / "run"), "--no-progress", "--skip-bad"]
+    )
+    assert result.exit_code == 2
+    (line,) = result.output.splitlines()
+    assert line.startswith(f"error: {path}: no items: every line was skipped as bad (2 line(s))")
+    assert "2 of them not valid in the encoding: pass --encoding (e.g. --encoding latin-1)" in line
+    assert f"first: {path}:2: not valid utf-8 (byte 0xe9 at column 6)" in line
+
+
 def test_representative_column_must_name_a_column_of_numbers(tmp_path: Path) -> None:
     """`column:NOSUCH` and `column:brand` (no numbers) ranked every member alike, silently."""
     rows = [

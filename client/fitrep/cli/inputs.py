@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from fitrep.cli.errors import message_console
 from fitrep.domain import InvalidInput, Item, read_number
-from fitrep.readers import Catalogue, CatalogueError, read_catalogue, unreadable
+from fitrep.readers import Catalogue, CatalogueError, no_items, read_catalogue, unreadable
 
 _err = message_console()
 
@@ -92,9 +92,9 @@ def load_items(
             kept.append(item)
             continue
         kept.append(replace(item, image=data) if image_bytes else item)
-    _warn(catalogue)
     if not kept:
-        raise CatalogueError(str(file), "no items left after skipping bad ones")
+        raise CatalogueError(str(file), no_items(catalogue.skipped))
+    _warn(catalogue)
     catalogue.items = kept
     return catalogue
 
