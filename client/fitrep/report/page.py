@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 
 from fitrep.report.charts import score_histogram, size_histogram
+from fitrep.report.data import COLUMN_CHARS, TITLE_CHARS
 
 # Summary keys shown as cards (label, key); every other key is a run setting.
 CARDS = (
@@ -71,9 +72,17 @@ def render_page(
     sizes: Sequence[int],
     threshold: float | None,
     image_failures: Mapping[str, str],
+    long_fields: int = 0,
 ) -> str:
-    """The whole file. ``scores``: (joined pair scores, best rejected pair scores)."""
+    """The whole file. ``scores``: (joined pair scores, best rejected pair scores);
+    ``long_fields``: how many fields the cluster list shows shortened."""
     notes = []
+    if long_fields:
+        notes.append(
+            f"<p class='note'>{long_fields:,} title(s) or column value(s) are longer than this "
+            f"page shows ({TITLE_CHARS} / {COLUMN_CHARS} characters) and end in “…” here; the "
+            "catalogue holds them whole.</p>"
+        )
     if image_failures:
         listed = ", ".join(f"{k} ({v})" for k, v in list(image_failures.items())[:20])
         more = f" and {len(image_failures) - 20} more" if len(image_failures) > 20 else ""
