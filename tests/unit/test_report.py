@@ -143,3 +143,13 @@ def test_a_huge_field_is_shortened_on_the_page_with_a_note(tmp_path: Path) -> No
     assert sub.startswith("notes: xxx") and "…" in sub and sub.endswith("price: 9")
     assert members["ok"]["title"] == "Oat drink 1 l"
     assert "2 title(s) or column value(s) are longer than this page shows" in page
+
+
+def test_a_level_weight_of_zero_is_explained(tmp_path: Path) -> None:
+    items = [Item(id="a", title="Oat drink 1 l")]
+    summary = {"items": 1, "level_weights": {"PRIMARY": 0.7, "CONTENT": 0.0, "FORM": 0.0}}
+    page = write_report(tmp_path / "r.html", items, [Assignment("a", "c1")], summary).read_text()
+    assert "Level weight 0 (content, form): in the calibration's fit" in page
+    summary["level_weights"] = {"PRIMARY": 1.0}
+    page = write_report(tmp_path / "r.html", items, [Assignment("a", "c1")], summary).read_text()
+    assert "Level weight 0" not in page
