@@ -13,7 +13,7 @@ from fitrep.cli.errors import message_console, user_errors
 from fitrep.cli.inputs import check_out_dir, check_rank_column, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.domain import InvalidInput
-from fitrep.output import summarise, write_clusters
+from fitrep.output import check_format, summarise, write_clusters
 from fitrep.readers import Catalogue
 from fitrep.report import explain_pairs, write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
@@ -26,9 +26,14 @@ _err = message_console()
 @app.command()
 def dedup(
     file: Path = typer.Argument(
-        ..., help="Catalogue: .jsonl or .csv with id and title/text/image."
+        ..., help="Catalogue: .jsonl, .csv or .parquet with id and title/text/image."
     ),
     out: Path = typer.Option(Path("runs/latest"), "--out", "-o", help="Output directory."),
+    fmt: str = typer.Option(
+        "jsonl",
+        "--format",
+        help="parquet: also write clusters.parquet (clusters.jsonl is always written).",
+    ),
     encoding: str = typer.Option("utf-8", help="Text encoding of FILE (e.g. latin-1)."),
     calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
     backend: str = typer.Option("rules", help="CHIE backend."),
@@ -74,6 +79,7 @@ def dedup(
     with user_errors():
         started = time.perf_counter()
         policy = RepresentativePolicy.parse(representative, "--representative")
+        check_format(fmt)
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
@@ -92,7 +98,7 @@ def dedup(
             summary = _run(
                 staging, catalogue, file, engine, backend, config, progress, started,
                 address=address, actors=actors, actor_cpus=actor_cpus,
-                backend_options=backend_options,
+                backend_options=backend_options, fmt=fmt,
             )  # fmt: skip
             staging.commit()
         finally:
@@ -105,8 +111,10 @@ def dedup(
         f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s",
         soft_wrap=True,
     )
+    parquet = f" and {out / 'clusters.parquet'}" if fmt == "parquet" else ""
     console.print(
-        f"clusters: {out / 'clusters.jsonl'}\nreport:   {out / 'report.html'}", soft_wrap=True
+        f"clusters: {out / 'clusters.jsonl'}{parquet}\nreport:   {out / 'report.html'}",
+        soft_wrap=True,
     )
 
 
@@ -171,6 +179,7 @@ def _run(
     actors: int | None,
     actor_cpus: float | None,
     backend_options: dict[str, object],
+    fmt: str = "jsonl",
 ) -> dict[str, object]:
     """Every output file of the run, written into ``staging.path``; returns the summary."""
     from fitrep.engines import create_engine
@@ -196,7 +205,7 @@ def _run(
         info = pipeline.index.info()
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index
-        write_clusters(run, items, assignments)
+        write_clusters(run, items, assignments, fmt=fmt)
         concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
         settings = {
             "input": str(file),

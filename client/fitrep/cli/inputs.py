@@ -66,14 +66,15 @@ def load_items(
     limits = ImageLimits()
     kept: list[Item] = []
     for item in catalogue.items:
-        if not isinstance(item.image, Path):
+        if item.image is None:
             kept.append(item)
             continue
         line = catalogue.lines.get(item.id, str(file))
-        where = f"{line}: item {item.id!r} image {item.image}"
+        shown = item.image if isinstance(item.image, Path) else f"({len(item.image)} bytes)"
+        where = f"{line}: item {item.id!r} image {shown}"
         try:
             try:
-                data = item.image.read_bytes()
+                data = _image_data(item.image)
             except OSError as exc:
                 raise CatalogueError(where, exc.strerror or str(exc), item.id) from None
             check_image(data, where, limits)
@@ -82,7 +83,7 @@ def load_items(
                 raise
             reason = str(exc).removeprefix(f"{where}: ")
             catalogue.dropped_images.append(
-                CatalogueError(line, f"image {item.image}: {reason}", item.id)
+                CatalogueError(line, f"image {shown}: {reason}", item.id)
             )
             item = replace(item, image=None)
             error = unreadable(item, line)
@@ -97,6 +98,11 @@ def load_items(
     _warn(catalogue)
     catalogue.items = kept
     return catalogue
+
+
+def _image_data(image: bytes | Path) -> bytes:
+    """An image's bytes: a Parquet binary column holds them, other catalogues name a file."""
+    return image if isinstance(image, bytes) else image.read_bytes()
 
 
 def _warn(catalogue: Catalogue) -> None:

@@ -26,7 +26,7 @@ from fitrep.defaults import (
     INDEX_PORT,
 )
 from fitrep.domain import Anchors, Assignment, Explanation, InvalidInput
-from fitrep.output import summarise, summarise_changes, write_clusters
+from fitrep.output import check_format, summarise, summarise_changes, write_clusters
 from fitrep.rpc_errors import Unavailable
 
 T = TypeVar("T")
@@ -123,10 +123,19 @@ def serve(
 
 @app.command()
 def assign(
-    file: Annotated[Path, typer.Argument(help="Catalogue: .jsonl or .csv, as for dedup.")],
+    file: Annotated[
+        Path, typer.Argument(help="Catalogue: .jsonl, .csv or .parquet, as for dedup.")
+    ],
     concept: Annotated[str, typer.Option(help="Concept server HOST:PORT.")] = CONCEPT,
     index: Annotated[str, typer.Option(help="Index server HOST:PORT.")] = INDEX,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = ASSIGN_DIR,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="parquet: also write clusters.parquet (clusters.jsonl is always written).",
+        ),
+    ] = "jsonl",
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE (e.g. latin-1).")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1, help="Items per gRPC message.")] = BATCH_SIZE,
     timeout: Annotated[float, typer.Option(help="Per-call deadline, seconds.")] = 120.0,
@@ -160,13 +169,15 @@ def assign(
         ),
     ] = False,
 ) -> None:
-    """Assign FILE's items to clusters through the servers; writes OUT/clusters.jsonl."""
+    """Assign FILE's items to clusters through the servers; writes OUT/clusters.jsonl (and
+    OUT/clusters.parquet with --format parquet)."""
     from fitrep.client import Client
 
     with user_errors():
         started = time.perf_counter()
         conn = Connection(token, token_file, tls_ca, tls_cert, tls_key)
         check_out_dir(out)
+        check_format(fmt)
         if build and if_absent:
             raise InvalidInput("--if-absent", "applies to incremental assign, not --build")
         items = load_items(file, encoding, skip_bad, image_bytes=True).items
@@ -179,7 +190,7 @@ def assign(
                     return client.assign(items, report, if_absent=if_absent)
 
                 assignments = _remote(run, f"{concept}, {index}", conn)
-        path = write_clusters(out, items, assignments, changes=not build)
+        paths = write_clusters(out, items, assignments, changes=not build, fmt=fmt)
     summary, changes = summarise(assignments), summarise_changes(assignments)
     what = (
         f"{changes['added']} added, {changes['updated']} updated ({changes['moved']} moved), "
@@ -191,7 +202,7 @@ def assign(
         f"({changes['opened']} opened) in {time.perf_counter() - started:.1f} s",
         soft_wrap=True,
     )
-    console.print(f"clusters: {path}", soft_wrap=True)
+    console.print(f"clusters: {' and '.join(map(str, paths))}", soft_wrap=True)
 
 
 @app.command()
