@@ -148,3 +148,26 @@ def test_calibrate_writes_into_the_current_directory_by_default(
     assert result.exit_code == 0, result.output
     assert result.output.rstrip().endswith("-> calibration.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration.json", "train.txt"]
+
+
+def test_help_names_arguments_in_capitals_and_no_internal_module() -> None:
+    """typer wrote `Usage: fitrep dedup [OPTIONS] {file}`; the dedup help named fitrep.run_dir
+    and lost `[ocr]` to rich markup (`the  extra is installed`)."""
+    runner = CliRunner(env={"COLUMNS": "250"})
+    usages = {
+        "dedup": "FILE",
+        "assign": "FILE",
+        "explain": "ITEM_A ITEM_B",
+        "label": "RUN",
+        "match": "PAIRS_FILE",
+        "calibrate": "PAIRS_FILE...",
+        "serve": "",
+    }
+    for command, arguments in usages.items():
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        usage = f"Usage: fitrep {command} [OPTIONS] {arguments}".rstrip()
+        assert usage + " " in result.output, command
+        assert "{" not in result.output and "fitrep.run_dir" not in result.output, command
+    dedup = runner.invoke(app, ["dedup", "--help"]).output
+    assert "the ocr extra is installed" in " ".join(dedup.split())

@@ -26,7 +26,9 @@ _err = message_console()
 @app.command()
 def dedup(
     file: Path = typer.Argument(
-        ..., help="Catalogue: .jsonl, .csv or .parquet with id and title/text/image."
+        ...,
+        metavar="FILE",
+        help="Catalogue: .jsonl, .csv or .parquet with id and title/text/image.",
     ),
     out: Path = typer.Option(Path("runs/latest"), "--out", "-o", help="Output directory."),
     fmt: str = typer.Option(
@@ -50,7 +52,7 @@ def dedup(
     ocr: str = typer.Option(
         "auto",
         help="Read the words on item pictures (rules backend; docs/ocr.md): auto = when items "
-        "have images and the [ocr] extra is installed, on, off. About 0.4 s per new picture "
+        "have images and the ocr extra is installed, on, off. About 0.4 s per new picture "
         "on 2 cores; cached per image.",
     ),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -74,7 +76,7 @@ def dedup(
     """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index.
 
     The run is built in OUT.partial and swapped in at OUT only when complete, so a killed run
-    leaves the previous complete run at OUT (fitrep.run_dir).
+    leaves the previous complete run at OUT.
     """
     with user_errors():
         started = time.perf_counter()

@@ -17,7 +17,7 @@ _out = message_console(stderr=False)  # the pairs and the prompt, where answers 
 
 @app.command()
 def label(
-    run: Path = typer.Argument(..., help="A `fitrep dedup --out` directory."),
+    run: Path = typer.Argument(..., metavar="RUN", help="A `fitrep dedup --out` directory."),
     labels: Path | None = typer.Option(
         None, help=f"Label file, one JSON line per answer (default RUN/{LABELS})."
     ),

@@ -31,7 +31,9 @@ def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore
 
 @app.command()
 def match(
-    pairs_file: Path = typer.Argument(..., help="Ditto pair file: LEFT<TAB>RIGHT[<TAB>LABEL]."),
+    pairs_file: Path = typer.Argument(
+        ..., metavar="PAIRS_FILE", help="Ditto pair file: LEFT<TAB>RIGHT[<TAB>LABEL]."
+    ),
     out: Path = typer.Option(
         Path("decisions.jsonl"), "--out", "-o", help="One JSON line per pair."
     ),
@@ -65,7 +67,7 @@ def match(
 @app.command()
 def calibrate(
     pairs_files: list[Path] = typer.Argument(
-        ..., help="Labelled Ditto pair files (train/valid only)."
+        ..., metavar="PAIRS_FILE", help="Labelled Ditto pair files (train/valid only)."
     ),
     out: Path = typer.Option(
         Path("calibration.json"),

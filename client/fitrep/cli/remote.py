@@ -124,7 +124,8 @@ def serve(
 @app.command()
 def assign(
     file: Annotated[
-        Path, typer.Argument(help="Catalogue: .jsonl, .csv or .parquet, as for dedup.")
+        Path,
+        typer.Argument(metavar="FILE", help="Catalogue: .jsonl, .csv or .parquet, as for dedup."),
     ],
     concept: Annotated[str, typer.Option(help="Concept server HOST:PORT.")] = CONCEPT,
     index: Annotated[str, typer.Option(help="Index server HOST:PORT.")] = INDEX,
@@ -207,8 +208,8 @@ def assign(
 
 @app.command()
 def explain(
-    item_a: Annotated[str, typer.Argument(help="First item id.")],
-    item_b: Annotated[str, typer.Argument(help="Second item id.")],
+    item_a: Annotated[str, typer.Argument(metavar="ITEM_A", help="First item id.")],
+    item_b: Annotated[str, typer.Argument(metavar="ITEM_B", help="Second item id.")],
     index: Annotated[str | None, typer.Option(help=f"Index server (default {INDEX}).")] = None,
     run: Annotated[
         Path | None, typer.Option(help="A dedup output directory: read DIR/index in-process.")
