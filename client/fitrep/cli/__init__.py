@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from typing import Any
 
 import typer
 from typer.core import TyperCommand
@@ -46,7 +47,7 @@ class _Command(TyperCommand):
     writes a required argument in braces (``{file}``), which reads as a placeholder left
     unfilled."""
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # a click Context (vendored by typer)
         return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]
 
 
