@@ -52,7 +52,7 @@ def dedup(
     ocr: str = typer.Option(
         "auto",
         help="Read the words on item pictures (rules backend; docs/ocr.md): auto = when items "
-        "have images and the ocr extra is installed, on, off. About 0.4 s per new picture "
+        "have images and the ocr extra is installed, on, off. About 0.3 s per new picture "
         "on 2 cores; cached per image.",
     ),
     progress: bool = typer.Option(True, help="Show progress bars."),
