@@ -5,14 +5,14 @@ A catalogue is never read as one table: ``iter_batches`` decodes at most ``BATCH
 of one row group at a time, so Arrow holds one batch, not the file (a 10 GB catalogue would
 otherwise need 10 GB of Arrow memory on top of the items made from it). ``pre_buffer`` is off:
 on, pyarrow reads the whole file ahead (8.8 MB of Arrow memory for an 8 MB file of 40 row
-groups, 0.6 MB with it off; tests/unit/test_parquet.py). Each row becomes the
-record a jsonl line or a CSV row becomes, under the same column rules (``fitrep.readers``);
-rows are named ``FILE row N`` (1-based, in file order) where a text file names ``FILE:LINE``.
+groups, 0.6 MB with it off; tests/unit/test_parquet.py). Each row becomes the record a jsonl
+line or a CSV row becomes, under the same column rules (``fitrep.readers``); rows are named
+``FILE row N`` (1-based, in file order) where a text file names ``FILE:LINE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +31,11 @@ def row_where(path: Path, row: int) -> str:
 
 
 def parquet_records(
-    path: Path, batch_rows: int = BATCH_ROWS
+    path: Path, bad: Callable[[CatalogueError], None], batch_rows: int = BATCH_ROWS
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, record) per row of a Parquet file, in order; a file that is not Parquet, has no
-    ``id`` column or cannot be decoded raises ``CatalogueError`` naming the file (and the row)."""
+    """(where, record) per row of a Parquet file, in order. A file that is not Parquet or has
+    no ``id`` column raises ``CatalogueError``; a row group that cannot be decoded goes to
+    ``bad`` (which raises unless bad rows are skipped; then its rows are skipped with it)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -51,14 +52,24 @@ def parquet_records(
         raise CatalogueError(
             str(path), f"the schema must have an 'id' column; its columns: {', '.join(names)}"
         )
-    row = 0
     try:
-        for batch in source.iter_batches(batch_size=batch_rows):
-            for record in batch.to_pylist():
-                row += 1
-                yield row_where(path, row), record
-    except (pa.ArrowException, OSError) as exc:
-        raise CatalogueError(row_where(path, row + 1), f"cannot be decoded ({exc})") from None
+        first = 1
+        for group in range(source.num_row_groups):
+            rows = source.metadata.row_group(group).num_rows
+            try:
+                for batch in source.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                    for record in batch.to_pylist():
+                        yield row_where(path, first), record
+                        first, rows = first + 1, rows - 1
+            except (pa.ArrowException, OSError) as exc:
+                reason = " ".join(str(exc).split())  # pyarrow's messages span lines
+                bad(
+                    CatalogueError(
+                        row_where(path, first),
+                        f"row group {group + 1} cannot be decoded from this row on ({reason})",
+                    )
+                )
+                first += rows  # its remaining rows are skipped with it
     finally:
         source.close()
 

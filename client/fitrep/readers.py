@@ -222,7 +222,7 @@ def _records(
     if suffix in (".parquet", ".pq"):
         from fitrep.parquet_io import parquet_records
 
-        return parquet_records(path)
+        return parquet_records(path, bad)
     raise CatalogueError(
         str(path), f"unsupported file type {suffix!r}: use .jsonl, .csv or .parquet"
     )

@@ -112,6 +112,10 @@ def test_types_ids_and_images_follow_the_column_rules(tmp_path: Path) -> None:
     assert read_catalogue(_parquet(tmp_path / "hf.parquet", struct)).items[0].image == png()
 
 
+def _no_bad_rows(error: CatalogueError) -> None:
+    raise error
+
+
 def test_a_multi_row_group_file_streams_a_batch_at_a_time(tmp_path: Path) -> None:
     """Arrow never holds the whole table: its memory stays near one batch of rows."""
     rng = random.Random(7)
@@ -124,9 +128,30 @@ def test_a_multi_row_group_file_streams_a_batch_at_a_time(tmp_path: Path) -> Non
     del rows
     assert pq.ParquetFile(path).metadata.num_row_groups == 40
     before, peak, seen = pa.total_allocated_bytes(), 0, []
-    for where, record in parquet_records(path, batch_rows=100):
+    for where, record in parquet_records(path, _no_bad_rows, batch_rows=100):
         seen.append((where, record["id"]))
         peak = max(peak, pa.total_allocated_bytes() - before)
     assert seen == [(f"{path} row {i + 1}", str(i)) for i in range(n)]
     assert peak < n * width / 8, peak  # a whole-table read allocates all 8 MB
     assert [it.id for it in read_catalogue(path).items] == [str(i) for i in range(n)]
+
+
+def test_a_row_group_that_cannot_be_decoded_is_named_or_skipped(tmp_path: Path) -> None:
+    path = _parquet(
+        tmp_path / "cat.parquet",
+        [{"id": str(i), "title": f"item number {i} " * 5} for i in range(300)],
+        row_group_size=100,
+    )
+    data = bytearray(path.read_bytes())
+    start = pq.ParquetFile(path).metadata.row_group(1).column(1).data_page_offset
+    data[start + 40 : start + 200] = b"\xff" * 160  # the second group's title page header
+    path.write_bytes(bytes(data))
+    with pytest.raises(CatalogueError) as error:
+        read_catalogue(path)
+    assert str(error.value).startswith(
+        f"{path} row 101: row group 2 cannot be decoded from this row on ("
+    )
+    assert "\n" not in str(error.value)
+    read = read_catalogue(path, skip_bad=True)
+    assert [it.id for it in read.items] == [str(i) for i in (*range(100), *range(200, 300))]
+    assert read.lines["200"] == f"{path} row 201"
