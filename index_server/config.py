@@ -17,6 +17,7 @@ IVF_MIN_ITEMS = 50_000  # FAISS: exact Flat below this many vectors, IVF-Flat fr
 NPROBE = 16  # IVF lists searched per query
 DEFAULT_REPRESENTATIVE = "first"
 POLICIES = (DEFAULT_REPRESENTATIVE, "most-complete", "column:NAME")
+ITEM_FIELDS = ("id", "title", "text", "description", "image")  # fitrep.readers' fields
 _IMAGE_SCALE = float(2**40)  # pixels below this (1e12) never reach the next filled field
 
 
@@ -35,6 +36,9 @@ class RepresentativePolicy:
         if spec in ("first", "most-complete"):
             return cls(spec)
         name = spec.removeprefix("column:").strip().lower()
+        if spec.startswith("column:") and name in ITEM_FIELDS:
+            # never a column: the reader takes them as the item's fields, never as numbers
+            raise InvalidInput(where, f"{name!r} is an item field, not a column of numbers")
         if spec.startswith("column:") and name:
             return cls("column", name)
         raise InvalidInput(where, f"{text!r} is not one of {', '.join(POLICIES)}")

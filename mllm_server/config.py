@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "on", "off"),
         default=None,
         help="read the words on item pictures (docs/ocr.md): auto = when the [ocr] extra is "
-        "installed (default), on, off; about 0.4 s per new picture on 2 cores, cached",
+        "installed (default), on, off; about 0.3 s per new picture on 2 cores, cached",
     )
     rules.add_argument(
         "--extract-workers",

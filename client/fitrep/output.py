@@ -1,4 +1,5 @@
-"""Writing run results: clusters.jsonl (one line per input item, input order)."""
+"""Writing run results: clusters.jsonl (one line per input item, input order), and with
+``--format parquet`` clusters.parquet beside it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from fitrep.domain import Assignment, Item, ItemChange
+from fitrep.domain import Assignment, InvalidInput, Item, ItemChange
+
+FORMATS = ("jsonl", "parquet")  # --format of fitrep dedup and fitrep assign
 
 
 def assignment_record(item: Item, a: Assignment, changes: bool = False) -> dict[str, object]:
@@ -29,10 +32,23 @@ def assignment_record(item: Item, a: Assignment, changes: bool = False) -> dict[
     return record
 
 
+def check_format(fmt: str) -> None:
+    """``--format`` is checked before a run starts, not when its results are written."""
+    if fmt not in FORMATS:
+        raise InvalidInput("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+
+
 def write_clusters(
-    out_dir: Path, items: Sequence[Item], assignments: Sequence[Assignment], changes: bool = False
-) -> Path:
-    """Write ``out_dir/clusters.jsonl`` via a temp file, so a crash never leaves half a file."""
+    out_dir: Path,
+    items: Sequence[Item],
+    assignments: Sequence[Assignment],
+    changes: bool = False,
+    fmt: str = "jsonl",
+) -> list[Path]:
+    """Write ``out_dir/clusters.jsonl`` via a temp file, so a crash never leaves half a file;
+    ``fmt="parquet"``: ``clusters.parquet`` (the same records) beside it. clusters.jsonl is
+    always written: ``fitrep label`` and other tools read a run by it. Returns the paths."""
+    check_format(fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "clusters.jsonl"
     tmp = path.with_suffix(".jsonl.tmp")
@@ -40,7 +56,12 @@ def write_clusters(
         for item, a in zip(items, assignments, strict=True):
             fh.write(json.dumps(assignment_record(item, a, changes), ensure_ascii=False) + "\n")
     tmp.replace(path)
-    return path
+    if fmt == "jsonl":
+        return [path]
+    from fitrep.parquet_io import write_parquet
+
+    records = (assignment_record(it, a, changes) for it, a in zip(items, assignments, strict=True))
+    return [path, write_parquet(out_dir / "clusters.parquet", records, changes)]
 
 
 def summarise(assignments: Sequence[Assignment]) -> dict[str, int]:

@@ -1,7 +1,9 @@
-"""Reading catalogues (.jsonl / .csv) into Items, with errors that name the line.
+"""Reading catalogues (.jsonl / .csv / .parquet) into Items, with errors that name the line
+(``FILE:LINE``; a Parquet row as ``FILE row N``, ``fitrep.parquet_io``).
 
 Columns: ``id`` (required), ``title``, ``text`` (or ``description``), ``image`` (a file path,
-relative to the catalogue file); every other non-empty column becomes an attribute.
+relative to the catalogue file; in Parquet also the image's bytes, a binary column or a
+``{bytes, path}`` struct); every other non-empty column becomes an attribute.
 
 A bad line stops the read, naming ``file:line`` (and the item id when there is one); with
 ``skip_bad`` it is skipped and listed instead. An item whose only fault is a missing image
@@ -22,6 +24,7 @@ from typing import Any
 from fitrep.domain import InvalidInput, Item, has_readable_text
 
 _TEXT_KEYS = ("text", "description")
+_GIVE = "give a .jsonl, .csv or .parquet file"
 
 
 class CatalogueError(InvalidInput):
@@ -79,11 +82,34 @@ def _open_lines(path: Path, encoding: str) -> Iterator[tuple[int, str | Catalogu
     except FileNotFoundError:
         raise CatalogueError(str(path), "file not found") from None
     except IsADirectoryError:
-        raise CatalogueError(str(path), "is a directory; give a .jsonl or .csv file") from None
+        raise CatalogueError(str(path), f"is a directory; {_GIVE}") from None
     except PermissionError:
         raise CatalogueError(str(path), "permission denied") from None
     except LookupError:
         raise CatalogueError("--encoding", f"unknown encoding {encoding!r}") from None
+
+
+def no_items(skipped: list[CatalogueError]) -> str:
+    """Why a catalogue gave no items: under ``skip_bad`` every line may have been skipped, and
+    a bare "no items" hid that (a latin-1 file read as UTF-8 skips every line with a text)."""
+    if not skipped:
+        return "no items"
+    encoding = sum(error.message.startswith("not valid ") for error in skipped)
+    hint = (
+        f"; {encoding} of them not valid in the encoding: pass --encoding (e.g. --encoding latin-1)"
+        if encoding
+        else ""
+    )
+    return (
+        f"no items: every line was skipped as bad ({len(skipped)} line(s)){hint}; "
+        f"first: {skipped[0]}"
+    )
+
+
+def _json_record(line: str) -> Any:
+    """One jsonl line parsed without its line ending: a fault at the end of the line is then
+    reported at the end's column, not at column 1 of the "next line" the newline opened."""
+    return json.loads(line.rstrip("\r\n"))
 
 
 def _to_item(
@@ -101,9 +127,17 @@ def _to_item(
         value = record.pop(key, None)
         if value and not text:
             text = str(value).strip()
-    image_value = str(record.pop("image", "") or "").strip()
-    image: Path | None = None
-    if image_value:
+    raw_image = record.pop("image", None)
+    if isinstance(raw_image, dict):  # Parquet's {bytes, path} struct (Hugging Face datasets)
+        raw_image = raw_image.get("bytes") or raw_image.get("path")
+    image: bytes | Path | None = None
+    image_value = ""
+    if isinstance(raw_image, bytes | bytearray):  # a Parquet binary column: the image itself
+        if raw_image:
+            image, image_value = bytes(raw_image), "bytes"
+    elif raw_image is not None:
+        image_value = str(raw_image).strip()
+    if image_value and image is None:
         image = Path(image_value)
         if not image.is_absolute():
             image = base / image
@@ -116,7 +150,9 @@ def _to_item(
     attributes = {
         k: str(v).strip()
         for k, v in record.items()
-        if v is not None and str(v).strip() != "" and not isinstance(v, dict | list)
+        if v is not None
+        and not isinstance(v, dict | list | bytes | bytearray)
+        and str(v).strip() != ""
     }
     item = Item(id=item_id, title=title, text=text, image=image, attributes=attributes)
     if not (title or text or image_value):
@@ -128,18 +164,18 @@ def _to_item(
 
 
 def read_items(path: Path | str, encoding: str = "utf-8") -> list[Item]:
-    """All items of a .jsonl or .csv catalogue; ids must be unique. The first bad line raises
-    ``CatalogueError`` naming it."""
+    """All items of a .jsonl, .csv or .parquet catalogue; ids must be unique. The first bad
+    line raises ``CatalogueError`` naming it."""
     return read_catalogue(path, encoding).items
 
 
 def read_catalogue(path: Path | str, encoding: str = "utf-8", skip_bad: bool = False) -> Catalogue:
-    """Items of a .jsonl or .csv catalogue; without ``skip_bad`` the first bad line raises,
-    with it every bad line is skipped and listed. Each error names its line."""
+    """Items of a .jsonl, .csv or .parquet catalogue; without ``skip_bad`` the first bad line
+    raises, with it every bad line is skipped and listed. Each error names its line."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
-        raise CatalogueError(str(path), "is a directory; give a .jsonl or .csv file")
+        raise CatalogueError(str(path), f"is a directory; {_GIVE}")
     base = path.resolve().parent
     items: list[Item] = []
     out = Catalogue(items)
@@ -158,44 +194,8 @@ def read_catalogue(path: Path | str, encoding: str = "utf-8", skip_bad: bool = F
         except CatalogueError as exc:
             bad(exc)
 
-    if suffix in (".jsonl", ".ndjson"):
-        for lineno, line in _open_lines(path, encoding):
-            if isinstance(line, CatalogueError):
-                bad(line)
-                continue
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad(CatalogueError(where, f"invalid JSON: {exc.msg} (column {exc.colno})"))
-                continue
-            if not isinstance(record, dict):
-                bad(CatalogueError(where, "each line must be a JSON object"))
-                continue
-            add(record, where)
-    elif suffix == ".csv":
-        lines = _csv_lines(_open_lines(path, encoding), bad)
-        reader = csv.DictReader(lines)
-        try:
-            fieldnames = reader.fieldnames
-        except csv.Error as exc:
-            raise CatalogueError(f"{path}:1", f"malformed CSV header: {exc}") from None
-        if fieldnames is None or "id" not in [f.strip().lower() for f in fieldnames]:
-            raise CatalogueError(f"{path}:1", "the header must have an 'id' column")
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                lineno = reader.reader.line_num  # DictReader.line_num lags behind on errors
-                bad(CatalogueError(f"{path}:{lineno}", f"malformed CSV: {exc}"))
-                continue
-            add(record, f"{path}:{reader.line_num}")
-    else:
-        raise CatalogueError(str(path), f"unsupported file type {suffix!r}: use .jsonl or .csv")
+    for where, record in _records(path, suffix, encoding, bad):
+        add(record, where)
     unique: list[Item] = []
     for item, where in zip(items, where_of, strict=True):
         if item.id in out.lines:
@@ -205,9 +205,70 @@ def read_catalogue(path: Path | str, encoding: str = "utf-8", skip_bad: bool = F
         out.lines[item.id] = where
         unique.append(item)
     if not unique:
-        raise CatalogueError(str(path), "no items")
+        raise CatalogueError(str(path), no_items(out.skipped))
     out.items = unique
     return out
+
+
+def _records(
+    path: Path, suffix: str, encoding: str, bad: Callable[[CatalogueError], None]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) per row of the file, by its type; a row that is not a record goes to
+    ``bad`` (which raises unless bad rows are skipped)."""
+    if suffix in (".jsonl", ".ndjson"):
+        return _jsonl_records(path, encoding, bad)
+    if suffix == ".csv":
+        return _csv_records(path, encoding, bad)
+    if suffix in (".parquet", ".pq"):
+        from fitrep.parquet_io import parquet_records
+
+        return parquet_records(path, bad)
+    raise CatalogueError(
+        str(path), f"unsupported file type {suffix!r}: use .jsonl, .csv or .parquet"
+    )
+
+
+def _jsonl_records(
+    path: Path, encoding: str, bad: Callable[[CatalogueError], None]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    for lineno, line in _open_lines(path, encoding):
+        if isinstance(line, CatalogueError):
+            bad(line)
+            continue
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            record = _json_record(line)
+        except json.JSONDecodeError as exc:
+            bad(CatalogueError(where, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        if not isinstance(record, dict):
+            bad(CatalogueError(where, "each line must be a JSON object"))
+            continue
+        yield where, record
+
+
+def _csv_records(
+    path: Path, encoding: str, bad: Callable[[CatalogueError], None]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    reader = csv.DictReader(_csv_lines(_open_lines(path, encoding), bad))
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise CatalogueError(f"{path}:1", f"malformed CSV header: {exc}") from None
+    if fieldnames is None or "id" not in [f.strip().lower() for f in fieldnames]:
+        raise CatalogueError(f"{path}:1", "the header must have an 'id' column")
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            lineno = reader.reader.line_num  # DictReader.line_num lags behind on errors
+            bad(CatalogueError(f"{path}:{lineno}", f"malformed CSV: {exc}"))
+            continue
+        yield f"{path}:{reader.line_num}", record
 
 
 def _csv_lines(

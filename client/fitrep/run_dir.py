@@ -57,6 +57,8 @@ RUN_ENTRIES = frozenset(
         "index",
         "clusters.jsonl",
         "clusters.jsonl.tmp",
+        "clusters.parquet",
+        "clusters.parquet.tmp",
         "report.html",
         "summary.json",
         MANIFEST,

@@ -221,6 +221,18 @@ def test_cli_assign_and_explain(built, servers: LocalServers, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     rebuilt = [json.loads(x) for x in (out / "b" / "clusters.jsonl").read_text().splitlines()]
     assert [x["cluster_id"] for x in rebuilt] == [x["cluster_id"] for x in lines]
+    # The same rows from Parquet are the same items (unchanged); --format parquet writes both.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "new.parquet")
+    pq_args = ["assign", str(tmp_path / "new.parquet"), "--concept", servers.concept]
+    pq_args += ["--index", servers.index, "--out", str(out / "pq"), "--no-progress"]
+    result = runner.invoke(app, [*pq_args, "--format", "parquet"])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out / "pq" / "clusters.parquet").to_pylist()
+    assert [x["cluster_id"] for x in table] == [x["cluster_id"] for x in lines]
+    assert [x["change"] for x in table] == ["unchanged", "unchanged"]
 
     result = runner.invoke(app, ["explain", "usb1", "usb4", "--index", servers.index])
     assert result.exit_code == 0, result.output

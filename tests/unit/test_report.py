@@ -123,3 +123,33 @@ def test_size_bins_cover_every_size_once() -> None:
     bins = size_bins(45)
     assert bins[:3] == [(1, 1), (2, 2), (3, 3)] and bins[-1] == (40, 79)
     assert all(sum(lo <= s <= hi for lo, hi in bins) == 1 for s in range(1, 46))
+
+
+def test_a_huge_field_is_shortened_on_the_page_with_a_note(tmp_path: Path) -> None:
+    """A 5 MB title went into report.html whole (#24)."""
+    huge = "Oat drink " * 500_000
+    items = [
+        Item(id="big", title=huge, attributes={"notes": "x" * 10_000, "price": "9"}),
+        Item(id="ok", title="Oat drink 1 l"),
+    ]
+    assignments = [Assignment("big", "c1"), Assignment("ok", "c2")]
+    page = write_report(tmp_path / "report.html", items, assignments, {"items": 2}).read_text()
+    assert len(page) < 100_000
+    match = re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page)
+    assert match is not None
+    members = {m["id"]: m for c in json.loads(match.group(1))["clusters"] for m in c["members"]}
+    title, sub = members["big"]["title"], members["big"]["sub"]
+    assert len(title) == 300 and title.endswith("…") and huge.startswith(title[:-1])
+    assert sub.startswith("notes: xxx") and "…" in sub and sub.endswith("price: 9")
+    assert members["ok"]["title"] == "Oat drink 1 l"
+    assert "2 title(s) or column value(s) are longer than this page shows" in page
+
+
+def test_a_level_weight_of_zero_is_explained(tmp_path: Path) -> None:
+    items = [Item(id="a", title="Oat drink 1 l")]
+    summary = {"items": 1, "level_weights": {"PRIMARY": 0.7, "CONTENT": 0.0, "FORM": 0.0}}
+    page = write_report(tmp_path / "r.html", items, [Assignment("a", "c1")], summary).read_text()
+    assert "Level weight 0 (content, form): in the calibration's fit" in page
+    summary["level_weights"] = {"PRIMARY": 1.0}
+    page = write_report(tmp_path / "r.html", items, [Assignment("a", "c1")], summary).read_text()
+    assert "Level weight 0" not in page

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import re
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from fitrep import __version__
 
@@ -40,11 +42,22 @@ def unwrap_paragraphs(text: str) -> str:
     return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
+class _Command(TyperCommand):
+    """Usage lines as other tools write them, ``fitrep dedup [OPTIONS] FILE``: typer 0.29
+    writes a required argument in braces (``{file}``), which reads as a placeholder left
+    unfilled."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # a click Context (vendored by typer)
+        return [re.sub(r"\{([^{}]*)\}", r"\1", p) for p in super().collect_usage_pieces(ctx)]
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from fitrep.cli import dedup, label, quality, remote  # noqa: F401
 
     for command in app.registered_commands:
+        if command.cls in (None, TyperCommand):
+            command.cls = _Command
         doc = command.help or inspect.getdoc(command.callback)
         if doc:
             command.help = unwrap_paragraphs(doc)

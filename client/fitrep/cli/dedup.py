@@ -7,30 +7,36 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from fitrep.cli import app
-from fitrep.cli.errors import user_errors
-from fitrep.cli.inputs import check_out_dir, load_items
+from fitrep.cli.errors import message_console, user_errors
+from fitrep.cli.inputs import check_out_dir, check_rank_column, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.columns import ColumnRoles, infer_roles, parse_columns
 from fitrep.domain import InvalidInput
-from fitrep.output import summarise, write_clusters
+from fitrep.output import check_format, summarise, write_clusters
 from fitrep.readers import Catalogue
 from fitrep.report import explain_pairs, write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
 from fitrep.stage_clock import StageClock
 from index_server.config import DEFAULT_REPRESENTATIVE, IndexConfig
 
-_err = Console(stderr=True)
+_err = message_console()
 
 
 @app.command()
 def dedup(
     file: Path = typer.Argument(
-        ..., help="Catalogue: .jsonl or .csv with id and title/text/image."
+        ...,
+        metavar="FILE",
+        help="Catalogue: .jsonl, .csv or .parquet with id and title/text/image.",
     ),
     out: Path = typer.Option(Path("runs/latest"), "--out", "-o", help="Output directory."),
+    fmt: str = typer.Option(
+        "jsonl",
+        "--format",
+        help="parquet: also write clusters.parquet (clusters.jsonl is always written).",
+    ),
     encoding: str = typer.Option("utf-8", help="Text encoding of FILE (e.g. latin-1)."),
     calibration: Path | None = typer.Option(None, help="Calibration JSON (default: shipped)."),
     backend: str = typer.Option("rules", help="CHIE backend."),
@@ -47,7 +53,7 @@ def dedup(
     ocr: str = typer.Option(
         "auto",
         help="Read the words on item pictures (rules backend; docs/ocr.md): auto = when items "
-        "have images and the [ocr] extra is installed, on, off. About 0.4 s per new picture "
+        "have images and the ocr extra is installed, on, off. About 0.3 s per new picture "
         "on 2 cores; cached per image.",
     ),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -84,18 +90,21 @@ def dedup(
     """Find near-duplicates in FILE; write clusters.jsonl, report.html and the index.
 
     The run is built in OUT.partial and swapped in at OUT only when complete, so a killed run
-    leaves the previous complete run at OUT (fitrep.run_dir).
+    leaves the previous complete run at OUT.
     """
     with user_errors():
         started = time.perf_counter()
-        IndexConfig(representative=representative)  # a bad policy fails before any work
+        policy = IndexConfig(representative=representative).policy  # fails before any work
         overrides = parse_columns(columns)
+        check_format(fmt)
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
         backend_options = _backend_options(backend, ocr)
         catalogue = load_items(file, encoding, skip_bad)
         roles = infer_roles(catalogue.items, overrides)
+        if policy.kind == "column":
+            check_rank_column(policy.column, catalogue, file)
         manifest = {
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,
@@ -108,7 +117,7 @@ def dedup(
             summary = _run(
                 staging, catalogue, file, engine, backend, config, progress, started,
                 address=address, actors=actors, actor_cpus=actor_cpus,
-                backend_options=backend_options, roles=roles, workers=workers,
+                backend_options=backend_options, roles=roles, workers=workers, fmt=fmt,
             )  # fmt: skip
             staging.commit()
         finally:
@@ -121,8 +130,10 @@ def dedup(
         f"(largest cluster {summary['largest_cluster']}) in {summary['seconds']} s",
         soft_wrap=True,
     )
+    parquet = f" and {out / 'clusters.parquet'}" if fmt == "parquet" else ""
     console.print(
-        f"clusters: {out / 'clusters.jsonl'}\nreport:   {out / 'report.html'}", soft_wrap=True
+        f"clusters: {out / 'clusters.jsonl'}{parquet}\nreport:   {out / 'report.html'}",
+        soft_wrap=True,
     )
 
 
@@ -189,6 +200,7 @@ def _run(
     backend_options: dict[str, object],
     roles: ColumnRoles,
     workers: int | None = None,
+    fmt: str = "jsonl",
 ) -> dict[str, object]:
     """Every output file of the run, written into ``staging.path``; returns the summary."""
     from fitrep.engines import create_engine
@@ -220,7 +232,7 @@ def _run(
         info = pipeline.index.info()
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index
-        write_clusters(run, items, assignments)
+        write_clusters(run, items, assignments, fmt=fmt)
         concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
         settings = {
             "input": str(file),

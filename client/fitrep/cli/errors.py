@@ -1,4 +1,11 @@
-"""User errors become one red line and exit code 2; no tracebacks for them."""
+"""User errors become one red line and exit code 2; no tracebacks for them.
+
+Every message the CLI prints goes through a console from ``message_console``: soft-wrapped,
+so an error, a warning or a summary is one line whatever the terminal. Rich assumes 80
+columns when its stream is a file or a pipe and would otherwise break a long line in two
+(``... and`` / ``no image``), which splits it for ``grep`` and log collectors; a terminal
+folds long lines itself.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,13 @@ from rich.markup import escape
 
 from fitrep.domain import FitrepError
 
-_err = Console(stderr=True)
+
+def message_console(stderr: bool = True) -> Console:
+    """A console whose ``print`` never breaks a line (see the module docstring)."""
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+_err = message_console()
 
 
 @contextmanager

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
-from fitrep.domain import InvalidInput, Item
-from fitrep.readers import Catalogue, CatalogueError, read_catalogue, unreadable
+from fitrep.cli.errors import message_console
+from fitrep.domain import InvalidInput, Item, read_number
+from fitrep.readers import Catalogue, CatalogueError, no_items, read_catalogue, unreadable
 
-_err = Console(stderr=True)
+_err = message_console()
 
 
 def check_out_dir(out: Path) -> None:
@@ -27,6 +27,31 @@ def check_out_dir(out: Path) -> None:
             if not path.is_dir():
                 raise InvalidInput("--out", f"{path} is a file; give a directory")
             return
+
+
+def check_rank_column(column: str, catalogue: Catalogue, file: Path) -> None:
+    """``--representative column:NAME`` ranks a cluster's members by the number in NAME. A
+    name the catalogue lacks, or a column without one number, ranked every member alike (the
+    first stood for each cluster) without a word: one error naming what exists instead."""
+    numeric: set[str] = set()
+    seen: set[str] = set()
+    for item in catalogue.items:
+        for key, value in item.attributes.items():
+            seen.add(key)
+            if key not in numeric and read_number(value) is not None:
+                numeric.add(key)
+    if column in numeric:
+        return
+    if column in seen:
+        what = f"column {column!r} of {file} holds no number"
+    else:
+        what = f"{file} has no column {column!r}"
+    others = ", ".join(sorted(seen - numeric)) or "none"
+    raise InvalidInput(
+        "--representative",
+        f"{what}; columns with numbers: {', '.join(sorted(numeric)) or 'none'} "
+        f"(other columns: {others})",
+    )
 
 
 def load_items(
@@ -41,14 +66,15 @@ def load_items(
     limits = ImageLimits()
     kept: list[Item] = []
     for item in catalogue.items:
-        if not isinstance(item.image, Path):
+        if item.image is None:
             kept.append(item)
             continue
         line = catalogue.lines.get(item.id, str(file))
-        where = f"{line}: item {item.id!r} image {item.image}"
+        shown = item.image if isinstance(item.image, Path) else f"({len(item.image)} bytes)"
+        where = f"{line}: item {item.id!r} image {shown}"
         try:
             try:
-                data = item.image.read_bytes()
+                data = _image_data(item.image)
             except OSError as exc:
                 raise CatalogueError(where, exc.strerror or str(exc), item.id) from None
             check_image(data, where, limits)
@@ -57,7 +83,7 @@ def load_items(
                 raise
             reason = str(exc).removeprefix(f"{where}: ")
             catalogue.dropped_images.append(
-                CatalogueError(line, f"image {item.image}: {reason}", item.id)
+                CatalogueError(line, f"image {shown}: {reason}", item.id)
             )
             item = replace(item, image=None)
             error = unreadable(item, line)
@@ -67,11 +93,16 @@ def load_items(
             kept.append(item)
             continue
         kept.append(replace(item, image=data) if image_bytes else item)
-    _warn(catalogue)
     if not kept:
-        raise CatalogueError(str(file), "no items left after skipping bad ones")
+        raise CatalogueError(str(file), no_items(catalogue.skipped))
+    _warn(catalogue)
     catalogue.items = kept
     return catalogue
+
+
+def _image_data(image: bytes | Path) -> bytes:
+    """An image's bytes: a Parquet binary column holds them, other catalogues name a file."""
+    return image if isinstance(image, bytes) else image.read_bytes()
 
 
 def _warn(catalogue: Catalogue) -> None:

@@ -6,19 +6,18 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from fitrep.cli import app
-from fitrep.cli.errors import user_errors
+from fitrep.cli.errors import message_console, user_errors
 from fitrep.cli.progress import console, stage_progress
 from fitrep.run_dir import LABEL_CALIBRATION, LABELS
 
-_out = Console()  # the pairs and the prompt: stdout, where the answers are typed
+_out = message_console(stderr=False)  # the pairs and the prompt, where answers are typed
 
 
 @app.command()
 def label(
-    run: Path = typer.Argument(..., help="A `fitrep dedup --out` directory."),
+    run: Path = typer.Argument(..., metavar="RUN", help="A `fitrep dedup --out` directory."),
     labels: Path | None = typer.Option(
         None, help=f"Label file, one JSON line per answer (default RUN/{LABELS})."
     ),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,9 +14,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from fitrep.cli.errors import message_console
 from fitrep.pipeline import Progress as ProgressFn
 
-console = Console(stderr=True)
+console = message_console()  # progress, summaries and warnings
 
 
 @contextmanager

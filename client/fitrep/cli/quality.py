@@ -31,7 +31,9 @@ def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore
 
 @app.command()
 def match(
-    pairs_file: Path = typer.Argument(..., help="Ditto pair file: LEFT<TAB>RIGHT[<TAB>LABEL]."),
+    pairs_file: Path = typer.Argument(
+        ..., metavar="PAIRS_FILE", help="Ditto pair file: LEFT<TAB>RIGHT[<TAB>LABEL]."
+    ),
     out: Path = typer.Option(
         Path("decisions.jsonl"), "--out", "-o", help="One JSON line per pair."
     ),
@@ -65,13 +67,13 @@ def match(
 @app.command()
 def calibrate(
     pairs_files: list[Path] = typer.Argument(
-        ..., help="Labelled Ditto pair files (train/valid only)."
+        ..., metavar="PAIRS_FILE", help="Labelled Ditto pair files (train/valid only)."
     ),
     out: Path = typer.Option(
-        Path("index_server/scoring/calibration.json"),
+        Path("calibration.json"),
         "--out",
         "-o",
-        help="Calibration JSON to write.",
+        help="Calibration JSON to write, for `fitrep dedup --calibration`.",
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the pair files."),
     c: float = typer.Option(1.0, "--C", help="Inverse L2 regularisation of the logistic fit."),

@@ -10,13 +10,12 @@ from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from fitrep.cli import app
 from fitrep.cli.connect import Connection, TlsCa, TlsCert, TlsKey, Token, TokenFile
-from fitrep.cli.errors import user_errors
+from fitrep.cli.errors import message_console, user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
 from fitrep.cli.progress import console, stage_progress
 from fitrep.columns import column_lines, infer_roles, parse_columns
@@ -28,14 +27,14 @@ from fitrep.defaults import (
     INDEX_PORT,
 )
 from fitrep.domain import Anchors, Assignment, Explanation, InvalidInput
-from fitrep.output import summarise, summarise_changes, write_clusters
+from fitrep.output import check_format, summarise, summarise_changes, write_clusters
 from fitrep.rpc_errors import Unavailable
 from index_server.config import DEFAULT_REPRESENTATIVE
 
 T = TypeVar("T")
 CONCEPT, INDEX = CONCEPT_ADDRESS, INDEX_ADDRESS
 SERVE_DIR, ASSIGN_DIR = Path("runs/serve"), Path("runs/assign")
-stdout = Console()  # results go to stdout; progress and errors to stderr
+stdout = message_console(stderr=False)  # results; progress and errors go to stderr
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -134,10 +133,20 @@ def serve(
 
 @app.command()
 def assign(
-    file: Annotated[Path, typer.Argument(help="Catalogue: .jsonl or .csv, as for dedup.")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="Catalogue: .jsonl, .csv or .parquet, as for dedup."),
+    ],
     concept: Annotated[str, typer.Option(help="Concept server HOST:PORT.")] = CONCEPT,
     index: Annotated[str, typer.Option(help="Index server HOST:PORT.")] = INDEX,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = ASSIGN_DIR,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="parquet: also write clusters.parquet (clusters.jsonl is always written).",
+        ),
+    ] = "jsonl",
     encoding: Annotated[str, typer.Option(help="Text encoding of FILE (e.g. latin-1).")] = "utf-8",
     batch_size: Annotated[int, typer.Option(min=1, help="Items per gRPC message.")] = BATCH_SIZE,
     timeout: Annotated[float, typer.Option(help="Per-call deadline, seconds.")] = 120.0,
@@ -180,13 +189,15 @@ def assign(
         ),
     ] = False,
 ) -> None:
-    """Assign FILE's items to clusters through the servers; writes OUT/clusters.jsonl."""
+    """Assign FILE's items to clusters through the servers; writes OUT/clusters.jsonl (and
+    OUT/clusters.parquet with --format parquet)."""
     from fitrep.client import Client
 
     with user_errors():
         started = time.perf_counter()
         conn = Connection(token, token_file, tls_ca, tls_cert, tls_key)
         check_out_dir(out)
+        check_format(fmt)
         if build and if_absent:
             raise InvalidInput("--if-absent", "applies to incremental assign, not --build")
         overrides = parse_columns(columns)
@@ -202,7 +213,7 @@ def assign(
                     return client.assign(items, report, if_absent=if_absent)
 
                 assignments = _remote(run, f"{concept}, {index}", conn)
-        path = write_clusters(out, items, assignments, changes=not build)
+        paths = write_clusters(out, items, assignments, changes=not build, fmt=fmt)
     summary, changes = summarise(assignments), summarise_changes(assignments)
     what = (
         f"{changes['added']} added, {changes['updated']} updated ({changes['moved']} moved), "
@@ -214,13 +225,13 @@ def assign(
         f"({changes['opened']} opened) in {time.perf_counter() - started:.1f} s",
         soft_wrap=True,
     )
-    console.print(f"clusters: {path}", soft_wrap=True)
+    console.print(f"clusters: {' and '.join(map(str, paths))}", soft_wrap=True)
 
 
 @app.command()
 def explain(
-    item_a: Annotated[str, typer.Argument(help="First item id.")],
-    item_b: Annotated[str, typer.Argument(help="Second item id.")],
+    item_a: Annotated[str, typer.Argument(metavar="ITEM_A", help="First item id.")],
+    item_b: Annotated[str, typer.Argument(metavar="ITEM_B", help="Second item id.")],
     index: Annotated[str | None, typer.Option(help=f"Index server (default {INDEX}).")] = None,
     run: Annotated[
         Path | None, typer.Option(help="A dedup output directory: read DIR/index in-process.")

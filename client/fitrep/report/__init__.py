@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fitrep.domain import Assignment, Explanation, Item
-from fitrep.report.data import Pair, build_payload, explain_pairs, select_clusters
+from fitrep.report.data import (
+    Pair,
+    build_payload,
+    explain_pairs,
+    long_fields,
+    select_clusters,
+)
 from fitrep.report.page import render_page
 from fitrep.report.thumbnails import make_thumbnails
 
@@ -53,8 +59,15 @@ def write_report(
     sizes: dict[str, int] = {}
     for a in assignments:
         sizes[a.cluster_id] = sizes.get(a.cluster_id, 0) + 1
+    shown = (item for _, members in clusters for item, _ in members)
     page = render_page(
-        summary, payload, (joined, rejected), list(sizes.values()), cut, thumbs.failed
+        summary,
+        payload,
+        (joined, rejected),
+        list(sizes.values()),
+        cut,
+        thumbs.failed,
+        long_fields(shown),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

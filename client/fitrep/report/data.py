@@ -6,7 +6,7 @@ costs one JSON parse at load, not tens of thousands of DOM nodes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from fitrep.domain import Assignment, Explanation, Item
 
@@ -45,11 +45,32 @@ def _explanation(exp: Explanation) -> dict[str, object]:
     }
 
 
+# What the page shows of one field at most: a 5 MB title went into report.html whole. The
+# catalogue keeps every field whole; the page says how many it shortened (``long_fields``).
+TITLE_CHARS = 300
+COLUMN_CHARS = 120  # one "column: value" of the second line
+TEXT_CHARS = 110  # the start of the text, on the second line
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def long_fields(items: Iterable[Item]) -> int:
+    """How many titles and column values the page shows shortened (text is always a start)."""
+    return sum(
+        (len(item.title) > TITLE_CHARS)
+        + sum(len(f"{k}: {v}") > COLUMN_CHARS for k, v in list(item.attributes.items())[:4])
+        for item in items
+    )
+
+
 def _subtitle(item: Item) -> str:
     """Attributes (manufacturer, price, ...) and the start of the text, for the second line."""
-    bits = [f"{k}: {v}" for k, v in item.attributes.items()][:4]
+    bits = [clip(f"{k}: {v}", COLUMN_CHARS) for k, v in item.attributes.items()][:4]
     if item.title and item.text:
-        bits.append(item.text[:110] + ("…" if len(item.text) > 110 else ""))
+        bits.append(clip(item.text, TEXT_CHARS))
     return " · ".join(bits)
 
 
@@ -99,7 +120,7 @@ def build_payload(
         for item, a in members:
             row: dict[str, object] = {
                 "id": item.id,
-                "title": item.title or item.text[:120],
+                "title": clip(item.title, TITLE_CHARS) or clip(item.text, 120),
                 "sub": _subtitle(item),
                 "sim": round(a.similarity, 4),
                 "conf": round(a.confidence, 4),

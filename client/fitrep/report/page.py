@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 
 from fitrep.report.charts import score_histogram, size_histogram
+from fitrep.report.data import COLUMN_CHARS, TITLE_CHARS
 
 # Summary keys shown as cards (label, key); every other key is a run setting.
 CARDS = (
@@ -58,6 +59,23 @@ def _summary(summary: Mapping[str, object]) -> str:
     return f"<div class='cards'>{cards}</div><table class='settings'>{rows}</table>"
 
 
+def _zero_weights(summary: Mapping[str, object]) -> str:
+    """Why a level weighs 0: the page listed "content 0 · form 0" without a word."""
+    weights = summary.get("level_weights")
+    if not isinstance(weights, Mapping):
+        return ""
+    zero = [str(k).lower() for k, v in weights.items() if isinstance(v, int | float) and v == 0]
+    if not zero:
+        return ""
+    return (
+        f"<p class='note'>Level weight 0 ({_esc(', '.join(zero))}): in the calibration's fit "
+        "on labelled pairs these levels' similarity, beside the other levels', did not point "
+        "to duplicates, so the weights that build the retrieval vector leave them out. The "
+        "verifier still reads their similarity with its fitted coefficient (fitrep explain "
+        "shows it per pair).</p>"
+    )
+
+
 def _json_script(payload: object) -> str:
     # "</" would end the script element early; "<\/" is the same string to the JSON parser.
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
@@ -71,9 +89,17 @@ def render_page(
     sizes: Sequence[int],
     threshold: float | None,
     image_failures: Mapping[str, str],
+    long_fields: int = 0,
 ) -> str:
-    """The whole file. ``scores``: (joined pair scores, best rejected pair scores)."""
-    notes = []
+    """The whole file. ``scores``: (joined pair scores, best rejected pair scores);
+    ``long_fields``: how many fields the cluster list shows shortened."""
+    notes = [_zero_weights(summary)]
+    if long_fields:
+        notes.append(
+            f"<p class='note'>{long_fields:,} title(s) or column value(s) are longer than this "
+            f"page shows ({TITLE_CHARS} / {COLUMN_CHARS} characters) and end in “…” here; the "
+            "catalogue holds them whole.</p>"
+        )
     if image_failures:
         listed = ", ".join(f"{k} ({v})" for k, v in list(image_failures.items())[:20])
         more = f" and {len(image_failures) - 20} more" if len(image_failures) > 20 else ""
