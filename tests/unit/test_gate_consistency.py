@@ -13,7 +13,12 @@ import pytest
 from fitrep.domain import Anchors, Item
 
 from index_server.clustering.fbc import FBC
-from index_server.scoring.variant_gates import HARD_GATES, has_conflict, variant_conflicts
+from index_server.scoring.variant_gates import (
+    HARD_GATES,
+    has_conflict,
+    siblings,
+    variant_conflicts,
+)
 from mllm_server.chie.rules import RulesExtractor
 
 TITLES = [
@@ -111,3 +116,85 @@ def test_a_variant_stays_out_of_a_cluster_grown_past_the_checked_members():
     check = fbc.check(5, decided[0].cluster, [0, 1], score, conflicts)
     assert not check.ok and check.conflict_row == 4
     assert variant_conflicts(anchors[5], anchors[4])["model_conflict"]
+
+
+def _read(*flavours: str) -> Anchors:
+    """Flavours read off a picture only."""
+    values = tuple(f"flavour:{f}" for f in flavours)
+    return Anchors(variant=values, variant_any=values, variant_read=values)
+
+
+MORE = [
+    ("Nike T-shirt black size M", {}),
+    ("Nike T-shirt size M", {}),
+    ("MacBook 4GB RAM", {}),
+    ("MacBook 4GB RAM 128GB", {}),
+    ("Apple iPhone 12 128GB", {}),
+    ("Apple iPhone 13 128GB", {"description": "the pro model"}),
+    ("Tropicana orange grapefruit", {}),
+    ("Tropicana orange", {}),
+]
+
+
+def test_every_gate_is_symmetric(anchors):
+    rules = RulesExtractor()
+    extra = [rules.extract_one(Item("m", t, attributes=attrs)).anchors for t, attrs in MORE] + [
+        _read("orange"),
+        _read("grapefruit", "orange"),
+        _read("vanilla"),
+        _read("oat"),
+    ]
+    everything = anchors + extra
+    for a, b in itertools.combinations(everything, 2):
+        ab, ba = variant_conflicts(a, b), variant_conflicts(b, a)
+        assert {g for g, d in ab.items() if d} == {g for g, d in ba.items() if d}, (a, b)
+        assert has_conflict(a, b) == has_conflict(b, a) == any(ab.values())
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "gate"),
+    [
+        # a value only one side names is no evidence, whichever side it is on
+        ("Nike T-shirt black size M", "Nike T-shirt size M", "colour_conflict"),
+        ("MacBook 4GB RAM", "MacBook 4GB RAM 128GB", "quantity_conflict"),
+        ("Apple iPhone 13 128GB", "Apple iPhone 13 Pro 128GB", ""),  # tier: fires both ways
+        # a tier bound to a model the other title does not name: that is the model gate's
+        ("Apple iPhone 13 Pro 128GB", "Apple iPhone 12 128GB", "tier_conflict"),
+    ],
+)
+def test_one_sided_values_fire_no_gate_of_their_kind(a, b, gate):
+    rules = RulesExtractor()
+    x, y = (rules.extract_one(Item("t", t)).anchors for t in (a, b))
+    if gate:
+        assert variant_conflicts(x, y)[gate] == variant_conflicts(y, x)[gate] == ""
+    else:
+        assert variant_conflicts(x, y)["tier_conflict"] == "none vs pro"
+        assert variant_conflicts(y, x)["tier_conflict"] == "pro vs none"
+
+
+def test_a_tier_the_other_item_names_in_its_description_is_no_conflict():
+    rules = RulesExtractor()
+    pro = rules.extract_one(Item("a", "Apple iPhone 13 Pro 128GB")).anchors
+    described = rules.extract_one(Item("b", "Apple iPhone 13 128GB", "the pro model")).anchors
+    assert variant_conflicts(pro, described)["tier_conflict"] == ""
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "expected"),
+    [
+        ("s20", "s21", True),  # one digit
+        ("wh1000xm4", "wh1000xm5", True),
+        ("wh1000xm4", "wh1001xm5", True),  # two places, a digit among them
+        ("dwt18v3s", "dwf18v3s", True),  # 6+ characters: one place of any kind
+        ("ab1c2", "ad1c2", False),  # under 6: one letter is a spelling, not a sibling
+        ("dwt18v3s", "dxf18v3s", False),  # two letters
+        ("wh1000xm4", "wh2000ym5", False),  # three places
+        ("s20", "s200", False),  # another length
+        ("s20", "s20", False),  # the same code
+        ("s20x", "s20", False),  # the same after a letter suffix
+        ("ab", "ac", False),  # letters only
+        ("12", "13", False),  # digits only
+    ],
+)
+def test_sibling_codes_both_ways(x, y, expected):
+    assert siblings(x, y) is expected and siblings(y, x) is expected
