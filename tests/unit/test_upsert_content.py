@@ -147,3 +147,40 @@ def test_a_repeated_id_in_one_batch_gets_the_first_occurrences_answer(concepts):
     again = engine.assign([first, second])  # the first occurrence is what is stored
     assert [a.change for a in again] == [ItemChange.UNCHANGED, ItemChange.UNCHANGED]
     engine.close()
+
+
+def test_a_bare_vector_in_a_store_before_digests_compares_by_the_vector_it_kept(tmp_path):
+    """A row stored before digests were has its digest made from what it kept; for a level
+    without words that is its stored vector: the same vector again is unchanged."""
+    import sqlite3
+
+    from index_server.integration import concatenate
+    from tests.unit.test_upsert import V1_COLUMNS, V1_SCHEMA
+
+    v, w = np.zeros(384, np.float32), np.zeros(384, np.float32)
+    v[0], w[1] = 1.0, 1.0
+    items = [_bare("v", v), _bare("w", w)]
+    built = IndexEngine(tmp_path / "new")
+    built.assign(items)
+    assert built.layout is not None
+    kept = concatenate([it.embeddings for it in items], built.layout).astype(np.float16)
+    built.close()
+    with sqlite3.connect(tmp_path / "store.sqlite") as old:
+        old.executescript(V1_SCHEMA)
+        old.execute(f"ATTACH '{tmp_path / 'new' / 'store.sqlite'}' AS new")
+        old.execute(f"INSERT INTO items SELECT {V1_COLUMNS} FROM new.items")
+        old.executemany(
+            "UPDATE items SET vector = ? WHERE row = ?",
+            [(x.tobytes(), r) for r, x in enumerate(kept)],
+        )
+        old.execute(
+            "INSERT INTO meta SELECT key, value FROM new.meta"
+            " WHERE key NOT IN ('representative', 'vectors')"
+        )
+    old.close()
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "store.sqlite").rename(tmp_path / "v1" / "store.sqlite")
+    engine = IndexEngine(tmp_path / "v1")
+    assert _change(engine, _bare("v", v.copy())) == ItemChange.UNCHANGED
+    assert _change(engine, _bare("w", v.copy())) == ItemChange.UPDATED
+    engine.close()
