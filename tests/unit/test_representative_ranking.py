@@ -29,7 +29,7 @@ def _reps(policy: str, *profiles: ItemProfile) -> Representatives:
 @pytest.mark.parametrize("pixels", [640 * 480, 10**9, 2**40, 2**60])
 def test_more_filled_fields_beat_any_picture(pixels):
     few_big = ItemProfile(filled_fields=3, image_pixels=pixels)
-    more_small = ItemProfile(filled_fields=4, image_pixels=16)
+    more_small = ItemProfile(filled_fields=4, image_pixels=0)
     assert _reps("most-complete", few_big, more_small).choose([0, 1]) == 1
     assert _reps("most-complete", more_small, few_big).choose([0, 1]) == 0
 
@@ -72,13 +72,15 @@ def test_a_column_value_that_is_no_number_ranks_below_every_number(missing):
 def test_truncate_forgets_rows_and_their_first_arrivals():
     reps = _reps("column:bid", ItemProfile(numbers={"bid": 1.0}), ItemProfile())
     reps.append(ItemProfile(numbers={"bid": 1.0}), since=0)  # row 2: a new version of row 0
-    reps.append(ItemProfile(numbers={"bid": 1.0}))  # row 3
-    assert reps.choose([3, 2]) == 2  # row 2 keeps row 0's rank
-    reps.truncate(2)
+    reps.append(ItemProfile(numbers={"bid": 1.0}), since=1)  # row 3: a new version of row 1
+    reps.append(ItemProfile(numbers={"bid": 1.0}))  # row 4
+    assert reps.choose([4, 3, 2]) == 2  # row 2 keeps row 0's rank
+    reps.truncate(2)  # rows 2.. were a batch that was not committed
     assert len(reps.keys) == 2
-    reps.append(ItemProfile(numbers={"bid": 1.0}))  # row 2 again, now a new item
-    reps.append(ItemProfile(numbers={"bid": 1.0}))
-    assert reps.arrival(2) == 2 and reps.choose([3, 2]) == 2
+    for _ in range(3):  # rows 2, 3, 4 again, now new items
+        reps.append(ItemProfile(numbers={"bid": 1.0}))
+    assert [reps.arrival(r) for r in (2, 3, 4)] == [2, 3, 4]
+    assert reps.choose([4, 3, 2]) == 2
 
 
 def test_changed_lists_every_cluster_whose_representative_differs_in_order():
