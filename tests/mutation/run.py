@@ -57,7 +57,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "clusterer": (
         ["index_server/clustering/clusterer.py", "index_server/clustering/decision_log.py"],
-        ["test_engine.py", "test_join_decisions.py"],
+        ["test_engine.py", "test_assignment_report.py"],
     ),
 }
 
