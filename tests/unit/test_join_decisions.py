@@ -101,3 +101,41 @@ def test_a_short_cluster_id_is_read_and_anything_else_refused():
 def test_an_alias_resolves_through_every_merge():
     assert resolve({3: 2, 2: 1}, 3) == 1
     assert resolve({3: 2}, 5) == 5
+
+
+def test_a_batch_of_rows_with_gaps_is_decided_as_row_by_row():
+    """Rows need not be consecutive (a caller's own numbering): the batch still finds which
+    candidates are rows of the batch decided before them."""
+    rng = np.random.default_rng(7)
+    rows = [0, 2, 3, 6, 7, 9, 12, 13]
+    close = rng.random((14, 14)) < 0.5
+    prob = np.where(close | close.T, 0.9, 0.1)
+
+    def score(row, others):
+        return np.array([prob[row, o] for o in others], np.float32)
+
+    cands = np.full((len(rows), 4), -1, np.int64)
+    for i in range(1, len(rows)):
+        earlier = rows[max(0, i - 4) : i][::-1]
+        cands[i, : len(earlier)] = earlier
+    one, batch = FBC(threshold=0.5, max_checked=2), FBC(threshold=0.5, max_checked=2)
+    expected = [
+        one.decide(r, [int(c) for c in cands[i] if c >= 0], score) for i, r in enumerate(rows)
+    ]
+    got = batch.decide_batch(rows, cands, score).decisions()
+    assert [(d.cluster, d.nearest_row, d.is_new) for d in got] == [
+        (d.cluster, d.nearest_row, d.is_new) for d in expected
+    ]
+    assert len({d.cluster for d in expected}) < len(rows)  # some rows joined
+    assert batch.members == one.members
+
+
+def test_a_batch_refuses_candidates_of_another_shape():
+    def score(row, others):
+        return np.ones(len(others), np.float32)
+
+    fbc = FBC()
+    for bad in (np.zeros((2, 3), np.int64), np.zeros((4, 3), np.int64), np.zeros(3, np.int64)):
+        with pytest.raises(ValueError, match="candidates has shape"):
+            fbc.decide_batch([0, 1, 2], bad, score)
+    assert fbc.members == {}
