@@ -38,12 +38,12 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "join": (
         [
-            "index_server/clustering/fbc.py",
+            "index_server/clustering/join_rule.py",
             "index_server/clustering/decision.py",
             "index_server/clustering/cluster_ids.py",
         ],
         [
-            "test_fbc.py",
+            "test_join_reference.py",
             "test_join_batch.py",
             "test_join_rule.py::test_a_chain_of_siblings_cannot_drift_from_the_first_member",
             "test_join_rule.py::test_a_conflict_with_any_member_blocks_the_join_even_unchecked",
@@ -53,7 +53,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "batch": (
         ["index_server/clustering/batch_join.py", "index_server/clustering/join_kernel.py"],
-        ["test_join_batch.py", "test_fbc.py", "test_join_decisions.py"],
+        ["test_join_batch.py", "test_join_reference.py", "test_join_decisions.py"],
     ),
     "clusterer": (
         ["index_server/clustering/clusterer.py", "index_server/clustering/decision_log.py"],

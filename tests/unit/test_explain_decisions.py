@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from fitrep.domain import Anchors, Explanation, Item
 
-from index_server.clustering.fbc import FBC
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
 from index_server.scoring.variant_gates import variant_conflicts
+from tests.join_reference import ReferenceJoin
 
 ITEMS = [
     Item("a1", "Coca-Cola Original Taste 500 ml bottle"),
@@ -59,11 +59,11 @@ class Replay:
         self.explained: dict[tuple[int, int], Explanation] = {}
         cfg = IndexConfig()
         threshold = self.explain(0, 1).threshold
-        self.fbc = FBC(
+        self.fbc = ReferenceJoin(
             threshold,
             cfg.max_checked,
             cfg.min_member_share,
-            rep_share=cfg.core_share,
+            core_share=cfg.core_share,
             core=cfg.core,
         )
         for row in range(len(ids)):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from fitrep.domain import Anchors, Item
 
-from index_server.clustering.fbc import FBC
 from index_server.scoring.variant_gates import (
     HARD_GATES,
     has_conflict,
@@ -20,6 +19,7 @@ from index_server.scoring.variant_gates import (
     variant_conflicts,
 )
 from mllm_server.chie.rules import RulesExtractor
+from tests.join_reference import ReferenceJoin
 
 TITLES = [
     "Coca-Cola 500 ml",
@@ -108,7 +108,7 @@ def test_a_variant_stays_out_of_a_cluster_grown_past_the_checked_members():
     def conflicts(row, rows):
         return np.array([has_conflict(anchors[row], anchors[r]) for r in rows], bool)
 
-    fbc = FBC(threshold=0.5, max_checked=2, core=1)
+    fbc = ReferenceJoin(threshold=0.5, max_checked=2, core=1, core_share=0.5)
     decided = [fbc.decide(row, list(range(row)), score, conflicts=conflicts) for row in range(5)]
     assert {d.cluster for d in decided} == {decided[0].cluster}  # one product so far
     xm5 = fbc.decide(5, [0, 1], score, conflicts=conflicts)

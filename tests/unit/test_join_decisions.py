@@ -13,7 +13,7 @@ from index_server.clustering.cluster_ids import (
     parse_cluster_id,
     resolve,
 )
-from index_server.clustering.fbc import FBC
+from tests.join_reference import ReferenceJoin
 
 
 def _scores(table: dict[int, float]):
@@ -25,7 +25,7 @@ def _scores(table: dict[int, float]):
     return score
 
 
-def _cluster(fbc: FBC, n: int) -> int:
+def _cluster(fbc: ReferenceJoin, n: int) -> int:
     cluster = fbc.new_cluster(0)
     for row in range(1, n):
         fbc.join(row, cluster)
@@ -33,7 +33,7 @@ def _cluster(fbc: FBC, n: int) -> int:
 
 
 def test_a_best_member_below_the_threshold_is_the_reason_and_no_member_is_blamed():
-    fbc = FBC(threshold=0.5)
+    fbc = ReferenceJoin(threshold=0.5, core=1, core_share=0.5)
     cluster = _cluster(fbc, 3)
     check = fbc.check(9, cluster, [1, 2], _scores({0: 0.2, 1: 0.4, 2: 0.3}))
     assert not check.ok and check.conflict_row == -1
@@ -42,7 +42,7 @@ def test_a_best_member_below_the_threshold_is_the_reason_and_no_member_is_blamed
 
 
 def test_a_core_that_disagrees_is_the_reason_with_its_share_of_the_threshold():
-    fbc = FBC(threshold=0.5, rep_share=0.8, core=2, max_checked=8)
+    fbc = ReferenceJoin(threshold=0.5, core_share=0.8, core=2, max_checked=8)
     cluster = _cluster(fbc, 4)
     check = fbc.check(9, cluster, [3], _scores({0: 0.3, 1: 0.3, 2: 0.9, 3: 0.9}))
     assert not check.ok and check.conflict_row == -1
@@ -51,7 +51,7 @@ def test_a_core_that_disagrees_is_the_reason_with_its_share_of_the_threshold():
 
 
 def test_low_agreement_is_the_reason_and_no_member_is_blamed():
-    fbc = FBC(threshold=0.5, rep_share=0.5, min_member_share=0.0, max_checked=3)
+    fbc = ReferenceJoin(threshold=0.5, core_share=0.5, min_member_share=0.0, max_checked=3, core=1)
     cluster = _cluster(fbc, 3)
     check = fbc.check(9, cluster, [1], _scores({0: 0.3, 1: 0.9, 2: 0.1}))
     assert not check.ok and check.conflict_row == -1
@@ -60,7 +60,7 @@ def test_low_agreement_is_the_reason_and_no_member_is_blamed():
 
 
 def test_a_member_far_below_the_rest_is_blamed():
-    fbc = FBC(threshold=0.5, min_member_share=0.25, max_checked=4)
+    fbc = ReferenceJoin(threshold=0.5, min_member_share=0.25, max_checked=4, core=1, core_share=0.5)
     cluster = _cluster(fbc, 4)
     check = fbc.check(9, cluster, [1], _scores({0: 0.9, 1: 0.9, 2: 0.9, 3: 0.1}))
     assert not check.ok and check.conflict_row == 3
@@ -68,7 +68,7 @@ def test_a_member_far_below_the_rest_is_blamed():
 
 
 def test_a_cluster_that_agrees_passes_with_no_reason_and_no_member():
-    fbc = FBC(threshold=0.5, max_checked=2)
+    fbc = ReferenceJoin(threshold=0.5, max_checked=2, core=1, core_share=0.5)
     cluster = _cluster(fbc, 3)
     check = fbc.check(9, cluster, [2], _scores({0: 0.8, 1: 0.2, 2: 0.9}))
     assert check.ok and check.reason == "" and check.conflict_row == -1
@@ -76,7 +76,7 @@ def test_a_cluster_that_agrees_passes_with_no_reason_and_no_member():
 
 
 def test_a_cluster_is_judged_as_it_was_before_a_row():
-    fbc = FBC(threshold=0.5, max_checked=8, min_member_share=0.5)
+    fbc = ReferenceJoin(threshold=0.5, max_checked=8, min_member_share=0.5, core=1, core_share=0.5)
     cluster = _cluster(fbc, 3)
     score = _scores({0: 0.9, 1: 0.9, 2: 0.0})
     assert not fbc.check(9, cluster, [0], score).ok  # member 2 is far below
@@ -118,7 +118,10 @@ def test_a_batch_of_rows_with_gaps_is_decided_as_row_by_row():
     for i in range(1, len(rows)):
         earlier = rows[max(0, i - 4) : i][::-1]
         cands[i, : len(earlier)] = earlier
-    one, batch = FBC(threshold=0.5, max_checked=2), FBC(threshold=0.5, max_checked=2)
+    one, batch = (
+        ReferenceJoin(threshold=0.5, max_checked=2, core=1, core_share=0.5),
+        ReferenceJoin(threshold=0.5, max_checked=2, core=1, core_share=0.5),
+    )
     expected = [
         one.decide(r, [int(c) for c in cands[i] if c >= 0], score) for i, r in enumerate(rows)
     ]
@@ -134,7 +137,7 @@ def test_a_batch_refuses_candidates_of_another_shape():
     def score(row, others):
         return np.ones(len(others), np.float32)
 
-    fbc = FBC()
+    fbc = ReferenceJoin(core=1, core_share=0.5)
     for bad in (np.zeros((2, 3), np.int64), np.zeros((4, 3), np.int64), np.zeros(3, np.int64)):
         with pytest.raises(ValueError, match="candidates has shape"):
             fbc.decide_batch([0, 1, 2], bad, score)
