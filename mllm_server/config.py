@@ -11,7 +11,7 @@ from typing import Any
 
 from fitrep.defaults import BATCH_SIZE, CONCEPT_PORT
 
-from mllm_server.chie.encoder import RUNTIMES
+from mllm_server.chie.encoder import ENCODERS, RUNTIMES
 from mllm_server.chie.extractor import available_backends
 from mllm_server.images import ImageLimits
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
@@ -29,6 +29,7 @@ class ConceptServerConfig:
     max_batch: int = BATCH_SIZE
     warmup: bool = True
     encoder_runtime: str | None = None  # None: $FITREP_ENCODER_RUNTIME, else auto
+    encoder: str | None = None  # None: $FITREP_ENCODER, else minilm
     images: ImageLimits = field(default_factory=ImageLimits)
 
 
@@ -101,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-batch", type=int, default=BATCH_SIZE, help="items per ExtractConcepts call"
     )
     p.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        default=None,
+        help="the text encoder: minilm (default; $FITREP_ENCODER) or static (a token table "
+        "distilled from MiniLM: far faster, lower quality; docs/architecture.md)",
+    )
+    p.add_argument(
         "--encoder-runtime",
         choices=RUNTIMES,
         default=None,
@@ -147,6 +155,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
         max_batch=ns.max_batch,
         warmup=ns.warmup,
         encoder_runtime=ns.encoder_runtime,
+        encoder=ns.encoder,
         images=ImageLimits(
             root=ns.image_root,
             max_image_mb=ns.max_image_mb,

@@ -28,17 +28,21 @@ def run(cfg: ConceptServerConfig) -> None:
     log_config("mllm_server", cfg)
     try:
         engine = ConceptEngine.create(
-            cfg.backend, encoder_runtime=cfg.encoder_runtime, **cfg.backend_options
+            cfg.backend,
+            encoder_runtime=cfg.encoder_runtime,
+            encoder=cfg.encoder,
+            **cfg.backend_options,
         )
     except (TypeError, ValueError, InvalidInput) as exc:  # an option the backend does not take,
-        # or a $FITREP_ENCODER_RUNTIME that names no runtime
+        # or a $FITREP_ENCODER(_RUNTIME) that names no encoder (runtime)
         raise SystemExit(f"error: backend {cfg.backend!r}: {exc}") from None
     if cfg.warmup:
         started = time.perf_counter()
         engine.warm_up()  # before SERVING: the first real call is not the slow one
         log.info(
-            "event=warm backend=%s encoder_runtime=%s s=%.1f",
+            "event=warm backend=%s encoder=%s encoder_runtime=%s s=%.1f",
             cfg.backend,
+            engine.encoder.name,
             getattr(engine.encoder.embed, "runtime", None),
             time.perf_counter() - started,
         )

@@ -64,14 +64,18 @@ class Pipeline:
         backend: str = "rules",
         config: IndexConfig | None = None,
         encoder_runtime: str | None = None,
+        encoder: str | None = None,
         **backend_options: object,
     ) -> Pipeline:
-        """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None:
+        """``encoder``: the text model (minilm, static; None: ``$FITREP_ENCODER``, else
+        minilm); ``encoder_runtime``: MiniLM's (auto, torch, onnx, onnx-int8; None:
         ``$FITREP_ENCODER_RUNTIME``, else auto)."""
         from index_server.engine import IndexEngine
         from mllm_server.chie.engine import ConceptEngine
 
-        concepts = ConceptEngine.create(backend, encoder_runtime=encoder_runtime, **backend_options)
+        concepts = ConceptEngine.create(
+            backend, encoder_runtime=encoder_runtime, encoder=encoder, **backend_options
+        )
         return cls(concepts, IndexEngine(data_dir, config))
 
     def embed(

@@ -12,7 +12,7 @@ from rich.console import Console
 from fitrep.cli import app
 from fitrep.cli.errors import user_errors
 from fitrep.cli.inputs import check_out_dir, load_items
-from fitrep.cli.progress import console, stage_progress
+from fitrep.cli.progress import StageClock, console, stage_progress
 from fitrep.domain import InvalidInput
 from fitrep.output import summarise, write_clusters
 from fitrep.readers import Catalogue
@@ -49,6 +49,11 @@ def dedup(
         "have images and the [ocr] extra is installed, on, off. About 0.4 s per new picture "
         "on 2 cores; cached per image.",
     ),
+    encoder: str | None = typer.Option(
+        None,
+        help="Text encoder: minilm (the transformer; default, or $FITREP_ENCODER) or static "
+        "(a token table distilled from it: far faster, lower quality; docs/architecture.md).",
+    ),
     progress: bool = typer.Option(True, help="Show progress bars."),
     skip_bad: bool = typer.Option(
         False,
@@ -78,11 +83,12 @@ def dedup(
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
-        backend_options = _backend_options(backend, ocr)
+        backend_options = {**_backend_options(backend, ocr), "encoder": _encoder(encoder)}
         catalogue = load_items(file, encoding, skip_bad)
         manifest = {
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,
+            "encoder": backend_options["encoder"],
         }
         staging = StagingDir(out, manifest, resume)
         try:
@@ -144,6 +150,16 @@ def _backend_options(backend: str, ocr: str) -> dict[str, object]:
     return {"ocr": ocr}
 
 
+def _encoder(name: str | None) -> str:
+    """``--encoder`` (else ``$FITREP_ENCODER``, else minilm), checked before any work starts."""
+    from mllm_server.chie.encoder import requested_encoder
+
+    try:
+        return requested_encoder(name)
+    except ValueError as exc:
+        raise InvalidInput("--encoder", str(exc)) from None
+
+
 def _say_staging(staging: StagingDir, resume: bool) -> None:
     if staging.resumed:
         _err.print(f"resuming the unfinished run in {staging.path}", highlight=False)
@@ -189,9 +205,11 @@ def _run(
     checkpoint = staging.checkpoint()
     try:
         with stage_progress(progress) as report:
-            assignments = pipeline.dedup(items, report, checkpoint)
+            clock = StageClock(report)
+            assignments = pipeline.dedup(items, clock, checkpoint)
         elapsed = time.perf_counter() - started
         summary: dict[str, object] = {**summarise(assignments), "seconds": round(elapsed, 1)}
+        summary["stage_seconds"] = {"start": round(clock.start - started, 2), **clock.seconds()}
         info = pipeline.index.info()
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index

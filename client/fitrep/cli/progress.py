@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -42,3 +43,26 @@ def stage_progress(enabled: bool = True) -> Iterator[ProgressFn]:
             bars.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+class StageClock:
+    """Seconds per stage from the (stage, done, total) callbacks, passed on to ``report``. A
+    stage runs from the previous stage's last report (the first from the clock's start) to its
+    own last one, so stages that report in turn (concepts, received, reduce, cluster) sum to the
+    whole; interleaved ones (ocr inside concepts) share the time between them."""
+
+    def __init__(self, report: ProgressFn) -> None:
+        self.report = report
+        self.start = time.perf_counter()
+        self.last: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.last[stage] = time.perf_counter()
+        self.report(stage, done, total)
+
+    def seconds(self) -> dict[str, float]:
+        out, previous = {}, self.start
+        for stage, at in self.last.items():
+            out[stage] = round(at - previous, 2)
+            previous = at
+        return out
