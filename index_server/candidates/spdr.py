@@ -154,7 +154,7 @@ class SPDR(TransformerMixin, BaseEstimator):
         k = self.k_eval
         truth = _topk(screen[q_idx], screen, k + 1, "ip")
         results: dict[str, float | None] = {}
-        fitted = {}
+        fitted: dict[str, tuple[str, Any, int, float]] = {}
         for method, dims in self._sweep_candidates():
             best = max((v[3] for v in fitted.values()), default=0.0)
             if best >= 1.0 - 0.01:  # no costlier candidate can win by more than 0.01
