@@ -174,7 +174,7 @@ def main() -> None:
         "| items | encoder | wall s | items/s | peak RSS GB | "
         + " | ".join(f"{s} s" for s in STAGES)
         + " | rest s | reducer | pair P / R / F1 |",
-        "|---" * (9 + len(STAGES)) + "|",
+        "|---" * (8 + len(STAGES)) + "|",
     ]
     for (n, encoder), r in results.items():
         stages = r["stages"]
