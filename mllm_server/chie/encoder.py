@@ -7,9 +7,9 @@ the real model the cache also lives on disk (``open_disk_cache``: SQLite, keyed 
 model name and text), so a rerun over the same catalogue does not encode again.
 The VISUAL level is not text: its vector is the image's global descriptor.
 
-``encoder`` picks the text model: "minilm" (the transformer, ``TextEmbedder``) or "static"
-(a token-embedding table distilled from it, ``encoder_static``: hundreds of times faster,
-lower pair-ranking quality; benchmarks/results/encoder.md has the figures).
+``encoder`` picks the text model: "minilm" (the transformer, ``TextEmbedder``; the default) or
+"static" (a token-embedding table distilled from it, ``encoder_static``: a 10x faster concept
+stage, lower catalogue precision; benchmarks/results/encoder_dedup.md has the figures).
 """
 
 from __future__ import annotations
