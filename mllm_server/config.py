@@ -13,7 +13,7 @@ from fitrep.columns import ColumnRole, parse_columns
 from fitrep.defaults import BATCH_SIZE, CONCEPT_PORT
 from fitrep.domain import InvalidInput
 
-from mllm_server.chie.encoder import RUNTIMES
+from mllm_server.chie.encoder import ENCODERS, RUNTIMES
 from mllm_server.chie.extractor import available_backends
 from mllm_server.images import ImageLimits
 from serving.bootstrap import ServingConfig, add_serving_args, serving_config_from_args
@@ -32,6 +32,7 @@ class ConceptServerConfig:
     warmup: bool = True
     encoder_runtime: str | None = None  # None: $FITREP_ENCODER_RUNTIME, else auto
     extract_workers: int | None = None  # rules: processes extracting (None: one per core)
+    encoder: str | None = None  # None: $FITREP_ENCODER, else minilm
     images: ImageLimits = field(default_factory=ImageLimits)
     # column roles set by ``--columns``; the others by column name (fitrep.columns)
     columns: dict[str, ColumnRole] = field(default_factory=dict)
@@ -113,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-batch", type=int, default=BATCH_SIZE, help="items per ExtractConcepts call"
     )
     p.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        default=None,
+        help="the text encoder: minilm (default; $FITREP_ENCODER) or static (a token table "
+        "distilled from MiniLM: far faster, lower quality; docs/architecture.md)",
+    )
+    p.add_argument(
         "--encoder-runtime",
         choices=RUNTIMES,
         default=None,
@@ -176,6 +184,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> ConceptServerConfig:
         encoder_runtime=ns.encoder_runtime,
         extract_workers=ns.extract_workers,
         columns=columns,
+        encoder=ns.encoder,
         images=ImageLimits(
             root=ns.image_root,
             max_image_mb=ns.max_image_mb,

@@ -33,10 +33,11 @@ def run(cfg: ConceptServerConfig) -> None:
             cfg.backend,
             encoder_runtime=cfg.encoder_runtime,
             columns=ColumnRoles(overrides=cfg.columns),
+            encoder=cfg.encoder,
             **cfg.backend_options,
         )
     except (TypeError, ValueError, InvalidInput) as exc:  # an option the backend does not take,
-        # or a $FITREP_ENCODER_RUNTIME that names no runtime
+        # or a $FITREP_ENCODER(_RUNTIME) that names no encoder (runtime)
         raise SystemExit(f"error: backend {cfg.backend!r}: {exc}") from None
     workers = cfg.extract_workers or (default_workers() if cfg.backend == "rules" else 1)
     if workers > 1:
@@ -47,8 +48,9 @@ def run(cfg: ConceptServerConfig) -> None:
             engine.pool.warm_up()
         engine.warm_up()  # before SERVING: the first real call is not the slow one
         log.info(
-            "event=warm backend=%s encoder_runtime=%s s=%.1f",
+            "event=warm backend=%s encoder=%s encoder_runtime=%s s=%.1f",
             cfg.backend,
+            engine.encoder.name,
             getattr(engine.encoder.embed, "runtime", None),
             time.perf_counter() - started,
         )

@@ -83,9 +83,11 @@ class Pipeline:
         encoder_runtime: str | None = None,
         columns: ColumnRoles | Mapping[str, ColumnRole] | None = None,
         workers: int | None = None,
+        encoder: str | None = None,
         **backend_options: object,
     ) -> Pipeline:
-        """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None:
+        """``encoder``: the text model (minilm, static; None: ``$FITREP_ENCODER``, else
+        minilm); ``encoder_runtime``: MiniLM's (auto, torch, onnx, onnx-int8; None:
         ``$FITREP_ENCODER_RUNTIME``, else auto). ``columns``: roles set by the user
         (``fitrep.columns.parse_columns``) or already inferred; ``dedup`` infers the others
         from the catalogue it is given. ``workers``: extraction processes (None: one per core
@@ -97,7 +99,11 @@ class Pipeline:
         if not isinstance(columns, ColumnRoles):
             columns = ColumnRoles(overrides=dict(columns or {}))
         concepts = ConceptEngine.create(
-            backend, encoder_runtime=encoder_runtime, columns=columns, **backend_options
+            backend,
+            encoder_runtime=encoder_runtime,
+            encoder=encoder,
+            columns=columns,
+            **backend_options,
         )
         local = not getattr(concepts.extractor, "concurrent", True)  # vLLM has its own server
         n = (default_workers() if local else 1) if workers is None else workers

@@ -6,6 +6,10 @@ brands, forms and boilerplate, so a string cache removes most of the encoder's w
 the real model the cache also lives on disk (``open_disk_cache``: SQLite, keyed by a hash of
 model name and text), so a rerun over the same catalogue does not encode again.
 The VISUAL level is not text: its vector is the image's global descriptor.
+
+``encoder`` picks the text model: "minilm" (the transformer, ``TextEmbedder``; the default) or
+"static" (a token-embedding table distilled from it, ``encoder_static``: a 10x faster concept
+stage, lower catalogue precision; benchmarks/results/encoder_dedup.md has the figures).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ ENCODER_NAME = "all-MiniLM-L6-v2"
 TEXT_DIM = 384
 
 
+ENCODERS = ("minilm", "static")
+ENCODER_ENV = "FITREP_ENCODER"
 RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 RUNTIME_ENV = "FITREP_ENCODER_RUNTIME"
 INT8_SUFFIX = "+onnx-int8"
@@ -39,6 +45,14 @@ INT8_SUFFIX = "+onnx-int8"
 def onnxruntime_available() -> bool:
     """Checked without importing it."""
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+def requested_encoder(encoder: str | None = None) -> str:
+    """``encoder``, else ``$FITREP_ENCODER``, else "minilm"; checked against ENCODERS."""
+    chosen = (encoder or os.environ.get(ENCODER_ENV) or "minilm").strip().lower()
+    if chosen not in ENCODERS:
+        raise ValueError(f"encoder {chosen!r}: expected one of {', '.join(ENCODERS)}")
+    return chosen
 
 
 def requested_runtime(runtime: str | None = None) -> str:
@@ -161,20 +175,32 @@ class LevelEncoder:
         self,
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
         cache_size: int = 500_000,
-        name: str = ENCODER_NAME,
-        dim: int = TEXT_DIM,
+        name: str | None = None,
+        dim: int | None = None,
         disk_cache: Path | None | str = "default",
         runtime: str | None = None,
+        encoder: str | None = None,
     ) -> None:
         """``disk_cache``: a path, None for none, or "default": ``default_cache_path()``
         when the real model is used (an injected ``embed`` gets no disk cache unless a path
-        is given, since its vectors are not the named model's). ``runtime``: the
-        ``TextEmbedder``'s (auto, torch, onnx, onnx-int8) when ``embed`` is not given."""
-        self.embed = embed if embed is not None else TextEmbedder(runtime=runtime)
+        is given, since its vectors are not the named model's). ``encoder``: "minilm" or
+        "static" (``requested_encoder``) and ``runtime``: the ``TextEmbedder``'s (auto, torch,
+        onnx, onnx-int8), both when ``embed`` is not given. ``name`` and ``dim`` default to
+        the model's."""
+        if embed is not None:
+            self.embed = embed
+        elif requested_encoder(encoder) == "static":
+            from mllm_server.chie.encoder_static import StaticEmbedder
+
+            self.embed = StaticEmbedder()
+        else:
+            self.embed = TextEmbedder(runtime=runtime)
         # The name keys the disk cache and labels the vectors (the index refuses another
-        # encoder's): runtimes whose vectors agree share it, int8's (measurably apart) does not.
+        # encoder's): runtimes whose vectors agree share it, int8's (measurably apart) does not,
+        # nor does the static model's.
+        name = name or str(getattr(self.embed, "name", ENCODER_NAME))
         self.name = name + str(getattr(self.embed, "cache_suffix", ""))
-        self.dim = dim
+        self.dim = dim or int(getattr(self.embed, "dim", TEXT_DIM))
         if disk_cache == "default":
             disk_cache = default_cache_path() if embed is None else None
         disk = None

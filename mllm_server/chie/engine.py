@@ -112,12 +112,14 @@ class ConceptEngine:
         *,
         encoder_runtime: str | None = None,
         columns: ColumnRoles | None = None,
+        encoder: str | None = None,
         **backend_options: Any,
     ) -> ConceptEngine:
-        """``encoder_runtime``: the text encoder's (auto, torch, onnx, onnx-int8; None: the
+        """``encoder``: the text model (minilm, static; None: ``$FITREP_ENCODER`` or minilm);
+        ``encoder_runtime``: MiniLM's (auto, torch, onnx, onnx-int8; None: the
         ``$FITREP_ENCODER_RUNTIME`` or auto)."""
-        encoder = LevelEncoder(runtime=encoder_runtime)
-        return cls(create_extractor(backend, **backend_options), encoder, columns)
+        level_encoder = LevelEncoder(runtime=encoder_runtime, encoder=encoder)
+        return cls(create_extractor(backend, **backend_options), level_encoder, columns)
 
     def process(
         self,

@@ -3,6 +3,8 @@ One UMAP fit per session (numba JIT is the slow part)."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,60 @@ def test_spdr_is_a_scikit_learn_estimator():
     with pytest.raises(InvalidInput) as err:  # hyper-parameters are checked in fit
         SPDR(method="tsne").fit(_clustered(8))
     assert err.value.field == "spdr.method"
+
+
+def _low_rank(n: int, d: int = 96, rank: int = 8, seed: int = 0) -> np.ndarray:
+    """Points on an 8-d subspace: PCA keeps every neighbour."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d)) + 0.01 * rng.normal(size=(n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("data, umap_below", [("low-rank", 0.9), ("isotropic", 0.0)])
+def test_sweep_that_keeps_pca_never_imports_umap(monkeypatch, data, umap_below):
+    """PCA keeps every neighbour (low rank), or is above the bar UMAP must beat (umap_below=0:
+    any recall): UMAP is neither fitted nor imported."""
+    monkeypatch.delitem(sys.modules, "umap", raising=False)
+    monkeypatch.setitem(sys.modules, "umap", None)  # any `import umap` now raises
+    fits: list[tuple[str, int]] = []
+    r = SPDR(
+        min_items=100, sweep=(16, 32), eval_queries=100, screen_items=500, umap_below=umap_below
+    )
+    original = r._fit_model
+
+    def fit_model(method: str, sample: np.ndarray, dims: int) -> object:
+        fits.append((method, len(sample)))
+        return original(method, sample, dims)
+
+    monkeypatch.setattr(r, "_fit_model", fit_model)
+    rng = np.random.default_rng(0)
+    x = _low_rank(1200) if data == "low-rank" else rng.normal(size=(1200, 96)).astype(np.float32)
+    r.fit(x)
+    assert r.method_ == "pca"
+    assert [m for m, _ in fits if m != "pca"] == []
+    assert r.report_["candidate_recall"].get("umap(16)") is None
+    # screened on 500 rows, the winner refitted on the whole fit sample
+    assert fits[0][1] == 500 and fits[-1][1] == 1200 and r.report_["screen_items"] == 500
+
+
+def test_umap_is_screened_when_pca_leaves_room(monkeypatch):
+    """Isotropic noise: no linear projection keeps the neighbours, so UMAP gets its screen
+    (a stand-in model here: the real fit is covered by the session-wide one)."""
+
+    class Fake:
+        def transform(self, x: np.ndarray) -> np.ndarray:
+            return x[:, :16]
+
+    fits: list[str] = []
+    r = SPDR(min_items=100, sweep=(16, 32), eval_queries=100, screen_items=500)
+    original = r._fit_model
+
+    def fit_model(method: str, sample: np.ndarray, dims: int) -> object:
+        fits.append(method)
+        return Fake() if method == "umap" else original(method, sample, dims)
+
+    monkeypatch.setattr(r, "_fit_model", fit_model)
+    rng = np.random.default_rng(0)
+    r.fit(rng.normal(size=(800, 96)).astype(np.float32))
+    assert fits[:3] == ["pca", "pca", "umap"]
+    assert r.report_["candidate_recall"]["umap(16)"] is not None

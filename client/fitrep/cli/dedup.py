@@ -56,6 +56,11 @@ def dedup(
         "have images and the ocr extra is installed, on, off. About 0.3 s per new picture "
         "on 2 cores; cached per image.",
     ),
+    encoder: str | None = typer.Option(
+        None,
+        help="Text encoder: minilm (the transformer; default, or $FITREP_ENCODER) or static "
+        "(a token table distilled from it: far faster, lower quality; docs/architecture.md).",
+    ),
     progress: bool = typer.Option(True, help="Show progress bars."),
     workers: int | None = typer.Option(
         None,
@@ -100,7 +105,7 @@ def dedup(
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
-        backend_options = _backend_options(backend, ocr)
+        backend_options = {**_backend_options(backend, ocr), "encoder": _encoder(encoder)}
         catalogue = load_items(file, encoding, skip_bad)
         roles = infer_roles(catalogue.items, overrides)
         if policy.kind == "column":
@@ -109,6 +114,7 @@ def dedup(
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,
             "columns": columns or "",
+            "encoder": backend_options["encoder"],
         }
         staging = StagingDir(out, manifest, resume)
         try:
@@ -170,6 +176,16 @@ def _backend_options(backend: str, ocr: str) -> dict[str, object]:
         return {}
     wants_ocr(ocr)
     return {"ocr": ocr}
+
+
+def _encoder(name: str | None) -> str:
+    """``--encoder`` (else ``$FITREP_ENCODER``, else minilm), checked before any work starts."""
+    from mllm_server.chie.encoder import requested_encoder
+
+    try:
+        return requested_encoder(name)
+    except ValueError as exc:
+        raise InvalidInput("--encoder", str(exc)) from None
 
 
 def _say_staging(staging: StagingDir, resume: bool) -> None:
