@@ -23,6 +23,7 @@ from fitrep.domain import WEAK_FLAVOURS, Anchors
 from fitrep.units import read_quantity, same_size
 
 from index_server.rows.codes import codes_compatible
+from index_server.scoring.alignment import identity_conflict, same_size_label
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 HARD_GATES = (
@@ -33,6 +34,7 @@ HARD_GATES = (
     "tier_conflict",
     "generation_conflict",
     "model_conflict",
+    "substitution_conflict",
 )
 
 
@@ -72,6 +74,23 @@ def _disjoint(kind: str, a: Anchors, b: Anchors) -> str:
     if not va or not vb:
         return ""
     if va & set(b.variants(kind, anywhere=True)) or vb & set(a.variants(kind, anywhere=True)):
+        return ""
+    return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
+
+
+def size_conflict(a: Anchors, b: Anchors) -> str:
+    """Both titles name a size, and no size of one is named anywhere in the other ("42" after
+    a size marker is the "EU 42" of the other; "US 9" is not)."""
+    va, vb = set(a.variants("size")), set(b.variants("size"))
+    if not va or not vb:
+        return ""
+    any_a, any_b = (
+        va | set(a.variants("size", anywhere=True)),
+        vb | set(b.variants("size", anywhere=True)),
+    )
+    if any(same_size_label(x, y) for x in va for y in any_b) or any(
+        same_size_label(x, y) for x in vb for y in any_a
+    ):
         return ""
     return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
 
@@ -184,10 +203,11 @@ def variant_conflicts(a: Anchors, b: Anchors) -> dict[str, str]:
         "quantity_conflict": quantity_conflict(a, b),
         "colour_conflict": _disjoint("colour", a, b),
         "flavour_conflict": flavour_conflict(a, b),
-        "size_conflict": _disjoint("size", a, b),
+        "size_conflict": size_conflict(a, b),
         "tier_conflict": tier_conflict(a, b),
         "generation_conflict": _disjoint("gen", a, b),
         "model_conflict": model_conflict(a, b),
+        "substitution_conflict": identity_conflict(a, b),
     }
 
 
@@ -197,8 +217,9 @@ def has_conflict(a: Anchors, b: Anchors) -> bool:
         _disjoint("colour", a, b)
         or flavour_conflict(a, b)
         or quantity_conflict(a, b)
-        or _disjoint("size", a, b)
+        or size_conflict(a, b)
         or tier_conflict(a, b)
         or _disjoint("gen", a, b)
         or model_conflict(a, b)
+        or identity_conflict(a, b)
     )
