@@ -59,8 +59,7 @@ CONFLICT_KINDS = ("brand", "pack", "size", "colour", "generation")
 AGREE, ABSENT, ADDITION, SUBSTITUTION = 0, 1, 2, 3
 _VARIANT_KINDS = {"colour": "colour", "size": "size", "gen": "generation", "flavour": "flavour"}
 _VARIANT_KINDS["tier"] = "tier"
-# "8a", "15s": a model number and a suffix (not an ordinal: "2nd" is the generation 2)
-_SUFFIXED = re.compile(r"^(\d{1,4})(?!st$|nd$|rd$|th$)([a-z]{1,2})$")
+_SUFFIXED = re.compile(r"^(\d{1,4})([a-z])$")  # "8a", "6s": a model number and a suffix
 _SIZE = re.compile(r"^([a-z]*)(\d+(?:\.\d+)?)$")  # "eu42" -> ("eu", "42")
 
 
@@ -106,6 +105,7 @@ class _Side:
     """One record's title values by kind, and everything it names anywhere."""
 
     values: dict[str, frozenset[str]]
+    model_numbers: frozenset[str]  # numbers that follow a model name ("pixel 8")
     quantities: dict[str, tuple[float, ...]]  # title quantities by canonical unit
     quantities_any: dict[str, tuple[float, ...]]
     said: frozenset[str]  # words, numbers, brand anywhere
@@ -136,8 +136,10 @@ def _side(a: Anchors) -> _Side:
         values[kind] = frozenset(a.variants(source))
         variants_any[kind] = frozenset(a.variants(source, anywhere=True)) | values[kind]
     said = frozenset(a.words_any) | frozenset(a.tokens) | frozenset(a.numbers_any)
+    models = frozenset(m.partition("=")[2] for m in a.variants("model"))
     return _Side(
         values,
+        models,
         _by_unit(a.quantity),
         _by_unit(a.quantity_any + a.quantity),
         said | frozenset(a.brand),
@@ -154,10 +156,21 @@ def same_size_label(x: str, y: str) -> bool:
     return bool(mx and my and mx.group(2) == my.group(2) and not (mx.group(1) and my.group(1)))
 
 
+def _prefixed(x: str, y: str) -> bool:
+    short, long = sorted((x, y), key=len)
+    return long.startswith(short) and len(short) >= 3
+
+
 def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
     """``mine``'s title values of ``kind`` that ``other`` names nowhere."""
     values = mine.values[kind]
-    if kind in ("brand", "word", "number"):
+    if kind == "brand":  # "polk" is "polkaudio" written short
+        return {
+            v
+            for v in values
+            if v not in other.said and not any(_prefixed(v, z) for z in other.said)
+        }
+    if kind in ("word", "number"):
         return {v for v in values if v not in other.said}
     if kind == "code":
         return {v for v in values if not any(codes_compatible(v, z) for z in other.codes_any)}
@@ -203,7 +216,11 @@ def align(a: Anchors, b: Anchors) -> Alignment:
     for mine, theirs, flip in ((left, right, False), (right, left, True)):
         for code in sorted(theirs["code"]):
             m = _SUFFIXED.match(code)
-            if m and m.group(1) in mine["number"]:
+            if (
+                m
+                and m.group(1) in mine["number"]
+                and m.group(1) in (sb if flip else sa).model_numbers
+            ):
                 mine["number"].discard(m.group(1))
                 theirs["code"].discard(code)
                 pair = (code, m.group(1)) if flip else (m.group(1), code)
@@ -216,7 +233,9 @@ def align(a: Anchors, b: Anchors) -> Alignment:
     pack_a, pack_b = qa.get("pack", []), qb.get("pack", [])
     if bool(pack_a) != bool(pack_b) and _counted_alike(sa, sb):
         counts = [n for n in pack_a or pack_b if n > 1]
-        single = "pack" not in (sb if pack_a else sa).quantities_any
+        other = sb if pack_a else sa
+        said = [*other.quantities_any.get("count", ()), *map(float, other.values["number"])]
+        single = "pack" not in other.quantities_any and not set(counts) & set(said)
         if counts and single:
             diffs = [d for d in diffs if d.kind != "pack"]
             many = _fmt(counts, "pack")

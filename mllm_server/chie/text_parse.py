@@ -263,6 +263,9 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             out.tokens.append(tok)
             previous_word = out.words[-1] if out.words else ""
         i += 1
+    for j in range(len(raw) - 1):  # "130 s": the model 130s written apart
+        if raw[j].isdigit() and len(raw[j + 1]) == 1 and raw[j + 1].isalpha():
+            out.joined_codes.append(raw[j] + raw[j + 1])
     for n in (2, 3):
         for j in range(len(raw) - n + 1):
             key = code_key("".join(raw[j : j + n]))

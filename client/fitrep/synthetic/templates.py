@@ -191,14 +191,14 @@ def generate(n_items: int, seed: int, relisted: float = RELISTED_SHARE) -> Synth
 
 def change_slot(sku: Sku, slot: str, rng: random.Random) -> Sku:
     """``sku`` with one identity slot set to another value (the split the tests expect)."""
-    _, sizes, _, _ = _PRODUCTS[sku.product]
+    _, sizes, packs, _ = _PRODUCTS[sku.product]
     if slot == "brand":
         return replace(sku, brand=_brand(rng) + "x")
     if slot == "colour":
         return replace(sku, colour=rng.choice([c for c in _COLOURS if c != sku.colour]))
     if slot == "size" and len(sizes) > 1:
         return replace(sku, size=rng.choice([s for s in range(len(sizes)) if s != sku.size]))
-    if slot == "pack":
+    if slot == "pack" and packs:
         return replace(sku, pack=1 if sku.pack > 1 else rng.choice((4, 6, 12)))
     if slot == "generation" and sku.generation:
         return replace(sku, generation=sku.generation % 3 + 1)
