@@ -86,6 +86,7 @@ class Alignment:
 
     agreed: frozenset[str]
     differences: tuple[Difference, ...]
+    matched: frozenset[str] = frozenset()  # kinds of which some value is on both sides
 
     @property
     def substitutions(self) -> tuple[Difference, ...]:
@@ -96,8 +97,14 @@ class Alignment:
         return tuple(d for d in self.differences if not d.substitution)
 
     def conflicts(self) -> tuple[Difference, ...]:
-        """Substitutions of an identity kind: the two records name two items."""
-        return tuple(d for d in self.substitutions if d.kind in CONFLICT_KINDS)
+        """Substitutions of an identity kind: the two records name two items. Two brand
+        names on records that share a model code are one item sold under two names (a
+        maker and its label: "Terk" and "Audiovox" CNP2000H)."""
+        return tuple(
+            d
+            for d in self.substitutions
+            if d.kind in CONFLICT_KINDS and not (d.kind == "brand" and "code" in self.matched)
+        )
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,7 @@ def align(a: Anchors, b: Anchors) -> Alignment:
     sa, sb = _side(a), _side(b)
     left = {k: _left_over(k, sa, sb) for k in sa.values}
     right = {k: _left_over(k, sb, sa) for k in sb.values}
+    matched = {k for k in sa.values if sa.values[k] - left[k]}
     diffs: list[Difference] = []
     # a model number on one side, the same number with a suffix on the other ("8" vs "8a")
     for mine, theirs, flip in ((left, right, False), (right, left, True)):
@@ -252,7 +260,8 @@ def align(a: Anchors, b: Anchors) -> Alignment:
     }
     if sa.quantities and sb.quantities and not differing & {"quantity", "pack"}:
         agreed |= {"pack" if u == "pack" else "quantity" for u in sa.quantities}
-    return Alignment(frozenset(agreed), tuple(diffs))
+    matched |= agreed
+    return Alignment(frozenset(agreed), tuple(diffs), frozenset(matched))
 
 
 def comparison_levels(alignment: Alignment) -> dict[str, int]:

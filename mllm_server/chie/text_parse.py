@@ -311,7 +311,7 @@ def _number(
             out.quantities.append((_number_key(tok), "pack"))  # "2 x 500 g": a pack of two
         out.tokens.extend([tok, nxt])
         return 1
-    if q := _quantity(tok, unit_tok):
+    if q := _quantity(tok, unit_tok) or _quantity(tok, unit_tok.partition(".")[0]):
         # "2.0 cu . ft" style: a unit after a stray separator token is common in scraped text.
         out.quantities.append(q)
         out.tokens.extend([tok, nxt])

@@ -69,8 +69,14 @@ def test_additions_are_typed_and_weak():
 
 
 def test_a_brand_read_inside_another_word_is_no_flavour():
-    assert not any(v.startswith("flavour") for v in _anchors("Lamborghini cap red").variant)
+    assert "flavour:lamb" not in _anchors("Tonino Lamborghini espresso cup red").variant
     assert "flavour:lamb" in _anchors("Mix lamb dog food 1 kg").variant
+
+
+def test_a_shared_model_code_outweighs_two_brand_names():
+    a = _anchors("Terk mini tuner home dock for XM black CNP2000H")
+    b = _anchors("Audiovox CNP2000H XM mini-tuner home dock")
+    assert not align(a, b).conflicts()
 
 
 def test_dimensions_are_no_pack():
