@@ -57,8 +57,9 @@ KINDS = (
 # too weak alone: another word is often a synonym).
 CONFLICT_KINDS = ("brand", "pack", "size", "colour", "generation")
 AGREE, ABSENT, ADDITION, SUBSTITUTION = 0, 1, 2, 3
+# the extractor's variant kinds (``Anchors.variants``) -> kinds here
 _VARIANT_KINDS = {"colour": "colour", "size": "size", "gen": "generation", "flavour": "flavour"}
-_VARIANT_KINDS["tier"] = "tier"
+_VARIANT_KINDS |= {"tier": "tier"}
 _SUFFIXED = re.compile(r"^(\d{1,4})([a-z])$")  # "8a", "6s": a model number and a suffix
 _SIZE = re.compile(r"^([a-z]*)(\d+(?:\.\d+)?)$")  # "eu42" -> ("eu", "42")
 
