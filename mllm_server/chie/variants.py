@@ -95,8 +95,13 @@ def _phrases(words: list[str], table: dict[str, str]) -> tuple[set[str], set[int
     joined = " ".join(words)
     for phrase, key in table.items():
         start = joined.find(phrase)
-        if start < 0 or (start and joined[start - 1] != " "):
-            continue
+        end = start + len(phrase)
+        if (
+            start < 0
+            or (start and joined[start - 1] != " ")
+            or joined[end : end + 1] not in ("", " ")
+        ):
+            continue  # whole words only: not "peanut butterfly"
         first = joined[:start].count(" ")
         found.add(key)
         used.update(range(first, first + phrase.count(" ") + 1))

@@ -71,6 +71,8 @@ def test_additions_are_typed_and_weak():
 def test_a_brand_read_inside_another_word_is_no_flavour():
     assert "flavour:lamb" not in _anchors("Tonino Lamborghini espresso cup red").variant
     assert "flavour:lamb" in _anchors("Mix lamb dog food 1 kg").variant
+    assert "flavour:peanut butter" not in _anchors("Zuzu peanut butterfly kite").variant
+    assert "flavour:peanut butter" in _anchors("Zuzu peanut butter 500 g").variant
 
 
 def test_a_shared_model_code_outweighs_two_brand_names():
