@@ -57,9 +57,9 @@ def dedup(catalogue: SyntheticCatalogue, work: Path, tree: Path | None) -> tuple
     return pairwise_scores(cluster_of, catalogue.sku), seconds
 
 
-def _row(label: str, method: str, seed: str, s: PairScores, largest: int, secs: float) -> str:
+def _row(label: str, method: str, seed: str, s: PairScores, largest: str, secs: str) -> str:
     cells = [label, method, seed, f"{s.precision:.3f}", f"{s.recall:.3f}", f"**{s.f1:.3f}**"]
-    return "| " + " | ".join([*cells, f"{s.largest_cluster} ({largest})", f"{secs:.0f}"]) + " |"
+    return "| " + " | ".join([*cells, f"{s.largest_cluster} {largest}", secs]) + " |"
 
 
 def main() -> None:
@@ -84,7 +84,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 s, secs = dedup(catalogue, Path(tmp), tree)
             scores.append(s)
-            rows.append(_row(args.label, name, str(seed), s, catalogue.largest_sku_group(), secs))
+            true = f"({catalogue.largest_sku_group()})"
+            rows.append(_row(args.label, name, str(seed), s, true, f"{secs:.0f}"))
             print(rows[-1], flush=True)
         mean = PairScores(
             statistics.mean(s.precision for s in scores),
@@ -92,7 +93,7 @@ def main() -> None:
             statistics.mean(s.f1 for s in scores),
             max(s.largest_cluster for s in scores),
         )
-        rows.append(_row(args.label, f"**{name}: mean**", "all", mean, 0, 0).replace(" (0)", ""))
+        rows.append(_row(args.label, f"**{name}: mean**", "all", mean, "(max)", ""))
     write_markdown(
         args.out,
         [
