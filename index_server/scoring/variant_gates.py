@@ -23,6 +23,7 @@ from fitrep.anchors import VARIANTS, Anchors
 from fitrep.units import read_quantity, same_size
 
 from index_server.rows.codes import codes_compatible
+from index_server.scoring.alignment import identity_conflict, same_size_label
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Flavours that tell siblings apart only weakly ("original" beside a named flavour) or that
@@ -33,6 +34,10 @@ WEAK_FLAVOURS = frozenset({"original", "oat", "soy", "chocolate", "coffee", "bbq
 # Quantities are variants too, but not a variant kind: they have anchors of their own
 # (``Anchors.quantity``, canonical units), so their gate stands beside the table's.
 QUANTITY_GATE = "quantity_conflict"
+# Two records that substitute one identity value for another of the same type (a brand for a
+# brand, navy for beige, a 6-pack for one: ``scoring.alignment``); not a kind of the table
+# either: it reads every kind at once, after the aligned values are taken away.
+SUBSTITUTION_GATE = "substitution_conflict"
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -71,6 +76,23 @@ def _disjoint(kind: str, a: Anchors, b: Anchors) -> str:
     if not va or not vb:
         return ""
     if va & set(b.variants(kind, anywhere=True)) or vb & set(a.variants(kind, anywhere=True)):
+        return ""
+    return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
+
+
+def size_conflict(a: Anchors, b: Anchors) -> str:
+    """Both titles name a size, and no size of one is named anywhere in the other ("42" after
+    a size marker is the "EU 42" of the other; "US 9" is not)."""
+    va, vb = set(a.variants("size")), set(b.variants("size"))
+    if not va or not vb:
+        return ""
+    any_a, any_b = (
+        va | set(a.variants("size", anywhere=True)),
+        vb | set(b.variants("size", anywhere=True)),
+    )
+    if any(same_size_label(x, y) for x in va for y in any_b) or any(
+        same_size_label(x, y) for x in vb for y in any_a
+    ):
         return ""
     return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
 
@@ -189,7 +211,7 @@ def _disjoint_gate(kind: str) -> Gate:
 KIND_GATES: dict[str, Gate] = {
     "colour": _disjoint_gate("colour"),
     "flavour": flavour_conflict,
-    "size": _disjoint_gate("size"),
+    "size": size_conflict,
     "tier": tier_conflict,
     "gen": _disjoint_gate("gen"),
     "model": model_conflict,
@@ -197,10 +219,12 @@ KIND_GATES: dict[str, Gate] = {
 _GATES: tuple[tuple[str, Gate], ...] = (
     (QUANTITY_GATE, quantity_conflict),
     *((kind.gate, KIND_GATES[kind.name]) for kind in VARIANTS if kind.gate),
+    (SUBSTITUTION_GATE, identity_conflict),
 )
 HARD_GATES = tuple(name for name, _ in _GATES)
 # ``has_conflict`` asks the cheapest first and stops at the first that fires
-_CHEAPEST_FIRST = sorted(_GATES, key=lambda gate: gate[0] == QUANTITY_GATE)
+_COST = {QUANTITY_GATE: 1, SUBSTITUTION_GATE: 2}
+_CHEAPEST_FIRST = sorted(_GATES, key=lambda gate: _COST.get(gate[0], 0))
 
 
 def variant_conflicts(a: Anchors, b: Anchors) -> dict[str, str]:

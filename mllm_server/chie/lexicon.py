@@ -80,6 +80,7 @@ ABBREVIATIONS: dict[str, str] = {
     "eng": "english",
     "intl": "international",
     "ed": "edition",
+    "gen": "generation",
     "qty": "quantity",
     "asst": "assorted",
     "blk": "black",

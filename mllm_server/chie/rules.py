@@ -28,6 +28,7 @@ from mllm_server.chie.lexicon import (
 from mllm_server.chie.ocr import DET_SIDE, PackageReader, ProgressFn, wants_ocr
 from mllm_server.chie.package_text import PackageText, package_text
 from mllm_server.chie.text_parse import (
+    BOUNDARY,
     ParsedText,
     format_quantity,
     identifier_key,
@@ -37,7 +38,7 @@ from mllm_server.chie.text_parse import (
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
 from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
 
-VERSION = "rules-11"  # bump whenever the concepts an item yields change
+VERSION = "rules-12"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -266,6 +267,12 @@ class RulesExtractor:
                 words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
                 if words:
                     return words[0]
+        # "... by Brandon" ending a title (or its first part) names the maker.
+        seq = [*title.sequence, BOUNDARY]
+        for i in range(len(seq) - 3, -1, -1):
+            if seq[i] == "by" and seq[i + 2] == BOUNDARY and seq[i + 1] in title.words:
+                if _role_free(seq[i + 1]):
+                    return seq[i + 1]
         # Catalogue titles usually start with the brand, after any packaging word ("Capsules
         # Nespresso ..."); a weak guess, used as a soft anchor.
         k = next(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import ftfy
@@ -33,6 +34,7 @@ _MULTIPACK = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)(\p{L}+)$")
 _MULTIPACK_BARE = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)$")  # its unit is the next token
 _HAS_DIGIT = re.compile(r"\d")
 _HAS_ALPHA = regex.compile(r"\p{L}")
+_LENGTH_UNIT = "mm"  # the canonical unit of lengths (``units``)
 _TIMES = re.compile(r"^[x×](\d{1,3})$")
 _NETWORK = re.compile(r"^[2-6]g$")  # "5G" is a phone network, not five grams
 _VERSION = re.compile(r"^v(\d+(?:\.\d+)?)$")  # "v22", "v2.0": a version number, not a code
@@ -187,18 +189,24 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             out.sequence.append(tok)
             i += 1
             continue
+        if ordinal := _ordinal(tok):
+            out.numbers.append(ordinal)  # "1st", "3rd": a number ("1st" is no quantity of "st")
+            out.tokens.append(tok)
+            out.sequence.append(ordinal)
+            i += 1
+            continue
         attached = None if _NETWORK.match(tok) else _NUM_UNIT.match(tok)
         multipack = _MULTIPACK.match(tok)
         if attached and (single := _quantity(attached.group(1), attached.group(2))):
             out.quantities.append(single)
             out.tokens.append(tok)
         elif multipack and (each := _quantity(multipack.group(2), multipack.group(3))):
-            out.quantities.extend([(_number_key(multipack.group(1)), "pack"), each])
+            out.quantities.extend([_count(multipack.group(1), multipack.group(3), each), each])
             out.tokens.append(tok)
         elif (split := _MULTIPACK_BARE.match(tok)) and (
             each := _quantity(split.group(2), nxt.strip("."))
         ):
-            out.quantities.extend([(_number_key(split.group(1)), "pack"), each])  # "4x125 g"
+            out.quantities.extend([_count(split.group(1), nxt.strip("."), each), each])  # "4x125 g"
             out.tokens.extend([tok, nxt])
             i += 1
         elif _VERSION.match(tok):
@@ -206,7 +214,8 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             out.tokens.append(tok)
             out.sequence.append(out.numbers[-1])
         elif _NUMBER.match(tok):
-            i += _number(tok, nxt, raw[i + 2] if i + 2 < len(raw) else "", word_before, out)
+            after = raw[i + 2 : i + 4]
+            i += _number(tok, nxt, after[0] if after else "", word_before, out, after[1:])
         elif (
             tok in ("x", "×")
             and (out.quantities or word_before in COUNTED_WORDS)
@@ -254,6 +263,9 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             out.tokens.append(tok)
             previous_word = out.words[-1] if out.words else ""
         i += 1
+    for j in range(len(raw) - 1):  # "130 s": the model 130s written apart
+        if raw[j].isdigit() and len(raw[j + 1]) == 1 and raw[j + 1].isalpha():
+            out.joined_codes.append(raw[j] + raw[j + 1])
     for n in (2, 3):
         for j in range(len(raw) - n + 1):
             key = code_key("".join(raw[j : j + n]))
@@ -262,14 +274,44 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
     return out
 
 
-def _number(tok: str, nxt: str, after: str, word_before: str, out: ParsedText) -> int:
-    """Place a number token; returns how many following tokens it consumed."""
+_ORDINAL = re.compile(r"^(\d{1,3})(st|nd|rd|th)$")
+_ORDINAL_ENDING = {"1": "st", "2": "nd", "3": "rd"}
+
+
+def _ordinal(tok: str) -> str:
+    """The number an English ordinal names ("1st" -> "1", "12th" -> "12"), else ""."""
+    m = _ORDINAL.match(tok)
+    if not m:
+        return ""
+    n = m.group(1)
+    ending = "th" if n[-2:-1] == "1" else _ORDINAL_ENDING.get(n[-1], "th")
+    return str(int(n)) if m.group(2) == ending else ""
+
+
+def _count(count: str, unit: str, each: tuple[str, str]) -> tuple[str, str]:
+    """The first factor of "<n> x <quantity>": a pack count, or the first side of two
+    lengths ("77x147 cm" is a rug's dimensions, not 77 rugs)."""
+    if each[1] == _LENGTH_UNIT and (first := _quantity(count, unit)):
+        return first
+    return (_number_key(count), "pack")
+
+
+def _number(
+    tok: str, nxt: str, after: str, word_before: str, out: ParsedText, rest: Sequence[str] = ()
+) -> int:
+    """Place a number token; returns how many following tokens it consumed (``rest``: the
+    token after ``after``)."""
     unit_tok = nxt.strip(".")
-    if unit_tok in ("x", "×") and (_NUM_UNIT.match(after) or _NUMBER.match(after)):
-        out.quantities.append((_number_key(tok), "pack"))  # "2 x 500 g": a pack of two
+    if unit_tok in ("x", "×") and (attached := _NUM_UNIT.match(after) or _NUMBER.match(after)):
+        unit = attached.group(2) if attached.groups() else (rest[0].strip(".") if rest else "")
+        length = _quantity("1", unit)
+        if length and length[1] == _LENGTH_UNIT and (first := _quantity(tok, unit)):
+            out.quantities.append(first)  # "77 x 147 cm": two lengths
+        else:
+            out.quantities.append((_number_key(tok), "pack"))  # "2 x 500 g": a pack of two
         out.tokens.extend([tok, nxt])
         return 1
-    if q := _quantity(tok, unit_tok):
+    if q := _quantity(tok, unit_tok) or _quantity(tok, unit_tok.partition(".")[0]):
         # "2.0 cu . ft" style: a unit after a stray separator token is common in scraped text.
         out.quantities.append(q)
         out.tokens.extend([tok, nxt])

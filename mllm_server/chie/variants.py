@@ -63,6 +63,8 @@ _MODEL_WORDS_SKIP = (
     | SIZE_MARKERS
     | SHOE_SYSTEMS
 )
+_SHORT_STEM = 4  # stems this short are words of their own
+_INFLECTION = 2  # letters an inflection adds to one ("ducks", "enten")
 _STEM_LENGTHS = sorted({len(s) for s in FLAVOUR_STEMS}, reverse=True)
 _ORDINAL = regex.compile(r"^(\d{1,2})(?:st|nd|rd|th|e|er|eme|\.)?$")
 _CJK_GENERATION = regex.compile(r"第([一二三四五六七八九十\d]+)代")
@@ -73,9 +75,13 @@ _FITS_SPAN = 4  # words after "for" that name the product the item fits
 
 
 def flavour_of(word: str) -> str:
-    """The flavour key a word names (by stem), or ""."""
+    """The flavour key a word names (by stem), or "". A short stem (a whole word: "lamb",
+    "pear") names the flavour only with an inflection after it ("lambs"), not at the start
+    of another word ("Lamborghini"); longer stems start compounds ("erdbeerjoghurt")."""
     for n in _STEM_LENGTHS:
         if len(word) >= n and (key := FLAVOUR_STEMS.get(word[:n])):
+            if n <= _SHORT_STEM and len(word) - n > _INFLECTION:
+                continue
             return key
     return ""
 
@@ -92,8 +98,13 @@ def _phrases(words: list[str], table: dict[str, str]) -> tuple[set[str], set[int
     joined = " ".join(words)
     for phrase, key in table.items():
         start = joined.find(phrase)
-        if start < 0 or (start and joined[start - 1] != " "):
-            continue
+        end = start + len(phrase)
+        if (
+            start < 0
+            or (start and joined[start - 1] != " ")
+            or joined[end : end + 1] not in ("", " ")
+        ):
+            continue  # whole words only: not "peanut butterfly"
         first = joined[:start].count(" ")
         found.add(key)
         used.update(range(first, first + phrase.count(" ") + 1))
@@ -174,7 +185,8 @@ def _generations(sequence: list[str], cjk: list[str]) -> set[str]:
 
 def _own_sequence(parsed: ParsedText) -> list[str]:
     """``parsed.sequence`` without the few tokens after "for" ("case for Apple MacBook Pro"
-    names another product: not this item's colour, flavour or tier)."""
+    names another product: not this item's colour, flavour or tier), up to the other
+    product's model number ("case for iPhone 12 blue": blue is the case's)."""
     out: list[str] = []
     skip = 0
     for tok in parsed.sequence:
@@ -184,7 +196,7 @@ def _own_sequence(parsed: ParsedText) -> list[str]:
             skip = 0
             out.append(tok)
         elif skip:
-            skip -= 1
+            skip = 0 if any(c.isdigit() for c in tok) else skip - 1
         else:
             out.append(tok)
     return out

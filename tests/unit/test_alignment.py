@@ -1,0 +1,87 @@
+"""Typed alignment of two records (issue 25, part 2): substitutions split, additions do not."""
+
+from __future__ import annotations
+
+import pytest
+from fitrep.domain import Anchors, Item
+
+from index_server.scoring.alignment import KINDS, align, comparison_levels
+from index_server.scoring.variant_gates import has_conflict, variant_conflicts
+from mllm_server.chie.rules import RulesExtractor
+
+
+def _anchors(title: str) -> Anchors:
+    return RulesExtractor().extract_one(Item("x", title)).anchors
+
+
+def _fired(a: str, b: str) -> dict[str, str]:
+    return {g: d for g, d in variant_conflicts(_anchors(a), _anchors(b)).items() if d}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "kind"),
+    [
+        ("Brandon olive oil 1000 ml navy", "Kestor olive oil 1000 ml beige", "colour"),
+        ("Brandon olive oil 1000 ml navy", "Kestor olive oil 1000 ml navy", "brand"),
+        ("Tekko phone case for iPhone 12 blue", "Tekko phone case for iPhone 12 pink", "colour"),
+        ("Google Pixel 8 128 GB", "Google Pixel 8a 128 GB", "generation"),
+        ("Fizz cola 6 x 330 ml", "Fizz cola 330 ml", "pack"),
+        ("Fizz water 1.5 l", "Fizz water 6 x 1.5 l", "pack"),
+        ("Vemo running shoes EU 42 navy", "Vemo running shoes EU 44 navy", "size"),
+    ],
+)
+def test_a_substitution_of_an_identity_kind_is_a_hard_conflict(a, b, kind):
+    alignment = align(_anchors(a), _anchors(b))
+    assert kind in {d.kind for d in alignment.conflicts()}, alignment
+    assert comparison_levels(alignment)[kind] == 3
+    assert has_conflict(_anchors(a), _anchors(b))
+    assert has_conflict(_anchors(b), _anchors(a))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Brandon olive oil 1000 ml navy", "BRANDON OLIVE OIL 1 L NAVY - free shipping"),
+        ("Brandon olive oil 1000 ml navy", "olive oil 1000 ml navy by Brandon"),
+        ("Brandon olive oil 1000 ml navy", "Brandon navy olive oil 1000 ml | new"),
+        ("Fizz cola 6 x 330 ml", "Fizz cola 330 ml (pack of 6)"),
+        ("Vemo running shoes Gr. 42", "Vemo running shoes EU 42"),
+        ("Vemo tenisky vel. 42", "Vemo tenisky EU 42"),
+        ("Vemo earbuds Gen 2 black", "Vemo earbuds (2nd generation) black"),
+    ],
+)
+def test_the_same_item_reworded_has_no_conflict(a, b):
+    assert not _fired(a, b)
+    alignment = align(_anchors(a), _anchors(b))
+    assert not alignment.conflicts(), alignment
+
+
+def test_additions_are_typed_and_weak():
+    alignment = align(
+        _anchors("Brandon sunflower oil 1000 ml"),
+        _anchors("Brandon sunflower oil 1000 ml new top rated"),
+    )
+    assert not alignment.substitutions
+    assert {d.kind for d in alignment.additions} == {"word"}
+    levels = comparison_levels(alignment)
+    assert set(levels) == set(KINDS)
+    assert levels["word"] == 2 and levels["quantity"] == 0 and levels["colour"] == 1
+
+
+def test_a_brand_read_inside_another_word_is_no_flavour():
+    assert "flavour:lamb" not in _anchors("Tonino Lamborghini espresso cup red").variant
+    assert "flavour:lamb" in _anchors("Mix lamb dog food 1 kg").variant
+    assert "flavour:peanut butter" not in _anchors("Zuzu peanut butterfly kite").variant
+    assert "flavour:peanut butter" in _anchors("Zuzu peanut butter 500 g").variant
+
+
+def test_a_shared_model_code_outweighs_two_brand_names():
+    a = _anchors("Terk mini tuner home dock for XM black CNP2000H")
+    b = _anchors("Audiovox CNP2000H XM mini-tuner home dock")
+    assert not align(a, b).conflicts()
+
+
+def test_dimensions_are_no_pack():
+    anchors = _anchors("Rug 77x147 cm grey")
+    assert not any(q.endswith("pack") for q in anchors.quantity)
+    assert not _fired("Rug 77x147 cm grey", "Rug 77x147 cm grey non-slip")
