@@ -52,6 +52,8 @@ from index_server.queries import IndexReader
 from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.catalogue_fit import SelfCalibration
+from index_server.scoring.catalogue_sample import fit_on_rows
 from index_server.scoring.lexical import LexicalStats
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.verifier import PairVerifier
@@ -141,10 +143,14 @@ class IndexEngine:
         )
         self.clusterer = Clusterer(fbc, DecisionLog(self.rows.ids))
         self.representatives = Representatives(self.policy)
+        self.self_calibration = SelfCalibration()
         try:
             state = load_state(self.store)
             if state is not None:
                 self._restore(state)
+                fitted = self.store.get_meta().get("self_calibration")
+                if fitted:
+                    self._use_self_calibration(SelfCalibration.from_json(fitted))
         except DECODE_ERRORS as exc:  # a row the store gave back that does not make sense
             raise self.store.corrupt(f"stored rows do not load ({exc})") from None
 
@@ -249,6 +255,7 @@ class IndexEngine:
         self.rows.set_layout(layout, codec, self.vectors)
         verifier = PairVerifier(self.calibration, layout, LexicalStats(self.rows.lexical))
         self.scorer = RowScorer(self.rows, verifier)
+        self._use_self_calibration(self.self_calibration)
 
     # -- writing ---------------------------------------------------------------------------
     def assign(
@@ -337,6 +344,8 @@ class IndexEngine:
         self.candidates.register(rows)
         if refit:
             self.candidates.refit(self.data_dir, progress)
+            if self.config.self_calibration:
+                self._use_self_calibration(self._fit_self_calibration())
         else:
             self.candidates.add(rows, self.data_dir)
         self.clusterer.decide(
@@ -352,6 +361,30 @@ class IndexEngine:
         self._persist(rows, new_items, digests, replaced)
         self._log_moves(replaced, previous)
         return before
+
+    def _fit_self_calibration(self) -> SelfCalibration:
+        """The catalogue's own weights (``scoring.catalogue_fit``), from its stored rows."""
+        fitted = fit_on_rows(self.rows, self.candidates.candidates)
+        log.info("event=self_calibration fitted=%s reason=%r", fitted.fitted, fitted.reason)
+        return fitted
+
+    def _use_self_calibration(self, fitted: SelfCalibration) -> None:
+        """Judge pairs with ``fitted`` from now on (not fitted: the shipped calibration alone)."""
+        self.self_calibration = fitted
+        if self.scorer is not None:
+            verifier = self.scorer.verifier
+            verifier.adjust = fitted.adjust if fitted.fitted else None
+            verifier.max_adjustment = fitted.max_adjustment
+
+    def self_calibrate(self) -> SelfCalibration:
+        """Fit the self-calibration again on the stored rows (on demand) and keep it: items
+        assigned from now on are judged with it; earlier decisions stand."""
+        with self.lock:
+            if self.rows.layout is None:
+                return self.self_calibration
+            self._use_self_calibration(self._fit_self_calibration())
+            self.store.commit(meta={"self_calibration": self.self_calibration.to_json()})
+            return self.self_calibration
 
     def _persist(
         self,
@@ -415,7 +448,8 @@ class IndexEngine:
                 encoder=self.encoder,
                 representative=str(reps.policy),
                 vectors={"codec": self.rows.codec.name, **self.vectors.state()},
-            ),
+            )
+            | {"self_calibration": self.self_calibration.to_json()},
             replaced=dict(replaced),
         )
 

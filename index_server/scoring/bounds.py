@@ -85,6 +85,7 @@ class ChunkScores:
         z += image_bound * both_photos
         skip = {"weighted_cos", *level_names, *code_terms, *exact, *lower, *IMAGE_FEATURES}
         extra = sum(max(c, 0.0) for name, c in coef.items() if name not in skip)
+        extra += verifier.max_adjustment  # a catalogue's self-calibration may raise a score
         match_c, conflict_c = (coef.get(name, 0.0) for name in code_terms)
         qa, cb = codes[rows], codes[safe]
         if lexical is not None:

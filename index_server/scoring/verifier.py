@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -294,6 +294,11 @@ class PairScores:
         return self.probability if self.family_probability is None else self.family_probability
 
 
+# A catalogue's correction of a pair's logit from its anchors and features (the
+# self-calibration, ``catalogue_fit.SelfCalibration.adjust``); it applies to the same-item score.
+PairAdjust = Callable[[Anchors, Anchors, Mapping[str, float]], float]
+
+
 class PairVerifier:
     """Scores item pairs with the calibrated logistic model."""
 
@@ -308,6 +313,8 @@ class PairVerifier:
         self._text = np.array([lv != Level.VISUAL for lv in layout.levels], bool)
         self._visual = np.array([lv == Level.VISUAL for lv in layout.levels], bool)
         self.image_only_shift = float(calibration.modality_shift.get("image_only", 0.0))
+        self.adjust: PairAdjust | None = None
+        self.max_adjustment = 0.0  # the most ``adjust`` adds to a logit (score bounds)
 
     def image_only(self, present: np.ndarray) -> np.ndarray:
         """Pairs whose only shared level is VISUAL (``present`` (..., L) -> (...) bool)."""
@@ -380,8 +387,12 @@ class PairVerifier:
             relaxed = family_features(a_anchors, b_anchors[i], self.stats)
             z_family[i] += sum(coef.get(k, 0.0) * (v - features[i][k]) for k, v in relaxed.items())
         family = (1.0 / (1.0 + np.exp(-z_family))).astype(np.float32)
+        same = family
+        if self.adjust is not None:
+            adj = [self.adjust(a_anchors, b, f) for b, f in zip(b_anchors, features, strict=True)]
+            same = (1.0 / (1.0 + np.exp(-(z_family + np.asarray(adj))))).astype(np.float32)
         return PairScores(
-            np.where(vetoed, np.float32(0.0), family).astype(np.float32),
+            np.where(vetoed, np.float32(0.0), same).astype(np.float32),
             weighted.astype(np.float32),
             cos,
             present,

@@ -1,0 +1,53 @@
+"""The pairs a catalogue's self-calibration is fitted on, drawn from the index's rows.
+
+Candidate pairs: a seeded sample of rows and the earlier rows the candidate search proposes
+for each (the pairs the join will judge); random pairs: rows drawn independently. Their
+comparison levels come from the anchors alone, so the fit touches neither the index's
+vectors nor its running idf statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from index_server.rows.table import RowTable
+from index_server.scoring.catalogue_fit import SelfCalibration, fit_self_calibration
+from index_server.scoring.comparisons import level_matrix
+from index_server.scoring.verifier import anchor_features
+
+SAMPLE_ROWS = 3000  # rows whose candidates are fitted on
+RANDOM_PAIRS = 3000
+
+
+def fit_on_rows(
+    rows: RowTable,
+    candidates: Callable[[list[int]], np.ndarray],
+    sample_rows: int = SAMPLE_ROWS,
+    random_pairs: int = RANDOM_PAIRS,
+    seed: int = 0,
+) -> SelfCalibration:
+    """Fit the self-calibration on the live rows of ``rows`` (``candidates`` as the
+    candidate generator's: rows -> (n, k) earlier rows, -1 padded)."""
+    live = np.array([r for r in range(rows.n) if r not in rows.deleted], np.int64)
+    if len(live) < 2 or rows.layout is None:
+        return SelfCalibration(reason=f"{len(live)} items")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(live, min(sample_rows, len(live)), replace=False))
+    cands = candidates(chosen.tolist())
+    pairs = [
+        (int(a), int(b))
+        for a, row_cands in zip(chosen.tolist(), cands.tolist(), strict=True)
+        for b in dict.fromkeys(row_cands)
+        if b >= 0 and b != a
+    ]
+    left, right = rng.choice(live, random_pairs), rng.choice(live, random_pairs)
+    shuffled = [(int(a), int(b)) for a, b in zip(left, right, strict=True) if a != b]
+    return fit_self_calibration(_levels(rows, pairs), _levels(rows, shuffled))
+
+
+def _levels(rows: RowTable, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """(n, K) comparison levels of ``pairs`` (from the anchors alone: no vectors needed)."""
+    sides = [(rows.anchors[a], rows.anchors[b]) for a, b in pairs]
+    return level_matrix(sides, [anchor_features(a, b) for a, b in sides])
