@@ -90,7 +90,9 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(lo), int(hi or lo) + 1))
 
 
-def run_seed(pipeline: Pipeline, n_items: int, seed: int) -> tuple[list[list[str]], SelfCalibration]:
+def run_seed(
+    pipeline: Pipeline, n_items: int, seed: int
+) -> tuple[list[list[str]], SelfCalibration]:
     cat = template_catalogue(n_items, seed)
     items = [Item(id=str(r["id"]), title=str(r["title"])) for r in cat.rows]
     embedded = pipeline.embed(items)

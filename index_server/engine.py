@@ -566,7 +566,11 @@ class IndexEngine:
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:
             self._count_tokens()
-            return self._reader().explain(item_a, item_b)
+            exp = self._reader().explain(item_a, item_b)
+            if self.self_calibration.fitted:  # the catalogue's weights, a waterfall's bars
+                a, b = (self.rows.anchors[self.rows.row(i)] for i in (item_a, item_b))
+                exp.features.update(self.self_calibration.features(a, b, exp.features))
+            return exp
 
     def concepts_of(self, item_id: str) -> dict[str, list[str]]:
         """Concept strings by level name, read from the store (not kept in memory)."""

@@ -104,6 +104,15 @@ class SelfCalibration:
             for k, (name, lv) in enumerate(zip(self.names, levels, strict=True))
         ]
 
+    def features(self, a: Anchors, b: Anchors, features: Mapping[str, float]) -> dict[str, float]:
+        """``explain``'s named values: ``selfcal_<comparison>`` the catalogue's weight (bits)
+        of the level the pair shows, ``selfcal_logit`` the correction applied (nats)."""
+        out = {
+            f"selfcal_{row['comparison']}": row["weight"] for row in self.explain(a, b, features)
+        }
+        out["selfcal_logit"] = round(self.adjust(a, b, features), 4)
+        return out
+
     def to_json(self) -> dict[str, Any]:
         table = {
             name: {

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
 from fitrep.domain import InvalidInput
 
 F64 = npt.NDArray[np.float64]

@@ -195,6 +195,7 @@ def _run(
         info = pipeline.index.info()
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index
+        summary["self_calibration"] = pipeline.index.self_calibration.to_json()
         write_clusters(run, items, assignments)
         concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
         settings = {
