@@ -40,8 +40,9 @@ class IndexConfig:
     # which member stands for a cluster: first | most-complete | column:NAME
     # (clustering/representative.py)
     representative: str = "first"
-    # fit the catalogue's own Fellegi–Sunter weights at build (scoring/catalogue_fit.py)
-    self_calibration: bool = True
+    # the catalogue's own Fellegi–Sunter weights, fitted at build (scoring/catalogue_fit.py):
+    # substitutions (identity substitutions may count for more against) | all | off
+    self_calibration: str = "substitutions"
 
     def describe(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}

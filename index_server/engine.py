@@ -344,7 +344,7 @@ class IndexEngine:
         self.candidates.register(rows)
         if refit:
             self.candidates.refit(self.data_dir, progress)
-            if self.config.self_calibration:
+            if self.config.self_calibration != "off":
                 self._use_self_calibration(self._fit_self_calibration())
         else:
             self.candidates.add(rows, self.data_dir)
@@ -364,7 +364,9 @@ class IndexEngine:
 
     def _fit_self_calibration(self) -> SelfCalibration:
         """The catalogue's own weights (``scoring.catalogue_fit``), from its stored rows."""
-        fitted = fit_on_rows(self.rows, self.candidates.candidates)
+        fitted = fit_on_rows(
+            self.rows, self.candidates.candidates, scope=self.config.self_calibration
+        )
         log.info("event=self_calibration fitted=%s reason=%r", fitted.fitted, fitted.reason)
         return fitted
 

@@ -16,9 +16,16 @@ of the level the pair shows:
     z = z_shipped + ln 2 * sum_k (w_fit[k, l_k] - w_prior[k, l_k])
 
 A catalogue with few candidate pairs is not fitted (the difference is 0: today's decision),
-and a weak fit stays near its prior, so its difference is small. The correction may lower a
-score freely but raise it by at most ``max_gain``: a fitted model vouching for a pair the
-shipped one rejects is the riskier error.
+and a weak fit stays near its prior, so its difference is small.
+
+Which differences count (``scope``): by default only the substitution level of identity
+comparisons, and only downwards ("substitutions"): a brand, colour or size substitution may
+count for more against here than the shipped calibration thought, nothing else moves. EM
+over candidate pairs does not always find the duplicates as its "match" class: on the
+Amazon-Google catalogue it settled on a 17 % class of same-product-line pairs, and the
+corrections of agreements and additions it implied (up to +6 bits) cost precision
+(``benchmarks/results/selfcal.md``). "all" applies every level's difference, gains capped at
+``max_gain`` nats.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from fitrep.domain import Anchors
 
-from index_server.scoring.comparisons import COMPARISONS, level_matrix
+from index_server.scoring.comparisons import COMPARISONS, SUBSTITUTION, level_matrix
 from index_server.scoring.self_calibration import LEVEL_NAMES, LEVELS, FellegiSunter, FSPrior
 
 F64 = npt.NDArray[np.float64]
@@ -58,18 +65,28 @@ class SelfCalibration:
     pairs: int = 0
     random_pairs: int = 0
     duplicate_share: float = 0.0
-    max_gain: float = 1.0  # nats
+    max_gain: float = 1.0  # nats, with scope "all"
+    scope: str = "substitutions"  # or "all" (module docstring)
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def delta(self) -> F64:
         """(K, LEVELS) bits each level adds to (or takes from) the shipped score."""
-        return np.asarray(self.weights - self.prior_weights if self.fitted else self.weights * 0)
+        diff = np.asarray(self.weights - self.prior_weights, np.float64)
+        if not self.fitted:
+            return np.zeros_like(diff)
+        if self.scope == "all":
+            return diff
+        out = np.zeros_like(diff)
+        for k, name in enumerate(self.names):
+            if name in IDENTITY:
+                out[k, SUBSTITUTION] = min(diff[k, SUBSTITUTION], 0.0)
+        return out
 
     @property
     def max_adjustment(self) -> float:
         """The most any pair's logit can rise (for the chunk's score bounds)."""
-        return self.max_gain if self.fitted else 0.0
+        return self.max_gain if self.fitted and self.scope == "all" else 0.0
 
     def adjustment(self, levels: npt.ArrayLike) -> F64:
         """(n,) logit correction (nats) of pairs with ``levels`` (n, K)."""
@@ -131,6 +148,7 @@ class SelfCalibration:
             "random_pairs": self.random_pairs,
             "duplicate_share": round(self.duplicate_share, 4),
             "max_gain": self.max_gain,
+            "scope": self.scope,
             "weights_bits": table,
             **self.details,
         }
@@ -157,6 +175,7 @@ class SelfCalibration:
             random_pairs=int(data.get("random_pairs", 0)),
             duplicate_share=float(data.get("duplicate_share", 0.0)),
             max_gain=float(data.get("max_gain", 1.0)),
+            scope=str(data.get("scope", "substitutions")),
         )
         if w is not None and p is not None:
             out.weights, out.prior_weights = w, p
@@ -198,6 +217,7 @@ def fit_self_calibration(
     names: Sequence[str] = COMPARISONS,
     min_pairs: int = MIN_PAIRS,
     max_gain: float = 1.0,
+    scope: str = "substitutions",
 ) -> SelfCalibration:
     """Fit on the candidate pairs' ``levels`` (n, K) from the shipped ``prior`` (default
     ``load_prior()``); ``random_levels`` (r, K) of random pairs are reported beside the fit."""
@@ -231,5 +251,6 @@ def fit_self_calibration(
         random_pairs=0 if random_levels is None else len(np.asarray(random_levels)),
         duplicate_share=model.lambda_,
         max_gain=max_gain,
+        scope=scope,
         details=details,
     )

@@ -27,6 +27,7 @@ def fit_on_rows(
     sample_rows: int = SAMPLE_ROWS,
     random_pairs: int = RANDOM_PAIRS,
     seed: int = 0,
+    scope: str = "substitutions",
 ) -> SelfCalibration:
     """Fit the self-calibration on the live rows of ``rows`` (``candidates`` as the
     candidate generator's: rows -> (n, k) earlier rows, -1 padded)."""
@@ -44,7 +45,7 @@ def fit_on_rows(
     ]
     left, right = rng.choice(live, random_pairs), rng.choice(live, random_pairs)
     shuffled = [(int(a), int(b)) for a, b in zip(left, right, strict=True) if a != b]
-    return fit_self_calibration(_levels(rows, pairs), _levels(rows, shuffled))
+    return fit_self_calibration(_levels(rows, pairs), _levels(rows, shuffled), scope=scope)
 
 
 def _levels(rows: RowTable, pairs: list[tuple[int, int]]) -> np.ndarray:

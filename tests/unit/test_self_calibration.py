@@ -163,10 +163,19 @@ def test_correction_caps_gains_and_round_trips() -> None:
         prior_weights=np.array([[1.0, 0.0, 0.0, -1.0], [1.0, 0.0, 0.0, 0.0]]),
         fitted=True,
         max_gain=1.0,
+        scope="all",
     )
     adj = fitted.adjustment([[SUBSTITUTION, ABSENT], [AGREE, AGREE]])
     assert adj[0] == pytest.approx(-5.0 * np.log(2.0))
     assert adj[1] == pytest.approx(1.0)  # +5 bits, capped at max_gain nats
+    # the default scope: only identity substitutions, and only downwards
+    fitted.scope = "substitutions"
+    assert fitted.delta[0, SUBSTITUTION] == -5.0 and fitted.delta[0, AGREE] == 0.0
+    assert np.all(fitted.delta[1] == 0.0)  # "word" is no identity type
+    assert fitted.max_adjustment == 0.0
+    fitted.prior_weights[0, SUBSTITUTION] = -9.0  # the catalogue is laxer: no correction
+    assert fitted.delta[0, SUBSTITUTION] == 0.0
+    fitted.scope, fitted.prior_weights[0, SUBSTITUTION] = "all", -1.0
     again = SelfCalibration.from_json(fitted.to_json())
     assert np.allclose(again.weights, fitted.weights)
     assert np.allclose(again.adjustment([[SUBSTITUTION, ABSENT]]), adj[:1])

@@ -22,14 +22,18 @@ def _against_words() -> SelfCalibration:
     weights = np.zeros((len(COMPARISONS), LEVELS))
     weights[COMPARISONS.index("word"), :] = -6.0
     return SelfCalibration(
-        weights=weights, prior_weights=np.zeros_like(weights), fitted=True, reason="test"
+        weights=weights,
+        prior_weights=np.zeros_like(weights),
+        fitted=True,
+        reason="test",
+        scope="all",
     )
 
 
 def test_a_small_catalogue_is_judged_by_the_shipped_calibration(fast_items):
     on = IndexEngine()
     with_fit = on.build(fast_items)
-    off = IndexEngine(config=IndexConfig(self_calibration=False))
+    off = IndexEngine(config=IndexConfig(self_calibration="off"))
     without = off.build(fast_items)
     assert not on.self_calibration.fitted
     assert "candidate pairs" in on.self_calibration.reason
