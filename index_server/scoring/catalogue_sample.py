@@ -17,8 +17,8 @@ from index_server.scoring.catalogue_fit import SelfCalibration, fit_self_calibra
 from index_server.scoring.comparisons import level_matrix
 from index_server.scoring.verifier import anchor_features
 
-SAMPLE_ROWS = 3000  # rows whose candidates are fitted on
-RANDOM_PAIRS = 3000
+SAMPLE_ROWS = 1000  # rows whose candidates are fitted on (~16 each: ~16k pairs)
+RANDOM_PAIRS = 2000
 
 
 def fit_on_rows(
