@@ -131,17 +131,18 @@ def run_seed(
 
 
 def weight_table(fitted: SelfCalibration) -> list[str]:
-    """Catalogue weight (bits) / shipped prior's weight, per comparison and level."""
+    """Catalogue weight (bits) / shipped prior's weight, per comparison and level, and the
+    sibling bound's correction of each substitution."""
     lines = [
-        "| comparison | " + " | ".join(LEVEL_NAMES) + " |",
-        "|---|" + "---|" * len(LEVEL_NAMES),
+        "| comparison | " + " | ".join(LEVEL_NAMES) + " | sibling bound |",
+        "|---|" + "---|" * (len(LEVEL_NAMES) + 1),
     ]
     for k, name in enumerate(fitted.names):
         cells = [
             f"{fitted.weights[k, j]:+.1f} / {fitted.prior_weights[k, j]:+.1f}"
             for j in range(len(LEVEL_NAMES))
         ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {fitted.sibling[k]:+.1f} |")
     return lines
 
 
@@ -190,7 +191,8 @@ def weights_main(data: Path, out: Path, template_items: int, seed: int) -> None:
         f"{time.perf_counter() - started:.0f} s. Each cell: the catalogue's weight / the shipped "
         "prior's weight moved to the catalogue (bits, log2 m/u among candidate pairs); 0 / 0: "
         "no candidate pair showed the level. Only the substitution column of identity "
-        "comparisons corrects the score by default (and only downwards).",
+        "comparisons corrects the score by default, and only downwards: by the EM fit's "
+        "difference or the sibling bound (bits), whichever is stronger.",
         "",
     ]
     for title, fitted in fits:

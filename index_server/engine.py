@@ -365,7 +365,10 @@ class IndexEngine:
     def _fit_self_calibration(self) -> SelfCalibration:
         """The catalogue's own weights (``scoring.catalogue_fit``), from its stored rows."""
         fitted = fit_on_rows(
-            self.rows, self.candidates.candidates, scope=self.config.self_calibration
+            self.rows,
+            self.candidates.candidates,
+            scope=self.config.self_calibration,
+            calibration=self.calibration,
         )
         log.info("event=self_calibration fitted=%s reason=%r", fitted.fitted, fitted.reason)
         return fitted

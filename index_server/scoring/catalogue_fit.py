@@ -42,6 +42,7 @@ from fitrep.domain import Anchors
 
 from index_server.scoring.comparisons import COMPARISONS, SUBSTITUTION, level_matrix
 from index_server.scoring.self_calibration import LEVEL_NAMES, LEVELS, FellegiSunter, FSPrior
+from index_server.scoring.sibling_bound import sibling_bits
 
 F64 = npt.NDArray[np.float64]
 MIN_PAIRS = 2000  # fewer candidate pairs: not fitted, the shipped calibration decides
@@ -67,7 +68,13 @@ class SelfCalibration:
     duplicate_share: float = 0.0
     max_gain: float = 1.0  # nats, with scope "all"
     scope: str = "substitutions"  # or "all" (module docstring)
+    # (K,) bits the sibling bound takes from each substitution (``sibling_bound``)
+    sibling: F64 = field(default_factory=lambda: np.zeros(0))
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.sibling) != len(self.names):  # none given: no bound
+            self.sibling = np.zeros(len(self.names))
 
     @property
     def delta(self) -> F64:
@@ -75,12 +82,11 @@ class SelfCalibration:
         diff = np.asarray(self.weights - self.prior_weights, np.float64)
         if not self.fitted:
             return np.zeros_like(diff)
-        if self.scope == "all":
-            return diff
-        out = np.zeros_like(diff)
+        out = diff.copy() if self.scope == "all" else np.zeros_like(diff)
         for k, name in enumerate(self.names):
-            if name in IDENTITY:
-                out[k, SUBSTITUTION] = min(diff[k, SUBSTITUTION], 0.0)
+            if name in IDENTITY:  # the stronger of the two corrections, never a gain
+                fs = min(diff[k, SUBSTITUTION], 0.0)
+                out[k, SUBSTITUTION] = min(fs, float(self.sibling[k]))
         return out
 
     @property
@@ -117,16 +123,17 @@ class SelfCalibration:
                 "weight": round(float(self.weights[k, lv]), 3),
                 "shipped_weight": round(float(self.prior_weights[k, lv]), 3),
                 "correction": round(float(self.delta[k, lv]), 3),
+                "applied": round(float(self.prior_weights[k, lv] + self.delta[k, lv]), 3),
             }
             for k, (name, lv) in enumerate(zip(self.names, levels, strict=True))
         ]
 
     def features(self, a: Anchors, b: Anchors, features: Mapping[str, float]) -> dict[str, float]:
-        """``explain``'s named values: ``selfcal_<comparison>`` the catalogue's weight (bits)
-        of the level the pair shows, ``selfcal_logit`` the correction applied (nats)."""
-        out = {
-            f"selfcal_{row['comparison']}": row["weight"] for row in self.explain(a, b, features)
-        }
+        """``explain``'s named values: ``selfcal_<comparison>`` the weight (bits) this catalogue
+        judges the level the pair shows by (the shipped prior's plus the correction),
+        ``selfcal_logit`` the correction applied to the score (nats)."""
+        rows = self.explain(a, b, features)
+        out = {f"selfcal_{row['comparison']}": row["applied"] for row in rows}
         out["selfcal_logit"] = round(self.adjust(a, b, features), 4)
         return out
 
@@ -134,8 +141,9 @@ class SelfCalibration:
         table = {
             name: {
                 level: {
-                    "weight": round(float(self.weights[k, j]), 3),
-                    "shipped_weight": round(float(self.prior_weights[k, j]), 3),
+                    "weight": round(float(self.weights[k, j]), 6),
+                    "shipped_weight": round(float(self.prior_weights[k, j]), 6),
+                    "applied": round(float(self.prior_weights[k, j] + self.delta[k, j]), 6),
                 }
                 for j, level in enumerate(LEVEL_NAMES)
             }
@@ -150,6 +158,9 @@ class SelfCalibration:
             "max_gain": self.max_gain,
             "scope": self.scope,
             "weights_bits": table,
+            "sibling_bound_bits": {
+                n: round(float(v), 6) for n, v in zip(self.names, self.sibling, strict=True)
+            },
             **self.details,
         }
 
@@ -179,6 +190,8 @@ class SelfCalibration:
         )
         if w is not None and p is not None:
             out.weights, out.prior_weights = w, p
+        bound = data.get("sibling_bound_bits", {})
+        out.sibling = np.array([float(bound.get(n, 0.0)) for n in names])
         return out
 
 
@@ -218,9 +231,12 @@ def fit_self_calibration(
     min_pairs: int = MIN_PAIRS,
     max_gain: float = 1.0,
     scope: str = "substitutions",
+    logits: npt.ArrayLike | None = None,
 ) -> SelfCalibration:
     """Fit on the candidate pairs' ``levels`` (n, K) from the shipped ``prior`` (default
-    ``load_prior()``); ``random_levels`` (r, K) of random pairs are reported beside the fit."""
+    ``load_prior()``); ``random_levels`` (r, K) of random pairs are reported beside the fit.
+    ``logits`` (n,): the shipped logits of the pairs, for the sibling bound (``sibling_bound``;
+    read only where a pair substitutes one identity comparison alone)."""
     x = np.asarray(levels, np.int64).reshape(-1, len(names))
     n = len(x)
     empty = np.zeros((len(names), LEVELS))
@@ -228,7 +244,8 @@ def fit_self_calibration(
         return SelfCalibration(
             tuple(names), empty, empty.copy(), False, f"{n} candidate pairs < {min_pairs}", n
         )
-    here = catalogue_prior(x, prior if prior is not None else load_prior())
+    shipped = prior if prior is not None else load_prior()
+    here = catalogue_prior(x, shipped)
     capped = [k for k, name in enumerate(names) if name in IDENTITY]
     model = FellegiSunter(capped=capped).fit(x, random_levels, here)
     # a level no candidate pair shows has no evidence either way: weight 0 (fitted and prior)
@@ -252,5 +269,10 @@ def fit_self_calibration(
         duplicate_share=model.lambda_,
         max_gain=max_gain,
         scope=scope,
+        sibling=(
+            np.zeros(len(names))
+            if logits is None
+            else sibling_bits(x, logits, names, IDENTITY, shipped)
+        ),
         details=details,
     )

@@ -13,9 +13,11 @@ from collections.abc import Callable
 import numpy as np
 
 from index_server.rows.table import RowTable
-from index_server.scoring.catalogue_fit import SelfCalibration, fit_self_calibration
-from index_server.scoring.comparisons import level_matrix
-from index_server.scoring.verifier import anchor_features
+from index_server.scoring.calibration import Calibration
+from index_server.scoring.catalogue_fit import IDENTITY, SelfCalibration, fit_self_calibration
+from index_server.scoring.comparisons import COMPARISONS, level_matrix
+from index_server.scoring.sibling_bound import sibling_masks
+from index_server.scoring.verifier import PairVerifier, TokenStats, anchor_features
 
 SAMPLE_ROWS = 1000  # rows whose candidates are fitted on (~16 each: ~16k pairs)
 RANDOM_PAIRS = 2000
@@ -28,6 +30,7 @@ def fit_on_rows(
     random_pairs: int = RANDOM_PAIRS,
     seed: int = 0,
     scope: str = "substitutions",
+    calibration: Calibration | None = None,
 ) -> SelfCalibration:
     """Fit the self-calibration on the live rows of ``rows`` (``candidates`` as the
     candidate generator's: rows -> (n, k) earlier rows, -1 padded)."""
@@ -45,7 +48,33 @@ def fit_on_rows(
     ]
     left, right = rng.choice(live, random_pairs), rng.choice(live, random_pairs)
     shuffled = [(int(a), int(b)) for a, b in zip(left, right, strict=True) if a != b]
-    return fit_self_calibration(_levels(rows, pairs), _levels(rows, shuffled), scope=scope)
+    levels = _levels(rows, pairs)
+    logits = np.full(len(pairs), np.nan)
+    if calibration is not None:  # the sibling bound reads the pairs that substitute one slot
+        masks = sibling_masks(levels, COMPARISONS, IDENTITY).values()
+        wanted: list[int] = (
+            np.flatnonzero(np.any([sub for sub, _ in masks], axis=0)).tolist() if masks else []
+        )
+        stats = TokenStats()
+        stats.add_all(rows.anchors[int(r)] for r in live.tolist())
+        verifier = PairVerifier(calibration, rows.layout, stats)
+        logits[wanted] = logit([pairs[i] for i in wanted], rows, verifier)
+    return fit_self_calibration(
+        levels, _levels(rows, shuffled), scope=scope, logits=None if calibration is None else logits
+    )
+
+
+def logit(pairs: list[tuple[int, int]], rows: RowTable, verifier: PairVerifier) -> np.ndarray:
+    """(n,) the shipped same-item logit of ``pairs`` (a hard gate's veto: very low)."""
+    out = np.empty(len(pairs))
+    for i, (a, b) in enumerate(pairs):
+        s = verifier.score(
+            rows.full(a), rows.anchors[a], rows.full([b]), [rows.anchors[b]],
+            rows.images[a], [rows.images[b]],
+        )  # fmt: skip
+        p = min(max(float(s.probability[0]), 1e-6), 1 - 1e-6)
+        out[i] = np.log(p / (1 - p))
+    return out
 
 
 def _levels(rows: RowTable, pairs: list[tuple[int, int]]) -> np.ndarray:

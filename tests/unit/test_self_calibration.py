@@ -22,6 +22,7 @@ from index_server.scoring.comparisons import (
     verifier_levels,
 )
 from index_server.scoring.self_calibration import LEVELS, FellegiSunter, FSPrior
+from index_server.scoring.sibling_bound import sibling_bits
 
 M = np.array(
     [
@@ -193,3 +194,37 @@ def test_verifier_levels_type_the_difference() -> None:
     c = Anchors(brand=("kestor",), tokens=("kestor", "olive", "oil", "new"))
     assert verifier_levels(a, c, {})["word"] == ADDITION
     assert verifier_levels(a, c, {})["colour"] == ADDITION
+
+
+def test_sibling_bound_corrects_a_template_not_an_offer_catalogue() -> None:
+    """Pairs that substitute one slot and agree on the rest: when they outnumber the pairs
+    that agree on that slot too (a template's siblings), duplicates can be few of them and
+    the substitution counts for more against; when they are rare, nothing changes."""
+    names = ("brand", "colour", "word")
+    prior = FSPrior(
+        np.tile([0.8, 0.1, 0.05, 0.05], (3, 1)), np.tile([0.25, 0.25, 0.25, 0.25], (3, 1))
+    )
+    agree = [[AGREE, AGREE, AGREE]] * 100
+    siblings = [[SUBSTITUTION, AGREE, AGREE]] * 400
+    template = np.array(agree + siblings)
+    logits = np.r_[np.full(100, 3.0), np.full(400, 0.5)]  # the shipped score: 0.62 siblings
+    bits = sibling_bits(template, logits, names, ("brand", "colour"), prior)
+    q = 0.05 / 0.8 * 100 / 400
+    assert bits[0] == pytest.approx((np.log(q / (1 - q)) - 0.5) / np.log(2.0))
+    assert bits[1] == 0.0 and bits[2] == 0.0  # no colour siblings; words are no identity
+    offers = np.array(agree * 4 + [[SUBSTITUTION, AGREE, AGREE]] * 30)
+    assert np.all(sibling_bits(offers, np.zeros(len(offers)), names, ("brand",), prior) == 0)
+    # a pair that also substitutes another slot is no sibling of the first
+    mixed = np.array(agree + [[SUBSTITUTION, SUBSTITUTION, AGREE]] * 400)
+    assert np.all(sibling_bits(mixed, np.zeros(len(mixed)), names, ("brand",), prior) == 0)
+    # the bound enters the correction of that substitution, and only that
+    fitted = SelfCalibration(
+        names=names,
+        weights=np.zeros((3, LEVELS)),
+        prior_weights=np.zeros((3, LEVELS)),
+        fitted=True,
+        sibling=bits,
+    )
+    assert fitted.delta[0, SUBSTITUTION] == bits[0] < -3
+    assert np.count_nonzero(fitted.delta) == 1
+    assert np.allclose(SelfCalibration.from_json(fitted.to_json()).sibling, bits)

@@ -88,4 +88,5 @@ def test_the_report_draws_the_fitted_weights():
     svg = weights_chart(fit)
     assert svg.startswith("<svg") and "word: agree" in svg and "-6.00 bits here" in svg
     assert "brand: agree" not in svg  # a level without weight is not drawn
+    assert "EM fit -6.00" in svg
     assert "Not fitted" in weights_chart({"fitted": False, "reason": "12 candidate pairs < 2000"})

@@ -97,7 +97,7 @@ def render_page(
             score_histogram(scores[0], scores[1], threshold),
             "</figure><figure><figcaption>Cluster sizes (clusters per size)</figcaption>",
             size_histogram(sizes),
-            "</figure><figure><figcaption>Match weights fitted on this catalogue (bits; "
+            "</figure><figure><figcaption>Match weights this catalogue is judged by (bits; "
             "tick: the shipped prior's)</figcaption>",
             weights_chart(summary.get("self_calibration")),  # type: ignore[arg-type]
             "</figure></section>",
