@@ -192,7 +192,9 @@ def weights_main(data: Path, out: Path, template_items: int, seed: int) -> None:
         "prior's weight moved to the catalogue (bits, log2 m/u among candidate pairs); 0 / 0: "
         "no candidate pair showed the level. Only the substitution column of identity "
         "comparisons corrects the score by default, and only downwards: by the EM fit's "
-        "difference or the sibling bound (bits), whichever is stronger.",
+        "difference or the sibling bound (bits), whichever is stronger. The pair sets' "
+        "sibling bound is not computed here (it needs each pair's shipped score, which needs "
+        "the encoder); on the Amazon-Google catalogue's dedup it is 0 for every comparison.",
         "",
     ]
     for title, fitted in fits:
