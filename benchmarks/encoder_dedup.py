@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from e2e import text_catalogue  # noqa: E402
 from quality import catalogue_scores, read_catalogue  # noqa: E402
 from results_io import write_markdown  # noqa: E402
-from e2e import text_catalogue  # noqa: E402
 
 STAGES = ("start", "concepts", "received", "reduce", "cluster")
 
