@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
+from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.catalogue_fit import SelfCalibration
 from index_server.scoring.comparisons import COMPARISONS
 from index_server.scoring.self_calibration import LEVELS
@@ -90,3 +91,55 @@ def test_the_report_draws_the_fitted_weights():
     assert "brand: agree" not in svg  # a level without weight is not drawn
     assert "EM fit -6.00" in svg
     assert "Not fitted" in weights_chart({"fitted": False, "reason": "12 candidate pairs < 2000"})
+
+
+def test_the_chunk_bound_covers_a_raising_correction(tmp_path):
+    """A correction that raises scores (scope "all") is added to the chunk bound, so the
+    join's pruning still never skips a pair that could pass."""
+    from tests.unit.test_bounds import HAND_SET, synthetic_items
+
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(HAND_SET))
+    engine = IndexEngine(config=IndexConfig(calibration=path, self_calibration="off"))
+    engine.build(synthetic_items(300))
+    verifier = engine.verifier
+    verifier.adjust = lambda a, b, f: 3.0
+
+    def bounds_and_scores() -> tuple[np.ndarray, np.ndarray]:
+        rows = list(range(100, 300))
+        scores = ChunkScores(
+            verifier,
+            engine.rows.vectors,
+            engine.rows.present,
+            engine.rows.codes,
+            engine.rows.images,
+            np.asarray(rows),
+            engine.candidates.candidates(rows),
+        )
+        bounds, exact = [], []
+        for i, row in enumerate(rows):
+            if cands := scores.candidates(i):
+                bounds += scores.upper_bounds(i)
+                exact += engine.scorer.score(row, cands).tolist()
+        return np.asarray(bounds), np.asarray(exact)
+
+    verifier.max_adjustment = 0.0
+    bounds, exact = bounds_and_scores()
+    assert (bounds < exact).any()  # without it the bound no longer holds
+    verifier.max_adjustment = 3.0
+    bounds, exact = bounds_and_scores()
+    assert len(exact) > 200 and (bounds >= exact).all()
+    engine.close()
+
+
+def test_self_calibration_is_turned_off_by_a_flag(tmp_path):
+    from index_server.transport.config import config_from_args
+
+    assert config_from_args(["--self-calibration", "off"]).index.self_calibration == "off"
+    path = tmp_path / "cat.jsonl"
+    path.write_text(json.dumps({"id": "a", "title": "Canon PIXMA MX700"}) + "\n")
+    out = tmp_path / "run"
+    args = ["dedup", str(path), "--out", str(out), "--no-progress", "--self-calibration"]
+    bad = CliRunner().invoke(app, [*args, "sometimes"])
+    assert bad.exit_code != 0 and "--self-calibration" in bad.output and not out.exists()
+    assert CliRunner().invoke(app, [*args, "off"]).exit_code == 0
