@@ -17,6 +17,7 @@ IVF_MIN_ITEMS = 50_000  # FAISS: exact Flat below this many vectors, IVF-Flat fr
 NPROBE = 16  # IVF lists searched per query
 DEFAULT_REPRESENTATIVE = "first"
 POLICIES = (DEFAULT_REPRESENTATIVE, "most-complete", "column:NAME")
+SELF_CALIBRATION_SCOPES = ("substitutions", "all", "off")  # IndexConfig.self_calibration
 ITEM_FIELDS = ("id", "title", "text", "description", "image")  # fitrep.readers' fields
 _IMAGE_SCALE = float(2**40)  # pixels below this (1e12) never reach the next filled field
 
@@ -83,9 +84,17 @@ class IndexConfig:
     # which member stands for a cluster: first | most-complete | column:NAME
     # (clustering/representative.py)
     representative: str = DEFAULT_REPRESENTATIVE
+    # the catalogue's own Fellegi–Sunter weights, fitted at build (scoring/catalogue_fit.py):
+    # substitutions (identity substitutions may count for more against) | all | off
+    self_calibration: str = SELF_CALIBRATION_SCOPES[0]
 
     def __post_init__(self) -> None:
         self.policy  # noqa: B018 - a bad --representative fails where the config is made
+        if self.self_calibration not in SELF_CALIBRATION_SCOPES:
+            raise InvalidInput(
+                "--self-calibration",
+                f"{self.self_calibration!r} is not one of {', '.join(SELF_CALIBRATION_SCOPES)}",
+            )
 
     @functools.cached_property
     def policy(self) -> RepresentativePolicy:

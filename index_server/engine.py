@@ -44,6 +44,7 @@ from index_server.integration import LevelLayout, concatenate, infer_layout
 from index_server.queries import IndexReader
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.catalogue_fit import SelfCalibration
 from index_server.scoring.row_scorer import RowScorer
 from index_server.scoring.scorer import PairScorer
 from index_server.state import IndexState
@@ -139,6 +140,10 @@ class IndexEngine:
         return self.state.scorer
 
     @property
+    def self_calibration(self) -> SelfCalibration:
+        return self.state.self_calibration
+
+    @property
     def encoder(self) -> str:
         return self.state.encoder
 
@@ -231,6 +236,8 @@ class IndexEngine:
         self.candidates.register(rows)
         if refit:
             self.candidates.refit(self.data_dir, progress)
+            if self.config.self_calibration != "off":
+                state.use_self_calibration(state.fit_self_calibration())
         else:
             self.candidates.add(rows, self.data_dir)
         self.clusterer.decide(
@@ -240,6 +247,16 @@ class IndexEngine:
         state_store.commit_batch(state, self.store, rows, new_items, digests, upsert.replaced)
         self.counts["moved"] += upsert.log_moves()
         return before
+
+    def self_calibrate(self) -> SelfCalibration:
+        """Fit the self-calibration again on the stored rows (on demand) and keep it: items
+        assigned from now on are judged with it; earlier decisions stand."""
+        with self.lock:
+            state = self.state
+            if self.rows.layout is not None:
+                state.use_self_calibration(state.fit_self_calibration())
+                self.store.commit(meta={"self_calibration": state.self_calibration.to_json()})
+            return state.self_calibration
 
     def _report_changes(self, before: dict[int, int]) -> list[RepresentativeChange]:
         """The clusters of ``before`` whose representative changed (counted and logged)."""
@@ -314,7 +331,12 @@ class IndexEngine:
     def explain(self, item_a: str, item_b: str) -> Explanation:
         with self.lock:
             self._count_tokens()
-            return self._reader().explain(item_a, item_b)
+            exp = self._reader().explain(item_a, item_b)
+            fitted = self.state.self_calibration
+            if fitted.fitted:  # the catalogue's weights, a waterfall's bars
+                a, b = (self.rows.anchors[self.rows.row(i)] for i in (item_a, item_b))
+                exp.features.update(fitted.features(a, b, exp.features))
+            return exp
 
     def concepts_of(self, item_id: str) -> dict[str, list[str]]:
         """Concept strings by level name, read from the store (not kept in memory)."""

@@ -26,6 +26,9 @@ from index_server.integration import LevelLayout
 from index_server.rows.compact import Records, VectorCodec
 from index_server.rows.table import RowTable
 from index_server.scoring.calibration import Calibration
+from index_server.scoring.catalogue_fit import SelfCalibration
+from index_server.scoring.catalogue_sample import fit_on_rows
+from index_server.scoring.logistic import LogisticScorer
 from index_server.scoring.row_scorer import RowScorer
 from index_server.storage.vector_file import VECTOR_FILE, VectorFile
 
@@ -35,8 +38,9 @@ log = logging.getLogger("fitrep.index")
 @dataclass
 class IndexState:
     """The rows, their candidate channels, the clusters and every row's decision, the
-    representatives, and the vector records; with what they were built from (``config``,
-    ``calibration``, ``data_dir``: None keeps everything in memory)."""
+    representatives, and the vector records, the catalogue's self-calibration; with what
+    they were built from (``config``, ``calibration``, ``data_dir``: None keeps everything in
+    memory)."""
 
     config: IndexConfig
     calibration: Calibration
@@ -50,6 +54,8 @@ class IndexState:
     encoder: str = ""  # the encoder the index's vectors come from; "" when not recorded
     # the rows' vector records: a file beside the store, or in memory without a data dir
     vectors: VectorFile | Records | None = None
+    # the catalogue's own weights (``scoring.catalogue_fit``); not fitted: the shipped alone
+    self_calibration: SelfCalibration = field(default_factory=SelfCalibration)
 
     def __post_init__(self) -> None:
         self.rows = RowTable()
@@ -94,3 +100,24 @@ class IndexState:
             self.vectors = Records(codec.dtype)
         self.rows.set_layout(layout, codec, self.vectors)
         self.scorer = RowScorer(self.rows, self.calibration, layout)
+        self.use_self_calibration(self.self_calibration)
+
+    def fit_self_calibration(self) -> SelfCalibration:
+        """The catalogue's own weights (``scoring.catalogue_fit``), from its stored rows."""
+        fitted = fit_on_rows(
+            self.rows,
+            self.candidates.candidates,
+            scope=self.config.self_calibration,
+            calibration=self.calibration,
+        )
+        log.info("event=self_calibration fitted=%s reason=%r", fitted.fitted, fitted.reason)
+        return fitted
+
+    def use_self_calibration(self, fitted: SelfCalibration) -> None:
+        """Judge pairs with ``fitted`` from now on (not fitted: the shipped calibration alone).
+        It corrects the logistic scorer's logit; another scorer is judged without it."""
+        self.self_calibration = fitted
+        verifier = self.scorer.verifier if self.scorer is not None else None
+        if isinstance(verifier, LogisticScorer):
+            verifier.adjust = fitted.adjust if fitted.fitted else None
+            verifier.max_adjustment = fitted.max_adjustment

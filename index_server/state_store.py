@@ -14,6 +14,7 @@ import numpy as np
 from fitrep.domain import EmbeddedItem, ItemProfile
 
 from index_server.clustering.cluster_ids import parse_cluster_id
+from index_server.scoring.catalogue_fit import SelfCalibration
 from index_server.state import IndexState
 from index_server.storage.cluster_store import ClusterStore, StoredItem
 from index_server.storage.faults import DECODE_ERRORS
@@ -28,6 +29,9 @@ def load(state: IndexState, store: ClusterStore) -> None:
         stored = load_state(store)
         if stored is not None:
             _restore(state, stored, store)
+            fitted = store.get_meta().get("self_calibration")
+            if fitted:
+                state.use_self_calibration(SelfCalibration.from_json(fitted))
     except DECODE_ERRORS as exc:  # a row the store gave back that does not make sense
         raise store.corrupt(f"stored rows do not load ({exc})") from None
 
@@ -154,6 +158,7 @@ def commit_batch(
             encoder=state.encoder,
             representative=str(reps.policy),
             vectors={"codec": codec.name, **vectors.state()},
-        ),
+        )
+        | {"self_calibration": state.self_calibration.to_json()},
         replaced=dict(replaced),
     )

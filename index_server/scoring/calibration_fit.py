@@ -34,7 +34,8 @@ def feature_names(rows: Sequence[Mapping[str, float]]) -> list[str]:
     names: set[str] = set()
     for row in rows:
         names.update(row)
-    return sorted(n for n in names if n not in _EXCLUDED)
+    # the self-calibration's weights (``explain``) describe the score, they are not inputs
+    return sorted(n for n in names if n not in _EXCLUDED and not n.startswith("selfcal_"))
 
 
 def to_matrix(rows: Sequence[Mapping[str, float]], names: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ the scorer itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,10 @@ from index_server.scoring.scorer import PairScores
 from index_server.scoring.token_features import TokenStats
 
 _MARGIN = 1e-6  # float rounding between the vectorised bound and the per-pair score
+
+# A catalogue's correction of a pair's logit from its anchors and features (the
+# self-calibration, ``catalogue_fit.SelfCalibration.adjust``); it applies to the same-item score.
+PairAdjust = Callable[[Anchors, Anchors, Mapping[str, float]], float]
 
 
 @dataclass
@@ -80,6 +84,8 @@ class LogisticScorer:
         self._text = np.array([lv != Level.VISUAL for lv in layout.levels], bool)
         self._visual = np.array([lv == Level.VISUAL for lv in layout.levels], bool)
         self.image_only_shift = float(self.model.modality_shift.get("image_only", 0.0))
+        self.adjust: PairAdjust | None = None
+        self.max_adjustment = 0.0  # the most ``adjust`` adds to a logit (``upper_bound``)
 
     @property
     def threshold(self) -> float:
@@ -141,8 +147,12 @@ class LogisticScorer:
             relaxed = family_features(a_anchors, b_anchors[i], self.stats)
             z_family[i] += sum(coef.get(k, 0.0) * (v - features[i][k]) for k, v in relaxed.items())
         family = (1.0 / (1.0 + np.exp(-z_family))).astype(np.float32)
+        same = family
+        if self.adjust is not None:
+            adj = [self.adjust(a_anchors, b, f) for b, f in zip(b_anchors, features, strict=True)]
+            same = (1.0 / (1.0 + np.exp(-(z_family + np.asarray(adj))))).astype(np.float32)
         return PairScores(
-            np.where(veto, np.float32(0.0), family).astype(np.float32),
+            np.where(veto, np.float32(0.0), same).astype(np.float32),
             weighted.astype(np.float32),
             cos,
             present,
@@ -170,6 +180,7 @@ class LogisticScorer:
         z += image_bound * e.both_photos
         skip = {"weighted_cos", *self._level_names, *code_terms, *exact, *lower, *IMAGE_FEATURES}
         extra = sum(max(c, 0.0) for name, c in coef.items() if name not in skip)
+        extra += self.max_adjustment  # a catalogue's self-calibration may raise a score
         match_c, conflict_c = (coef.get(name, 0.0) for name in code_terms)
         qa, cb = e.codes_a, e.codes_b
         if e.lexical is not None:

@@ -19,7 +19,7 @@ from fitrep.readers import Catalogue
 from fitrep.report import explain_pairs, write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
 from fitrep.stage_clock import StageClock
-from index_server.config import DEFAULT_REPRESENTATIVE, IndexConfig
+from index_server.config import DEFAULT_REPRESENTATIVE, SELF_CALIBRATION_SCOPES, IndexConfig
 
 _err = message_console()
 
@@ -79,6 +79,12 @@ def dedup(
         help="Which member stands for a cluster: first, most-complete (most filled fields, "
         "then the largest image) or column:NAME (highest value of that column).",
     ),
+    self_calibration: str = typer.Option(
+        SELF_CALIBRATION_SCOPES[0],
+        help="The catalogue's own match weights, fitted at build: substitutions (a brand, "
+        "colour or size substitution may count for more against), all (every level) or off "
+        "(the shipped calibration alone).",
+    ),
     columns: str | None = typer.Option(
         None,
         "--columns",
@@ -99,7 +105,10 @@ def dedup(
     """
     with user_errors():
         started = time.perf_counter()
-        policy = IndexConfig(representative=representative).policy  # fails before any work
+        # a bad --representative or --self-calibration fails before any work
+        policy = IndexConfig(
+            representative=representative, self_calibration=self_calibration
+        ).policy
         overrides = parse_columns(columns)
         check_format(fmt)
         check_out_dir(out)
@@ -119,7 +128,11 @@ def dedup(
         staging = StagingDir(out, manifest, resume)
         try:
             _say_staging(staging, resume)
-            config = IndexConfig(calibration=calibration, representative=representative)
+            config = IndexConfig(
+                calibration=calibration,
+                representative=representative,
+                self_calibration=self_calibration,
+            )
             summary = _run(
                 staging, catalogue, file, engine, backend, config, progress, started,
                 address=address, actors=actors, actor_cpus=actor_cpus,
@@ -248,6 +261,7 @@ def _run(
         info = pipeline.index.info()
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index
+        summary["self_calibration"] = pipeline.index.self_calibration.to_json()
         write_clusters(run, items, assignments, fmt=fmt)
         concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
         settings = {
@@ -257,6 +271,7 @@ def _run(
             "engine": engine,
             "calibration": str(calibration or "shipped"),
             "representative": config.representative,
+            "self_calibration_scope": config.self_calibration,
             "columns": "; ".join(roles.lines()) or "none",
             "threshold": info.threshold,
             "level_weights": info.level_weights,

@@ -315,11 +315,20 @@ def _print_explanation(exp: Explanation) -> None:
     evidence = {
         k: v
         for k, v in exp.features.items()
-        if not k.startswith("cos_") and k != "weighted_cos" and k not in gates
+        if not k.startswith(("cos_", "selfcal_")) and k != "weighted_cos" and k not in gates
     }
     if evidence:
         stdout.print(
             "evidence: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(evidence.items())),
+            highlight=False,
+        )
+    bars = {k[8:]: v for k, v in exp.features.items() if k.startswith("selfcal_")}
+    if bars:  # the catalogue's own Fellegi–Sunter weights (a waterfall, in bits)
+        logit = bars.pop("logit", 0.0)
+        stdout.print(
+            "catalogue weights (bits): "
+            + ", ".join(f"{k} {v:+.1f}" for k, v in bars.items())
+            + f"; correction {logit:+.2f} (logit)",
             highlight=False,
         )
     for g in exp.gates:

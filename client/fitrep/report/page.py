@@ -13,6 +13,7 @@ from importlib import resources
 
 from fitrep.report.charts import score_histogram, size_histogram
 from fitrep.report.data import COLUMN_CHARS, TITLE_CHARS
+from fitrep.report.weights import weights_chart
 
 # Summary keys shown as cards (label, key); every other key is a run setting.
 CARDS = (
@@ -54,7 +55,7 @@ def _summary(summary: Mapping[str, object]) -> str:
     rows = "".join(
         f"<tr><th>{_esc(k.replace('_', ' '))}</th><td>{_esc(_fmt(v))}</td></tr>"
         for k, v in summary.items()
-        if k not in shown
+        if k not in shown and k != "self_calibration"  # drawn as a chart
     )
     return f"<div class='cards'>{cards}</div><table class='settings'>{rows}</table>"
 
@@ -122,6 +123,9 @@ def render_page(
             score_histogram(scores[0], scores[1], threshold),
             "</figure><figure><figcaption>Cluster sizes (clusters per size)</figcaption>",
             size_histogram(sizes),
+            "</figure><figure><figcaption>Match weights this catalogue is judged by (bits; "
+            "tick: the shipped prior's)</figcaption>",
+            weights_chart(summary.get("self_calibration")),  # type: ignore[arg-type]
             "</figure></section>",
             *notes,
             "<section class='clusters'><div class='toolbar'>",
