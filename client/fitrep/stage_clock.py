@@ -30,10 +30,14 @@ class StageClock:
     spans: dict[str, _Span] = field(default_factory=dict)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        self.mark(stage)
+        self.inner(stage, done, total)
+
+    def mark(self, stage: str) -> None:
+        """Time ``stage`` up to now without reporting progress (work after the bars end)."""
         wall, cpu = time.perf_counter(), time.process_time()
         span = self.spans.setdefault(stage, _Span(wall, cpu))
         span.wall1, span.cpu1 = wall, cpu
-        self.inner(stage, done, total)
 
     def summary(self, extra_cpu: dict[str, float] | None = None) -> dict[str, dict[str, float]]:
         """Per stage: wall seconds, CPU seconds (this process, plus ``extra_cpu`` spent for
