@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -27,9 +28,20 @@ from mllm_server.chie.extractor import ConceptExtractor, create_extractor
 _extractor: ConceptExtractor | None = None  # one per worker process
 
 
-def _start_worker(backend: str, options: dict[str, Any]) -> None:
+def _start_worker(backend: str, options: dict[str, Any], parent: int) -> None:
     global _extractor
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _extractor = create_extractor(backend, **options)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when its parent is gone: a killed ``fitrep dedup`` (SIGKILL, a crash)
+    never closes the task queue, whose write end every spawned worker also holds, so a worker
+    would otherwise wait on it forever."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def _extract(items: Sequence[Item], columns: ColumnRoles) -> tuple[list[ConceptSet], float]:
@@ -60,7 +72,7 @@ class ExtractPool:
             workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(backend, dict(options)),
+            initargs=(backend, dict(options), os.getpid()),
         )
 
     def extract(

@@ -98,3 +98,31 @@ def test_errors_cross_process_boundaries_whole():
         back = pickle.loads(pickle.dumps(error))
         assert type(back) is type(error) and str(back) == str(error)
         assert back.__dict__ == error.__dict__
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """A SIGKILLed dedup leaves no extraction workers behind."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal\n"
+        "from mllm_server.chie.extract_pool import ExtractPool\n"
+        "pool = ExtractPool('rules', {'ocr': 'off'}, 2)\n"
+        "pool.warm_up()\n"
+        "print(*[p.pid for p in pool._pool._processes.values()], flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    workers = [int(pid) for pid in run.stdout.split()]
+    assert len(workers) == 2
+    deadline = time.monotonic() + 15
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
+        alive = [pid for pid in alive if "Z" not in open(f"/proc/{pid}/stat").read().split()[2]]
+    assert not alive, f"workers {alive} outlived their parent"
