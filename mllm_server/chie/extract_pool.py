@@ -88,9 +88,8 @@ class ExtractPool:
             yield self._collect(pending.popleft())
 
     def extract_batch(self, items: Sequence[Item], columns: ColumnRoles) -> list[ConceptSet]:
-        """One batch's concepts, for a server whose concurrent calls share the workers."""
-        for i, item in enumerate(items):  # a bad item is named before a worker is bothered
-            item.validate(f"items[{i}]")
+        """One batch's concepts, for a server whose concurrent calls share the workers (a bad
+        item's InvalidInput comes back whole from the worker's own check)."""
         return self._collect(self._pool.submit(_extract, items, columns))
 
     def warm_up(self) -> None:
