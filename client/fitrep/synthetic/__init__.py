@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,21 @@ class SyntheticCatalogue:
     rows: list[dict[str, object]]
     sku: dict[str, str]
     family: dict[str, str]
+
+    @classmethod
+    def shuffled(
+        cls,
+        name: str,
+        seed: int,
+        rows: list[dict[str, object]],
+        sku: dict[str, str],
+        family: dict[str, str],
+        rng: random.Random,
+    ) -> SyntheticCatalogue:
+        """The catalogue with its rows in ``rng``'s order (duplicates never sit side by side)."""
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        return cls(name, seed, [rows[i] for i in order], sku, family)
 
     def write_jsonl(self, path: Path) -> Path:
         """Write the rows as ``fitrep dedup`` reads them (one JSON object a line, UTF-8)."""

@@ -101,6 +101,4 @@ def generate(seed: int, lines: int = 14, listing_columns: bool = True) -> Synthe
                 rows.append(row)
                 sku[item] = f"{p}-{v}"
                 family[item] = str(p)
-    order = list(range(len(rows)))
-    rng.shuffle(order)
-    return SyntheticCatalogue(f"electronics-{seed}", seed, [rows[i] for i in order], sku, family)
+    return SyntheticCatalogue.shuffled(f"electronics-{seed}", seed, rows, sku, family, rng)

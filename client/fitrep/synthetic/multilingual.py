@@ -120,6 +120,4 @@ def generate(seed: int, products: int = 12, listing_columns: bool = True) -> Syn
                 rows.append(row)
                 sku[item] = f"{p}-{v}"
                 family[item] = str(p)
-    order = list(range(len(rows)))
-    rng.shuffle(order)
-    return SyntheticCatalogue(f"multilingual-{seed}", seed, [rows[i] for i in order], sku, family)
+    return SyntheticCatalogue.shuffled(f"multilingual-{seed}", seed, rows, sku, family, rng)
