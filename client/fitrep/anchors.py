@@ -38,6 +38,8 @@ VARIANTS: tuple[VariantKind, ...] = (
     VariantKind("other"),  # a variant a model named that no word list knows: never gated on
 )
 VARIANT_KINDS = tuple(kind.name for kind in VARIANTS)
+# ``Anchors.brand_from`` of a brand that is only a title's first word
+BRAND_GUESSED = "title"
 
 
 def variant_kind(value: str) -> tuple[str, str]:
@@ -68,6 +70,9 @@ class Anchors:
     """
 
     brand: tuple[str, ...] = ()
+    # ``(BRAND_GUESSED,)`` when the brand is only the title's first word, a guess; empty when a
+    # brand column or "... by Brand" states it (or the backend did not say)
+    brand_from: tuple[str, ...] = ()
     code: tuple[str, ...] = ()  # model/part codes of the title, canonical form
     code_any: tuple[str, ...] | None = None  # codes anywhere in the item
     quantity: tuple[str, ...] = ()  # "<number> <unit>" of the title
@@ -124,8 +129,11 @@ class Anchors:
 
     def merged(self, override: Anchors) -> Anchors:
         """These anchors with every field ``override`` has replaced (a model's answer over the
-        text rules)."""
-        return Anchors.from_json({**self.to_json(), **override.to_json()})
+        text rules). A brand the model names is stated, not the rules' guess."""
+        mine = self.to_json()
+        if override.brand:
+            mine.pop("brand_from", None)
+        return Anchors.from_json({**mine, **override.to_json()})
 
 
 _SAID_NONE = ("code_any", "number_any", "variant_any")  # () = "none anywhere", not "not said"

@@ -88,6 +88,10 @@ class Alignment:
     agreed: frozenset[str]
     differences: tuple[Difference, ...]
     matched: frozenset[str] = frozenset()  # kinds of which some value is on both sides
+    # one brand stated (a brand column, "... by Brand") and the other only guessed from a
+    # title's first word: a distributor's column against a title's publisher, or a title
+    # that starts with no brand at all ("bobby walters academy award winners")
+    brand_guessed_once: bool = False
 
     @property
     def substitutions(self) -> tuple[Difference, ...]:
@@ -100,11 +104,14 @@ class Alignment:
     def conflicts(self) -> tuple[Difference, ...]:
         """Substitutions of an identity kind: the two records name two items. Two brand
         names on records that share a model code are one item sold under two names (a
-        maker and its label: "Terk" and "Audiovox" CNP2000H)."""
+        maker and its label: "Terk" and "Audiovox" CNP2000H); nor is a stated brand against
+        one guessed from the other title's first word (``brand_guessed_once``): that stays
+        soft evidence (the verifier's ``brand_conflict``)."""
+        weak_brand = "code" in self.matched or self.brand_guessed_once
         return tuple(
             d
             for d in self.substitutions
-            if d.kind in CONFLICT_KINDS and not (d.kind == "brand" and "code" in self.matched)
+            if d.kind in CONFLICT_KINDS and not (d.kind == "brand" and weak_brand)
         )
 
 
@@ -262,7 +269,8 @@ def align(a: Anchors, b: Anchors) -> Alignment:
     if sa.quantities and sb.quantities and not differing & {"quantity", "pack"}:
         agreed |= {"pack" if u == "pack" else "quantity" for u in sa.quantities}
     matched |= agreed
-    return Alignment(frozenset(agreed), tuple(diffs), frozenset(matched))
+    guessed_once = bool(a.brand_from) != bool(b.brand_from)
+    return Alignment(frozenset(agreed), tuple(diffs), frozenset(matched), guessed_once)
 
 
 def comparison_levels(alignment: Alignment) -> dict[str, int]:

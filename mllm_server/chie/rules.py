@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from fitrep.anchors import BRAND_GUESSED
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
@@ -38,7 +39,7 @@ from mllm_server.chie.text_parse import (
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
 from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
 
-VERSION = "rules-12"  # bump whenever the concepts an item yields change
+VERSION = "rules-13"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
@@ -156,7 +157,7 @@ class RulesExtractor:
         attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in _BRAND_KEYS)
         attrs = parse(attr_text)
 
-        brand = self._brand(attributes, title)
+        brand, brand_guessed = self._brand(attributes, title)
         title_core = [w for w in title.words if _role_free(w) and w not in FORM_WORDS]
         if brand:
             title_core = [w for w in title_core if w not in brand.split()]
@@ -185,6 +186,8 @@ class RulesExtractor:
         form = _unique(w for w in all_words if w in FORM_WORDS)
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
         anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        if brand_guessed:
+            anchors["brand_from"] = [BRAND_GUESSED]
         if package.primary:
             # A picture is read in part and with misreadings: the gates treat values only the
             # package gave as weaker evidence than a title's (``variant_gates``).
@@ -261,18 +264,19 @@ class RulesExtractor:
         )
 
     @staticmethod
-    def _brand(attributes: dict[str, str], title: ParsedText) -> str:
+    def _brand(attributes: dict[str, str], title: ParsedText) -> tuple[str, bool]:
+        """The maker and whether it is only guessed from the title's first word."""
         for key in _BRAND_KEYS:
             if key in attributes:
                 words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
                 if words:
-                    return words[0]
+                    return words[0], False
         # "... by Brandon" ending a title (or its first part) names the maker.
         seq = [*title.sequence, BOUNDARY]
         for i in range(len(seq) - 3, -1, -1):
             if seq[i] == "by" and seq[i + 2] == BOUNDARY and seq[i + 1] in title.words:
                 if _role_free(seq[i + 1]):
-                    return seq[i + 1]
+                    return seq[i + 1], False
         # Catalogue titles usually start with the brand, after any packaging word ("Capsules
         # Nespresso ..."); a weak guess, used as a soft anchor.
         k = next(
@@ -280,8 +284,8 @@ class RulesExtractor:
         )
         first = title.words[k] if k < len(title.words) and k < len(title.tokens) else ""
         if not first or title.tokens[k] != first or first in FORM_WORDS:
-            return ""
-        return first if _role_free(first) else ""
+            return "", False
+        return (first, True) if _role_free(first) else ("", False)
 
     @staticmethod
     def _anchors(

@@ -85,3 +85,33 @@ def test_dimensions_are_no_pack():
     anchors = _anchors("Rug 77x147 cm grey")
     assert not any(q.endswith("pack") for q in anchors.quantity)
     assert not _fired("Rug 77x147 cm grey", "Rug 77x147 cm grey non-slip")
+
+
+def _item_anchors(title: str, **attributes: str) -> Anchors:
+    return RulesExtractor().extract_one(Item("x", title, attributes=attributes)).anchors
+
+
+def test_a_brand_is_marked_guessed_only_when_read_off_the_title_start():
+    assert _item_anchors("Kestor olive oil 1000 ml").brand_from == ("title",)
+    assert _item_anchors("olive oil 1000 ml", brand="Kestor").brand_from == ()
+    assert _item_anchors("Olive oil 1000 ml by Kestor").brand_from == ()
+
+
+def test_a_stated_brand_against_a_guessed_one_is_soft_evidence_not_a_veto():
+    # Amazon-Google's shape: the manufacturer column names the distributor, the other shop's
+    # title starts with the publisher (or with no brand at all).
+    stated = _item_anchors("stuffit deluxe 11", manufacturer="aladdin systems")
+    guessed = _item_anchors("allume stuffit deluxe 11")
+    assert align(stated, guessed).conflicts() == ()
+    assert comparison_levels(align(stated, guessed))["brand"] == 3  # still a substitution
+    assert not has_conflict(stated, guessed) and not has_conflict(guessed, stated)
+    # both guessed (the template shape) or both stated: a veto as before
+    assert has_conflict(_item_anchors("aladdin stuffit deluxe 11"), guessed)
+    other = _item_anchors("stuffit deluxe 11", manufacturer="allume")
+    assert has_conflict(stated, other)
+
+
+def test_a_model_answer_over_the_rules_states_its_brand():
+    rules = _item_anchors("allume stuffit deluxe 11")
+    assert rules.merged(Anchors(brand=("aladdin",))).brand_from == ()
+    assert rules.merged(Anchors(code=("x1",))).brand_from == ("title",)
