@@ -38,7 +38,7 @@ VARIANTS: tuple[VariantKind, ...] = (
     VariantKind("other"),  # a variant a model named that no word list knows: never gated on
 )
 VARIANT_KINDS = tuple(kind.name for kind in VARIANTS)
-# ``Anchors.brand_from`` of a brand that is only a title's first word
+# ``Anchors.brand_from`` of a brand read off the title, not stated by a column
 BRAND_GUESSED = "title"
 
 
@@ -70,8 +70,8 @@ class Anchors:
     """
 
     brand: tuple[str, ...] = ()
-    # ``(BRAND_GUESSED,)`` when the brand is only the title's first word, a guess; empty when a
-    # brand column or "... by Brand" states it (or the backend did not say)
+    # ``(BRAND_GUESSED,)`` when the brand is read off the title (its first word, "... by Brand");
+    # empty when a brand column states it (or the backend did not say)
     brand_from: tuple[str, ...] = ()
     code: tuple[str, ...] = ()  # model/part codes of the title, canonical form
     code_any: tuple[str, ...] | None = None  # codes anywhere in the item

@@ -88,9 +88,9 @@ class Alignment:
     agreed: frozenset[str]
     differences: tuple[Difference, ...]
     matched: frozenset[str] = frozenset()  # kinds of which some value is on both sides
-    # one brand stated (a brand column, "... by Brand") and the other only guessed from a
-    # title's first word: a distributor's column against a title's publisher, or a title
-    # that starts with no brand at all ("bobby walters academy award winners")
+    # one brand stated by a brand column, the other read off a title: a distributor in the
+    # column against the publisher first in the title, or a title that starts with no brand
+    # at all ("bobby walters academy award winners")
     brand_guessed_once: bool = False
 
     @property
@@ -104,8 +104,8 @@ class Alignment:
     def conflicts(self) -> tuple[Difference, ...]:
         """Substitutions of an identity kind: the two records name two items. Two brand
         names on records that share a model code are one item sold under two names (a
-        maker and its label: "Terk" and "Audiovox" CNP2000H); nor is a stated brand against
-        one guessed from the other title's first word (``brand_guessed_once``): that stays
+        maker and its label: "Terk" and "Audiovox" CNP2000H); nor is a brand a column
+        states against one read off the other's title (``brand_guessed_once``): that stays
         soft evidence (the verifier's ``brand_conflict``)."""
         weak_brand = "code" in self.matched or self.brand_guessed_once
         return tuple(

@@ -265,7 +265,7 @@ class RulesExtractor:
 
     @staticmethod
     def _brand(attributes: dict[str, str], title: ParsedText) -> tuple[str, bool]:
-        """The maker and whether it is only guessed from the title's first word."""
+        """The maker and whether it is read off the title (not stated by a brand column)."""
         for key in _BRAND_KEYS:
             if key in attributes:
                 words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
@@ -276,7 +276,7 @@ class RulesExtractor:
         for i in range(len(seq) - 3, -1, -1):
             if seq[i] == "by" and seq[i + 2] == BOUNDARY and seq[i + 1] in title.words:
                 if _role_free(seq[i + 1]):
-                    return seq[i + 1], False
+                    return seq[i + 1], True
         # Catalogue titles usually start with the brand, after any packaging word ("Capsules
         # Nespresso ..."); a weak guess, used as a soft anchor.
         k = next(

@@ -91,10 +91,10 @@ def _item_anchors(title: str, **attributes: str) -> Anchors:
     return RulesExtractor().extract_one(Item("x", title, attributes=attributes)).anchors
 
 
-def test_a_brand_is_marked_guessed_only_when_read_off_the_title_start():
+def test_a_brand_read_off_the_title_is_marked_so():
     assert _item_anchors("Kestor olive oil 1000 ml").brand_from == ("title",)
+    assert _item_anchors("Olive oil 1000 ml by Kestor").brand_from == ("title",)
     assert _item_anchors("olive oil 1000 ml", brand="Kestor").brand_from == ()
-    assert _item_anchors("Olive oil 1000 ml by Kestor").brand_from == ()
 
 
 def test_a_stated_brand_against_a_guessed_one_is_soft_evidence_not_a_veto():
@@ -105,8 +105,9 @@ def test_a_stated_brand_against_a_guessed_one_is_soft_evidence_not_a_veto():
     assert align(stated, guessed).conflicts() == ()
     assert comparison_levels(align(stated, guessed))["brand"] == 3  # still a substitution
     assert not has_conflict(stated, guessed) and not has_conflict(guessed, stated)
-    # both guessed (the template shape) or both stated: a veto as before
+    # both read off titles (the template shape, any word order) or both stated: a veto
     assert has_conflict(_item_anchors("aladdin stuffit deluxe 11"), guessed)
+    assert has_conflict(_item_anchors("stuffit deluxe 11 by aladdin"), guessed)
     other = _item_anchors("stuffit deluxe 11", manufacturer="allume")
     assert has_conflict(stated, other)
 
