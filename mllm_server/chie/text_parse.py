@@ -16,7 +16,7 @@ import ftfy
 import regex
 from fitrep.units import CJK_UNITS, canonical, format_number, to_float
 
-from mllm_server.chie.lexicon import ABBREVIATIONS, COUNTED_WORDS
+from mllm_server.chie.lexicon import ABBREVIATIONS, COUNTED_WORDS, STOPWORDS
 from mllm_server.chie.variant_lexicon import (
     GENERATION_WORDS,
     SHOE_SYSTEMS,
@@ -98,12 +98,13 @@ def code_key(token: str) -> str:
 
 # "TEW 760": an upper-case letter prefix and a model number written apart, the same code as
 # "TEW-760" and "TEW760". Only casing tells a code prefix from a word ("Pixel 8", "rider 1200",
-# "size 10"), so an all-upper-case text is left as it is; a size system or marker before the
+# "size 10"), so the words before it must not be upper case too ("SPARKLING WATER (PACK OF 12)",
+# with or without a lower-case marketing tail); a stopword, a size system or marker before the
 # number ("EU 42", "GR 38") or a unit after it ("TV 55 inch", "AA 2500 mAh") is no code.
 _SPACED_CODE = regex.compile(
     r"(?<![\p{L}\p{N}.,/\-])([A-Z]{2,4}) (\d{2,5})(?![\p{L}\p{N}]|[.,/\-]\p{N})\s*(\S*)"
 )
-_NOT_CODE_PREFIXES = SHOE_SYSTEMS | SIZE_MARKERS | SIZE_WORDS | GENERATION_WORDS
+_NOT_CODE_PREFIXES = STOPWORDS | SHOE_SYSTEMS | SIZE_MARKERS | SIZE_WORDS | GENERATION_WORDS
 
 
 def _spaced_code(m: regex.Match[str]) -> str:
@@ -111,16 +112,15 @@ def _spaced_code(m: regex.Match[str]) -> str:
     unit_after = bool(after) and (
         after[0] in "\"'″”%" or canonical(1.0, after.casefold().strip(".,")) is not None
     )
-    if letters.casefold() in _NOT_CODE_PREFIXES or unit_after:
+    cased = _HAS_LOWER.search(m.string, 0, m.start()) is not None
+    if not cased or letters.casefold() in _NOT_CODE_PREFIXES or unit_after:
         return m.group(0)
     return m.group(0).replace(f"{letters} {number}", f"{letters}{number}", 1)
 
 
 def join_spaced_codes(text: str) -> str:
-    """``text`` with model codes written apart joined ("Raon TEW 760" -> "Raon TEW760");
-    unchanged when it has no lower-case letter (see ``_SPACED_CODE``)."""
-    if not _HAS_LOWER.search(text):
-        return text
+    """``text`` with model codes written apart joined ("Raon TEW 760" -> "Raon TEW760"; see
+    ``_SPACED_CODE``)."""
     return _SPACED_CODE.sub(_spaced_code, text)
 
 

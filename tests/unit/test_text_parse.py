@@ -71,3 +71,12 @@ def test_a_code_has_one_form_whatever_its_separator(prefix, number, before, afte
         tuple(parse(f"{before} {prefix}{sep}{number} {after}").codes) for sep in (" ", "-", "")
     }
     assert codes == {(f"{prefix.casefold()}{number}",)}
+
+
+def test_an_upper_case_title_with_a_lower_case_tail_keeps_its_words():
+    """The words before a prefix decide whether casing says anything: an upper-case title
+    with a marketing tail in lower case has no code in "PACK OF 12"."""
+    p = parse("SPARKLING WATER 1500 ML (PACK OF 12) CHARCOAL BY TISLO - fast delivery")
+    assert p.codes == []
+    assert ("12", "pack") in p.quantities
+    assert parse("Vekvo sparkling water 500 ml PACK OF 12").codes == []  # a stopword
