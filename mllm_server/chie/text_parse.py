@@ -16,7 +16,13 @@ import ftfy
 import regex
 from fitrep.units import CJK_UNITS, canonical, format_number, to_float
 
-from mllm_server.chie.lexicon import ABBREVIATIONS, COUNTED_WORDS
+from mllm_server.chie.lexicon import ABBREVIATIONS, COUNTED_WORDS, STOPWORDS
+from mllm_server.chie.variant_lexicon import (
+    GENERATION_WORDS,
+    SHOE_SYSTEMS,
+    SIZE_MARKERS,
+    SIZE_WORDS,
+)
 
 _TAG = re.compile(r"<[^>]+>")
 # Letters of every script (\p{L} with their marks), digits; "." "-" "/" join the parts of a
@@ -34,6 +40,7 @@ _MULTIPACK = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)(\p{L}+)$")
 _MULTIPACK_BARE = regex.compile(r"^(\d+)[x×*](\d+(?:[.,]\d+)?)$")  # its unit is the next token
 _HAS_DIGIT = re.compile(r"\d")
 _HAS_ALPHA = regex.compile(r"\p{L}")
+_HAS_LOWER = regex.compile(r"\p{Ll}")
 _LENGTH_UNIT = "mm"  # the canonical unit of lengths (``units``)
 _TIMES = re.compile(r"^[x×](\d{1,3})$")
 _NETWORK = re.compile(r"^[2-6]g$")  # "5G" is a phone network, not five grams
@@ -87,6 +94,34 @@ def normalise(text: str) -> str:
 def code_key(token: str) -> str:
     """Canonical form of a model/part code: separators removed ("DSC-W120" -> "dscw120")."""
     return re.sub(r"[.\-/]", "", token)
+
+
+# "TEW 760": an upper-case letter prefix and a model number written apart, the same code as
+# "TEW-760" and "TEW760". Only casing tells a code prefix from a word ("Pixel 8", "rider 1200",
+# "size 10"), so the words before it must not be upper case too ("SPARKLING WATER (PACK OF 12)",
+# with or without a lower-case marketing tail); a stopword, a size system or marker before the
+# number ("EU 42", "GR 38") or a unit after it ("TV 55 inch", "AA 2500 mAh") is no code.
+_SPACED_CODE = regex.compile(
+    r"(?<![\p{L}\p{N}.,/\-])([A-Z]{2,4}) (\d{2,5})(?![\p{L}\p{N}]|[.,/\-]\p{N})\s*(\S*)"
+)
+_NOT_CODE_PREFIXES = STOPWORDS | SHOE_SYSTEMS | SIZE_MARKERS | SIZE_WORDS | GENERATION_WORDS
+
+
+def _spaced_code(m: regex.Match[str]) -> str:
+    letters, number, after = m.group(1), m.group(2), m.group(3)
+    unit_after = bool(after) and (
+        after[0] in "\"'″”%" or canonical(1.0, after.casefold().strip(".,")) is not None
+    )
+    cased = _HAS_LOWER.search(m.string, 0, m.start()) is not None
+    if not cased or letters.casefold() in _NOT_CODE_PREFIXES or unit_after:
+        return m.group(0)
+    return m.group(0).replace(f"{letters} {number}", f"{letters}{number}", 1)
+
+
+def join_spaced_codes(text: str) -> str:
+    """``text`` with model codes written apart joined ("Raon TEW 760" -> "Raon TEW760"; see
+    ``_SPACED_CODE``)."""
+    return _SPACED_CODE.sub(_spaced_code, text)
 
 
 def _number_key(value: str) -> str:
@@ -172,7 +207,7 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
     token with both letters and digits is a code; a long digit string (>= 5) is a part
     number, i.e. a code. Letters of every script are words; CJK runs become bigrams.
     """
-    raw = tokenize(text)[:max_tokens]
+    raw = tokenize(join_spaced_codes(text))[:max_tokens]
     out = ParsedText()
     i = 0
     previous_word = ""
