@@ -180,9 +180,12 @@ def family_features(a: Anchors, b: Anchors, stats: TokenStats | None) -> dict[st
     return {**relaxed, **token_features(a, b, stats, skip)}
 
 
-def vetoed(features: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """(n,) bool: pairs a hard gate decides (different items whatever the score)."""
-    return np.array([any(f.get(g, 0.0) for g in HARD_GATES) for f in features], bool)
+def vetoed(
+    features: Sequence[Mapping[str, float]], gates: Sequence[str] = HARD_GATES
+) -> np.ndarray:
+    """(n,) bool: pairs one of ``gates`` (default: every hard gate) decides (different items
+    whatever the score)."""
+    return np.array([any(f.get(g, 0.0) for g in gates) for f in features], bool)
 
 
 def gate_results(features: Mapping[str, float], details: Mapping[str, str]) -> list[GateResult]:
