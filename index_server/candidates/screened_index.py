@@ -12,13 +12,14 @@ norm of the rest, ``r = |x - B^T z|``. For a query q (``z_q``, ``r_q``) the part
 orthogonal, so ``q.x = z_q.z + (q - B^T z_q).(x - B^T z) <= z_q.z + r_q r`` (Cauchy-Schwarz):
 
 1. the bound of every row comes from the d-dim projections (d/D of the reads);
-2. the exact scores of the rows with the best bounds give a k-th best exact score ``s``;
+2. the exact scores of the k rows with the best bounds give a k-th best exact score ``s``;
 3. every row whose bound reaches ``s`` (less a margin for float rounding) is scored exactly; no
    other row can be in the top k, so its k best are the exact top k.
 
 The basis only decides how many rows step 3 scores (10k real-text rows, 64 dims: ~1.6 % of
 them, 128 dims: ~0.5 %); it is fitted once the index has ``BRUTE_ROWS`` rows and again each
-time it doubles up to ``FIT_ROWS`` (below ``BRUTE_ROWS`` every search is a plain product).
+time it doubles up to ``FIT_ROWS`` (below ``BRUTE_ROWS``, and for a k above 1/``SCREEN_K`` of
+the rows, a search is one plain product: scoring rows one query at a time loses there).
 Implements ``vector_backend.VectorIndex`` for the "ip" metric.
 """
 
@@ -33,6 +34,7 @@ from index_server.candidates.vector_backend import check_vectors
 
 BRUTE_ROWS = 2048  # fewer stored rows: one matrix product, no basis
 FIT_ROWS = 8192  # the basis is refitted as the index doubles, until it was fitted on this many
+SCREEN_K = 32  # screened only when k is at most 1/SCREEN_K of the rows, else one product
 MARGIN = 1e-4  # float32 rounding of the bound and the exact score stays far below this
 _BLOCK = 1 << 22  # elements of one (queries x rows) block: 16 MB of float32
 
@@ -124,7 +126,9 @@ class ScreenedExactIndex:
         scores = np.empty((m, k), np.float32)
         rows = np.empty((m, k), np.int64)
         step = max(1, _BLOCK // n)
-        screened = self.basis is not None and 4 * k < n
+        # a wide search (the generator widens 4x at a time; a build's early rows widen far)
+        # scores too many rows exactly one by one: the product is cheaper there
+        screened = self.basis is not None and SCREEN_K * k <= n
         for lo in range(0, m, step):
             block = slice(lo, min(lo + step, m))
             search = self._screened if screened else self._brute
@@ -142,7 +146,7 @@ class ScreenedExactIndex:
         bound += rq[:, None] * self._r[None, :n]
         scores = np.empty((len(q), k), np.float32)
         rows = np.empty((len(q), k), np.int64)
-        first = min(n, 2 * k)
+        first = min(n, k)
         for i, b in enumerate(bound):
             best = np.argpartition(b, n - first)[n - first :]  # the best bounds
             exact = self._x[best] @ q[i]
@@ -166,10 +170,12 @@ def _top(exact: F32, ids: np.ndarray, k: int) -> tuple[F32, np.ndarray]:
     """The k best of each row of ``exact`` (m, len(ids)), best first, ties to the lower id."""
     if k < exact.shape[1]:
         part = np.argpartition(-exact, k - 1, axis=1)[:, :k]
-        # a tie at the k-th score may be cut anywhere by argpartition: keep every tied one
+        # a tie at the k-th score may be cut anywhere by argpartition: those rows keep the
+        # lowest ids among the tied
         kth = np.take_along_axis(exact, part, axis=1).min(axis=1, keepdims=True)
-        if (np.sum(exact >= kth, axis=1) > k).any():
-            part = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+        tied = np.flatnonzero(np.sum(exact >= kth, axis=1) > k)
+        if len(tied):
+            part[tied] = np.argsort(-exact[tied], axis=1, kind="stable")[:, :k]
     else:
         part = np.broadcast_to(np.arange(exact.shape[1]), exact.shape)
     vals = np.take_along_axis(exact, part, axis=1)

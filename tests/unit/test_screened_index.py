@@ -88,6 +88,7 @@ def test_create_index_screens_the_full_space_only_when_asked():
 
 def test_engine_decides_the_same_with_and_without_screening(fast_items, monkeypatch):
     monkeypatch.setattr(screened_index, "BRUTE_ROWS", 4)  # screen from the 4th row on
+    monkeypatch.setattr(screened_index, "SCREEN_K", 4)  # for k up to a quarter of the rows
     monkeypatch.setattr(screened_index, "_BLOCK", 4096)  # and in several query blocks
     # the catalogue and copies of it under other ids (ties the search must break alike)
     copies = [_renamed(it, f"copy{c}-{it.item_id}") for c in range(3) for it in fast_items[::2]]
