@@ -19,7 +19,8 @@ orthogonal, so ``q.x = z_q.z + (q - B^T z_q).(x - B^T z) <= z_q.z + r_q r`` (Cau
 The basis only decides how many rows step 3 scores (10k real-text rows, 64 dims: ~1.6 % of
 them, 128 dims: ~0.5 %); it is fitted once the index has ``BRUTE_ROWS`` rows and again each
 time it doubles up to ``FIT_ROWS`` (below ``BRUTE_ROWS``, and for a k above 1/``SCREEN_K`` of
-the rows, a search is one plain product: scoring rows one query at a time loses there).
+the rows, or more than ``SCREEN_QUERIES`` queries, a search is one plain product: scoring
+rows one query at a time loses there; a 4,589-row build took 275 s screened, 41 s so).
 Implements ``vector_backend.VectorIndex`` for the "ip" metric.
 """
 
@@ -34,6 +35,7 @@ from index_server.candidates.vector_backend import check_vectors
 
 BRUTE_ROWS = 2048  # fewer stored rows: one matrix product, no basis
 FIT_ROWS = 8192  # the basis is refitted as the index doubles, until it was fitted on this many
+SCREEN_QUERIES = 256  # screened only for searches of at most this many queries (assign calls)
 SCREEN_K = 32  # screened only when k is at most 1/SCREEN_K of the rows, else one product
 MARGIN = 1e-4  # float32 rounding of the bound and the exact score stays far below this
 _BLOCK = 1 << 22  # elements of one (queries x rows) block: 16 MB of float32
@@ -128,7 +130,8 @@ class ScreenedExactIndex:
         step = max(1, _BLOCK // n)
         # a wide search (the generator widens 4x at a time; a build's early rows widen far)
         # scores too many rows exactly one by one: the product is cheaper there
-        screened = self.basis is not None and SCREEN_K * k <= n
+        # and a search of many queries (a build's) is one BLAS product per block, as FAISS's
+        screened = self.basis is not None and SCREEN_K * k <= n and m <= SCREEN_QUERIES
         for lo in range(0, m, step):
             block = slice(lo, min(lo + step, m))
             search = self._screened if screened else self._brute
