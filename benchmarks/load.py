@@ -214,6 +214,12 @@ def main() -> None:
         help="a flag for the index server, e.g. --index-arg=--max-batch=16 (one request per "
         "engine call: no batching across requests); repeatable",
     )
+    ap.add_argument(
+        "--section",
+        default="",
+        help="append this run to --out as a section of that title (runs compared in one file) "
+        "instead of writing the file anew",
+    )
     args = ap.parse_args()
     tiers = args.tiers.split(",")
 
@@ -276,9 +282,10 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
     call = {"concept": "ExtractConcepts", "index": "AssignItems"}
     flags = " ".join(f"--index-arg={a}" for a in args.index_arg)
     lines = [
-        "# Sustained load, both servers on loopback",
+        f"## {args.section}" if args.section else "# Sustained load, both servers on loopback",
         "",
-        f"`benchmarks/load.py --seconds {args.seconds:g} --tiers {args.tiers} --mix {args.mix} {flags}`, "
+        f"`benchmarks/load.py --seconds {args.seconds:g} --peak-seconds {args.peak_seconds:g} "
+        f"--threads {args.threads} --tiers {args.tiers} --mix {args.mix} {flags}`, "
         f"{time.strftime('%Y-%m-%d %H:%M')}: rules backend, {args.batch} items per request, "
         f"{' and '.join(tiers)} driven at once. Machine: 2 CPU "
         "cores **shared with other developers' jobs** while this ran, so absolute numbers are "
@@ -308,7 +315,12 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
         "and the FAISS index; the concept tier's RSS has no such reason to grow).",
         "",
     ]
-    write_markdown(args.out, lines)
+    if args.section:  # appended: the file's title and other sections are kept
+        with args.out.open("a") as fh:
+            fh.write("\n" + "\n".join(lines))
+        print("\n".join(lines))
+    else:
+        write_markdown(args.out, lines)
 
 
 if __name__ == "__main__":

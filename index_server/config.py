@@ -71,11 +71,18 @@ class IndexConfig:
     spdr_method: str = "auto"  # auto | identity | pca | umap
     spdr_components: int | None = None  # None: the method's default (pca 64, umap 32)
     spdr_min_items: int = 20_000  # below: exact search in the full space
+    # that exact search screened through a projection of this size (candidates/screened_index.py:
+    # the same top k, a few per cent of the reads); 0: FAISS's Flat index scans every row
+    screen_dims: int = 128
     spdr_max_fit_items: int = SPDR_MAX_FIT_ITEMS
     refit_growth: float = 2.0  # refit SPDR when the index has grown by this factor
     ivf_min_items: int = IVF_MIN_ITEMS
     nprobe: int = NPROBE
     threads: int | None = None
+    # a write call with fewer new items than this runs numpy's BLAS and OpenMP (FAISS) on one
+    # thread: a 16-item call is too small to split, and two pools spinning for the two cores
+    # of a busy machine made it 2.5x slower (benchmarks/results/small_batch.md); 0: never
+    single_thread_below: int = 256
     search_backend: str = "faiss"  # faiss | torch (exact matrix-product search, for a GPU)
     search_device: str = "auto"  # torch backend: auto (cuda when present) | cpu | cuda[:N]
     # how rows' full vectors are kept (rows/compact.py): int8 per level | float16; a store keeps

@@ -17,11 +17,13 @@ report and log the change. The state all of this works on is an ``IndexState``, 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fitrep.domain import (
     Assignment,
@@ -59,7 +61,12 @@ from index_server.upserts import BatchPlan, Upsert, plan_batch
 from index_server.validation import check_batch
 
 Progress = Callable[[str, int, int], None]
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
+
 log = logging.getLogger("fitrep.index")
+# the thread pools of BLAS and OpenMP (threadpoolctl), with the count of modules when it was made
+_POOLS: tuple[int, ThreadpoolController] | None = None
 
 
 class IndexEngine:
@@ -204,7 +211,7 @@ class IndexEngine:
             progress("received", len(items), len(items))
         reps: dict[int, int] = {}
         if plan.fresh:
-            with self._rolled_back_on_failure():
+            with self._rolled_back_on_failure(), self._threads(len(plan.fresh)):
                 reps = self._add(plan, refit, progress)
         self.counts.update(c.name.lower() for c in plan.changes)
         decisions, cluster_of, ids = self.clusterer.decisions, self.rule.cluster_of, self.rows.ids
@@ -216,6 +223,19 @@ class IndexEngine:
             a.change, a.representative_id = change, ids[now[cluster_of[row]]]
             answers.append(a)
         return AssignResult(answers, self._report_changes(reps))
+
+    def _threads(self, items: int) -> AbstractContextManager[object]:
+        """One BLAS / OpenMP thread for a call of fewer than ``single_thread_below`` items."""
+        if items >= self.config.single_thread_below or self.candidates.cindex is None:
+            return nullcontext()
+        global _POOLS
+        if _POOLS is None or _POOLS[0] != len(sys.modules):
+            # made again when modules were imported since (they may have loaded a library
+            # with a pool of its own): a few ms, and a server soon imports nothing more
+            from threadpoolctl import ThreadpoolController
+
+            _POOLS = (len(sys.modules), ThreadpoolController())
+        return _POOLS[1].limit(limits=1)
 
     def _add(self, plan: BatchPlan, refit: bool, progress: Progress | None) -> dict[int, int]:
         """Store and decide ``plan.fresh``; the representative rows of the clusters it touched

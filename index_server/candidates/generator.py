@@ -132,6 +132,7 @@ class CandidateGenerator:
             threads=self.config.threads,
             backend=self.config.search_backend,
             device=self.config.search_device,
+            screen_dims=self.config.screen_dims,
         )
         self.cindex.rebuild(reduced)
 

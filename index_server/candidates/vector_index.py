@@ -27,8 +27,11 @@ def create_index(
     threads: int | None = None,
     backend: str = "faiss",
     device: str = "auto",
+    screen_dims: int = 0,
 ) -> VectorIndex:
-    """The index of ``backend``; ``metric`` is "ip" (identity space) or "l2" (reduced)."""
+    """The index of ``backend``; ``metric`` is "ip" (identity space) or "l2" (reduced).
+    ``screen_dims`` > 0: the full space ("ip", ``dim`` above it) is searched exactly through
+    a projection of that size (``screened_index``) when FAISS sees no GPU."""
     if metric not in ("ip", "l2"):
         raise InvalidInput("metric", f"{metric!r} is not 'ip' or 'l2'")
     if backend not in BACKENDS:
@@ -37,6 +40,13 @@ def create_index(
         from index_server.candidates.torch_index import TorchExactIndex
 
         return TorchExactIndex(dim, metric, device)
+    if metric == "ip" and 0 < screen_dims < dim:
+        import faiss
+
+        if not faiss_gpus(faiss):
+            from index_server.candidates.screened_index import ScreenedExactIndex
+
+            return ScreenedExactIndex(dim, screen_dims)
     return FaissIndex(dim, metric, ivf_min_items, nprobe, threads)
 
 
