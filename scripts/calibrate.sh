@@ -26,7 +26,7 @@ python3 - <<'PY'
 import json, pathlib
 p = pathlib.Path("index_server/scoring/calibration.json")
 cal = json.loads(p.read_text())
-cal["version"] = "fitted-10"
+cal["version"] = "fitted-11"
 cal["notes"]["command"] = "bash scripts/calibrate.sh"
 cal["notes"]["fitted_on"] = [
     "grocery-packages/train.txt (150 photos, evenly spaced; all pairs among them)"
