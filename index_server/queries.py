@@ -72,8 +72,9 @@ class IndexReader:
         gate by gate, and what the clustering decided with the rule that decided it
         (``duplicate`` is the clustering's answer: the same cluster id)."""
         a, b = self.rows.row(item_a), self.rows.row(item_b)
-        verifier = self.verifier
-        s = self.scorer.pair_scores(a, [b])
+        # scored as the join scored it: with the token counts of the rows up to the later one
+        verifier = self.scorer.verifier_as_of(max(a, b) + 1)
+        s = self.scorer.pair_scores(a, [b], verifier)
         p, family = float(s.probability[0]), float(s.family[0])
         details = variant_conflicts(self.rows.anchors[a], self.rows.anchors[b])
         rule, clusterer = self.clusterer.rule, self.clusterer

@@ -8,6 +8,7 @@ from the chunk's precomputed cosines and token features, so both paths give one 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -19,7 +20,7 @@ from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.calibration import Calibration, create_scorer
 from index_server.scoring.lexical import FEATURES, ChunkLexical, chunk_features
 from index_server.scoring.scorer import PairScorer, PairScores
-from index_server.scoring.token_features import TokenStats
+from index_server.scoring.token_features import TokenStats, TokenStatsAsOf
 from index_server.scoring.variant_gates import has_conflict
 
 # Unpacked anchors kept (~4 KB each): a row takes part in many pairs, mostly near in time.
@@ -51,10 +52,20 @@ class RowScorer:
             got = self._unpacked[row] = self.rows.anchors[row]
         return got
 
-    def pair_scores(self, row: int, others: Sequence[int]) -> PairScores:
-        """Verify stored ``row`` against stored ``others`` in the full space."""
+    def verifier_as_of(self, end: int) -> PairScorer:
+        """The verifier with the idf of rows [0, end) only: what the join judged row
+        ``end - 1`` by (``count_tokens``)."""
+        verifier = copy.copy(self.verifier)
+        verifier.stats = TokenStatsAsOf(self.rows.lexical, end)  # type: ignore[attr-defined]
+        return verifier
+
+    def pair_scores(
+        self, row: int, others: Sequence[int], verifier: PairScorer | None = None
+    ) -> PairScores:
+        """Verify stored ``row`` against stored ``others`` in the full space (by ``verifier``,
+        this scorer's own when None)."""
         rows, idx = self.rows, list(others)
-        return self.verifier.score(
+        return (verifier or self.verifier).score(
             rows.full(row),
             self.anchors(row),
             rows.full(idx),

@@ -67,6 +67,30 @@ class TokenStats:
         return value
 
 
+class TokenStatsAsOf(TokenStats):
+    """The counts of rows [0, end) only: the idf the index judged row ``end - 1`` by (it
+    decides row i with the counts of rows 0..i), so ``explain`` scores a pair as it was
+    decided, not with the counts of rows that arrived later."""
+
+    def __init__(self, rows: LexicalRows, end: int) -> None:
+        super().__init__(rows)
+        self._end = end
+        self._df_as_of = rows.df_before(end).copy()
+
+    @property
+    def docs(self) -> int:
+        return self._end
+
+    def idf(self, token: str) -> float:
+        value = self._idf.get(token)
+        if value is None:
+            token_id = self.rows.vocab.get(token)
+            known = token_id is not None and token_id < len(self._df_as_of)
+            df = int(self._df_as_of[token_id]) if known else 0
+            value = self._idf[token] = idf(self._end, df)
+        return value
+
+
 def idf_overlap(tok_a: set[str], tok_b: set[str], stats: TokenStats | None) -> tuple[float, float]:
     """(cosine, containment) of binary token vectors weighted by idf (uniform without stats).
 

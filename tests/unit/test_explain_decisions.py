@@ -134,3 +134,21 @@ def test_the_verdict_names_what_decided_the_pair(replayed):
             assert e.verdict.startswith("kept apart"), where
         kinds.add(kind)
     assert kinds == {"duplicates", "gate", "score", "rule"}  # every kind of verdict is seen
+
+
+def test_explain_scores_a_pair_with_the_token_counts_it_was_decided_by(concept_engine):
+    # Row i is decided with the idf of rows 0..i; rows that arrive later make "pixma" common.
+    # Explain must report the score the join saw, not one with the later counts.
+    items = [
+        Item("k1", "Canon PIXMA MX700 all-in-one printer", "print scan copy fax"),
+        Item("k2", "canon pixma mx700 multifunction inkjet printer", "print, scan, copy and fax"),
+        *(Item(f"z{i}", f"Canon PIXMA {name} photo printer") for i, name in enumerate("ABCDEFGH")),
+    ]
+    engine = IndexEngine()
+    decided = {a.item_id: a for a in engine.build(concept_engine.process(items))}
+    explained = engine.explain("k1", "k2")
+    engine.close()
+    k2 = decided["k2"]
+    assert k2.nearest_item_id in ("k1", "")
+    seen = k2.similarity if k2.nearest_item_id == "k1" else 1.0 - k2.confidence
+    assert explained.score == pytest.approx(seen, abs=1e-5)
