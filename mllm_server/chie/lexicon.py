@@ -29,8 +29,8 @@ FORM_WORDS = PACKAGING_WORDS | frozenset(
     """box boxed bottle bottles can cans carton cartons jar jars bag bags pouch tube tubes
     packet packets pack packs pk multipack case jewel sleeve blister tray tetra brick
     dvd dvds cd cds cdrom dvdrom rom disc discs disk download downloadable
-    mac macintosh osx win windows pc linux ios android xp vista
-    oem retail upgrade full academic student teacher edu education license licence licenses
+    mac macintosh osx win windows pc linux ios android
+    retail upgrade full student teacher edu education license licence licenses
     subscription edition version ver vol volume set kit bundle refill cartridge""".split()
 )
 
@@ -67,13 +67,10 @@ STOPWORDS = frozenset(
 
 # Shorthand that catalogues of every kind use; expanded so both spellings meet.
 ABBREVIATIONS: dict[str, str] = {
-    "upg": "upgrade",
     "upgr": "upgrade",
     "win": "windows",
     "prof": "professional",
     "std": "standard",
-    "acad": "academic",
-    "dlx": "deluxe",
     "lic": "license",
     "pkg": "package",
     "usr": "user",

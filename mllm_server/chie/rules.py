@@ -39,14 +39,14 @@ from mllm_server.chie.text_parse import (
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
 from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
 
-VERSION = "rules-14"  # bump whenever the concepts an item yields change
+VERSION = "rules-15"  # bump whenever the concepts an item yields change
 
 _BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
 _DESCRIPTION_KEYS = ("description", "desc", "text", "body")
 # Editions and platforms name a different product even when everything else matches.
 _EDITION_WORDS = frozenset(
-    """upgrade academic oem student teacher mac windows deluxe pro premium premier
+    """upgrade student teacher mac windows deluxe pro premium premier
     standard professional basic enterprise lite plus ultimate express business
     family trial""".split()
 )

@@ -161,11 +161,11 @@ FLAVOUR_STEMS: dict[str, str] = _table(
         "jasmine": "jasmin",
         "eucalyptus": "eucalypt eukalypt",
         "citrus": "citrus",
-        "original": "original naturell plain",
+        "original": "original plain",
         "unscented": "unscented parfumfrei",
         "lactose free": "lactosefree laktosfri laktosefrei",
-        "oat": "havre hafer avoine",
-        "soy": "soya sojadrink",
+        "oat": "hafer avoine",
+        "soy": "soya",
     }
 )
 # Phrases written as several words; checked on the joined word sequence before the stems.

@@ -27,12 +27,14 @@ def test_code_key_drops_separators():
 
 
 def test_shorthand_is_expanded():
-    assert parse("retrospect 7.5 prof win upg").words == [
+    assert parse("retrospect 7.5 prof win upgr").words == [
         "retrospect",
         "professional",
         "windows",
         "upgrade",
     ]
+    # shorthand one catalogue chose (issue 25 part 5) is no longer expanded
+    assert parse("suite dlx acad upg").words == ["suite", "dlx", "acad", "upg"]
 
 
 def test_a_code_written_apart_is_the_code_written_joined():
