@@ -136,7 +136,8 @@ class LexicalRows:
         self.count_until(row)
         if self.counted == row:
             return self._df
-        df = self._df.copy()
-        ids, _ = self.tokens.gather(np.arange(row, self.counted))
-        np.subtract.at(df, ids >> 1, 1)
-        return df
+        # rows [row, counted) are one slice of the flat buffer; bincount, not np.subtract.at
+        # (explain asks this once per pair: ~8 ms -> well under 1 ms at 100k rows)
+        t = self.tokens
+        ids = t.data[t.ptr[row] : t.ptr[self.counted]].astype(np.int64)
+        return self._df - np.bincount(ids >> 1, minlength=len(self._df))

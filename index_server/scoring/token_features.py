@@ -75,7 +75,7 @@ class TokenStatsAsOf(TokenStats):
     def __init__(self, rows: LexicalRows, end: int) -> None:
         super().__init__(rows)
         self._end = end
-        self._df_as_of = rows.df_before(end).copy()
+        self._df_as_of = rows.df_before(end).copy()  # a view of the live counts when end is all
 
     @property
     def docs(self) -> int:
