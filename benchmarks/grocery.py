@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from fitrep.cli.quality import evenly_spaced
 from fitrep.domain import Item, Level
 from fitrep.pipeline import Pipeline
 from results_io import write_markdown
@@ -41,16 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 Scores = tuple[float, float, float, int, int]
 
 
-# Photos of train.txt that scripts/calibrate.sh fits the shipped calibration on: fitrep
-# calibrate --image-limit 150 takes them evenly spaced (``_image_pairs``); the same rule here.
+# Photos of train.txt that scripts/calibrate.sh fits the shipped calibration on (fitrep
+# calibrate --image-limit 150 picks them with ``evenly_spaced``).
 CALIBRATION_PHOTOS = 150
 UNFITTED = "train-unfitted"  # train.txt without those photos: what the calibration never saw
-
-
-def fitted_lines(lines: Sequence[str], limit: int = CALIBRATION_PHOTOS) -> set[int]:
-    """Indices of the lines ``fitrep calibrate --image-limit limit`` picks (evenly spaced)."""
-    step = max(len(lines) / max(limit, 1), 1.0)
-    return {int(i * step) for i in range(min(limit, len(lines)))}
 
 
 def read_split(data: Path, split: str, limit: int | None = None) -> tuple[list[Item], list[str]]:
@@ -62,7 +57,7 @@ def read_split(data: Path, split: str, limit: int | None = None) -> tuple[list[I
         ln for ln in (folder / f"{split.split('-')[0]}.txt").read_text().splitlines() if ln.strip()
     ]
     if split == UNFITTED:
-        fitted = fitted_lines(lines)
+        fitted = set(evenly_spaced(len(lines), CALIBRATION_PHOTOS))
         lines = [ln for i, ln in enumerate(lines) if i not in fitted]
     for line in lines[:limit]:
         rel = line.split(",")[0].strip().replace("/Packages", "")

@@ -29,6 +29,13 @@ def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore
     return pair_file, PairTable(embedded)
 
 
+def evenly_spaced(count: int, limit: int) -> list[int]:
+    """Indices of at most ``limit`` of ``count`` lines, evenly spaced: the photos
+    ``calibrate --image-limit`` fits on (``benchmarks/grocery.py`` leaves the same out)."""
+    step = max(count / max(limit, 1), 1.0)
+    return [int(i * step) for i in range(min(limit, count))]
+
+
 @app.command()
 def match(
     pairs_file: Path = typer.Argument(
@@ -143,8 +150,7 @@ def _image_pairs(
         lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     except FileNotFoundError:
         raise InvalidInput(str(path), "file not found") from None
-    step = max(len(lines) / max(limit, 1), 1.0)
-    chosen = [lines[int(i * step)] for i in range(min(limit, len(lines)))]
+    chosen = [lines[i] for i in evenly_spaced(len(lines), limit)]
     items, classes = [], []
     for i, line in enumerate(chosen):
         parts = [p.strip() for p in line.split(",")]
