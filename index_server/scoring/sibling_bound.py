@@ -48,6 +48,9 @@ def sibling_masks(
     return out
 
 
+Q_FLOOR = 1e-12
+
+
 def sibling_bits(
     levels: npt.ArrayLike,
     logits: npt.ArrayLike,
@@ -64,7 +67,8 @@ def sibling_bits(
         if n_sub < MIN_SIBLINGS:
             continue
         rho = prior.m[k, SUBSTITUTION] / prior.m[k, AGREE]
-        q = min(rho * int(agree.sum()) / n_sub, 0.5)
+        # no agreeing sibling (q 0): a finite veto, not log(0)'s -inf (and inf - inf = nan later)
+        q = min(max(rho * int(agree.sum()) / n_sub, Q_FLOOR), 0.5)
         gap = np.log(q / (1 - q)) - float(np.median(z[sub]))
         out[k] = min(gap, 0.0) / _LN2
     return out

@@ -228,3 +228,16 @@ def test_sibling_bound_corrects_a_template_not_an_offer_catalogue() -> None:
     assert fitted.delta[0, SUBSTITUTION] == bits[0] < -3
     assert np.count_nonzero(fitted.delta) == 1
     assert np.allclose(SelfCalibration.from_json(fitted.to_json()).sibling, bits)
+
+
+def test_sibling_bound_without_agreeing_pairs_is_a_finite_veto() -> None:
+    """Siblings with no pair agreeing on the slot (q 0) get a large but finite bound: log(0)
+    would be -inf, and -inf meets +inf or 0 in the logit as nan."""
+    names = ("brand", "colour", "word")
+    prior = FSPrior(
+        np.tile([0.8, 0.1, 0.05, 0.05], (3, 1)), np.tile([0.25, 0.25, 0.25, 0.25], (3, 1))
+    )
+    siblings = np.array([[SUBSTITUTION, AGREE, AGREE]] * 400)
+    with np.errstate(divide="raise"):
+        bits = sibling_bits(siblings, np.full(400, 0.5), names, ("brand",), prior)
+    assert np.isfinite(bits).all() and bits[0] < -30
