@@ -6,10 +6,10 @@ stage's CPU utilisation (CPU seconds over wall seconds times the cores) so that 
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
+from fitrep.machine import usable_cores
 from fitrep.pipeline import Progress
 
 
@@ -26,7 +26,7 @@ class StageClock:
     """Wraps a progress callback; a stage runs from its first report to its last."""
 
     inner: Progress
-    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    cores: int = field(default_factory=usable_cores)
     spans: dict[str, _Span] = field(default_factory=dict)
 
     def __call__(self, stage: str, done: int, total: int) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fitrep.machine import usable_cores
 
 from mllm_server.chie.kv_cache import user_cache_dir
 
@@ -178,10 +179,7 @@ def ensure_onnx(
 
 def default_threads() -> int:
     """The cores this process may run on."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def max_seq_length(directory: Path, default: int = 256) -> int:

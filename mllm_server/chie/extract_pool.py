@@ -21,6 +21,7 @@ from typing import Any
 
 from fitrep.columns import ColumnRoles
 from fitrep.domain import ConceptSet, Item
+from fitrep.machine import usable_cores
 
 from mllm_server.chie.engine import extract_concepts
 from mllm_server.chie.extractor import ConceptExtractor, create_extractor
@@ -54,10 +55,7 @@ def _extract(items: Sequence[Item], columns: ColumnRoles) -> tuple[list[ConceptS
 
 def default_workers() -> int:
     """One worker per core the process may use (the encoder's threads share them)."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not on Linux
-        return max(os.cpu_count() or 1, 1)
+    return usable_cores()
 
 
 class ExtractPool:
