@@ -117,9 +117,26 @@ class IndexEngine:
         """
         old = self.state
         old.close_vectors()
+        self.calibration = self._calibration_for(str(self.store.get_meta().get("encoder", "")))
         self.state = IndexState(self.config, self.calibration, self.data_dir, self.policy)
         self.state.vectors = old.vectors  # in-memory records (None when they were a file)
         state_store.load(self.state, self.store)
+
+    def _calibration_for(self, encoder: str) -> Calibration:
+        """The configured calibration, else the shipped one fitted on ``encoder``'s vectors
+        (the index's, known from its store or its first batch): a coefficient reads one
+        encoder's cosines."""
+        if self.config.calibration is not None:
+            if encoder and self.calibration.encoder and encoder != self.calibration.encoder:
+                log.warning(
+                    "event=calibration_encoder_mismatch calibration=%s vectors=%s",
+                    self.calibration.encoder,
+                    encoder,
+                )
+            return self.calibration
+        if not encoder or encoder == self.calibration.encoder:
+            return self.calibration
+        return Calibration.load(encoder=encoder)
 
     # -- shorthands for the parts ----------------------------------------------------------
     @property
@@ -206,6 +223,12 @@ class IndexEngine:
         row_of, deleted = self.rows.row_of, self.rows.deleted
         gone = {it.item_id for it in items if row_of.get(it.item_id, -1) in deleted}
         check_batch(items, self.rows.layout, self.encoder, gone)
+        if self.rows.layout is None:  # the first batch names the encoder, and so the calibration
+            first = next((it.embeddings.encoder for it in items if it.embeddings.encoder), "")
+            calibration = self._calibration_for(first)
+            if calibration is not self.calibration:
+                self.calibration = calibration
+                self._load()  # the empty state again, on that calibration
         plan = plan_batch(items, self.rows, self.store, if_absent)
         if progress:
             progress("received", len(items), len(items))

@@ -6,6 +6,11 @@ three parts are read by different stages: the level weights by retrieval (the we
 concatenation) and explanations, the threshold by the join, the model by the scorer the file
 names (``"scorer"``, ``scorer.SCORERS``; "logistic" when absent), which alone knows the
 model's keys.
+
+A calibration is fitted on one encoder's vectors (``encoder``: the model name the vectors are
+labelled with): its coefficients read that encoder's cosines. The project ships one per text
+encoder (``calibration.json`` for MiniLM, ``calibration_static.json`` for the static model);
+``Calibration.load(encoder=...)`` picks the one fitted on the vectors it will score.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from index_server.scoring.token_features import TokenStats
 from index_server.storage.atomic import atomic_write_text
 
 DEFAULT_PATH = Path(__file__).with_name("calibration.json")
+SHIPPED_GLOB = "calibration*.json"  # the shipped calibrations, one per encoder, beside this file
 
 DEFAULT_WEIGHTS: dict[Level, float] = {
     Level.PRIMARY: 0.45,
@@ -51,10 +57,12 @@ class Calibration:
     scorer: str = DEFAULT_SCORER
     version: str = "hand-set"
     notes: dict[str, Any] = field(default_factory=dict)
+    encoder: str = ""  # the encoder whose vectors it was fitted on; "" when not recorded
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
+            "encoder": self.encoder,
             "scorer": self.scorer,
             "weights": {level.name: w for level, w in self.weights.items()},
             **self.model.to_json(),
@@ -76,11 +84,14 @@ class Calibration:
             scorer=scorer,
             version=str(data.get("version", "")),
             notes=dict(data.get("notes", {})),
+            encoder=str(data.get("encoder", "")),
         )
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> Calibration:
-        path = Path(path) if path is not None else DEFAULT_PATH
+    def load(cls, path: Path | str | None = None, encoder: str = "") -> Calibration:
+        """``path``, else the shipped calibration fitted on ``encoder``'s vectors
+        (``shipped_path``)."""
+        path = Path(path) if path is not None else shipped_path(encoder)
         try:
             return cls.from_json(json.loads(path.read_text()))
         except FileNotFoundError:
@@ -90,6 +101,19 @@ class Calibration:
 
     def save(self, path: Path | str) -> None:
         atomic_write_text(Path(path), json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+
+
+def shipped_path(encoder: str = "") -> Path:
+    """The shipped calibration fitted on ``encoder``'s vectors; the default one (MiniLM's)
+    when ``encoder`` is "" or no shipped file names it."""
+    if encoder:
+        for path in sorted(DEFAULT_PATH.parent.glob(SHIPPED_GLOB)):
+            try:
+                if json.loads(path.read_text()).get("encoder") == encoder:
+                    return path
+            except (OSError, json.JSONDecodeError):
+                continue
+    return DEFAULT_PATH
 
 
 def create_scorer(

@@ -5,22 +5,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from fitrep.cli import app
 from fitrep.cli.errors import user_errors
+from fitrep.cli.inputs import ENCODER_HELP, checked_encoder
 from fitrep.cli.progress import console, stage_progress
 from fitrep.defaults import BATCH_SIZE
 
-
-def _embed_pair_file(path: Path, encoding: str, progress: bool):  # type: ignore[no-untyped-def]
-    from fitrep.ditto import read_pairs
-    from index_server.scoring.pairs import PairTable
+if TYPE_CHECKING:
     from mllm_server.chie.engine import ConceptEngine
 
+
+def _concept_engine(encoder: str | None, ocr: str = "auto") -> ConceptEngine:
+    from mllm_server.chie.engine import ConceptEngine
+
+    return ConceptEngine.create("rules", encoder=checked_encoder(encoder), ocr=ocr)
+
+
+def _embed_pair_file(  # type: ignore[no-untyped-def]
+    path: Path, encoding: str, progress: bool, engine: ConceptEngine
+):
+    from fitrep.ditto import read_pairs
+    from index_server.scoring.pairs import PairTable
+
     pair_file = read_pairs(path, encoding)
-    engine = ConceptEngine.create("rules")
     embedded = []
     with stage_progress(progress) as report:
         for start in range(0, len(pair_file.items), BATCH_SIZE):
@@ -51,6 +62,7 @@ def match(
         help="Adapt the decision to this input without labels (mutual best matches, half the "
         "threshold); --no-adaptive: score >= the calibrated threshold.",
     ),
+    encoder: str | None = typer.Option(None, help=ENCODER_HELP),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Decide every pair of PAIRS_FILE (the label column, if any, is never read)."""
@@ -58,8 +70,10 @@ def match(
     from index_server.scoring.pairs import decide_pairs
 
     with user_errors():
-        cal = Calibration.load(calibration)
-        pair_file, table = _embed_pair_file(pairs_file, encoding, progress)
+        engine = _concept_engine(encoder)
+        # the shipped calibration fitted on this encoder's vectors, unless one is given
+        cal = Calibration.load(calibration, encoder=engine.encoder.name)
+        pair_file, table = _embed_pair_file(pairs_file, encoding, progress, engine)
         scores = table.probabilities(pair_file.pairs, cal)
         decisions = decide_pairs(pair_file.pairs, scores, cal.threshold, adaptive)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +109,7 @@ def calibrate(
         help="Also fit the --image-list photos with their words read (auto, on, off; as fitrep "
         "dedup). They are always fitted unread too, so one calibration serves both.",
     ),
+    encoder: str | None = typer.Option(None, help=ENCODER_HELP),
     progress: bool = typer.Option(True, help="Show progress bars."),
     balance: bool = typer.Option(
         True,
@@ -116,12 +131,13 @@ def calibrate(
             # Pixel-only pairs (--ocr off, or no [ocr] extra) and read ones are two populations
             # the one calibration must serve: e.g. the image-only shift is fitted on the first.
             for mode in ["off", "on"] if wants_ocr(ocr) else ["off"]:
-                img_rows, img_labels = _image_pairs(image_list, image_limit, mode)
+                img_rows, img_labels = _image_pairs(image_list, image_limit, mode, encoder)
                 rows.extend(img_rows)
                 labels.extend(img_labels)
                 domains.extend(["photos"] * len(img_rows))
+        engine = _concept_engine(encoder)
         for path in pairs_files:
-            pair_file, table = _embed_pair_file(path, encoding, progress)
+            pair_file, table = _embed_pair_file(path, encoding, progress, engine)
             if any(label is None for label in pair_file.labels):
                 raise InvalidInput(str(path), "every pair needs a 0/1 label to calibrate")
             rows.extend(table.features(pair_file.pairs))
@@ -131,6 +147,7 @@ def calibrate(
         cal = fit_calibration(
             rows, labels, notes={"fitted_on": fitted_on}, c=c, domains=domains if balance else None
         )
+        cal.encoder = engine.encoder.name  # its coefficients read this encoder's cosines
         cal.save(out)
     console.print(
         f"fitted on {len(labels)} pairs: threshold {cal.threshold:.3f}, "
@@ -139,12 +156,11 @@ def calibrate(
 
 
 def _image_pairs(
-    path: Path, limit: int, ocr: str = "auto"
+    path: Path, limit: int, ocr: str = "auto", encoder: str | None = None
 ) -> tuple[list[dict[str, float]], list[int]]:
     """Features and labels of every pair among up to ``limit`` labelled photos."""
     from fitrep.domain import InvalidInput, Item
     from index_server.scoring.pairs import PairTable
-    from mllm_server.chie.engine import ConceptEngine
 
     try:
         lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
@@ -161,6 +177,6 @@ def _image_pairs(
             raise InvalidInput(f"{path}", f"image file not found: {image}")
         items.append(Item(id=f"img{i}", image=image))
         classes.append(parts[1])
-    table = PairTable(ConceptEngine.create("rules", ocr=ocr).process(items))
+    table = PairTable(_concept_engine(encoder, ocr=ocr).process(items))
     pairs = [(a, b) for a in range(len(items)) for b in range(a + 1, len(items))]
     return table.features(pairs), [int(classes[a] == classes[b]) for a, b in pairs]

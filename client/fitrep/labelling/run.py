@@ -47,9 +47,12 @@ class RunFolder:
         return {it.id: it for it in items}, ""
 
 
-def _base(spec: str) -> tuple[Path | None, Calibration]:
+def _base(spec: str, encoder: str) -> tuple[Path | None, Calibration]:
+    """The calibration a run named (``encoder``: its ``--encoder``, for the shipped one)."""
     if spec == SHIPPED:
-        return None, Calibration.load()
+        from mllm_server.chie.encoder import vector_label
+
+        return None, Calibration.load(encoder=vector_label(encoder))
     path = Path(spec)
     if not path.is_file():
         raise InvalidInput(
@@ -68,8 +71,9 @@ def open_run(run: Path) -> RunFolder:
         for line in (run / "clusters.jsonl").read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    path, calibration = _base(str(manifest.get("calibration") or SHIPPED))
+    encoder = str(manifest.get("encoder") or "minilm")
+    path, calibration = _base(str(manifest.get("calibration") or SHIPPED), encoder)
     layered_on = calibration.notes.get(LAYERED_ON)
     if layered_on:
-        path, calibration = _base(str(layered_on))
+        path, calibration = _base(str(layered_on), encoder)
     return RunFolder(run, manifest, ids, path, calibration)
