@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
+from fitrep.machine import usable_cores
 
 from mllm_server.chie.kv_cache import KVCache, SqliteTable, user_cache_path
 
@@ -47,12 +48,44 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def requested_encoder(encoder: str | None = None) -> str:
-    """``encoder``, else ``$FITREP_ENCODER``, else "minilm"; checked against ENCODERS."""
-    chosen = (encoder or os.environ.get(ENCODER_ENV) or "minilm").strip().lower()
+AUTO = "auto"  # by catalogue size (``auto_encoder``): where the size is known, fitrep dedup
+# MiniLM's concept stage runs ~150-300 distinct strings/s per core (encoder.md, speed.md) and a
+# catalogue has about one distinct string per item: 25,000 items per core keep it within
+# about 3 minutes; beyond, the static model (10x faster, a little less precise:
+# encoder_dedup.md) keeps a first run within minutes.
+MINILM_ITEMS_PER_CORE = 25_000
+
+
+def auto_encoder(items: int, cores: int | None = None) -> str:
+    """ "minilm" for a catalogue of up to ``MINILM_ITEMS_PER_CORE`` items per core, else
+    "static"."""
+    return "minilm" if items <= MINILM_ITEMS_PER_CORE * (cores or usable_cores()) else "static"
+
+
+def requested_encoder(encoder: str | None = None, items: int | None = None) -> str:
+    """``encoder``, else ``$FITREP_ENCODER``, else "auto" where the catalogue size ``items``
+    is known and "minilm" where not; "auto" resolved by ``auto_encoder``. Checked against
+    ENCODERS."""
+    default = AUTO if items is not None else "minilm"
+    chosen = (encoder or os.environ.get(ENCODER_ENV) or default).strip().lower()
+    if chosen == AUTO:
+        if items is None:
+            raise ValueError("encoder 'auto' picks by catalogue size: name minilm or static here")
+        return auto_encoder(items)
     if chosen not in ENCODERS:
-        raise ValueError(f"encoder {chosen!r}: expected one of {', '.join(ENCODERS)}")
+        choices = ", ".join((*ENCODERS, AUTO) if items is not None else ENCODERS)
+        raise ValueError(f"encoder {chosen!r}: expected one of {choices}")
     return chosen
+
+
+def vector_label(encoder: str) -> str:
+    """The name the vectors of ``encoder`` ("minilm", "static") are labelled with (what an
+    index records and a calibration names), without loading the model."""
+    if requested_encoder(encoder) == "static":
+        from mllm_server.chie.encoder_static import static_name
+
+        return static_name()
+    return ENCODER_NAME
 
 
 def requested_runtime(runtime: str | None = None) -> str:

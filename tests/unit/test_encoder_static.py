@@ -10,7 +10,12 @@ from fitrep.cli import app
 from fitrep.domain import ConceptSet, Level
 from typer.testing import CliRunner
 
-from mllm_server.chie.encoder import ENCODER_NAME, LevelEncoder, requested_encoder
+from mllm_server.chie.encoder import (
+    ENCODER_NAME,
+    LevelEncoder,
+    auto_encoder,
+    requested_encoder,
+)
 from mllm_server.chie.encoder_static import StaticEmbedder, mean_pool
 from mllm_server.config import config_from_args
 
@@ -72,6 +77,21 @@ def test_encoder_choice_is_checked(monkeypatch):
         config_from_args(["--encoder", "bert"])
 
 
+def test_auto_picks_by_catalogue_size_and_cores(monkeypatch):
+    """MiniLM while its concept stage fits a few minutes (25,000 items per core), the static
+    model beyond; auto is for callers that know the size."""
+    monkeypatch.delenv("FITREP_ENCODER", raising=False)
+    assert auto_encoder(50_000, cores=2) == "minilm"
+    assert auto_encoder(50_001, cores=2) == "static"
+    assert auto_encoder(200_000, cores=8) == "minilm"
+    assert requested_encoder(None, items=100_000) == auto_encoder(100_000)
+    assert requested_encoder("minilm", items=10**7) == "minilm"
+    monkeypatch.setenv("FITREP_ENCODER", "auto")
+    assert requested_encoder(None, items=10) == "minilm"
+    with pytest.raises(ValueError, match="catalogue size"):
+        requested_encoder(None)  # a server has no catalogue to size
+
+
 def test_dedup_encoder_flag_is_one_clear_line_and_static_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("FITREP_ENCODER_CACHE", "")
     cat = tmp_path / "cat.jsonl"
@@ -87,5 +107,9 @@ def test_dedup_encoder_flag_is_one_clear_line_and_static_runs(tmp_path, monkeypa
     assert "--encoder" in bad.output and "minilm, static" in bad.output
     ok = CliRunner().invoke(app, [*args, "--encoder", "static"])
     assert ok.exit_code == 0, ok.output
+    assert "auto for" not in ok.output  # named, so nothing to explain
+    auto = CliRunner().invoke(app, [*args[:3], str(tmp_path / "auto"), "--no-progress"])
+    assert auto.exit_code == 0, auto.output
+    assert "encoder: minilm (auto for 3 items" in auto.output
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["items"] == 3

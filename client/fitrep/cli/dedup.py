@@ -10,7 +10,14 @@ import typer
 
 from fitrep.cli import app
 from fitrep.cli.errors import message_console, user_errors
-from fitrep.cli.inputs import check_out_dir, check_rank_column, load_items
+from fitrep.cli.inputs import (
+    DEDUP_ENCODER_HELP,
+    auto_encoder_note,
+    check_out_dir,
+    check_rank_column,
+    checked_encoder,
+    load_items,
+)
 from fitrep.cli.progress import console, stage_progress
 from fitrep.columns import ColumnRoles, infer_roles, parse_columns
 from fitrep.domain import InvalidInput
@@ -56,11 +63,7 @@ def dedup(
         "have images and the ocr extra is installed, on, off. About 0.3 s per new picture "
         "on 2 cores; cached per image.",
     ),
-    encoder: str | None = typer.Option(
-        None,
-        help="Text encoder: minilm (the transformer; default, or $FITREP_ENCODER) or static "
-        "(a token table distilled from it: far faster, lower quality; docs/architecture.md).",
-    ),
+    encoder: str | None = typer.Option(None, help=DEDUP_ENCODER_HELP),
     progress: bool = typer.Option(True, help="Show progress bars."),
     workers: int | None = typer.Option(
         None,
@@ -114,11 +117,16 @@ def dedup(
         check_out_dir(out)
         recover(out)
         check_replaceable(out)
-        backend_options = {**_backend_options(backend, ocr), "encoder": _encoder(encoder)}
+        options = _backend_options(backend, ocr)
+        checked_encoder(encoder, items=0)  # a bad name fails before the catalogue is read
         catalogue = load_items(file, encoding, skip_bad)
+        chosen = checked_encoder(encoder, items=len(catalogue.items))
+        backend_options = {**options, "encoder": chosen}
         roles = infer_roles(catalogue.items, overrides)
         if policy.kind == "column":
             check_rank_column(policy.column, catalogue, file)
+        if note := auto_encoder_note(encoder, chosen, len(catalogue.items)):
+            console.print(note)
         manifest = {
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,
@@ -189,16 +197,6 @@ def _backend_options(backend: str, ocr: str) -> dict[str, object]:
         return {}
     wants_ocr(ocr)
     return {"ocr": ocr}
-
-
-def _encoder(name: str | None) -> str:
-    """``--encoder`` (else ``$FITREP_ENCODER``, else minilm), checked before any work starts."""
-    from mllm_server.chie.encoder import requested_encoder
-
-    try:
-        return requested_encoder(name)
-    except ValueError as exc:
-        raise InvalidInput("--encoder", str(exc)) from None
 
 
 def _say_staging(staging: StagingDir, resume: bool) -> None:

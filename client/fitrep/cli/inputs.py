@@ -8,6 +8,7 @@ with a count, and ``fitrep dedup`` lists every one in summary.json (``Catalogue`
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,39 @@ from fitrep.domain import InvalidInput, Item, read_number
 from fitrep.readers import Catalogue, CatalogueError, no_items, read_catalogue, unreadable
 
 _err = message_console()
+
+
+ENCODER_HELP = (
+    "Text encoder: minilm (the transformer; default, or $FITREP_ENCODER) or static (a token "
+    "table distilled from it: far faster, lower quality; docs/architecture.md)."
+)
+DEDUP_ENCODER_HELP = (
+    "Text encoder: auto (default, or $FITREP_ENCODER): minilm up to 25,000 items per core, "
+    "static beyond; minilm (the transformer) or static (a token table distilled from it: "
+    "10x faster, a little less precise; docs/architecture.md)."
+)
+
+
+def checked_encoder(name: str | None, items: int | None = None) -> str:
+    """``--encoder`` (else ``$FITREP_ENCODER``, else auto for a catalogue of ``items``, minilm
+    without one), checked before any work starts."""
+    from mllm_server.chie.encoder import requested_encoder
+
+    try:
+        return requested_encoder(name, items)
+    except ValueError as exc:
+        raise InvalidInput("--encoder", str(exc)) from None
+
+
+def auto_encoder_note(name: str | None, chosen: str, items: int) -> str | None:
+    """What ``auto`` chose and why, when the encoder was left to it (None otherwise)."""
+    from fitrep.machine import usable_cores
+    from mllm_server.chie.encoder import AUTO, ENCODER_ENV
+
+    if (name or os.environ.get(ENCODER_ENV) or AUTO).strip().lower() != AUTO:
+        return None
+    cores = usable_cores()
+    return f"encoder: {chosen} (auto for {items:,} items on {cores} cores; --encoder names one)"
 
 
 def check_out_dir(out: Path) -> None:
