@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from e2e import text_catalogue  # noqa: E402
 from quality import catalogue_scores, read_catalogue  # noqa: E402
-from results_io import write_markdown  # noqa: E402
+from results_io import git_commit, write_markdown  # noqa: E402
 
 STAGES = ("concepts", "received", "reduce", "cluster", "report")
 
@@ -114,22 +114,6 @@ def amazon_google(data: Path, encoders: list[str], tmp: Path) -> list[str]:
         )
         print(lines[-1], flush=True)
     return lines
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return out.stdout.strip() + (" (uncommitted changes)" if dirty else "")
-    except OSError:
-        return "unknown"
 
 
 def main() -> None:

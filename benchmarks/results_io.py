@@ -3,6 +3,7 @@ stdout (so a run in a terminal shows what was written)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 
@@ -11,3 +12,22 @@ def write_markdown(path: Path, lines: list[str]) -> None:
     text = "\n".join(lines)
     path.write_text(text)
     print(text)
+
+
+def git_commit() -> str:
+    """The checkout's short commit, with "(uncommitted changes)" when tracked files differ:
+    what a result row was measured on."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head + (" (uncommitted changes)" if dirty else "")
