@@ -15,15 +15,24 @@ def write_markdown(path: Path, lines: list[str]) -> None:
 
 
 def git_commit() -> str:
-    """The checkout's short commit, with "(uncommitted changes)" when tracked files differ:
-    what a result row was measured on."""
+    """The checkout's short commit, with "(uncommitted changes)" when tracked files other than
+    benchmarks/results/ differ: what a result row was measured on."""
     root = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # results files are what benchmarks write: not a change to what they measure
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!benchmarks/results",
+            ],
             cwd=root,
             capture_output=True,
             text=True,
