@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from fitrep.machine import usable_cores
 from fitrep.pipeline import Progress
+from serving.machine import usable_cores
 
 
 @dataclass

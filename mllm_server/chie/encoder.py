@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 from fitrep.domain import TEXT_LEVELS, ConceptSet, Level, LevelEmbeddings
-from fitrep.machine import usable_cores
 
 from mllm_server.chie.kv_cache import KVCache, SqliteTable, user_cache_path
+from serving.machine import usable_cores
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fitrep.machine import usable_cores
 
 from mllm_server.chie.kv_cache import user_cache_dir
+from serving.machine import usable_cores
 
 log = logging.getLogger(__name__)
 

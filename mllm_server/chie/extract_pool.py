@@ -21,10 +21,10 @@ from typing import Any
 
 from fitrep.columns import ColumnRoles
 from fitrep.domain import ConceptSet, Item
-from fitrep.machine import usable_cores
 
 from mllm_server.chie.engine import extract_concepts
 from mllm_server.chie.extractor import ConceptExtractor, create_extractor
+from serving.machine import usable_cores
 
 _extractor: ConceptExtractor | None = None  # one per worker process
 

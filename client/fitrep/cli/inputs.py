@@ -45,8 +45,8 @@ def checked_encoder(name: str | None, items: int | None = None) -> str:
 
 def auto_encoder_note(name: str | None, chosen: str, items: int) -> str | None:
     """What ``auto`` chose and why, when the encoder was left to it (None otherwise)."""
-    from fitrep.machine import usable_cores
     from mllm_server.chie.encoder import AUTO, ENCODER_ENV
+    from serving.machine import usable_cores
 
     if (name or os.environ.get(ENCODER_ENV) or AUTO).strip().lower() != AUTO:
         return None

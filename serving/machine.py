@@ -1,4 +1,5 @@
-"""What this machine lends the process: one answer for every stage that sizes work by cores."""
+"""What this machine lends the process: one answer for every tier and stage that sizes work by
+cores (servers and the app import it)."""
 
 from __future__ import annotations
 
