@@ -28,6 +28,14 @@ roots = {"fitrep": repo / "client" / "fitrep", "mllm_server": repo / "mllm_serve
          "index_server": repo / "index_server", "serving": repo / "serving"}
 want = {f"{name}/{p.relative_to(root).as_posix()}" for name, root in roots.items()
         for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+# and every data file git tracks there (calibrations, the static encoder, prompts, report assets)
+import subprocess
+tracked = subprocess.run(["git", "-C", str(repo), "ls-files", *map(str, roots.values())],
+                         capture_output=True, text=True, check=True).stdout.split()
+for name, root in roots.items():
+    rel = root.relative_to(repo).as_posix()
+    want |= {f"{name}/{t[len(rel) + 1:]}" for t in tracked
+             if t.startswith(rel + "/") and not t.endswith((".py", ".pyi"))}
 have = set(zipfile.ZipFile(wheel).namelist())
 missing = sorted(want - have)
 if missing:
@@ -36,7 +44,7 @@ names = tarfile.open(sdist).getnames()
 lacking = sorted(m for m in want if not any(n.endswith(m) for n in names))
 if lacking and not all(m.startswith("fitrep/") for m in lacking):
     sys.exit("check-wheel: the sdist lacks " + ", ".join(lacking[:10]))
-print(f"check-wheel: the wheel holds all {len(want)} modules of the source tree")
+print(f"check-wheel: the wheel holds all {len(want)} modules and data files of the source tree")
 EOF
 
 "$PYTHON" -m venv "$WORK/venv"
