@@ -171,9 +171,19 @@ def same_size_label(x: str, y: str) -> bool:
     return bool(mx and my and mx.group(2) == my.group(2) and not (mx.group(1) and my.group(1)))
 
 
-def _prefixed(x: str, y: str) -> bool:
-    short, long = sorted((x, y), key=len)
-    return long.startswith(short) and len(short) >= 3
+def _written_short(
+    mine: str, theirs: str, mine_said: frozenset[str], theirs_said: frozenset[str]
+) -> bool:
+    """One brand written two ways: "polkaudio" against "polk" with "audio" beside it. The
+    longer name is the shorter one plus a word the record with the shorter one also says; a
+    bare prefix is not enough ("Hovek" and "Hovekmar" are two brands of a template
+    catalogue, and their titles agree on everything else)."""
+    if len(mine) == len(theirs):
+        return False
+    (short, short_said), (long, _) = sorted(
+        ((mine, mine_said), (theirs, theirs_said)), key=lambda side: len(side[0])
+    )
+    return len(short) >= 3 and long.startswith(short) and long[len(short) :] in short_said
 
 
 def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
@@ -183,7 +193,8 @@ def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
         return {
             v
             for v in values
-            if v not in other.said and not any(_prefixed(v, z) for z in other.said)
+            if v not in other.said
+            and not any(_written_short(v, z, mine.said, other.said) for z in other.said)
         }
     if kind in ("word", "number"):
         return {v for v in values if v not in other.said}
