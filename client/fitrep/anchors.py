@@ -113,18 +113,17 @@ class Anchors:
         """From the JSON form (unknown keys ignored: no reader uses them)."""
         if not data:
             return cls()
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in data:
-                values[f.name] = tuple(str(v) for v in data[f.name])
+        values: dict[str, Any] = {
+            name: tuple(map(str, value)) for name, value in data.items() if name in _FIELD_SET
+        }
         return cls(**values)
 
     def to_json(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value or (value is not None and f.name in _SAID_NONE):
-                out[f.name] = list(value)
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            if value or (value is not None and name in _SAID_NONE):
+                out[name] = list(value)
         return out
 
     def merged(self, override: Anchors) -> Anchors:
@@ -137,3 +136,6 @@ class Anchors:
 
 
 _SAID_NONE = ("code_any", "number_any", "variant_any")  # () = "none anywhere", not "not said"
+# in declaration order (the JSON key order), named once: readers unpack anchors by the thousand
+_FIELD_NAMES = tuple(f.name for f in fields(Anchors))
+_FIELD_SET = frozenset(_FIELD_NAMES)

@@ -31,6 +31,8 @@ class VectorCodec:
         self.name = name
         self.dims = np.array([d for _, d in layout.dims], np.int64)
         self._slices = list(layout.slices().values())
+        widths = {d for _, d in layout.dims}
+        self._level_dim = widths.pop() if len(widths) == 1 else 0
         if name == "int8":
             fields = [("codes", "i1", (layout.total,)), ("scale", "<f4", (len(self.dims),))]
         else:
@@ -61,12 +63,28 @@ class VectorCodec:
         return out
 
     def decode(self, records: np.ndarray) -> np.ndarray:
-        """(m, D) float32 vectors of (m,) ``records``."""
+        """(..., D) float32 vectors of (...) ``records``."""
         codes = records["codes"].astype(np.float32)
         if self.name == "float16":
             return codes
-        codes *= np.repeat(records["scale"], self.dims, axis=1)
+        # int8 -> float32 is exact, so each value is one float32 product, code x its level's
+        # scale, taken in place level by level (no (m, D) array of repeated scales)
+        scale = records["scale"]
+        if self._level_dim:  # every level as wide: one broadcast product
+            levels = codes.reshape(*records.shape, len(self._slices), self._level_dim)  # a view
+            levels *= scale[..., None]
+            return codes
+        for j, where in enumerate(self._slices):
+            codes[..., where] *= scale[..., j, None]
         return codes
+
+    def decode_level(self, records: np.ndarray, level: int) -> np.ndarray:
+        """(..., d) float32, C-contiguous: the block of the ``level``-th level (layout order) of
+        (...) ``records``, equal to ``decode(records)[..., block]`` without decoding the rest."""
+        block = records["codes"][..., self._slices[level]].astype(np.float32)
+        if self.name == "int8":
+            block *= records["scale"][..., level, None]
+        return block
 
     def present(self, records: np.ndarray) -> np.ndarray:
         """(m, L) bool: which levels each record has."""

@@ -12,15 +12,33 @@ scored by the scorer itself, so it stays the one judge.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from fitrep.domain import F32
 
+from index_server.integration import LevelLayout
 from index_server.rows.compact import CompactVectors
 from index_server.scoring.lexical import ChunkLexical
 from index_server.scoring.scorer import PairScorer
+
+
+def _level_blocks(
+    vectors: np.ndarray | CompactVectors, layout: LevelLayout, rows: np.ndarray, cands: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per level of ``layout``: the float32 blocks (n, d) of ``rows`` and (n, k, d) of
+    ``cands``, C-contiguous. Compact rows decode one level at a time (no (n, k, D) copy)."""
+    if isinstance(vectors, CompactVectors) and vectors.codec.layout == layout:
+        mine, theirs = vectors.records[rows], vectors.records[cands]
+        for j in range(len(layout.dims)):
+            yield vectors.codec.decode_level(mine, j), vectors.codec.decode_level(theirs, j)
+        return
+    n, k = cands.shape
+    queries = vectors[rows]
+    gathered = vectors[cands.ravel()].reshape(n, k, -1)
+    for where in layout.slices().values():
+        yield queries[:, where].astype(np.float32), gathered[:, :, where].astype(np.float32)
 
 
 @dataclass
@@ -67,11 +85,7 @@ class ChunkScores:
         layout = scorer.layout
         n_levels = len(layout.dims)
         cos = np.zeros((n, k, n_levels), np.float32)
-        queries = vectors[rows]
-        gathered = vectors[safe.ravel()].reshape(n, k, -1)
-        for j, where in enumerate(layout.slices().values()):
-            qa = queries[:, where].astype(np.float32)
-            vb = gathered[:, :, where].astype(np.float32)
+        for j, (qa, vb) in enumerate(_level_blocks(vectors, layout, rows, safe)):
             cos[:, :, j] = np.einsum("nd,nkd->nk", qa, vb)
         both = present[rows][:, None, :] & present[safe] & valid[:, :, None]
         cos[~both] = 0.0

@@ -23,9 +23,6 @@ from index_server.scoring.scorer import PairScorer, PairScores
 from index_server.scoring.token_features import TokenStats, TokenStatsAsOf
 from index_server.scoring.variant_gates import has_conflict
 
-# Unpacked anchors kept (~4 KB each): a row takes part in many pairs, mostly near in time.
-_UNPACKED = 16384
-
 
 class RowScorer:
     """``verifier``, the scorer ``calibration`` names, judges the pairs, with the idf of the
@@ -34,7 +31,6 @@ class RowScorer:
     def __init__(self, rows: RowTable, calibration: Calibration, layout: LevelLayout) -> None:
         self.rows = rows
         self.verifier: PairScorer = create_scorer(calibration, layout, TokenStats(rows.lexical))
-        self._unpacked: dict[int, Anchors] = {}
 
     def count_tokens(self, end: int | None = None) -> None:
         """Count the document frequencies of rows up to ``end`` (all when None): row i is
@@ -44,13 +40,8 @@ class RowScorer:
         lexical.count_until(len(lexical) if end is None else min(end, len(lexical)))
 
     def anchors(self, row: int) -> Anchors:
-        """Row ``row``'s anchors, unpacked once while they are in use (rows never change)."""
-        got = self._unpacked.get(row)
-        if got is None:
-            if len(self._unpacked) >= _UNPACKED:
-                self._unpacked.clear()
-            got = self._unpacked[row] = self.rows.anchors[row]
-        return got
+        """Row ``row``'s anchors (kept unpacked while in use: ``rows.packed_anchors``)."""
+        return self.rows.anchors[row]
 
     def verifier_as_of(self, end: int) -> PairScorer:
         """The verifier with the idf of rows [0, end) only: what the join judged row

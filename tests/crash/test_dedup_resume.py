@@ -90,7 +90,7 @@ def test_sigkill_keeps_old_run_and_resume_gives_identical_clusters(tmp_path: Pat
 
     # The run to kill: a fresh encoder cache, so the 600 items are encoded, not looked up.
     kill_env = {**env, "FITREP_ENCODER_CACHE": str(tmp_path / "enc-kill.sqlite")}
-    checkpoint = tmp_path / "out.partial" / "embedded.sqlite"
+    checkpoint = tmp_path / "out.partial" / "embedded-v2.sqlite"
     proc = subprocess.Popen(
         _cmd(big, out, "--no-progress"),
         env=kill_env,
