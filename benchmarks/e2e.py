@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,28 @@ class RunFigures:
     seconds: float
     peak_rss_gb: float
     summary: dict[str, object] = field(default_factory=dict)
+    pair_prf: tuple[float, float, float] = (0.0, 0.0, 0.0)  # clusters vs the generator's products
+
+
+def pair_scores(clusters: Path) -> tuple[float, float, float]:
+    """Pairwise P / R / F1 of ``cluster_id`` against the product an id names (``p<product>-<c>``)."""
+    by_cluster: dict[str, Counter[str]] = {}
+    products: Counter[str] = Counter()
+    with clusters.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            product = row["id"].rsplit("-", 1)[0]
+            by_cluster.setdefault(row["cluster_id"], Counter())[product] += 1
+            products[product] += 1
+
+    def pairs(n: int) -> int:
+        return n * (n - 1) // 2
+
+    tp = sum(pairs(c) for counts in by_cluster.values() for c in counts.values())
+    said = sum(pairs(sum(counts.values())) for counts in by_cluster.values())
+    true = sum(pairs(c) for c in products.values())
+    p, r = tp / max(said, 1), tp / max(true, 1)
+    return p, r, 2 * p * r / max(p + r, 1e-12)
 
 
 def run_dedup(catalogue: Path, out: Path, cache_home: Path, *extra: str) -> RunFigures:
@@ -110,7 +133,7 @@ def run_dedup(catalogue: Path, out: Path, cache_home: Path, *extra: str) -> RunF
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {stderr.decode()[-2000:]}")
     summary = json.loads((out / "summary.json").read_text())
-    return RunFigures(seconds, peak / 2**30, summary)
+    return RunFigures(seconds, peak / 2**30, summary, pair_scores(out / "clusters.jsonl"))
 
 
 def label(n: int) -> str:
@@ -154,6 +177,14 @@ def stage_table(runs: list[tuple[int, str, RunFigures]]) -> list[str]:
                 f" | {fig['cpu_utilisation']:.0%} |"
             )
         lines.append(f"| {n:,} | {kind} | **whole command** | **{run.seconds:.1f}** | | |")
+    lines.append("")
+    for n, kind, run in runs:
+        p, r, f1 = run.pair_prf
+        lines.append(
+            f"- {n:,} {kind}: encoder {run.summary.get('encoder', 'not recorded')}, reducer "
+            f"{run.summary.get('reducer', '?')}, pair P / R / F1 {p:.3f} / {r:.3f} / {f1:.3f} "
+            "(in-sample: the generator is this script's own)"
+        )
     return lines
 
 

@@ -112,4 +112,4 @@ def test_dedup_encoder_flag_is_one_clear_line_and_static_runs(tmp_path, monkeypa
     assert auto.exit_code == 0, auto.output
     assert "encoder: minilm (auto for 3 items" in auto.output
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["items"] == 3
+    assert summary["items"] == 3 and summary["encoder"] == "static"

@@ -256,6 +256,7 @@ def _run(
         worker_cpu = {"concepts": getattr(pipeline, "worker_cpu_seconds", 0.0)}
         summary["stages"] = clock.summary(worker_cpu)
         info = pipeline.index.info()
+        summary["encoder"] = str(backend_options.get("encoder", ""))
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index
         summary["self_calibration"] = pipeline.index.self_calibration.to_json()
