@@ -149,3 +149,13 @@ def test_items_sharing_a_model_code_are_candidates_whatever_their_embedding(fast
     assert c1 not in engine.candidates.code_candidates(
         s2, engine.candidates.weighted([s2])[0], set()
     )
+
+
+def test_a_build_reports_every_step_as_a_stage(fast_items) -> None:
+    """The stage table of a run covers the whole build: storing the rows, SPDR, the
+    self-calibration fit, the join and the commit (issue 26 asks for a whole-job profile)."""
+    events: list[tuple[str, int, int]] = []
+    IndexEngine().build(fast_items, progress=lambda *e: events.append(e))
+    order = list(dict.fromkeys(stage for stage, _, _ in events))
+    assert order == ["received", "store", "reduce", "self-calibration", "cluster", "persist"]
+    assert events[-1] == ("persist", len(fast_items), len(fast_items))

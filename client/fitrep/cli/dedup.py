@@ -260,8 +260,10 @@ def _run(
         summary["reducer"] = info.reducer
         summary["faiss_index"] = info.faiss_index
         summary["self_calibration"] = pipeline.index.self_calibration.to_json()
+        clock.mark("write")
         write_clusters(run, items, assignments, fmt=fmt)
         concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
+        clock.mark("write")
         settings = {
             "input": str(file),
             "backend": backend,
