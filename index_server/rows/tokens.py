@@ -131,6 +131,17 @@ class LexicalRows:
             grown[: len(self._df)] = self._df
             self._df = grown
 
+    def df_through(self, end: int) -> np.ndarray:
+        """Document frequencies over rows [0, end), a new array, without moving the count
+        forward: the self-calibration reads every row's before the join has counted them (it
+        decides row i with the counts of rows 0..i)."""
+        if end <= self.counted:
+            return self.df_before(end).copy()
+        self._grow_df()
+        t = self.tokens
+        ids = t.data[t.ptr[self.counted] : t.ptr[end]].astype(np.int64)
+        return self._df + np.bincount(ids >> 1, minlength=len(self._df))
+
     def df_before(self, row: int) -> np.ndarray:
         """Document frequencies over rows [0, row)."""
         self.count_until(row)

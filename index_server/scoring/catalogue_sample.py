@@ -19,7 +19,7 @@ from index_server.scoring.comparisons import COMPARISONS, level_matrix
 from index_server.scoring.features import anchor_features
 from index_server.scoring.scorer import PairScorer
 from index_server.scoring.sibling_bound import sibling_masks
-from index_server.scoring.token_features import TokenStats
+from index_server.scoring.token_features import TokenStatsAsOf
 
 SAMPLE_ROWS = 1000  # rows whose candidates are fitted on (~16 each: ~16k pairs)
 RANDOM_PAIRS = 2000
@@ -57,7 +57,8 @@ def fit_on_rows(
         wanted: list[int] = (
             np.flatnonzero(np.any([sub for sub, _ in masks], axis=0)).tolist() if masks else []
         )
-        stats = TokenStats.of(rows.anchors[int(r)] for r in live.tolist())
+        # the idf over every stored row, from the table's own token ids (no row decoded again)
+        stats = TokenStatsAsOf(rows.lexical, rows.n, rows.lexical.df_through(rows.n))
         verifier = create_scorer(calibration, rows.layout, stats)
         logits[wanted] = logit([pairs[i] for i in wanted], rows, verifier)
     return fit_self_calibration(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 from fitrep.domain import Anchors
 
 from index_server.rows.tokens import LexicalRows, char_grams
@@ -72,10 +73,12 @@ class TokenStatsAsOf(TokenStats):
     decides row i with the counts of rows 0..i), so ``explain`` scores a pair as it was
     decided, not with the counts of rows that arrived later."""
 
-    def __init__(self, rows: LexicalRows, end: int) -> None:
+    def __init__(self, rows: LexicalRows, end: int, df: np.ndarray | None = None) -> None:
+        """``df``: the counts of rows [0, end) when already known (``LexicalRows.df_through``)."""
         super().__init__(rows)
         self._end = end
-        self._df_as_of = rows.df_before(end).copy()  # a view of the live counts when end is all
+        # a view of the live counts when end is all: copied
+        self._df_as_of = df if df is not None else rows.df_before(end).copy()
 
     @property
     def docs(self) -> int:

@@ -77,3 +77,19 @@ def test_features_do_not_depend_on_what_was_counted_before():
     for name in FEATURES:
         np.testing.assert_allclose(a[name], b[name], atol=1e-12)
     assert a["idf_cosine"].max() > 0
+
+
+def test_df_through_counts_later_rows_without_moving_the_count() -> None:
+    """The self-calibration reads the idf over every stored row before the join has counted
+    them; the join must still decide row i with the counts of rows 0..i."""
+    anchors = _anchors(60, 3)
+    rows = LexicalRows()
+    rows.extend(anchors)
+    rows.count_until(20)
+    through = rows.df_through(60)
+    assert rows.counted == 20  # the join's count is where it was
+    whole = TokenStats.of(anchors)
+    for token, token_id in rows.vocab.items():
+        assert through[token_id] == whole.rows.document_frequency(token)
+    assert np.array_equal(rows.df_through(10), rows.df_before(10))
+    assert rows.counted == 20
