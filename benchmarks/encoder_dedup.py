@@ -23,37 +23,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from datetime import datetime, timezone
-from itertools import combinations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from e2e import text_catalogue  # noqa: E402
+from e2e import pair_scores, text_catalogue  # noqa: E402
 from quality import catalogue_scores, read_catalogue  # noqa: E402
 from results_io import git_commit, write_markdown  # noqa: E402
 
 STAGES = ("concepts", "received", "reduce", "cluster", "report")
-
-
-def pairs_of(groups: dict[str, list[str]]) -> set[tuple[str, str]]:
-    return {p for ids in groups.values() for p in combinations(sorted(ids), 2)}
-
-
-def pair_f1(clusters: Path) -> tuple[float, float, float]:
-    """Precision, recall, F1 of the same-cluster pairs against same-product ids (``p7-0``)."""
-    found: dict[str, list[str]] = defaultdict(list)
-    truth: dict[str, list[str]] = defaultdict(list)
-    for line in clusters.read_text().splitlines():
-        record = json.loads(line)
-        found[record["cluster_id"]].append(record["id"])
-        truth[record["id"].rsplit("-", 1)[0]].append(record["id"])
-    got, want = pairs_of(found), pairs_of(truth)
-    tp = len(got & want)
-    p, r = tp / max(len(got), 1), tp / max(len(want), 1)
-    return p, r, 2 * p * r / max(p + r, 1e-12)
 
 
 def run(n: int, encoder: str, tmp: Path, path: Path | None = None) -> dict[str, object]:
@@ -78,7 +58,7 @@ def run(n: int, encoder: str, tmp: Path, path: Path | None = None) -> dict[str, 
     if done.returncode:
         raise SystemExit(f"dedup {n} {encoder} failed:\n{done.stderr[-2000:]}")
     summary = json.loads((out / "summary.json").read_text())
-    precision, recall, f1 = pair_f1(out / "clusters.jsonl") if n else (0.0, 0.0, 0.0)
+    precision, recall, f1 = pair_scores(out / "clusters.jsonl") if n else (0.0, 0.0, 0.0)
     return {
         "wall": wall,
         "rss_gb": int(done.stderr.strip().splitlines()[-1]) / 1e6,
