@@ -272,35 +272,31 @@ class IndexEngine:
         layout = self.rows.layout
         assert layout is not None and state.scorer is not None
         n = len(new_items)
-        if progress:  # every step of a batch is in some stage: the profile of a whole job
-            progress("store", 0, n)
+        # every step of a batch is in some stage: the profile of a whole job
+        say: Progress = progress or (lambda stage, done, total: None)
+        say("store", 0, n)
         full = concatenate([it.embeddings for it in new_items], layout)
         digests = [item_digest(it, v, layout) for it, v in zip(new_items, full, strict=True)]
         upsert = Upsert(state, plan.replaces)  # changed items' old rows leave their clusters
         rows = self.rows.append(new_items, full)
         upsert.appended(rows, new_items)
         self.candidates.register(rows)
-        if progress:
-            progress("store", n, n)
+        say("store", n, n)
         if refit:
             self.candidates.refit(self.data_dir, progress)
             if self.config.self_calibration != "off":
-                if progress:
-                    progress("self-calibration", 0, 1)
+                say("self-calibration", 0, 1)
                 state.use_self_calibration(state.fit_self_calibration())
-                if progress:
-                    progress("self-calibration", 1, 1)
+                say("self-calibration", 1, 1)
         else:
             self.candidates.add(rows, self.data_dir)
         self.clusterer.decide(
             rows, self.candidates.candidates, state.scorer, layout.levels, progress
         )
         before = upsert.decided(rows)
-        if progress:
-            progress("persist", 0, n)
+        say("persist", 0, n)
         state_store.commit_batch(state, self.store, rows, new_items, digests, upsert.replaced)
-        if progress:
-            progress("persist", n, n)
+        say("persist", n, n)
         self.counts["moved"] += upsert.log_moves()
         return before
 

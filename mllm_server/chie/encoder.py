@@ -62,12 +62,18 @@ def auto_encoder(items: int, cores: int | None = None) -> str:
     return "minilm" if items <= MINILM_ITEMS_PER_CORE * (cores or usable_cores()) else "static"
 
 
+def named_encoder(encoder: str | None = None, items: int | None = None) -> str:
+    """The name asked for, before ``auto`` is resolved: ``encoder``, else ``$FITREP_ENCODER``,
+    else "auto" where the catalogue size ``items`` is known and "minilm" where not."""
+    default = AUTO if items is not None else "minilm"
+    return (encoder or os.environ.get(ENCODER_ENV) or default).strip().lower()
+
+
 def requested_encoder(encoder: str | None = None, items: int | None = None) -> str:
     """``encoder``, else ``$FITREP_ENCODER``, else "auto" where the catalogue size ``items``
     is known and "minilm" where not; "auto" resolved by ``auto_encoder``. Checked against
     ENCODERS."""
-    default = AUTO if items is not None else "minilm"
-    chosen = (encoder or os.environ.get(ENCODER_ENV) or default).strip().lower()
+    chosen = named_encoder(encoder, items)
     if chosen == AUTO:
         if items is None:
             raise ValueError("encoder 'auto' picks by catalogue size: name minilm or static here")

@@ -8,7 +8,6 @@ with a count, and ``fitrep dedup`` lists every one in summary.json (``Catalogue`
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,10 +44,10 @@ def checked_encoder(name: str | None, items: int | None = None) -> str:
 
 def auto_encoder_note(name: str | None, chosen: str, items: int) -> str | None:
     """What ``auto`` chose and why, when the encoder was left to it (None otherwise)."""
-    from mllm_server.chie.encoder import AUTO, ENCODER_ENV
+    from mllm_server.chie.encoder import AUTO, named_encoder
     from serving.machine import usable_cores
 
-    if (name or os.environ.get(ENCODER_ENV) or AUTO).strip().lower() != AUTO:
+    if named_encoder(name, items) != AUTO:
         return None
     cores = usable_cores()
     return f"encoder: {chosen} (auto for {items:,} items on {cores} cores; --encoder names one)"
