@@ -143,7 +143,10 @@ def _drive(kind: str, stub, ledger: Ledger, pending: list[str], pb_of, stop: thr
     while not stop.is_set():
         n += 1
         try:
-            if kind in ("assign", "refit") or (kind != "build" and n % 2):
+            # a delete cycle deletes first: a slow first assign after the restart must not
+            # leave the kill before any deletion was acknowledged
+            assign_turn = n % 2 if kind != "delete" else not n % 2
+            if kind in ("assign", "refit") or (kind != "build" and assign_turn):
                 size = 120 if kind == "refit" else 25
                 batch, pending[:size] = pending[:size], []
                 req = ipb.AssignItemsRequest(items=[pb_of[i] for i in batch])

@@ -125,16 +125,16 @@ def dedup(
         roles = infer_roles(catalogue.items, overrides)
         if policy.kind == "column":
             check_rank_column(policy.column, catalogue, file)
-        if note := auto_encoder_note(encoder, chosen, len(catalogue.items)):
-            console.print(note)
         manifest = {
             **_manifest(file, encoding, calibration, backend, skip_bad, representative),
             "ocr": ocr,
             "columns": columns or "",
             "encoder": backend_options["encoder"],
         }
-        staging = StagingDir(out, manifest, resume)
+        staging = StagingDir(out, manifest, resume)  # a refused --resume is the first line
         try:
+            if note := auto_encoder_note(encoder, chosen, len(catalogue.items)):
+                console.print(note)
             _say_staging(staging, resume)
             config = IndexConfig(
                 calibration=calibration,
