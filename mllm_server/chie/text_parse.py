@@ -58,6 +58,9 @@ _REWRITES = (
     (regex.compile(r"\b(\d+) ?-? ?in ?-? ?(\d)\b"), r" \1in\2 "),
     (regex.compile(r"\bfl\.? ?oz\b"), " floz "),
     (regex.compile(r"(?<=\d) ?[×*] ?(?=\d)"), " x "),
+    # a plus after a model code is the Plus tier ("Galaxy S10+" = "Galaxy S10 Plus"); not after
+    # a bare number ("ages 3+", "50+ pieces") or inside a name ("black+decker", "c++")
+    (regex.compile(r"(?<![\p{L}\p{N}])(\p{L}{1,6}\d{1,4}\p{L}?)\+(?![\p{L}\p{N}+])"), r"\1 plus "),
 )
 _LATIN_MAX = 0x024F  # accents are folded on Latin letters only: kana and Cyrillic marks matter
 # Latin letters whose mark is part of the letter (no NFD decomposition), folded like accents:
@@ -415,9 +418,13 @@ def split_offer_title(title: str) -> tuple[str, str]:
     """(the product part of a web-offer title, its boilerplate).
 
     Scraped titles carry language tags (``"..."@en``) and a shop or site name after a bar
-    ("Air Max 90 366731-100 | Foot Locker"). The segment that names the product is the one
-    with the most tokens (a code counts double: it names a model); the others are boilerplate
-    (AUXILIARY), so a shop name shared by all its offers cannot make them alike.
+    ("Air Max 90 366731-100 | Foot Locker"): a segment at either end of at most two tokens,
+    lighter than the heaviest segment (a code counts double: it names a model), is boilerplate
+    (AUXILIARY), so a shop name shared by all its offers cannot make them alike. Every other
+    segment is the product: marketplace titles use bars between the product's own parts
+    ("Allergy Relief | Fexofenadine HCl 180 mg | 100 Count Tablets"), and two listings of one
+    item order those parts differently (keeping only the heaviest segment kept different parts
+    of the two listings: ProMap-EN, dev).
     """
     text = _LANGUAGE_TAG.sub(" ", title or "")
     segments = [seg for seg in map(_unquote, _SEGMENTS.split(text)) if seg]
@@ -428,8 +435,14 @@ def split_offer_title(title: str) -> tuple[str, str]:
         tokens = seg.split()
         return len(tokens) + sum(bool(_HAS_DIGIT.search(t)) for t in tokens)
 
-    core = max(range(len(segments)), key=lambda i: (weight(segments[i]), -i))
-    return segments[core], " ".join(seg for i, seg in enumerate(segments) if i != core)
+    heaviest = max(map(weight, segments))
+    ends = (0, len(segments) - 1)
+    shop = [
+        i in ends and len(seg.split()) <= 2 and weight(seg) < heaviest
+        for i, seg in enumerate(segments)
+    ]
+    product = ", ".join(seg for seg, s in zip(segments, shop, strict=True) if not s)
+    return product, " ".join(seg for seg, s in zip(segments, shop, strict=True) if s)
 
 
 def format_quantity(quantity: tuple[str, str]) -> str:

@@ -62,6 +62,14 @@ def test_offer_title_boilerplate_is_auxiliary():
     )
     assert split_offer_title("Shop24 | Canon EOS 5D body") == ("Canon EOS 5D body", "Shop24")
     assert split_offer_title("Sony DSC-W120 black") == ("Sony DSC-W120 black", "")
+    # a marketplace title's bars part the product's own parts: every long segment is product
+    assert split_offer_title(
+        "WELMATE Allergy Relief | Fexofenadine HCl 180 mg | Non-Drowsy | 100 Count Tablets"
+    ) == ("WELMATE Allergy Relief, Fexofenadine HCl 180 mg, Non-Drowsy, 100 Count Tablets", "")
+    assert split_offer_title("Allergy Relief 100 Count | Fexofenadine HCl 180 mg | Tablets") == (
+        "Allergy Relief 100 Count, Fexofenadine HCl 180 mg",
+        "Tablets",
+    )
     # a closing quote after a number is inches, not the end of a quoted title
     pool = 'Intex Lounge Pool, 88" x 85" x 30"'
     assert split_offer_title(pool) == (pool, "")

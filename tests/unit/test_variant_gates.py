@@ -47,6 +47,7 @@ def _fired(a: str, b: str) -> dict[str, str]:
         ("Nike T-shirt size M", "Nike T-shirt size XL", "size_conflict"),
         ("Galaxy S21 Ultra 128GB", "Galaxy S21 Plus 128GB", "tier_conflict"),
         ("Apple iPhone 13 Pro 128GB", "Apple iPhone 13 128GB", "tier_conflict"),
+        ("Samsung Galaxy S10+ 128GB", "Samsung Galaxy S10 128GB", "tier_conflict"),
         ("Echo Dot (3rd Gen)", "Echo Dot (4th Gen)", "generation_conflict"),
         ("Sony WH-1000XM4 headphones", "Sony WH-1000XM5 headphones", "model_conflict"),
         ("Samsung Galaxy S20 FE", "Samsung Galaxy S21 FE", "model_conflict"),
@@ -99,6 +100,8 @@ def test_a_variant_conflict_fires_its_gate(a, b, gate):
         ("Jogobella truskawkowy 150 g", "Jogobella jogurt o smaku truskawkowym 150g"),
         ("Koszulka Nike złota", "Koszulka Nike zlota"),  # ł folds like an accent
         ("iPhone 15 256 Go", "iPhone 15 256GB"),
+        ("Samsung Galaxy S10 Plus 128GB", "Samsung Galaxy S10+ 128GB"),
+        ("LEGO City fire truck, ages 5+", "LEGO City fire truck"),
     ],
 )
 def test_the_same_item_written_two_ways_fires_no_gate(a, b):
