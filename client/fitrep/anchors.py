@@ -40,6 +40,9 @@ VARIANTS: tuple[VariantKind, ...] = (
 VARIANT_KINDS = tuple(kind.name for kind in VARIANTS)
 # ``Anchors.brand_from`` of a brand read off the title, not stated by a column
 BRAND_GUESSED = "title"
+# ... and of one read off the item's picture (OCR: the first word the reader found, often a
+# slogan or a misreading on another photo of the same package)
+BRAND_READ = "picture"
 
 
 def variant_kind(value: str) -> tuple[str, str]:
@@ -70,8 +73,9 @@ class Anchors:
     """
 
     brand: tuple[str, ...] = ()
-    # ``(BRAND_GUESSED,)`` when the brand is read off the title (its first word, "... by Brand");
-    # empty when a brand column states it (or the backend did not say)
+    # ``(BRAND_GUESSED,)`` when the brand is read off the title (its first word, "... by Brand"),
+    # ``(BRAND_READ,)`` off the picture; empty when a brand column states it (or the backend
+    # did not say)
     brand_from: tuple[str, ...] = ()
     code: tuple[str, ...] = ()  # model/part codes of the title, canonical form
     code_any: tuple[str, ...] | None = None  # codes anywhere in the item

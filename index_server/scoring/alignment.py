@@ -35,6 +35,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from fitrep.anchors import BRAND_READ
 from fitrep.domain import Anchors
 from fitrep.units import read_quantity, same_size
 
@@ -92,6 +93,9 @@ class Alignment:
     # column against the publisher first in the title, or a title that starts with no brand
     # at all ("bobby walters academy award winners")
     brand_guessed_once: bool = False
+    # a brand read off a picture (OCR's first word): a misreading or a slogan as often as a
+    # brand, on one photo of a package and not on the next
+    brand_read: bool = False
 
     @property
     def substitutions(self) -> tuple[Difference, ...]:
@@ -105,9 +109,10 @@ class Alignment:
         """Substitutions of an identity kind: the two records name two items. Two brand
         names on records that share a model code are one item sold under two names (a
         maker and its label: "Terk" and "Audiovox" CNP2000H); nor is a brand a column
-        states against one read off the other's title (``brand_guessed_once``): that stays
-        soft evidence (the verifier's ``brand_conflict``)."""
-        weak_brand = "code" in self.matched or self.brand_guessed_once
+        states against one read off the other's title (``brand_guessed_once``), nor one read
+        off a picture (``brand_read``): that stays soft evidence (the verifier's
+        ``brand_conflict``)."""
+        weak_brand = "code" in self.matched or self.brand_guessed_once or self.brand_read
         return tuple(
             d
             for d in self.substitutions
@@ -281,7 +286,8 @@ def align(a: Anchors, b: Anchors) -> Alignment:
         agreed |= {"pack" if u == "pack" else "quantity" for u in sa.quantities}
     matched |= agreed
     guessed_once = bool(a.brand_from) != bool(b.brand_from)
-    return Alignment(frozenset(agreed), tuple(diffs), frozenset(matched), guessed_once)
+    read = BRAND_READ in a.brand_from or BRAND_READ in b.brand_from
+    return Alignment(frozenset(agreed), tuple(diffs), frozenset(matched), guessed_once, read)
 
 
 def comparison_levels(alignment: Alignment) -> dict[str, int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from fitrep.anchors import BRAND_GUESSED
+from fitrep.anchors import BRAND_GUESSED, BRAND_READ
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
@@ -187,7 +187,8 @@ class RulesExtractor:
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
         anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
         if brand_guessed:
-            anchors["brand_from"] = [BRAND_GUESSED]
+            read = bool(package.primary) and brand not in parse(title_text).words
+            anchors["brand_from"] = [BRAND_READ if read else BRAND_GUESSED]
         if package.primary:
             # A picture is read in part and with misreadings: the gates treat values only the
             # package gave as weaker evidence than a title's (``variant_gates``).

@@ -11,6 +11,7 @@ import pytest
 from fitrep.domain import FitrepError, InvalidInput, Item, Level
 from PIL import Image, ImageDraw, ImageFont
 
+from index_server.scoring.features import anchor_features
 from index_server.scoring.variant_gates import variant_conflicts
 from mllm_server.chie import ocr
 from mllm_server.chie.ocr import PackageReader, TextBox, boxes_from_quads, wants_ocr
@@ -235,3 +236,27 @@ def test_package_grams_forgive_a_misread_letter_and_reach_the_image_channel():
     assert same["package_text_both"] == other["package_text_both"] == 1.0
     assert same["package_text_sim"] > 0.6 > 0.2 > other["package_text_sim"]
     assert image_pair_features(a, pixels)["package_text_both"] == 0.0
+
+
+def test_a_brand_read_off_a_picture_is_no_identity_conflict():
+    """OCR's first word stands in for the brand of a photo: a slogan on one photo of a package
+    and the brand on the next. Two such guesses do not veto the pair (val photos: 56 of 203
+    same-product pairs were vetoed so); brands of two titles still do."""
+    front, side = _png((40, 40)), _png((40, 40), (0, 0, 200))
+    rules = _rules_with(
+        {
+            front: [box("BRAVO", h=0.15), box("apple juice", h=0.06, y=0.7)],
+            side: [box("SUNNY MORNING", h=0.15), box("apple juice", h=0.06, y=0.7)],
+        }
+    )
+    a, b = (cs.anchors for cs in rules.extract([Item("f", image=front), Item("s", image=side)]))
+    assert a.brand_from == b.brand_from == ("picture",)
+    assert variant_conflicts(a, b)["substitution_conflict"] == ""
+    assert anchor_features(a, b)["brand_conflict"] == 0.0
+    titles = RulesExtractor(ocr="off").extract(
+        [Item("x", "Bravo apple juice 1 l"), Item("y", "Tropicana apple juice 1 l")]
+    )
+    x, y = (cs.anchors for cs in titles)
+    assert x.brand_from == ("title",)
+    assert variant_conflicts(x, y)["substitution_conflict"] == "brand bravo vs tropicana"
+    assert anchor_features(x, y)["brand_conflict"] == 1.0
