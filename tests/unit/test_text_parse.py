@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mllm_server.chie.text_parse import _NOT_CODE_PREFIXES, code_key, parse
+from mllm_server.chie.text_parse import _NOT_CODE_PREFIXES, code_key, parse, split_offer_title
 
 
 def test_codes_quantities_and_numbers_are_told_apart():
@@ -82,3 +82,25 @@ def test_an_upper_case_title_with_a_lower_case_tail_keeps_its_words():
     assert p.codes == []
     assert ("12", "pack") in p.quantities
     assert parse("Vekvo sparkling water 500 ml PACK OF 12").codes == []  # a stopword
+
+
+_PART = st.lists(
+    st.sampled_from(
+        "Allergy Relief Fexofenadine HCl 180 mg Non-Drowsy Tablets Kids Cherry Flavour "
+        "Syrup Daily Formula 24 Hour Count Fast Acting".split()
+    ),
+    min_size=3,
+    max_size=6,
+).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(_PART, min_size=2, max_size=4), order=st.randoms(use_true_random=False))
+def test_the_parts_of_a_barred_title_read_the_same_in_any_order(parts, order):
+    """Property: a marketplace title's bar-separated parts (three or more words each) are all
+    the product, so two listings that order them differently read the same words."""
+    shuffled = list(parts)
+    order.shuffle(shuffled)
+    read = [split_offer_title(" | ".join(p)) for p in (parts, shuffled)]
+    assert all(shop == "" for _, shop in read)
+    assert set(parse(read[0][0]).words) == set(parse(read[1][0]).words)

@@ -14,7 +14,7 @@ import json
 import random
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -27,6 +27,9 @@ class SyntheticCatalogue:
     rows: list[dict[str, object]]
     sku: dict[str, str]
     family: dict[str, str]
+    # the language each row is written in, where the generator mixes languages (a benchmark
+    # splits recall into pairs of one language and translations); empty otherwise
+    language: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def shuffled(
@@ -37,11 +40,12 @@ class SyntheticCatalogue:
         sku: dict[str, str],
         family: dict[str, str],
         rng: random.Random,
+        language: dict[str, str] | None = None,
     ) -> SyntheticCatalogue:
         """The catalogue with its rows in ``rng``'s order (duplicates never sit side by side)."""
         order = list(range(len(rows)))
         rng.shuffle(order)
-        return cls(name, seed, [rows[i] for i in order], sku, family)
+        return cls(name, seed, [rows[i] for i in order], sku, family, dict(language or {}))
 
     def write_jsonl(self, path: Path) -> Path:
         """Write the rows as ``fitrep dedup`` reads them (one JSON object a line, UTF-8)."""

@@ -92,21 +92,22 @@ def generate(seed: int, products: int = 12, listing_columns: bool = True) -> Syn
     rows: list[dict[str, object]] = []
     sku: dict[str, str] = {}
     family: dict[str, str] = {}
+    language: dict[str, str] = {}
     brands: set[str] = set()
     for p in range(products):
         nouns, _axis, values, base = rng.choice(_TYPES)
         brand = _brand(rng, brands)
         for v, value in enumerate(rng.sample(values, rng.randint(1, min(3, len(values))))):
             price = base * (1 + 0.6 * v) * rng.uniform(0.8, 1.3)
-            first: str | None = None
+            first: tuple[str, str] | None = None
             for n in range(rng.choice((1, 2, 2, 3, 3, 4))):
                 lang = rng.choice(LANGS)
                 noun = nouns[LANGS.index(lang)]
                 if first is not None and rng.random() < 0.35:
-                    title = first  # another seller copies the title
+                    title, lang = first  # another seller copies the title
                 else:
                     title = _title(rng, brand, noun, _value(value, lang), lang)
-                first = first or title
+                first = first or (title, lang)
                 item = f"m{seed}-{p}-{v}-{n}"
                 row: dict[str, object] = {"id": item, "title": title}
                 listing = {
@@ -120,4 +121,7 @@ def generate(seed: int, products: int = 12, listing_columns: bool = True) -> Syn
                 rows.append(row)
                 sku[item] = f"{p}-{v}"
                 family[item] = str(p)
-    return SyntheticCatalogue.shuffled(f"multilingual-{seed}", seed, rows, sku, family, rng)
+                language[item] = lang
+    return SyntheticCatalogue.shuffled(
+        f"multilingual-{seed}", seed, rows, sku, family, rng, language
+    )
