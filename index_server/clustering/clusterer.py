@@ -29,9 +29,6 @@ log = logging.getLogger("fitrep.index")
 Progress = Callable[[str, int, int], None]
 ChunkScoreFn = Callable[[int, Sequence[int]], tuple[np.ndarray, np.ndarray]]
 CHUNK = 512  # rows decided between progress reports
-# with forked scoring: a chunk's planned pairs must pay for two forks (~50 ms at 3 GB); a
-# bigger chunk plans no worse (members that joined inside it are asked outside the plan)
-FORKED_CHUNK = 2048
 
 
 class Clusterer:
@@ -61,9 +58,8 @@ class Clusterer:
     ) -> None:
         """Decide ``rows`` (appended, in order) and record their assignments."""
         verifier = scorer.verifier
-        size = FORKED_CHUNK if self.score_processes > 1 else CHUNK
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
             chunk_rows, cands = np.asarray(chunk, np.int64), candidates(chunk)
             scores, lexical = scorer.chunk(chunk_rows, cands)
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
@@ -95,7 +91,7 @@ class Clusterer:
                 self.record(d, per_level)
             pairs.finish()
             if progress:
-                progress("cluster", min(start + size, len(rows)), len(rows))
+                progress("cluster", min(start + CHUNK, len(rows)), len(rows))
         c = self.plan_counts
         log.info(
             "event=chunk_pairs rows=%d planned=%d outside=%d unused=%d",

@@ -27,9 +27,8 @@ from index_server.scoring.row_scorer import RowScorer
 
 log = logging.getLogger("fitrep.index")
 Scored = dict[int, dict[int, tuple[float, float]]]  # chunk position -> other row -> (p, family)
-# below this many planned pairs in a chunk, two forks cost more than they save (a pair
-# ~0.25 ms, a fork of a 3 GB process ~50 ms)
-MIN_FORKED_PAIRS = 1024
+# below this many planned pairs in a chunk, two forks cost more than they save
+MIN_FORKED_PAIRS = 2048
 
 
 def _score_share(
