@@ -83,10 +83,6 @@ class IndexConfig:
     # thread: a 16-item call is too small to split, and two pools spinning for the two cores
     # of a busy machine made it 2.5x slower (benchmarks/results/small_batch.md); 0: never
     single_thread_below: int = 256
-    # processes that score a build chunk's planned pairs (scoring/forked_pairs.py): forked
-    # children, so the score phase uses every core; 1: this process only. The CLI's dedup
-    # sets the usable cores; servers and the SDK keep 1 (a fork must not copy their threads)
-    score_processes: int = 1
     search_backend: str = "faiss"  # faiss | torch (exact matrix-product search, for a GPU)
     search_device: str = "auto"  # torch backend: auto (cuda when present) | cpu | cuda[:N]
     # how rows' full vectors are kept (rows/compact.py): int8 per level | float16; a store keeps

@@ -61,9 +61,7 @@ class IndexState:
         self.rows = RowTable()
         self.candidates = CandidateGenerator(self.rows, self.config, self.calibration.weights)
         rule = JoinRule.from_config(self.calibration.threshold, self.config)
-        self.clusterer = Clusterer(
-            rule, DecisionLog(self.rows.ids), score_processes=self.config.score_processes
-        )
+        self.clusterer = Clusterer(rule, DecisionLog(self.rows.ids))
         self.representatives = Representatives(self.policy)
 
     @property

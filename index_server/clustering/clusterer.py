@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from fitrep.domain import Level
@@ -20,7 +20,6 @@ from index_server.clustering.cluster_ids import format_cluster_id, format_family
 from index_server.clustering.decision import Decision
 from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.join_rule import JoinRule
-from index_server.scoring import forked_pairs
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.chunk_pairs import ChunkPairs, PlanCounts
 from index_server.scoring.row_scorer import RowScorer
@@ -34,13 +33,11 @@ CHUNK = 512  # rows decided between progress reports
 class Clusterer:
     """Cluster state (``JoinRule``), every row's assignment (``DecisionLog``) and the aliases."""
 
-    def __init__(self, rule: JoinRule, decisions: DecisionLog, score_processes: int = 1) -> None:
+    def __init__(self, rule: JoinRule, decisions: DecisionLog) -> None:
         self.rule = rule
         self.decisions = decisions
         self.aliases: dict[int, int] = {}
         self.plan_counts = PlanCounts()  # how the chunk score plans fared (``ChunkPairs``)
-        self.score_processes = score_processes  # ``forked_pairs``: 1 scores in this process
-        self.forked_cpu_seconds = 0.0  # CPU the forked scorers spent (stage reports)
 
     def cluster_id(self, row: int) -> str:
         return format_cluster_id(resolve(self.aliases, self.rule.cluster_of[row]))
@@ -68,14 +65,12 @@ class Clusterer:
             # planned on a row's first ask: the rule's clusters stay as at the chunk start until
             # decide_batch writes its decisions back, so the plan is the same, and rows the
             # compiled join decides without asking cost none
-            plan = functools.partial(self._plan, scores, prunes=prunes)
             pairs = ChunkPairs(
                 scorer,
                 scores,
                 lexical.exact,
-                plan,
+                functools.partial(self._plan, scores, prunes=prunes),
                 self.plan_counts,
-                self._prescore(scorer, scores, lexical.exact, chunk, plan),
             )
             score = _chunk_score(scorer, pairs, chunk)
             upper = scores.upper if prunes else None
@@ -100,27 +95,6 @@ class Clusterer:
             c.outside,
             c.unused,
         )
-
-    def _prescore(
-        self,
-        scorer: RowScorer,
-        scores: ChunkScores,
-        lexical: Mapping[str, np.ndarray],
-        chunk: list[int],
-        plan: Callable[[int], Sequence[int]],
-    ) -> forked_pairs.Scored | None:
-        """Every row's plan scored in forked processes (``forked_pairs``) when the chunk has
-        enough planned pairs to pay for the forks; None: scored here as the join asks."""
-        if self.score_processes < 2:
-            return None
-        plans = {i: list(dict.fromkeys(plan(i))) for i in range(len(chunk))}
-        if sum(map(len, plans.values())) < forked_pairs.MIN_FORKED_PAIRS:
-            return None
-        scored, cpu = forked_pairs.score_forked(
-            scorer, scores, lexical, plans, chunk, self.score_processes
-        )
-        self.forked_cpu_seconds += cpu
-        return scored
 
     def _plan(self, scores: ChunkScores, i: int, *, prunes: bool) -> list[int]:
         """The rows the join rule will ask row ``i`` of a chunk about first, as the clusters

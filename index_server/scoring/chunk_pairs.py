@@ -44,12 +44,9 @@ class ChunkPairs:
         lexical: Mapping[str, np.ndarray],
         plan: Callable[[int], Sequence[int]],
         counts: PlanCounts | None = None,
-        prescored: Mapping[int, Mapping[int, tuple[float, float]]] | None = None,
     ) -> None:
         self.scorer, self.scores, self.lexical = scorer, scores, lexical
         self.plan = plan
-        # row i's plan scored ahead (``forked_pairs``): the same values this class computes
-        self.prescored = prescored or {}
         self.counts = counts if counts is not None else PlanCounts()
         self._row = -1
         self._scored: dict[int, tuple[float, float]] = {}
@@ -77,10 +74,7 @@ class ChunkPairs:
         planned = list(dict.fromkeys(self.plan(i)))
         self._scored = {}
         self._asked = set()
-        ready = self.prescored.get(i)
-        if planned and ready is not None:
-            self._scored.update((o, ready[o]) for o in planned)
-        elif planned:
+        if planned:
             got = self.scorer.chunk_score(self.scores, self.lexical, i, row, planned)
             self._scored.update(
                 zip(planned, zip(*(g.tolist() for g in got), strict=True), strict=True)

@@ -27,7 +27,6 @@ from fitrep.report import write_report
 from fitrep.run_dir import StagingDir, check_replaceable, file_sha256, recover
 from fitrep.stage_clock import StageClock
 from index_server.config import DEFAULT_REPRESENTATIVE, SELF_CALIBRATION_SCOPES, IndexConfig
-from serving.machine import usable_cores
 
 _err = message_console()
 
@@ -69,9 +68,8 @@ def dedup(
     workers: int | None = typer.Option(
         None,
         min=1,
-        help="Processes that extract concepts while this one encodes (rules backend) and that "
-        "score the cluster stage's pairs (embedded engine; default: one per core, extraction "
-        "when the catalogue has 2,048 items or more; 1: none).",
+        help="Processes that extract concepts while this one encodes (embedded engine, rules "
+        "backend; default: one per core when the catalogue has 2,048 items or more; 1: none).",
     ),
     skip_bad: bool = typer.Option(
         False,
@@ -142,7 +140,6 @@ def dedup(
                 calibration=calibration,
                 representative=representative,
                 self_calibration=self_calibration,
-                score_processes=workers or usable_cores(),
             )
             summary = _run(
                 staging, catalogue, file, engine, backend, config, progress, started,
@@ -256,12 +253,7 @@ def _run(
             assignments = pipeline.dedup(items, clock, checkpoint)
         elapsed = time.perf_counter() - started
         summary: dict[str, object] = {**summarise(assignments), "seconds": round(elapsed, 1)}
-        worker_cpu = {
-            "concepts": getattr(pipeline, "worker_cpu_seconds", 0.0),
-            "cluster": getattr(
-                getattr(pipeline.index, "clusterer", None), "forked_cpu_seconds", 0.0
-            ),
-        }
+        worker_cpu = {"concepts": getattr(pipeline, "worker_cpu_seconds", 0.0)}
         summary["stages"] = clock.summary(worker_cpu)
         info = pipeline.index.info()
         summary["encoder"] = str(backend_options.get("encoder", ""))
