@@ -400,7 +400,10 @@ def identifier_key(value: str) -> str:
 
 
 _LANGUAGE_TAG = re.compile(r"\"?@[a-z]{2}(?:-[a-z]{2,4})?\b", re.IGNORECASE)  # RDF '"..."@en'
-_SEGMENTS = re.compile(r"\s+[\u2022\u00bb]\s+|\s+::\s+|\s*\|\s*")
+# breadcrumbs and site paths ("Home » TV » Samsung 55 QLED", "site :: product"): one segment
+# is the product; bars: the product's parts, or its shop at one end
+_CRUMBS = re.compile(r"\s+[\u2022\u00bb]\s+|\s+::\s+")
+_BARS = re.compile(r"\s*\|\s*")
 
 
 def _unquote(segment: str) -> str:
@@ -414,35 +417,40 @@ def _unquote(segment: str) -> str:
     return seg.strip()
 
 
+def _weight(seg: str) -> int:
+    tokens = seg.split()
+    return len(tokens) + sum(bool(_HAS_DIGIT.search(t)) for t in tokens)
+
+
 def split_offer_title(title: str) -> tuple[str, str]:
     """(the product part of a web-offer title, its boilerplate).
 
-    Scraped titles carry language tags (``"..."@en``) and a shop or site name after a bar
-    ("Air Max 90 366731-100 | Foot Locker"): a segment at either end of at most two tokens,
-    lighter than the heaviest segment (a code counts double: it names a model), is boilerplate
-    (AUXILIARY), so a shop name shared by all its offers cannot make them alike. Every other
-    segment is the product: marketplace titles use bars between the product's own parts
-    ("Allergy Relief | Fexofenadine HCl 180 mg | 100 Count Tablets"), and two listings of one
-    item order those parts differently (keeping only the heaviest segment kept different parts
-    of the two listings: ProMap-EN, dev).
+    Scraped titles carry language tags (``"..."@en``), breadcrumbs and a shop or site name
+    after a bar ("Air Max 90 366731-100 | Foot Locker"). Of a breadcrumb's segments the one
+    with the most tokens (a code counts double: it names a model) is the product. Of its bar
+    segments, one at either end of at most two tokens and lighter than the heaviest is the
+    shop; every other is the product: marketplace titles use bars between the product's own
+    parts ("Allergy Relief | Fexofenadine HCl 180 mg | 100 Count Tablets"), and two listings
+    of one item order them differently (keeping only the heaviest kept different parts of
+    the two listings: ProMap-EN, dev). The rest is boilerplate (AUXILIARY), so a shop name
+    shared by all its offers cannot make them alike.
     """
     text = _LANGUAGE_TAG.sub(" ", title or "")
-    segments = [seg for seg in map(_unquote, _SEGMENTS.split(text)) if seg]
-    if len(segments) <= 1:
-        return (segments[0] if segments else text.strip()), ""
-
-    def weight(seg: str) -> int:
-        tokens = seg.split()
-        return len(tokens) + sum(bool(_HAS_DIGIT.search(t)) for t in tokens)
-
-    heaviest = max(map(weight, segments))
-    ends = (0, len(segments) - 1)
+    crumbs = [seg for seg in map(_unquote, _CRUMBS.split(text)) if seg]
+    if not crumbs:
+        return text.strip(), ""
+    core = max(range(len(crumbs)), key=lambda i: (_weight(crumbs[i]), -i))
+    rest = [seg for i, seg in enumerate(crumbs) if i != core]
+    bars = [seg for seg in map(_unquote, _BARS.split(crumbs[core])) if seg]
+    heaviest = max(map(_weight, bars), default=0)
+    ends = (0, len(bars) - 1)
     shop = [
-        i in ends and len(seg.split()) <= 2 and weight(seg) < heaviest
-        for i, seg in enumerate(segments)
+        len(bars) > 1 and i in ends and len(seg.split()) <= 2 and _weight(seg) < heaviest
+        for i, seg in enumerate(bars)
     ]
-    product = ", ".join(seg for seg, s in zip(segments, shop, strict=True) if not s)
-    return product, " ".join(seg for seg, s in zip(segments, shop, strict=True) if s)
+    product = ", ".join(seg for seg, s in zip(bars, shop, strict=True) if not s)
+    rest += [seg for seg, s in zip(bars, shop, strict=True) if s]
+    return product or crumbs[core], " ".join(rest)
 
 
 def format_quantity(quantity: tuple[str, str]) -> str:
