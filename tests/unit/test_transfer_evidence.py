@@ -70,6 +70,11 @@ def test_offer_title_boilerplate_is_auxiliary():
         "Allergy Relief 100 Count, Fexofenadine HCl 180 mg",
         "Tablets",
     )
+    # a breadcrumb names one product among its segments: the heaviest
+    assert split_offer_title("Home » TV » Samsung 55 QLED | Shop24") == (
+        "Samsung 55 QLED",
+        "Home TV Shop24",
+    )
     # a closing quote after a number is inches, not the end of a quoted title
     pool = 'Intex Lounge Pool, 88" x 85" x 30"'
     assert split_offer_title(pool) == (pool, "")
