@@ -107,6 +107,12 @@ class Anchors:
     def colours(self) -> tuple[str, ...]:
         return self.variants("colour")
 
+    @property
+    def brand_read(self) -> bool:
+        """The brand is OCR's first word off the picture (``BRAND_READ``): as often a slogan
+        or a misreading as a brand, so never evidence that two items differ."""
+        return BRAND_READ in self.brand_from
+
     def variants(self, kind: str, anywhere: bool = False) -> tuple[str, ...]:
         """Values of one variant kind, of the title (or ``anywhere`` in the item)."""
         source = self.variant_any if anywhere and self.variant_any is not None else self.variant

@@ -35,7 +35,6 @@ import functools
 import re
 from dataclasses import dataclass
 
-from fitrep.anchors import BRAND_READ
 from fitrep.domain import Anchors
 from fitrep.units import read_quantity, same_size
 
@@ -286,7 +285,7 @@ def align(a: Anchors, b: Anchors) -> Alignment:
         agreed |= {"pack" if u == "pack" else "quantity" for u in sa.quantities}
     matched |= agreed
     guessed_once = bool(a.brand_from) != bool(b.brand_from)
-    read = BRAND_READ in a.brand_from or BRAND_READ in b.brand_from
+    read = a.brand_read or b.brand_read
     return Alignment(frozenset(agreed), tuple(diffs), frozenset(matched), guessed_once, read)
 
 

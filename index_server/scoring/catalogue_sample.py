@@ -58,7 +58,7 @@ def fit_on_rows(
             np.flatnonzero(np.any([sub for sub, _ in masks], axis=0)).tolist() if masks else []
         )
         # the idf over every stored row, from the table's own token ids (no row decoded again)
-        stats = TokenStatsAsOf(rows.lexical, rows.n, rows.lexical.df_through(rows.n))
+        stats = TokenStatsAsOf(rows.lexical, rows.n)
         verifier = create_scorer(calibration, rows.layout, stats)
         logits[wanted] = logit([pairs[i] for i in wanted], rows, verifier)
     return fit_self_calibration(

@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from fitrep.anchors import BRAND_READ
 from fitrep.domain import Anchors, GateResult, Level
 
 from index_server.rows.codes import any_compatible
@@ -130,12 +129,10 @@ def anchor_features(
 
     brand_a, brand_b = set(a.brand), set(b.brand)
     tok_a, tok_b = set(a.tokens), set(b.tokens)
-    # a brand read off a picture (OCR's first word) is as often a slogan or a misreading
-    read = BRAND_READ in a.brand_from or BRAND_READ in b.brand_from
     brand_conflict = bool(
         brand_a
         and brand_b
-        and not read
+        and not (a.brand_read or b.brand_read)
         and not (brand_a & (brand_b | tok_b))
         and not (brand_b & tok_a)
     )

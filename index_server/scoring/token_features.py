@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-import numpy as np
 from fitrep.domain import Anchors
 
 from index_server.rows.tokens import LexicalRows, char_grams
@@ -73,12 +72,11 @@ class TokenStatsAsOf(TokenStats):
     decides row i with the counts of rows 0..i), so ``explain`` scores a pair as it was
     decided, not with the counts of rows that arrived later."""
 
-    def __init__(self, rows: LexicalRows, end: int, df: np.ndarray | None = None) -> None:
-        """``df``: the counts of rows [0, end) when already known (``LexicalRows.df_through``)."""
+    def __init__(self, rows: LexicalRows, end: int) -> None:
         super().__init__(rows)
         self._end = end
-        # a view of the live counts when end is all: copied
-        self._df_as_of = df if df is not None else rows.df_before(end).copy()
+        # a copy, and the join's own count stays where it is (``LexicalRows.df_through``)
+        self._df_as_of = rows.df_through(end)
 
     @property
     def docs(self) -> int:

@@ -186,13 +186,14 @@ class RulesExtractor:
         form = _unique(w for w in all_words if w in FORM_WORDS)
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
         anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        own = parse(title_text) if package.primary else title  # the title without the package
         if brand_guessed:
-            read = bool(package.primary) and brand not in parse(title_text).words
+            read = bool(package.primary) and brand not in own.words
             anchors["brand_from"] = [BRAND_READ if read else BRAND_GUESSED]
         if package.primary:
             # A picture is read in part and with misreadings: the gates treat values only the
             # package gave as weaker evidence than a title's (``variant_gates``).
-            said = set(variant_attributes(parse(title_text), brand.split()))
+            said = set(variant_attributes(own, brand.split()))
             anchors["variant_read"] = [v for v in anchors["variant"] if v not in said]
         # Variant attributes are concepts of their own (what tells this SKU from its siblings),
         # objective facts like the quantities beside them.
