@@ -119,5 +119,5 @@ class IndexState:
         self.self_calibration = fitted
         verifier = self.scorer.verifier if self.scorer is not None else None
         if isinstance(verifier, LogisticScorer):
-            verifier.adjust = fitted.adjust if fitted.fitted else None
+            verifier.adjust = fitted.pair_adjust() if fitted.fitted else None
             verifier.max_adjustment = fitted.max_adjustment

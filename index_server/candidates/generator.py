@@ -180,8 +180,12 @@ class CandidateGenerator:
         deleted = np.fromiter(deleted_set, np.int64, len(deleted_set)) if deleted_set else None
         pending = np.arange(len(rows))
         width = 2 * pool + 1
+        below = getattr(self.cindex, "search_below", None)  # a backend may skip later rows
         while len(pending):
-            scores, found = self.cindex.search(queries[pending], width)
+            if below is not None and len(rows):
+                scores, found = below(queries[pending], width, int(limit.max()))
+            else:
+                scores, found = self.cindex.search(queries[pending], width)
             found = np.asarray(found, np.int64)
             keys = np.round(sign * np.asarray(scores, np.float64), 5)
             valid = found >= 0

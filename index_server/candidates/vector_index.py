@@ -155,6 +155,25 @@ class FaissIndex:
         searcher = self._gpu_index if self._gpu_index is not None else self.index
         return searcher.search(check_vectors(queries, self.dim), k)  # type: ignore[no-any-return]
 
+    def search_below(self, queries: F32, k: int, below: int) -> tuple[F32, np.ndarray]:
+        """``search`` among the rows numbered below ``below`` only. A batch build asks for
+        each row's nearest *earlier* rows: a plain search returns later rows too, and the
+        early rows of a catalogue needed a second, 4x wider search (half of the searches of
+        a 100k build). The GPU copy searches plainly (the caller filters either way)."""
+        if self._gpu_index is not None or below >= self.ntotal or self.ntotal == 0:
+            return self.search(queries, k)
+        import faiss
+
+        k = max(1, min(k, self.ntotal))
+        selector = faiss.IDSelectorRange(0, max(below, 0), True)  # ids are rows, ascending
+        params: Any = faiss.SearchParameters()
+        if isinstance(self.index, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self.index.nprobe  # the parameters' own default is 1
+        params.sel = selector  # a pointer: ``selector`` outlives the search below
+        q = check_vectors(queries, self.dim)
+        return self.index.search(q, k, params=params)  # type: ignore[no-any-return]
+
     def serialize(self) -> bytes:
         import faiss
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
 from index_server.integration import LevelLayout
 
@@ -93,17 +94,56 @@ class VectorCodec:
         codes = records["codes"]
         return np.stack([(codes[:, w] != 0).any(axis=1) for w in self._slices], axis=1)
 
-    def dot(self, records: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    def dot(
+        self, records: np.ndarray, queries: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """(m, p) inner products of records (m, p) with float32 ``queries`` (m, D), level by
-        level (int8: the scale applied to p per-level sums, not to p x D values)."""
-        codes = records["codes"]
+        level (int8: the scale applied to p per-level sums, not to p x D values). ``rows``
+        (m, p): the records are ``records[rows]``, gathered field by field (one copy of the
+        int8 codes, not of whole records and then of their codes)."""
         if self.name == "float16":
-            return np.einsum("mpd,md->mp", codes.astype(np.float32), queries)
-        out = np.zeros(records.shape, np.float32)
-        for j, where in enumerate(self._slices):
-            block = codes[:, :, where].astype(np.float32)
-            out += np.einsum("mpd,md->mp", block, queries[:, where]) * records["scale"][:, :, j]
-        return out
+            picked = records if rows is None else records[rows]
+            return np.einsum("mpd,md->mp", picked["codes"].astype(np.float32), queries)
+        codes, scale = records["codes"], records["scale"]
+        if rows is not None:
+            codes, scale = codes[rows], scale[rows]
+        bounds = np.array([(w.start, w.stop) for w in self._slices], np.int64).reshape(-1, 2)
+        return _int8_dot(
+            np.ascontiguousarray(codes),
+            np.ascontiguousarray(scale),
+            np.ascontiguousarray(queries, np.float32),
+            bounds,
+        )
+
+
+@njit(cache=True, fastmath=True)
+def _block_dot(codes: np.ndarray, query: np.ndarray) -> np.float32:
+    """codes . query of one level's block (contiguous slices: LLVM vectorises this loop,
+    which it did not do for the same loop indexed into the 3-d array, 9x slower)."""
+    s = np.float32(0.0)
+    for d in range(codes.shape[0]):
+        s += np.float32(codes[d]) * query[d]
+    return s
+
+
+@njit(cache=True, fastmath=True)
+def _int8_dot(
+    codes: np.ndarray, scale: np.ndarray, queries: np.ndarray, bounds: np.ndarray
+) -> np.ndarray:
+    """(m, p) sum over levels j of scale[., ., j] x (codes . queries over level j's block).
+
+    The int8 codes are read as they are stored: decoding them to float32 first (and an
+    einsum over the copy) was most of the exact re-rank's 12 s in a 100k build."""
+    m, p = codes.shape[0], codes.shape[1]
+    out = np.zeros((m, p), np.float32)
+    for i in range(m):
+        for k in range(p):
+            total = np.float32(0.0)
+            for j in range(bounds.shape[0]):
+                lo, hi = bounds[j, 0], bounds[j, 1]
+                total += _block_dot(codes[i, k, lo:hi], queries[i, lo:hi]) * scale[i, k, j]
+            out[i, k] = total
+    return out
 
 
 class Records:

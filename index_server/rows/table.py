@@ -159,4 +159,4 @@ class RowTable:
     def dot(self, rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(m, p) inner products of stored ``rows`` (m, p) with float32 ``queries`` (m, D)."""
         assert self.codec is not None and self.records is not None
-        return self.codec.dot(self.records.view()[rows], queries)
+        return self.codec.dot(self.records.view(), queries, rows)

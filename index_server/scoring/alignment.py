@@ -130,6 +130,9 @@ class _Side:
     said: frozenset[str]  # words, numbers, brand anywhere
     codes_any: tuple[str, ...]
     variants_any: dict[str, frozenset[str]]
+    # ``said``'s words of 3 letters or more by their first 3: the only ones a brand can be
+    # written short of (``_written_short``), so a brand is not compared with every word
+    said_by_prefix: dict[str, tuple[str, ...]]
 
 
 def _by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
@@ -156,14 +159,20 @@ def _side(a: Anchors) -> _Side:
         variants_any[kind] = frozenset(a.variants(source, anywhere=True)) | values[kind]
     said = frozenset(a.words_any) | frozenset(a.tokens) | frozenset(a.numbers_any)
     models = frozenset(m.partition("=")[2] for m in a.variants("model"))
+    said |= frozenset(a.brand)
+    by_prefix: dict[str, list[str]] = {}
+    for word in said:
+        if len(word) >= 3:
+            by_prefix.setdefault(word[:3], []).append(word)
     return _Side(
         values,
         models,
         _by_unit(a.quantity),
         _by_unit(a.quantity_any + a.quantity),
-        said | frozenset(a.brand),
+        said,
         a.codes_any + a.code,
         variants_any,
+        {k: tuple(v) for k, v in by_prefix.items()},
     )
 
 
@@ -198,7 +207,10 @@ def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
             v
             for v in values
             if v not in other.said
-            and not any(_written_short(v, z, mine.said, other.said) for z in other.said)
+            and not any(
+                _written_short(v, z, mine.said, other.said)
+                for z in other.said_by_prefix.get(v[:3], ())
+            )
         }
     if kind in ("word", "number"):
         return {v for v in values if v not in other.said}

@@ -31,7 +31,7 @@ corrections of agreements and additions it implied (up to +6 bits) cost precisio
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,14 @@ import numpy as np
 import numpy.typing as npt
 from fitrep.domain import Anchors
 
-from index_server.scoring.comparisons import COMPARISONS, SUBSTITUTION, level_matrix
+from index_server.scoring import comparisons
+from index_server.scoring.comparisons import (
+    COMPARISONS,
+    SUBSTITUTION,
+    SUBSTITUTION_GATES,
+    level_matrix,
+    substituted,
+)
 from index_server.scoring.self_calibration import LEVEL_NAMES, LEVELS, FellegiSunter, FSPrior
 from index_server.scoring.sibling_bound import sibling_bits
 
@@ -110,6 +117,34 @@ class SelfCalibration:
         if not self.fitted:
             return 0.0
         return float(self.adjustment([self.levels(a, b, features)])[0])
+
+    def pair_adjust(self) -> Callable[[Anchors, Anchors, Mapping[str, float]], float]:
+        """``adjust`` for the verifier, which asks it of every scored pair (over 100k pairs
+        in a 100k-item build). Under scope "substitutions" only identity substitutions carry
+        a correction, and whether a pair shows one is what its gates say
+        (``comparisons.substituted``): the correction is then a sum over the fired gates,
+        without typing the pair's other levels. Same value as ``adjust``; any other set-up
+        (scope "all", another level source) gets ``adjust`` itself."""
+        delta = self.delta
+        bits = {
+            name: float(delta[k, SUBSTITUTION])
+            for k, name in enumerate(self.names)
+            if delta[k].any()
+        }
+        general = (
+            self.scope == "all"
+            or comparisons.LEVEL_SOURCE is not comparisons.verifier_levels
+            or not set(bits) <= set(SUBSTITUTION_GATES)
+        )
+        if general or not self.fitted:
+            return self.adjust
+        max_gain = self.max_gain
+
+        def adjust(a: Anchors, b: Anchors, features: Mapping[str, float]) -> float:
+            total = sum(w for name, w in bits.items() if substituted(name, features))
+            return min(_LN2 * total, max_gain)
+
+        return adjust
 
     def explain(
         self, a: Anchors, b: Anchors, features: Mapping[str, float]

@@ -57,28 +57,41 @@ def _word_level(a: Anchors, b: Anchors) -> int:
     return ADDITION if extra_a or extra_b else AGREE
 
 
+# The verifier's gates that mark each typed comparison's substitution (the "word" comparison
+# has none: its substitution is read off the anchors). One table for the levels and for the
+# self-calibration's per-pair correction (``catalogue_fit.SelfCalibration.pair_adjust``).
+SUBSTITUTION_GATES: dict[str, tuple[str, ...]] = {
+    "brand": ("brand_conflict",),
+    "code": ("code_conflict", "model_conflict"),
+    "quantity": ("quantity_conflict",),
+    **{name: gates for name, gates, _ in _VARIANT_COMPARISONS},
+}
+
+
+def substituted(name: str, features: Mapping[str, float]) -> bool:
+    """Whether a pair with the verifier's ``features`` shows comparison ``name`` (one of
+    ``SUBSTITUTION_GATES``) at its substitution level: one of its gates fired (for codes:
+    and no code of one side matches the other's)."""
+    if name == "code" and features.get("code_match"):
+        return False
+    return any(features.get(g) for g in SUBSTITUTION_GATES[name])
+
+
 def verifier_levels(a: Anchors, b: Anchors, features: Mapping[str, float]) -> dict[str, int]:
     """Levels of a pair from its anchors and the verifier's features (``anchor_features``)."""
     out = {
-        "brand": _level(bool(features.get("brand_conflict")), bool(a.brand), bool(b.brand)),
+        "brand": _level(substituted("brand", features), bool(a.brand), bool(b.brand)),
         "code": (
             AGREE
             if features.get("code_match")
-            else _level(
-                bool(features.get("code_conflict") or features.get("model_conflict")),
-                bool(a.code),
-                bool(b.code),
-            )
+            else _level(substituted("code", features), bool(a.code), bool(b.code))
         ),
-        "quantity": _level(
-            bool(features.get("quantity_conflict")), bool(a.quantity), bool(b.quantity)
-        ),
+        "quantity": _level(substituted("quantity", features), bool(a.quantity), bool(b.quantity)),
     }
-    for name, gates, kinds in _VARIANT_COMPARISONS:
-        conflict = any(features.get(g) for g in gates)
+    for name, _, kinds in _VARIANT_COMPARISONS:
         a_has = any(a.variants(kind) for kind in kinds)
         b_has = any(b.variants(kind) for kind in kinds)
-        out[name] = _level(conflict, a_has, b_has)
+        out[name] = _level(substituted(name, features), a_has, b_has)
     out["word"] = _word_level(a, b)
     return out
 

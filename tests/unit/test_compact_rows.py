@@ -21,7 +21,7 @@ def test_packed_anchors_round_trip_and_keep_empty_lists():
     assert first == rows[0] and "code_any" in first  # empty != missing for the verifier
     assert [a.to_json() for a in packed[1:]] == rows[1:]
     assert [a.to_json() for a in packed] == rows
-    assert packed.nbytes() < 100
+    assert packed.nbytes() < 3 * 80  # a near-empty row packs to ~70 bytes
 
 
 def test_packed_anchors_cache_gives_the_decoded_anchors_and_stays_bounded():

@@ -35,6 +35,25 @@ def test_torch_backend_matches_exact_faiss(metric):
     assert torch_index.describe().startswith("TorchExact(cpu")
 
 
+@pytest.mark.parametrize("ivf_min_items", [10**9, 500])
+@pytest.mark.parametrize("metric", ["ip", "l2"])
+def test_search_below_is_the_plain_search_of_earlier_rows(metric, ivf_min_items):
+    """Flat and IVF: the nearest rows below a bound are those a wide plain search ranks
+    first once the later rows are dropped."""
+    data = _vectors(3000, 24, 0)
+    index = create_index(24, metric, ivf_min_items=ivf_min_items, nprobe=4)
+    index.rebuild(data[:2000])
+    index.add(data[2000:])  # an add keeps the ids of every inverted list ascending
+    queries = data[1500:1540]
+    for below in (1, 700, 2999):
+        scores, rows = index.search_below(queries, 20, below)
+        _, wide = index.search(queries, 3000)
+        want = [[r for r in row if 0 <= r < below][:20] for row in wide.tolist()]
+        got = [[r for r in row if r >= 0] for row in rows.tolist()]
+        assert got == want
+    assert (index.search_below(queries, 5, 3000)[1] == index.search(queries, 5)[1]).all()
+
+
 def test_torch_backend_round_trips_and_handles_small_indexes():
     index = create_index(8, "ip", backend="torch", device="cpu")
     scores, rows = index.search(_vectors(3, 8, 2), 5)

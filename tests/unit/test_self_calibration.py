@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fitrep.domain import Anchors, InvalidInput
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from index_server.scoring.catalogue_fit import (
     SelfCalibration,
@@ -19,6 +21,7 @@ from index_server.scoring.comparisons import (
     AGREE,
     COMPARISONS,
     SUBSTITUTION,
+    SUBSTITUTION_GATES,
     verifier_levels,
 )
 from index_server.scoring.self_calibration import LEVELS, FellegiSunter, FSPrior
@@ -180,6 +183,31 @@ def test_correction_caps_gains_and_round_trips() -> None:
     again = SelfCalibration.from_json(fitted.to_json())
     assert np.allclose(again.weights, fitted.weights)
     assert np.allclose(again.adjustment([[SUBSTITUTION, ABSENT]]), adj[:1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(st.floats(-8, 8), min_size=len(COMPARISONS), max_size=len(COMPARISONS)),
+    fired=st.sets(
+        st.sampled_from(sorted({g for gs in SUBSTITUTION_GATES.values() for g in gs}))
+        | st.just("code_match")
+    ),
+    coded=st.booleans(),
+    scope=st.sampled_from(["substitutions", "all"]),
+)
+def test_pair_adjust_is_adjust(
+    weights: list[float], fired: set[str], coded: bool, scope: str
+) -> None:
+    """The verifier's fast correction gives ``adjust``'s value for any fit and any gates."""
+    w = np.zeros((len(COMPARISONS), LEVELS))
+    w[:, SUBSTITUTION] = weights
+    w[:, AGREE] = weights[::-1]
+    fitted = SelfCalibration(weights=w, prior_weights=np.zeros_like(w), fitted=True, scope=scope)
+    codes = ("t0441",) if coded else ()
+    a = Anchors(brand=("kestor",), code=codes, tokens=("kestor", "oil"), variant=("colour:navy",))
+    b = Anchors(brand=("brandon",), code=codes, tokens=("brandon", "oil"), quantity=("1 l",))
+    features = {name: 1.0 for name in fired}
+    assert fitted.pair_adjust()(a, b, features) == pytest.approx(fitted.adjust(a, b, features))
 
 
 def test_verifier_levels_type_the_difference() -> None:

@@ -51,6 +51,7 @@ def test_codec_round_trip_presence_and_dot(name):
     pick = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]])
     want = np.einsum("mpd,md->mp", decoded[pick], queries)
     assert np.allclose(codec.dot(records[pick], queries), want, atol=1e-5)
+    assert np.allclose(codec.dot(records, queries, pick), want, atol=1e-5)
     assert codec.record_bytes == (48 + 3 * 4 if name == "int8" else 96)
 
 
