@@ -241,8 +241,7 @@ class IndexEngine:
         rows = [self.rows.row_of[item.item_id] for item in items]
         now = self.representatives.of_clusters(self.rule.members, (cluster_of[r] for r in rows))
         answers = []
-        for row, change in zip(rows, plan.changes, strict=True):
-            a = decisions[row]
+        for row, change, a in zip(rows, plan.changes, decisions.many(rows), strict=True):
             a.change, a.representative_id = change, ids[now[cluster_of[row]]]
             answers.append(a)
         return AssignResult(answers, self._report_changes(reps))
@@ -280,7 +279,7 @@ class IndexEngine:
         upsert = Upsert(state, plan.replaces)  # changed items' old rows leave their clusters
         rows = self.rows.append(new_items, full)
         upsert.appended(rows, new_items)
-        self.candidates.register(rows)
+        self.candidates.register(rows, [item.concepts.anchors for item in new_items])
         say("store", n, n)
         if refit:
             self.candidates.refit(self.data_dir, progress)

@@ -108,11 +108,11 @@ def commit_batch(
     rows they replace (old row -> new row) and the counters in one transaction."""
     layout = state.rows.layout
     assert layout is not None
-    table, decisions, rule = state.rows, state.clusterer.decisions, state.rule
+    decisions, rule = state.clusterer.decisions, state.rule
     reps = state.representatives
     stored = []
-    for row, item, digest in zip(rows, items, digests, strict=True):
-        a = decisions[row]
+    assigned = decisions.many(rows)
+    for row, item, digest, a in zip(rows, items, digests, assigned, strict=True):
         first = reps.arrival(row)
         stored.append(
             StoredItem(
@@ -121,7 +121,7 @@ def commit_batch(
                 cluster=rule.cluster_of[row],
                 vector=None,
                 levels={lv.name: list(v) for lv, v in item.concepts.levels.items()},
-                anchors=table.anchors[row],
+                anchors=item.concepts.anchors,  # what the table packed (not unpacked again)
                 image_features=item.concepts.image_features,
                 nearest=a.nearest_item_id,
                 similarity=a.similarity,
@@ -137,8 +137,8 @@ def commit_batch(
     reopened = {rule.cluster_of[new] for new in replaced.values()}
     families = {
         rule.cluster_of[r]: rule.family_of[rule.cluster_of[r]]
-        for r in rows
-        if decisions[r].is_new_cluster
+        for r, a in zip(rows, assigned, strict=True)
+        if a.is_new_cluster
         and (
             rule.family_of[rule.cluster_of[r]] != rule.cluster_of[r]
             or rule.cluster_of[r] in reopened

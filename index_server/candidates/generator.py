@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from fitrep.domain import Level
+from fitrep.domain import Anchors, Level
 
 from index_server.candidates.code_blocking import CodeBlocks
 from index_server.candidates.spdr import SPDR
@@ -136,10 +136,11 @@ class CandidateGenerator:
         )
         self.cindex.rebuild(reduced)
 
-    def register(self, new_rows: Sequence[int]) -> None:
-        """Make appended (or restored) rows findable by their model codes."""
-        for row in new_rows:
-            self.codes.add(row, self.rows.anchors[row])
+    def register(self, new_rows: Sequence[int], anchors: Sequence[Anchors] | None = None) -> None:
+        """Make appended (or restored) rows findable by their model codes; ``anchors``:
+        theirs, when the caller holds them (else they are unpacked from the table)."""
+        for i, row in enumerate(new_rows):
+            self.codes.add(row, self.rows.anchors[row] if anchors is None else anchors[i])
 
     def add(self, new_rows: list[int], data_dir: Path | None) -> None:
         """Index appended rows; refit when the index has grown past ``refit_growth``."""
@@ -217,7 +218,7 @@ class CandidateGenerator:
     def code_candidates(self, row: int, query: np.ndarray, taken: set[int]) -> list[int]:
         """Of the earlier rows sharing a title code with ``row``, the ``code_candidates``
         nearest to ``query`` (its weighted full vector), ties to the older."""
-        found = self.codes.earlier(row, self.rows.anchors[row], taken, self.rows.deleted)
+        found = self.codes.earlier(row, taken, self.rows.deleted)
         if len(found) <= self.config.code_candidates:
             return sorted(found)
         cand = np.asarray(found, np.int64)

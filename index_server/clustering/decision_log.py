@@ -74,19 +74,38 @@ class DecisionLog:
         self._per_level = per_level
 
     def __getitem__(self, row: int) -> Assignment:
-        if not 0 <= row < self._n:
-            raise IndexError(row)
-        nearest = int(self._nearest[row])
-        levels = self._per_level[row]
-        previous = int(self._previous[row])
-        return Assignment(
-            item_id=self._ids[row],
-            cluster_id=format_cluster_id(int(self._cluster[row])),
-            family_id=format_family_id(int(self._family[row])),
-            nearest_item_id=self._ids[nearest] if nearest >= 0 else "",
-            similarity=float(self._similarity[row]),
-            per_level={lv: float(v) for lv, v in zip(_LEVELS, levels, strict=True) if v == v},
-            is_new_cluster=bool(self._is_new[row]),
-            confidence=float(self._confidence[row]),
-            previous_cluster_id=format_cluster_id(previous) if previous else "",
+        return self.many([row])[0]
+
+    def many(self, rows: Sequence[int]) -> list[Assignment]:
+        """The assignments of ``rows``, their columns read in one go (a commit of 100k rows
+        asked for them one numpy scalar at a time: ~25 us a row)."""
+        if any(not 0 <= row < self._n for row in rows):
+            raise IndexError(next(row for row in rows if not 0 <= row < self._n))
+        at = np.asarray(rows, np.int64)
+        columns = zip(
+            rows,  # row, cluster, family, nearest, similarity, levels, new, confidence, previous
+            self._cluster[at].tolist(),
+            self._family[at].tolist(),
+            self._nearest[at].tolist(),
+            self._similarity[at].tolist(),
+            self._per_level[at].tolist(),
+            self._is_new[at].tolist(),
+            self._confidence[at].tolist(),
+            self._previous[at].tolist(),
+            strict=True,
         )
+        ids = self._ids
+        return [
+            Assignment(
+                item_id=ids[row],
+                cluster_id=format_cluster_id(cluster),
+                family_id=format_family_id(family),
+                nearest_item_id=ids[nearest] if nearest >= 0 else "",
+                similarity=sim,
+                per_level={lv: v for lv, v in zip(_LEVELS, levels, strict=True) if v == v},
+                is_new_cluster=new,
+                confidence=conf,
+                previous_cluster_id=format_cluster_id(previous) if previous else "",
+            )
+            for row, cluster, family, nearest, sim, levels, new, conf, previous in columns
+        ]

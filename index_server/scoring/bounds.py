@@ -97,9 +97,9 @@ class ChunkScores:
         evidence = ChunkEvidence(cos, both, lexical, both_photos, codes[rows], codes[safe])
         bound = getattr(scorer, "upper_bound", None)
         self.upper: np.ndarray = bound(evidence) if bound is not None else np.ones((n, k))
-        self._position = [
-            {int(c): p for p, c in enumerate(row_cands) if c >= 0} for row_cands in cands.tolist()
-        ]
+        # each row's candidate -> its position, made when a pair of the row is first asked
+        # for (most rows of a chunk have none: their bounds rule every pair out)
+        self._position: dict[int, dict[int, int]] = {}
 
     def candidates(self, i: int) -> list[int]:
         return [c for c in self.cands[i].tolist() if c >= 0]
@@ -112,9 +112,15 @@ class ChunkScores:
     def upper_bounds(self, i: int) -> list[float]:
         return self.upper[i][self.cands[i] >= 0].tolist()
 
+    def _positions(self, i: int) -> dict[int, int]:
+        got = self._position.get(i)
+        if got is None:
+            got = {c: p for p, c in enumerate(self.cands[i].tolist()) if c >= 0}
+            self._position[i] = got
+        return got
+
     def position(self, i: int, cand: int) -> int | None:
-        return self._position[i].get(cand)
+        return self._positions(i).get(cand)
 
     def per_level(self, i: int, cand: int) -> F32:
-        pos = self._position[i][cand]
-        return self.cos[i, pos]
+        return self.cos[i, self._positions(i)[cand]]
