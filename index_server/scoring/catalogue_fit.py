@@ -150,15 +150,18 @@ class SelfCalibration:
         self, a: Anchors, b: Anchors, features: Mapping[str, float]
     ) -> list[dict[str, Any]]:
         """One row per comparison: its level and weights (bits), the waterfall's bars."""
-        levels = self.levels(a, b, features)
+        return self._explain(self.levels(a, b, features))
+
+    def _explain(self, levels: Sequence[int]) -> list[dict[str, Any]]:
+        delta = self.delta  # a property: computed once, not per comparison
         return [
             {
                 "comparison": name,
                 "level": LEVEL_NAMES[lv],
                 "weight": round(float(self.weights[k, lv]), 3),
                 "shipped_weight": round(float(self.prior_weights[k, lv]), 3),
-                "correction": round(float(self.delta[k, lv]), 3),
-                "applied": round(float(self.prior_weights[k, lv] + self.delta[k, lv]), 3),
+                "correction": round(float(delta[k, lv]), 3),
+                "applied": round(float(self.prior_weights[k, lv] + delta[k, lv]), 3),
             }
             for k, (name, lv) in enumerate(zip(self.names, levels, strict=True))
         ]
@@ -167,9 +170,10 @@ class SelfCalibration:
         """``explain``'s named values: ``selfcal_<comparison>`` the weight (bits) this catalogue
         judges the level the pair shows by (the shipped prior's plus the correction),
         ``selfcal_logit`` the correction applied to the score (nats)."""
-        rows = self.explain(a, b, features)
-        out = {f"selfcal_{row['comparison']}": row["applied"] for row in rows}
-        out["selfcal_logit"] = round(self.adjust(a, b, features), 4)
+        levels = self.levels(a, b, features)  # typed once for both
+        out = {f"selfcal_{row['comparison']}": row["applied"] for row in self._explain(levels)}
+        adjust = float(self.adjustment([levels])[0]) if self.fitted else 0.0
+        out["selfcal_logit"] = round(adjust, 4)
         return out
 
     def to_json(self) -> dict[str, Any]:
