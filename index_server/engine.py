@@ -207,11 +207,17 @@ class IndexEngine:
             return self._assign(items, False, progress, if_absent)
 
     def build(
-        self, items: Sequence[EmbeddedItem], progress: Progress | None = None
+        self,
+        items: Sequence[EmbeddedItem],
+        progress: Progress | None = None,
+        release_vectors: bool = False,
     ) -> list[Assignment]:
-        """Batch: add all items, fit SPDR on everything, then cluster in input order."""
+        """Batch: add all items, fit SPDR on everything, then cluster in input order.
+        ``release_vectors``: the caller hands ``items`` over, and each item's vectors are
+        dropped once the table holds them (int8), for the rest of the build: the float32
+        vectors were the largest part of a batch run's memory (4 KB an item, 4 GB at 1M)."""
         with self.lock:
-            return self._assign(items, True, progress).assignments
+            return self._assign(items, True, progress, release=release_vectors).assignments
 
     def _assign(
         self,
@@ -219,6 +225,7 @@ class IndexEngine:
         refit: bool,
         progress: Progress | None,
         if_absent: bool = False,
+        release: bool = False,
     ) -> AssignResult:
         row_of, deleted = self.rows.row_of, self.rows.deleted
         gone = {it.item_id for it in items if row_of.get(it.item_id, -1) in deleted}
@@ -235,7 +242,7 @@ class IndexEngine:
         reps: dict[int, int] = {}
         if plan.fresh:
             with self._rolled_back_on_failure(), self._threads(len(plan.fresh)):
-                reps = self._add(plan, refit, progress)
+                reps = self._add(plan, refit, progress, release)
         self.counts.update(c.name.lower() for c in plan.changes)
         decisions, cluster_of, ids = self.clusterer.decisions, self.rule.cluster_of, self.rows.ids
         rows = [self.rows.row_of[item.item_id] for item in items]
@@ -259,9 +266,12 @@ class IndexEngine:
             _POOLS = (len(sys.modules), ThreadpoolController())
         return _POOLS[1].limit(limits=1)
 
-    def _add(self, plan: BatchPlan, refit: bool, progress: Progress | None) -> dict[int, int]:
+    def _add(
+        self, plan: BatchPlan, refit: bool, progress: Progress | None, release: bool = False
+    ) -> dict[int, int]:
         """Store and decide ``plan.fresh``; the representative rows of the clusters it touched
-        before the batch (-1: none), for ``_report_changes``."""
+        before the batch (-1: none), for ``_report_changes``. ``release``: drop each item's
+        vectors once stored (``build``'s ``release_vectors``)."""
         state, new_items = self.state, plan.fresh
         if self.rows.layout is None:
             state.set_layout(infer_layout([item.embeddings for item in new_items]))
@@ -278,6 +288,10 @@ class IndexEngine:
         digests = [item_digest(it, v, layout) for it, v in zip(new_items, full, strict=True)]
         upsert = Upsert(state, plan.replaces)  # changed items' old rows leave their clusters
         rows = self.rows.append(new_items, full)
+        del full  # the table holds them now (int8): 6 KB a row of float32 otherwise kept to the end
+        if release:
+            for item in new_items:
+                item.embeddings.vectors = {}
         upsert.appended(rows, new_items)
         self.candidates.register(rows, [item.concepts.anchors for item in new_items])
         say("store", n, n)

@@ -182,9 +182,12 @@ class Pipeline:
         checkpoint: Checkpoint | None = None,
     ) -> list[Assignment]:
         """Batch: every item, clustered together (the index is fitted on all of them); the
-        column roles are inferred from these items (``fitrep.columns.infer_roles``)."""
+        column roles are inferred from these items (``fitrep.columns.infer_roles``). The
+        embedded items are this call's own (the checkpoint keeps its copy on disk), so the
+        index drops their vectors as it stores them."""
         self.concepts.columns = infer_roles(items, self.concepts.columns.overrides)
-        return self.index.build(self.embed(items, progress, checkpoint), progress)
+        embedded = self.embed(items, progress, checkpoint)
+        return self.index.build(embedded, progress, release_vectors=True)
 
     def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
         """Incremental: new items join existing clusters or open new ones."""

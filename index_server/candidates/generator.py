@@ -61,14 +61,22 @@ class CandidateGenerator:
             )
         return out
 
-    def reduce_all(self, weighted: np.ndarray) -> np.ndarray:
-        """The reducer's output for ``weighted`` (n, D), block by block (PCA centres a copy)."""
-        assert self.reducer is not None
+    def weighted_sample(self, rows: np.ndarray | None) -> np.ndarray:
+        """Weighted vectors of ``rows`` (None: every row), what SPDR fits on."""
+        return self.weighted_all() if rows is None else self.weighted(rows)
+
+    def reduce_all(self) -> np.ndarray:
+        """The reducer's output for every row, decoded and weighted block by block: the
+        (n, D) weighted matrix is never whole (6 GB at 1M rows of six 256-d levels)."""
+        assert self.reducer is not None and self.rows.layout is not None
         step = 1 << 16
         parts = [
-            self.reducer.transform(weighted[s : s + step]) for s in range(0, len(weighted), step)
+            self.reducer.transform(self.weighted(slice(s, s + step)))
+            for s in range(0, self.rows.n, step)
         ]
-        return np.concatenate(parts) if parts else self.reducer.transform(weighted)
+        if parts:
+            return np.concatenate(parts)
+        return self.reducer.transform(np.zeros((0, self.rows.layout.total), np.float32))
 
     def weighted_queries(self, full: np.ndarray) -> np.ndarray:
         """Weighted vectors of unweighted full vectors (m, D) that are not stored rows."""
@@ -88,7 +96,7 @@ class CandidateGenerator:
         """Fit SPDR on all rows and rebuild the index (new index version). Cluster ids do
         not change: retrieval only proposes candidates."""
         n = self.rows.n
-        live = self.weighted_all()
+        assert self.rows.layout is not None
         if progress:
             progress("reduce", 0, n)
         cfg = self.config
@@ -97,9 +105,8 @@ class CandidateGenerator:
             n_components=cfg.spdr_components,
             min_items=cfg.spdr_min_items,
             max_fit_items=cfg.spdr_max_fit_items,
-        ).fit(live)
-        self.rebuild_index(self.reduce_all(live))
-        del live
+        ).fit_rows(n, self.rows.layout.total, self.weighted_sample)
+        self.rebuild_index(self.reduce_all())
         self.fit_size = n
         self.index_version += 1
         if data_dir:
@@ -118,7 +125,7 @@ class CandidateGenerator:
                 self.index_version -= 1  # refit() moves it on to this version again
                 self.refit(data_dir)
                 return
-            self.rebuild_index(self.reduce_all(self.weighted_all()))
+            self.rebuild_index(self.reduce_all())
         elif self.rows.n:
             self.refit(data_dir)
 

@@ -20,6 +20,7 @@ import io
 import pickle
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +82,23 @@ class SPDR(TransformerMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: Any = None) -> SPDR:
+        X = _check(X)
+        return self.fit_rows(len(X), X.shape[1], lambda rows: X if rows is None else X[rows])
+
+    def fit_rows(self, n: int, d: int, take: Callable[[np.ndarray | None], np.ndarray]) -> SPDR:
+        """``fit`` on n rows of d features that are not one matrix: ``take(rows)`` gives
+        those rows in that order (None: all n), and is asked only for what the fit reads (at
+        most ``max_fit_items`` rows), so a 1M-row index never decodes its whole table."""
         if self.method not in METHODS:
             raise InvalidInput("spdr.method", f"{self.method!r} is not one of {METHODS}")
-        X = _check(X)
-        n, d = X.shape
         self.n_features_in_ = d
         self.n_fit_items_ = n
         self.report_: dict[str, Any] = {}
         rng = np.random.default_rng(self.random_state)
-        sample = (
-            X if n <= self.max_fit_items else X[rng.choice(n, self.max_fit_items, replace=False)]
+        sample = _check(
+            take(None)
+            if n <= self.max_fit_items
+            else take(rng.choice(n, self.max_fit_items, replace=False))
         )
         started = time.perf_counter()
         method = self.method

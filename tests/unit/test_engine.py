@@ -23,6 +23,27 @@ def test_build_equals_incremental_assign_in_the_same_order(fast_items):
     assert [a.cluster_id for a in built] == [a.cluster_id for a in one_by_one]
 
 
+def test_a_build_that_releases_the_vectors_decides_the_same(tmp_path, fast_items):
+    """``release_vectors`` drops each item's vectors once stored; nothing after reads them:
+    the same clusters, the same explanations, the same store after a restart."""
+    import copy
+
+    plain = IndexEngine()
+    kept = plain.build(fast_items)
+    handed = copy.deepcopy(fast_items)
+    engine = IndexEngine(tmp_path)
+    released = engine.build(handed, release_vectors=True)
+    assert all(not item.embeddings.vectors for item in handed)
+    assert [(a.cluster_id, a.similarity) for a in released] == [
+        (a.cluster_id, a.similarity) for a in kept
+    ]
+    a, b = fast_items[0].item_id, fast_items[1].item_id
+    assert engine.explain(a, b).score == plain.explain(a, b).score
+    engine.close()
+    again = IndexEngine(tmp_path)
+    assert again.assign(fast_items[:3])[0].cluster_id == kept[0].cluster_id
+
+
 def test_assign_is_idempotent_per_item_id(fast_items):
     engine = IndexEngine()
     first = engine.assign(fast_items)
