@@ -60,6 +60,9 @@ from index_server.storage.vector_file import VECTOR_FILE, VectorFile
 from index_server.upserts import BatchPlan, Upsert, plan_batch
 from index_server.validation import check_batch
 
+# rows a batch stores at a time (its float32 vectors are concatenated block by block)
+STORE_BLOCK = 1 << 15
+
 Progress = Callable[[str, int, int], None]
 if TYPE_CHECKING:
     from threadpoolctl import ThreadpoolController
@@ -284,17 +287,24 @@ class IndexEngine:
         # every step of a batch is in some stage: the profile of a whole job
         say: Progress = progress or (lambda stage, done, total: None)
         say("store", 0, n)
-        full = concatenate([it.embeddings for it in new_items], layout)
-        digests = [item_digest(it, v, layout) for it, v in zip(new_items, full, strict=True)]
         upsert = Upsert(state, plan.replaces)  # changed items' old rows leave their clusters
-        rows = self.rows.append(new_items, full)
-        del full  # the table holds them now (int8): 6 KB a row of float32 otherwise kept to the end
-        if release:
-            for item in new_items:
-                item.embeddings.vectors = {}
-        upsert.appended(rows, new_items)
+        digests: list[str] = []
+        rows: list[int] = []
+        for start in range(0, n, STORE_BLOCK):
+            # a block at a time: the float32 concatenation of a whole 1M batch was 6 GB on
+            # top of everything else (the table keeps int8 records)
+            block = new_items[start : start + STORE_BLOCK]
+            full = concatenate([it.embeddings for it in block], layout)
+            digests += [item_digest(it, v, layout) for it, v in zip(block, full, strict=True)]
+            block_rows = self.rows.append(block, full)
+            del full
+            if release:
+                for item in block:
+                    item.embeddings.vectors = {}
+            upsert.appended(block_rows, block)
+            rows += block_rows
+            say("store", len(rows), n)
         self.candidates.register(rows, [item.concepts.anchors for item in new_items])
-        say("store", n, n)
         if refit:
             self.candidates.refit(self.data_dir, progress)
             if self.config.self_calibration != "off":

@@ -44,6 +44,23 @@ def test_a_build_that_releases_the_vectors_decides_the_same(tmp_path, fast_items
     assert again.assign(fast_items[:3])[0].cluster_id == kept[0].cluster_id
 
 
+def test_a_batch_stored_block_by_block_is_stored_as_one(tmp_path, fast_items, monkeypatch):
+    from index_server import engine as engine_module
+
+    whole = IndexEngine(tmp_path / "whole")
+    kept = whole.build(fast_items)
+    monkeypatch.setattr(engine_module, "STORE_BLOCK", 3)
+    blocks = IndexEngine(tmp_path / "blocks")
+    assert [(a.cluster_id, a.similarity) for a in blocks.build(fast_items)] == [
+        (a.cluster_id, a.similarity) for a in kept
+    ]
+    assert blocks.rows.ids == whole.rows.ids
+    assert (blocks.rows.records.view() == whole.rows.records.view()).all()
+    dim = whole.rows.layout.total
+    stored = [(s.digest, s.anchors, s.cluster) for s in whole.store.iter_items(dim)]
+    assert [(s.digest, s.anchors, s.cluster) for s in blocks.store.iter_items(dim)] == stored
+
+
 def test_assign_is_idempotent_per_item_id(fast_items):
     engine = IndexEngine()
     first = engine.assign(fast_items)
