@@ -79,9 +79,10 @@ class DecisionLog:
     def many(self, rows: Sequence[int]) -> list[Assignment]:
         """The assignments of ``rows``, their columns read in one go (a commit of 100k rows
         asked for them one numpy scalar at a time: ~25 us a row)."""
-        if any(not 0 <= row < self._n for row in rows):
-            raise IndexError(next(row for row in rows if not 0 <= row < self._n))
         at = np.asarray(rows, np.int64)
+        outside = at[(at < 0) | (at >= self._n)]
+        if len(outside):
+            raise IndexError(int(outside[0]))
         columns = zip(
             rows,  # row, cluster, family, nearest, similarity, levels, new, confidence, previous
             self._cluster[at].tolist(),

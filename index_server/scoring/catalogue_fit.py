@@ -172,8 +172,7 @@ class SelfCalibration:
         ``selfcal_logit`` the correction applied to the score (nats)."""
         levels = self.levels(a, b, features)  # typed once for both
         out = {f"selfcal_{row['comparison']}": row["applied"] for row in self._explain(levels)}
-        adjust = float(self.adjustment([levels])[0]) if self.fitted else 0.0
-        out["selfcal_logit"] = round(adjust, 4)
+        out["selfcal_logit"] = round(float(self.adjustment([levels])[0]), 4)  # 0: not fitted
         return out
 
     def to_json(self) -> dict[str, Any]:
