@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import pytest
 from fitrep.domain import Item
+
+# The rules backend's concept cache stays off in tests (a test that patches a word list must
+# see its patch, and no test writes to the user's cache); test_rules_cache turns it on.
+os.environ["FITREP_CONCEPT_CACHE"] = ""
 
 
 def hash_embed(texts: list[str] | tuple[str, ...], dim: int = 384) -> np.ndarray:

@@ -82,6 +82,8 @@ class LexicalRows:
         self.any_codes = Ragged()  # stems of "code_any" ("code" when absent), as the verifier
         self._df = np.zeros(1024, np.int64)
         self.counted = 0  # rows whose tokens are in _df
+        self._posting_rows = -1  # rows the posting lists were built for (``df_as_of``)
+        self._postings_of = (np.zeros(1, np.int64), np.zeros(0, np.int32))
 
     def __len__(self) -> int:
         return self.tokens.rows
@@ -131,16 +133,33 @@ class LexicalRows:
             grown[: len(self._df)] = self._df
             self._df = grown
 
-    def df_through(self, end: int) -> np.ndarray:
-        """Document frequencies over rows [0, end), a new array, without moving the count
-        forward: the self-calibration reads every row's before the join has counted them (it
-        decides row i with the counts of rows 0..i)."""
-        if end <= self.counted:
-            return self.df_before(end).copy()
-        self._grow_df()
-        t = self.tokens
-        ids = t.data[t.ptr[self.counted] : t.ptr[end]].astype(np.int64)
-        return self._df + np.bincount(ids >> 1, minlength=len(self._df))
+    def df_as_of(self, token_id: int, end: int) -> int:
+        """Rows among [0, end) whose title tokens or numbers include token ``token_id``,
+        without moving the count forward: what ``explain`` and the self-calibration judge a
+        pair by. From the token's posting list, so a query costs a binary search, not a pass
+        over the rows after ``end`` and a vocabulary-sized array (which grew the report of a 1M
+        catalogue to 140 s)."""
+        ptr, owners = self._postings()
+        if token_id + 1 >= len(ptr):
+            return 0
+        posting = owners[ptr[token_id] : ptr[token_id + 1]]
+        return int(np.searchsorted(posting, end))
+
+    def _postings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ptr, rows): the rows holding token id t, ascending, are rows[ptr[t]:ptr[t + 1]].
+        Built for the rows stored now; built again once more rows arrive."""
+        n = len(self)
+        if self._posting_rows != n:
+            t = self.tokens
+            ids = t.data[: t.ptr[n]] >> 1
+            lengths = np.diff(t.ptr[: n + 1])
+            owner = np.repeat(np.arange(n, dtype=np.int32), lengths)
+            order = np.argsort(ids, kind="stable")  # stable: each token's rows stay ascending
+            ptr = np.zeros(len(self.vocab) + 1, np.int64)
+            np.cumsum(np.bincount(ids, minlength=len(self.vocab)), out=ptr[1:])
+            self._postings_of = (ptr, owner[order])
+            self._posting_rows = n
+        return self._postings_of
 
     def df_before(self, row: int) -> np.ndarray:
         """Document frequencies over rows [0, row)."""

@@ -74,9 +74,7 @@ class TokenStatsAsOf(TokenStats):
 
     def __init__(self, rows: LexicalRows, end: int) -> None:
         super().__init__(rows)
-        self._end = end
-        # a copy, and the join's own count stays where it is (``LexicalRows.df_through``)
-        self._df_as_of = rows.df_through(end)
+        self._end = end  # the join's own count stays where it is (``LexicalRows.df_as_of``)
 
     @property
     def docs(self) -> int:
@@ -86,8 +84,7 @@ class TokenStatsAsOf(TokenStats):
         value = self._idf.get(token)
         if value is None:
             token_id = self.rows.vocab.get(token)
-            known = token_id is not None and token_id < len(self._df_as_of)
-            df = int(self._df_as_of[token_id]) if known else 0
+            df = self.rows.df_as_of(token_id, self._end) if token_id is not None else 0
             value = self._idf[token] = idf(self._end, df)
         return value
 

@@ -7,13 +7,46 @@ memory, optionally backed by a SQLite file so hits survive a restart.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import fitrep
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 
-from mllm_server.chie.kv_cache import KVCache, SqliteTable
+from mllm_server.chie.kv_cache import KVCache, SqliteTable, user_cache_path
+
+_LEVELS = {level.name: level for level in Level}  # Level[name] is an enum lookup per call
+_LIBRARIES = ("regex", "ftfy")  # the text libraries whose behaviour the rules read through
+
+
+def rules_cache_path() -> Path | None:
+    """``$FITREP_CONCEPT_CACHE`` ("" turns it off), else the user cache dir."""
+    return user_cache_path("FITREP_CONCEPT_CACHE", "concepts-cache.sqlite")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A digest of the code a code-defined backend (``rules``) answers with: every module of
+    ``mllm_server.chie`` and of the ``fitrep`` package's top level (the domain types), the text
+    libraries' versions and Python's (``unicodedata`` moves with it). Any edit, upgrade or
+    reinstall of a different version gives a new digest, so the concept cache can never serve
+    an answer the running code would not give; a version constant alone relies on every edit
+    remembering to bump it."""
+    digest = hashlib.sha256(sys.version.encode())
+    for name in _LIBRARIES:
+        try:
+            digest.update(f"{name}={importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{name}=none".encode())
+    for root in (Path(__file__).parent, Path(fitrep.__file__).parent):
+        for path in sorted(root.glob("*.py")):
+            digest.update(path.name.encode() + b"\x00" + path.read_bytes())
+    return digest.hexdigest()[:24]
 
 
 def content_hash(item: Item) -> str:
@@ -53,7 +86,7 @@ def _decode(item_id: str, raw: str) -> ConceptSet:
     data = json.loads(raw)
     return ConceptSet(
         item_id=item_id,
-        levels={Level[name]: list(values) for name, values in data["levels"].items()},
+        levels={_LEVELS[name]: values for name, values in data["levels"].items()},
         anchors=Anchors.from_json(data["anchors"]),
         backend=data["backend"],
         version=data["version"],
@@ -67,7 +100,15 @@ class ConceptCache:
     serves every item with the same content.
     """
 
-    def __init__(self, max_entries: int = 100_000, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        max_entries: int = 100_000,
+        path: str | Path | None = None,
+        *,
+        best_effort: bool = False,
+    ) -> None:
+        """``best_effort``: a cache file that cannot be read or written is skipped, never an
+        error (for a cache in front of a backend that can always recompute)."""
         table = None
         if path is not None:
             table = SqliteTable(
@@ -79,7 +120,9 @@ class ConceptCache:
                 value="value",
             )
         # Values stay encoded (JSON) in memory too: each hit decodes a fresh ConceptSet.
-        self._cache: KVCache[tuple[str, str, str], str] = KVCache(max_entries, table)
+        self._cache: KVCache[tuple[str, str, str], str] = KVCache(
+            max_entries, table, best_effort=best_effort
+        )
         self.max_entries = max_entries
 
     def __len__(self) -> int:
@@ -91,6 +134,25 @@ class ConceptCache:
 
     def put(self, item: Item, model: str, prompt_version: str, concepts: ConceptSet) -> None:
         self._cache.put((content_hash(item), model, prompt_version), _encode(concepts))
+
+    def get_many(
+        self, items: Sequence[Item], model: str, prompt_version: str
+    ) -> list[ConceptSet | None]:
+        """``get`` for many items with one table read: the answer or None, item by item."""
+        keys = [(content_hash(item), model, prompt_version) for item in items]
+        found = self._cache.get_many(keys)
+        return [
+            None if (raw := found.get(key)) is None else _decode(item.id, raw)
+            for item, key in zip(items, keys, strict=True)
+        ]
+
+    def put_many(
+        self, answers: Sequence[tuple[Item, ConceptSet]], model: str, prompt_version: str
+    ) -> None:
+        """``put`` for many items in one transaction."""
+        self._cache.put_many(
+            [((content_hash(item), model, prompt_version), _encode(cs)) for item, cs in answers]
+        )
 
     def close(self) -> None:
         self._cache.close()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from fitrep.anchors import BRAND_GUESSED, BRAND_READ
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 
 from mllm_server.chie import image_features
+from mllm_server.chie.concept_cache import ConceptCache, code_fingerprint, rules_cache_path
 from mllm_server.chie.lexicon import (
     COLOURS,
     FORM_WORDS,
@@ -54,6 +56,7 @@ _MAX_CONTENT_WORDS = 16
 _MAX_DESCRIPTION_TOKENS = 120
 _MAX_WORDS_ANY = 96
 _MAX_FIELD_WORDS = 24
+_CACHE_MEMORY = 4096  # answers kept in memory too (re-listings repeat an item's exact text)
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -109,15 +112,48 @@ class RulesExtractor:
         ocr: str | bool = "auto",
         ocr_det_side: int = DET_SIDE,
         ocr_threads: int | None = None,
+        cache_path: str | Path | None = None,
     ) -> None:
-        """``ocr``: read the words on item pictures (auto, on, off: see ``ocr.wants_ocr``)."""
+        """``ocr``: read the words on item pictures (auto, on, off: see ``ocr.wants_ocr``).
+        ``cache_path``: the concept cache's file (None: ``$FITREP_CONCEPT_CACHE`` or the user
+        cache dir; "": none)."""
         self.use_images = use_images
         wanted = wants_ocr(ocr)  # an unknown mode or a missing extra fails here, not later
         self.reader = PackageReader(ocr_det_side, ocr_threads) if use_images and wanted else None
+        path = (
+            rules_cache_path() if cache_path is None else (Path(cache_path) if cache_path else None)
+        )
+        self.cache: ConceptCache | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.cache = ConceptCache(_CACHE_MEMORY, path, best_effort=True)
+        self.cache_hits = 0
 
     def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:
+        """Concepts item by item; a text-only item extracted before by this very code comes
+        from the concept cache (a re-run of a catalogue: the rules are ~95 % of its concept
+        stage). Pictures are not cached here: their words come from the OCR cache and their
+        pixel features are recomputed."""
         self.read_packages(items)  # one batched pass; extract_one then finds each in the cache
-        return [self.extract_one(item) for item in items]
+        if self.cache is None:
+            return [self.extract_one(item) for item in items]
+        text_only = [item for item in items if item.image is None]
+        version = code_fingerprint()
+        cached = iter(self.cache.get_many(text_only, self.name, version))
+        out: list[ConceptSet] = []
+        new: list[tuple[Item, ConceptSet]] = []
+        for item in items:
+            concepts = next(cached) if item.image is None else None
+            if concepts is None:
+                concepts = self.extract_one(item)
+                if item.image is None:
+                    new.append((item, concepts))
+            else:
+                self.cache_hits += 1
+            out.append(concepts)
+        if new:
+            self.cache.put_many(new, self.name, version)
+        return out
 
     def read_packages(self, items: Sequence[Item], progress: ProgressFn | None = None) -> None:
         """OCR the pictures of ``items`` into the reader's cache (a no-op without a reader)."""
@@ -131,9 +167,11 @@ class RulesExtractor:
         return package_text(self.reader.read(item.image))
 
     def stats(self) -> dict[str, float]:
+        concepts = {"concept_cache_hits": float(self.cache_hits)} if self.cache else {}
         if self.reader is None:
-            return {}
+            return concepts
         return {
+            **concepts,
             "ocr_images_read": float(self.reader.images_read),
             "ocr_cache_hits": float(self.reader.cache_hits),
         }
@@ -141,6 +179,8 @@ class RulesExtractor:
     def close(self) -> None:
         if self.reader is not None:
             self.reader.close()
+        if self.cache is not None:
+            self.cache.close()
 
     def extract_one(self, item: Item) -> ConceptSet:
         attributes = {k.lower(): str(v) for k, v in item.attributes.items() if str(v).strip()}

@@ -79,17 +79,24 @@ def test_features_do_not_depend_on_what_was_counted_before():
     assert a["idf_cosine"].max() > 0
 
 
-def test_df_through_counts_later_rows_without_moving_the_count() -> None:
+def test_df_as_of_counts_rows_before_end_without_moving_the_count() -> None:
     """The self-calibration reads the idf over every stored row before the join has counted
-    them; the join must still decide row i with the counts of rows 0..i."""
+    them, and ``explain`` the idf as of the pair's later row; the join must still decide row i
+    with the counts of rows 0..i. Rows that arrive later are counted once asked for."""
     anchors = _anchors(60, 3)
     rows = LexicalRows()
-    rows.extend(anchors)
+    rows.extend(anchors[:40])
     rows.count_until(20)
-    through = rows.df_through(60)
+    for end in (0, 1, 10, 20, 33, 40):
+        counted = LexicalRows()
+        counted.extend(anchors[:40])
+        counted.count_until(end)
+        for token, token_id in rows.vocab.items():
+            assert rows.df_as_of(token_id, end) == counted.document_frequency(token)
     assert rows.counted == 20  # the join's count is where it was
+    rows.extend(anchors[40:])  # more rows: the posting lists follow
     whole = TokenStats.of(anchors)
     for token, token_id in rows.vocab.items():
-        assert through[token_id] == whole.rows.document_frequency(token)
-    assert np.array_equal(rows.df_through(10), rows.df_before(10))
+        assert rows.df_as_of(token_id, 60) == whole.rows.document_frequency(token)
+    assert rows.df_as_of(len(rows.vocab) + 5, 60) == 0  # an id past the vocabulary
     assert rows.counted == 20
