@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,8 +141,11 @@ def label(n: int) -> str:
     return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
-def measure(n: int, warm: bool, seed: int = 0) -> tuple[RunFigures, RunFigures | None]:
-    """Cold (and, with ``warm``, a second run on its caches) over an ``n``-item catalogue."""
+def measure(
+    n: int, warm: bool, seed: int = 0, then: Callable[[Path, RunFigures], None] | None = None
+) -> tuple[RunFigures, RunFigures | None]:
+    """Cold (and, with ``warm``, a second run on its caches) over an ``n``-item catalogue;
+    ``then(out, cold)`` runs on the cold run's output folder before it is removed."""
     tmp = Path(tempfile.mkdtemp(prefix=f"fitrep-e2e-{label(n)}-"))
     try:
         path = tmp / "catalogue.jsonl"
@@ -149,6 +153,8 @@ def measure(n: int, warm: bool, seed: int = 0) -> tuple[RunFigures, RunFigures |
             for row in text_catalogue(n, seed):
                 fh.write(json.dumps(row) + "\n")
         cold = run_dedup(path, tmp / "cold", tmp / "cache")
+        if then is not None:
+            then(tmp / "cold", cold)
         again = run_dedup(path, tmp / "warm", tmp / "cache") if warm else None
         return cold, again
     finally:

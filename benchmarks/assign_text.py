@@ -1,0 +1,105 @@
+"""Incremental assign on a real-text index: items/s of ``IndexEngine.assign_items`` on the index
+that a cold ``fitrep dedup`` left (``e2e.measure(..., then=...)``), in-process.
+
+The index holds the catalogue's 6-level vectors from the encoder the run chose (not synthetic
+vectors). The calls mix what a platform sends: new ids (half; products drawn with another seed,
+so some are re-listings of indexed products and most are not), ids sent again unchanged (a
+quarter: answered from the store) and ids sent again with a changed title (a quarter: judged
+again). Concepts and vectors are made before the clock starts (the concept tier's work, timed
+in the dedup stages); the clock covers the index tier only, as a gRPC ``AssignItems`` of the
+same batch would run it (its transport is ~1 % at this batch size, speed.md section b).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from e2e import text_catalogue, tree_rss_bytes
+from fitrep.domain import Item, ItemChange
+
+BATCH = 1024
+
+
+@dataclass
+class AssignFigures:
+    indexed: int
+    items: int
+    batch: int
+    open_seconds: float
+    items_per_second: float
+    rss_gb_open: float
+    rss_gb_after: float
+    joined: int  # assignments into an existing cluster
+    unchanged: int  # re-sent ids answered from the store
+
+
+def assign_items(indexed: int, n: int, seed: int = 1) -> list[Item]:
+    """``n`` items: half new ids, a quarter indexed ids unchanged, a quarter indexed ids with a
+    changed title, shuffled."""
+    rng = random.Random(seed)
+    fresh = [
+        Item(f"new-{r['id']}", r["title"], r["text"]) for r in text_catalogue(n // 2, seed=seed)
+    ]
+    known = text_catalogue(min(indexed, 4 * n), seed=0)  # the indexed catalogue's first rows
+    resent = rng.sample(known, n - len(fresh))
+    half = len(resent) // 2
+    same = [Item(r["id"], r["title"], r["text"]) for r in resent[:half]]
+    changed = [Item(r["id"], r["title"] + " refurbished", r["text"]) for r in resent[half:]]
+    items = fresh + same + changed
+    rng.shuffle(items)
+    return items
+
+
+def measure_assign(index_dir: Path, indexed: int, encoder: str, n: int = 8192) -> AssignFigures:
+    """Open the index a dedup run wrote, then time ``assign_items`` over ``n`` items in
+    ``BATCH``-item calls."""
+    from fitrep.pipeline import Pipeline
+
+    from index_server.engine import IndexEngine
+
+    items = assign_items(indexed, min(n, indexed))
+    concepts = Pipeline.create(encoder=encoder, workers=1)
+    try:
+        embedded = concepts.embed(items)
+    finally:
+        concepts.close()
+    started = time.perf_counter()
+    engine = IndexEngine(data_dir=index_dir)
+    open_seconds = time.perf_counter() - started
+    try:
+        rss_open = tree_rss_bytes(os.getpid())
+        gc.collect()
+        started = time.perf_counter()
+        joined = unchanged = 0
+        for s in range(0, len(embedded), BATCH):
+            result = engine.assign_items(embedded[s : s + BATCH])
+            joined += sum(not a.is_new_cluster for a in result.assignments)
+            unchanged += sum(a.change == ItemChange.UNCHANGED for a in result.assignments)
+        seconds = time.perf_counter() - started
+        return AssignFigures(
+            indexed,
+            len(embedded),
+            BATCH,
+            open_seconds,
+            len(embedded) / seconds,
+            rss_open / 2**30,
+            tree_rss_bytes(os.getpid()) / 2**30,
+            joined,
+            unchanged,
+        )
+    finally:
+        engine.close()
+
+
+def assign_line(a: AssignFigures) -> str:
+    """``assign: N items/s at 1M indexed`` (the line speed.md starts with), and what it was."""
+    size = f"{a.indexed // 1_000_000}M" if a.indexed % 1_000_000 == 0 else f"{a.indexed // 1000}K"
+    return (
+        f"assign: {a.items_per_second:.0f} items/s at {size} indexed (real text, "
+        f"{a.batch}-item calls, in-process)"
+    )
