@@ -118,6 +118,8 @@ class ConceptCache:
                 " PRIMARY KEY (content_hash, model, prompt_version)",
                 keys=["content_hash", "model", "prompt_version"],
                 value="value",
+                timeout=10,
+                synchronous="NORMAL",  # a cache: WAL without a sync per commit
             )
         # Values stay encoded (JSON) in memory too: each hit decodes a fresh ConceptSet.
         self._cache: KVCache[tuple[str, str, str], str] = KVCache(

@@ -11,7 +11,9 @@ is a variant of the product, so it becomes a "variant" anchor that the verifier 
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -40,6 +42,8 @@ from mllm_server.chie.text_parse import (
 )
 from mllm_server.chie.variant_lexicon import COLOUR_WORDS
 from mllm_server.chie.variants import attribute_variants, is_variant_word, variant_attributes
+
+log = logging.getLogger(__name__)
 
 VERSION = "rules-15"  # bump whenever the concepts an item yields change
 
@@ -125,8 +129,11 @@ class RulesExtractor:
         )
         self.cache: ConceptCache | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.cache = ConceptCache(_CACHE_MEMORY, path, best_effort=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.cache = ConceptCache(_CACHE_MEMORY, path, best_effort=True)
+            except (OSError, sqlite3.Error) as exc:  # a cache only saves time: run without
+                log.warning("concept cache %s not used: %s", path, exc)
         self.cache_hits = 0
 
     def extract(self, items: Sequence[Item], timeout: float | None = None) -> list[ConceptSet]:

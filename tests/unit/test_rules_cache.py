@@ -92,3 +92,14 @@ def test_pictures_are_not_cached(tmp_path: Path) -> None:
     extractor.extract([item])
     extractor.extract([item])
     assert extractor.cache_hits == 0
+
+
+def test_an_unusable_cache_file_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache only saves time: a path that cannot hold one leaves the backend without it."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache's folder would be")
+    extractor = RulesExtractor(cache_path=blocker / "c.sqlite")
+    assert extractor.cache is None and "concept cache" in caplog.text
+    assert extractor.extract([Item("a", "Kestor olive oil 500 ml")])[0].levels
