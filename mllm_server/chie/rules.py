@@ -174,7 +174,8 @@ class RulesExtractor:
         return package_text(self.reader.read(item.image))
 
     def stats(self) -> dict[str, float]:
-        concepts = {"concept_cache_hits": float(self.cache_hits)} if self.cache else {}
+        # ``is not None``: a ConceptCache has a length, and an empty one is falsy
+        concepts = {"concept_cache_hits": float(self.cache_hits)} if self.cache is not None else {}
         if self.reader is None:
             return concepts
         return {

@@ -103,3 +103,9 @@ def test_an_unusable_cache_file_is_skipped(
     extractor = RulesExtractor(cache_path=blocker / "c.sqlite")
     assert extractor.cache is None and "concept cache" in caplog.text
     assert extractor.extract([Item("a", "Kestor olive oil 500 ml")])[0].levels
+
+
+def test_stats_report_the_cache_before_it_holds_anything(tmp_path: Path) -> None:
+    """An empty cache (nothing in memory yet) still reports its hits: 0, not missing."""
+    assert RulesExtractor(cache_path=tmp_path / "c.sqlite").stats()["concept_cache_hits"] == 0
+    assert "concept_cache_hits" not in RulesExtractor(cache_path="").stats()
