@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from e2e import text_catalogue, tree_rss_bytes
+from e2e import label, text_catalogue, tree_rss_bytes
 from fitrep.domain import Item, ItemChange
 
 BATCH = 1024
@@ -98,8 +98,7 @@ def measure_assign(index_dir: Path, indexed: int, encoder: str, n: int = 8192) -
 
 def assign_line(a: AssignFigures) -> str:
     """``assign: N items/s at 1M indexed`` (the line speed.md starts with), and what it was."""
-    size = f"{a.indexed // 1_000_000}M" if a.indexed % 1_000_000 == 0 else f"{a.indexed // 1000}K"
     return (
-        f"assign: {a.items_per_second:.0f} items/s at {size} indexed (real text, "
+        f"assign: {a.items_per_second:.0f} items/s at {label(a.indexed).upper()} indexed (real text, "
         f"{a.batch}-item calls, in-process)"
     )
