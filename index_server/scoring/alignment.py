@@ -133,6 +133,9 @@ class _Side:
     # ``said``'s words of 3 letters or more by their first 3: the only ones a brand can be
     # written short of (``_written_short``), so a brand is not compared with every word
     said_by_prefix: dict[str, tuple[str, ...]]
+    # the numbers of the title's suffixed codes ("8" of "8a"): what a generation read off a
+    # suffix needs the other side to name as a model number
+    suffix_numbers: frozenset[str] = frozenset()
 
 
 def _by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
@@ -173,6 +176,7 @@ def _side(a: Anchors) -> _Side:
         a.codes_any + a.code,
         variants_any,
         {k: tuple(v) for k, v in by_prefix.items()},
+        frozenset(m.group(1) for c in codes if (m := _SUFFIXED.match(c))),
     )
 
 
@@ -224,15 +228,20 @@ def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
     return {v for v in values if v not in named}
 
 
+def _extra(mine: _Side, other: _Side, unit: str) -> list[float]:
+    """``mine``'s title quantities of ``unit`` that ``other`` never gives (within tolerance)."""
+    theirs = other.quantities_any.get(unit, ())
+    return [x for x in mine.quantities.get(unit, ()) if not any(same_size(x, y) for y in theirs)]
+
+
 def _quantities(a: _Side, b: _Side) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Title quantities of each side that the other never gives (within tolerance)."""
+    """Title quantities of each side that the other never gives, by unit (units without
+    any left out)."""
     out_a: dict[str, list[float]] = {}
     out_b: dict[str, list[float]] = {}
     for mine, other, out in ((a, b, out_a), (b, a, out_b)):
-        for unit, values in mine.quantities.items():
-            theirs = other.quantities_any.get(unit, ())
-            extra = [x for x in values if not any(same_size(x, y) for y in theirs)]
-            if extra:
+        for unit in mine.quantities:
+            if extra := _extra(mine, other, unit):
                 out[unit] = extra
     return out_a, out_b
 
@@ -248,6 +257,23 @@ def _counted_alike(a: _Side, b: _Side) -> bool:
         for unit in a.quantities
     )
     return shared_quantity or bool(a.values["size"] and b.values["size"])
+
+
+def _pack_against_single(
+    sa: _Side, sb: _Side, pack_a: list[float], pack_b: list[float]
+) -> Difference | None:
+    """A pack of several on one side, a single unit of the same size on the other (the
+    packs each side gives that the other does not: ``pack_a``, ``pack_b``)."""
+    if bool(pack_a) == bool(pack_b) or not _counted_alike(sa, sb):
+        return None
+    counts = [n for n in pack_a or pack_b if n > 1]
+    other = sb if pack_a else sa
+    said = [*other.quantities_any.get("count", ()), *map(float, other.values["number"])]
+    single = "pack" not in other.quantities_any and not set(counts) & set(said)
+    if not (counts and single):
+        return None
+    many = _fmt(counts, "pack")
+    return Difference("pack", *((many, "1 pack") if pack_a else ("1 pack", many)))
 
 
 def align(a: Anchors, b: Anchors) -> Alignment:
@@ -274,17 +300,9 @@ def align(a: Anchors, b: Anchors) -> Alignment:
     for unit in sorted(qa.keys() | qb.keys()):
         kind = "pack" if unit == "pack" else "quantity"
         diffs.append(Difference(kind, _fmt(qa.get(unit, []), unit), _fmt(qb.get(unit, []), unit)))
-    # a pack of several on one side, a single unit of the same size on the other
-    pack_a, pack_b = qa.get("pack", []), qb.get("pack", [])
-    if bool(pack_a) != bool(pack_b) and _counted_alike(sa, sb):
-        counts = [n for n in pack_a or pack_b if n > 1]
-        other = sb if pack_a else sa
-        said = [*other.quantities_any.get("count", ()), *map(float, other.values["number"])]
-        single = "pack" not in other.quantities_any and not set(counts) & set(said)
-        if counts and single:
-            diffs = [d for d in diffs if d.kind != "pack"]
-            many = _fmt(counts, "pack")
-            diffs.append(Difference("pack", *((many, "1 pack") if pack_a else ("1 pack", many))))
+    if single := _pack_against_single(sa, sb, qa.get("pack", []), qb.get("pack", [])):
+        diffs = [d for d in diffs if d.kind != "pack"]
+        diffs.append(single)
     for kind in KINDS:
         if kind in ("quantity", "pack"):
             continue
@@ -314,3 +332,35 @@ def comparison_levels(alignment: Alignment) -> dict[str, int]:
 def identity_conflict(a: Anchors, b: Anchors) -> str:
     """The identity substitutions of two records ("colour navy vs beige"), "" when none."""
     return "; ".join(map(str, align(a, b).conflicts()))
+
+
+def has_identity_conflict(a: Anchors, b: Anchors) -> bool:
+    """``bool(identity_conflict(a, b))``, without the whole alignment where the answer is
+    plain from fewer kinds: scoring asks it of every candidate pair and reads only whether
+    the gate fired (an alignment builds all eleven kinds and the details' strings; the
+    identity kinds alone cost a fraction). It aligns in full wherever the cheap reading
+    cannot settle it (a suffixed model code; a brand substituted on records with codes),
+    so the two agree on every pair (``test_alignment`` holds them together)."""
+    sa, sb = _side(a), _side(b)
+    for kind in ("colour", "size", "generation"):  # substituted: a conflict, no exceptions
+        if (
+            sa.values[kind]
+            and sb.values[kind]
+            and _left_over(kind, sa, sb)
+            and _left_over(kind, sb, sa)
+        ):
+            return True
+    if "pack" in sa.quantities or "pack" in sb.quantities:
+        pack_a, pack_b = _extra(sa, sb, "pack"), _extra(sb, sa, "pack")
+        if (pack_a and pack_b) or _pack_against_single(sa, sb, pack_a, pack_b):
+            return True
+    if sb.suffix_numbers & sa.model_numbers or sa.suffix_numbers & sb.model_numbers:
+        return bool(align(a, b).conflicts())  # "8" against "8a": a generation, maybe
+    if not (sa.values["brand"] and sb.values["brand"]):
+        return False
+    if bool(a.brand_from) != bool(b.brand_from) or a.brand_read or b.brand_read:
+        return False  # a brand substitution would be a weak one (``Alignment.conflicts``)
+    if not (_left_over("brand", sa, sb) and _left_over("brand", sb, sa)):
+        return False
+    # a brand for a brand: a conflict unless a model code agrees, which needs codes
+    return True if not sa.values["code"] else bool(align(a, b).conflicts())

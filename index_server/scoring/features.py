@@ -20,7 +20,7 @@ from fitrep.domain import Anchors, GateResult, Level
 from index_server.rows.codes import any_compatible
 from index_server.scoring.image import ImageFeatures, image_pair_features
 from index_server.scoring.token_features import TokenStats, jaccard, token_features
-from index_server.scoring.variant_gates import HARD_GATES, siblings, variant_conflicts
+from index_server.scoring.variant_gates import HARD_GATES, fired_gates, siblings
 
 # Soft gates: evidence that two items differ that is too often wrong to veto (codes of two
 # numbering systems, a brand written two ways). They enter the score like any feature. The
@@ -141,7 +141,7 @@ def anchor_features(
         **token_features(a, b, stats, known=known),
         "code_conflict": float(code_conflict),
         "number_conflict": float(number_conflict),
-        **{gate: float(bool(detail)) for gate, detail in variant_conflicts(a, b).items()},
+        **{gate: float(fired) for gate, fired in fired_gates(a, b).items()},
         "edition_conflict": float(edition_conflict),
         "edition_mismatch": float(edition_mismatch),
         "brand_conflict": float(brand_conflict),

@@ -23,7 +23,11 @@ from fitrep.anchors import VARIANTS, Anchors
 from fitrep.units import read_quantity, same_size
 
 from index_server.rows.codes import codes_compatible
-from index_server.scoring.alignment import identity_conflict, same_size_label
+from index_server.scoring.alignment import (
+    has_identity_conflict,
+    identity_conflict,
+    same_size_label,
+)
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Flavours that tell siblings apart only weakly ("original" beside a named flavour) or that
@@ -222,16 +226,26 @@ _GATES: tuple[tuple[str, Gate], ...] = (
     (SUBSTITUTION_GATE, identity_conflict),
 )
 HARD_GATES = tuple(name for name, _ in _GATES)
+# Whether each gate fires, which is all scoring reads: the substitution gate answers that
+# without building the detail (``has_identity_conflict``, held equal to it by a test).
+_FIRES: tuple[tuple[str, Callable[[Anchors, Anchors], object]], ...] = tuple(
+    (name, has_identity_conflict if name == SUBSTITUTION_GATE else gate) for name, gate in _GATES
+)
 # ``has_conflict`` asks the cheapest first and stops at the first that fires
 _COST = {QUANTITY_GATE: 1, SUBSTITUTION_GATE: 2}
-_CHEAPEST_FIRST = sorted(_GATES, key=lambda gate: _COST.get(gate[0], 0))
+_CHEAPEST_FIRST = sorted(_FIRES, key=lambda gate: _COST.get(gate[0], 0))
 
 
 def variant_conflicts(a: Anchors, b: Anchors) -> dict[str, str]:
-    """Each hard gate's detail ("" when it did not fire)."""
+    """Each hard gate's detail ("" when it did not fire): what ``explain`` shows."""
     return {name: gate(a, b) for name, gate in _GATES}
+
+
+def fired_gates(a: Anchors, b: Anchors) -> dict[str, bool]:
+    """Whether each hard gate fires (``variant_conflicts`` without the details)."""
+    return {name: bool(fires(a, b)) for name, fires in _FIRES}
 
 
 def has_conflict(a: Anchors, b: Anchors) -> bool:
     """Whether any hard gate fires (cheapest kinds first, stopping at the first)."""
-    return any(gate(a, b) for _, gate in _CHEAPEST_FIRST)
+    return any(fires(a, b) for _, fires in _CHEAPEST_FIRST)
