@@ -22,6 +22,8 @@ from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.join_rule import JoinRule
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.chunk_pairs import ChunkPairs, PlanCounts
+from index_server.scoring.pair_prefetch import PairPrefetch
+from index_server.scoring.pair_prefetch import wanted as prefetch_wanted
 from index_server.scoring.row_scorer import RowScorer
 
 log = logging.getLogger("fitrep.index")
@@ -53,7 +55,25 @@ class Clusterer:
         levels: Sequence[Level],
         progress: Progress | None = None,
     ) -> None:
-        """Decide ``rows`` (appended, in order) and record their assignments."""
+        """Decide ``rows`` (appended, in order) and record their assignments; a large batch
+        has a worker compute its pairs' record features ahead (``pair_prefetch``)."""
+        ahead = PairPrefetch(scorer.rows.anchors) if prefetch_wanted(len(rows)) else None
+        try:
+            self._decide(rows, candidates, scorer, levels, progress, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
+                log.info("event=pair_worker rows=%d pairs_taken=%d", len(rows), ahead.taken)
+
+    def _decide(
+        self,
+        rows: list[int],
+        candidates: Callable[[list[int]], np.ndarray],
+        scorer: RowScorer,
+        levels: Sequence[Level],
+        progress: Progress | None,
+        ahead: PairPrefetch | None,
+    ) -> None:
         verifier = scorer.verifier
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
@@ -64,13 +84,22 @@ class Clusterer:
             prunes = scores.pruned_share(verifier.threshold) >= 0.5
             # planned on a row's first ask: the rule's clusters stay as at the chunk start until
             # decide_batch writes its decisions back, so the plan is the same, and rows the
-            # compiled join decides without asking cost none
+            # compiled join decides without asking cost none (with a worker every row's plan
+            # is made now, for the worker to start on)
+            plan: Callable[[int], Sequence[int]] = functools.partial(
+                self._plan, scores, prunes=prunes
+            )
+            if ahead is not None:
+                plans = [plan(i) for i in range(len(chunk))]
+                ahead.submit(chunk, plans)
+                plan = plans.__getitem__
             pairs = ChunkPairs(
                 scorer,
                 scores,
                 lexical.exact,
-                functools.partial(self._plan, scores, prunes=prunes),
+                plan,
                 self.plan_counts,
+                ahead.take if ahead is not None else None,
             )
             score = _chunk_score(scorer, pairs, chunk)
             upper = scores.upper if prunes else None

@@ -44,6 +44,17 @@ class PackedAnchors(Sequence[Anchors]):
         self._lock = threading.Lock()
         self.extend(rows)
 
+    @classmethod
+    def of_packed(cls, rows: list[bytes], cached: int = CACHED) -> PackedAnchors:
+        """The rows ``packed_rows`` gave (another process's copy)."""
+        out = cls(cached=cached)
+        out._rows = rows
+        return out
+
+    def packed_rows(self) -> list[bytes]:
+        """Every row, packed (what another process needs to read them: ``of_packed``)."""
+        return list(self._rows)
+
     def append(self, anchors: Anchors) -> None:
         values = (getattr(anchors, name) for name in _FIELDS)
         self._rows.append(

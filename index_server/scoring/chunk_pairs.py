@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index_server.scoring.bounds import ChunkScores
+from index_server.scoring.pair_prefetch import PairFeatures
 from index_server.scoring.row_scorer import RowScorer
 
 
@@ -44,9 +45,11 @@ class ChunkPairs:
         lexical: Mapping[str, np.ndarray],
         plan: Callable[[int], Sequence[int]],
         counts: PlanCounts | None = None,
+        ahead: Callable[[int], PairFeatures | None] | None = None,
     ) -> None:
         self.scorer, self.scores, self.lexical = scorer, scores, lexical
         self.plan = plan
+        self.ahead = ahead  # row i's planned pairs' record features, if computed ahead
         self.counts = counts if counts is not None else PlanCounts()
         self._row = -1
         self._scored: dict[int, tuple[float, float]] = {}
@@ -75,7 +78,8 @@ class ChunkPairs:
         self._scored = {}
         self._asked = set()
         if planned:
-            got = self.scorer.chunk_score(self.scores, self.lexical, i, row, planned)
+            ahead = self.ahead(i) if self.ahead is not None else None
+            got = self.scorer.chunk_score(self.scores, self.lexical, i, row, planned, ahead)
             self._scored.update(
                 zip(planned, zip(*(g.tolist() for g in got), strict=True), strict=True)
             )

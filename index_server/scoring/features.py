@@ -101,15 +101,27 @@ def record_features(a: Anchors, b: Anchors) -> dict[str, float]:
     }
 
 
-def anchor_features(
-    a: Anchors,
-    b: Anchors,
-    stats: TokenStats | None = None,
-    known: Mapping[str, float] | None = None,
-) -> dict[str, float]:
-    """Agreement and conflict of two items' anchors (see ``rules._anchors``); ``stats`` gives
-    the idf of title tokens. ``known`` holds the token overlaps (``lexical.FEATURES``) when
-    they were already computed for a whole chunk of pairs."""
+# The features ``record_pair_features`` gives, in the order ``anchor_features`` lists them
+# (``code_match`` first, the title tokens' after it: the logistic sum runs in that order).
+RECORD_PAIR_FEATURES = (
+    "code_match",
+    "code_conflict",
+    "number_conflict",
+    *HARD_GATES,
+    "edition_conflict",
+    "edition_mismatch",
+    "brand_conflict",
+    "price_gap",
+    "field_against",
+    "record_code_overlap",
+)
+
+
+def record_pair_features(a: Anchors, b: Anchors) -> dict[str, float]:
+    """The features of a pair that read the two records alone, not the token statistics of
+    the rows around them (``RECORD_PAIR_FEATURES``): codes, numbers, editions, brands, the
+    hard gates and the record's columns. Being a function of the pair only, they can be
+    computed anywhere, ahead of the join (``pair_prefetch``)."""
     code_a, code_b = a.code, b.code
     code_match = any_compatible(code_a, b.codes_any) or any_compatible(code_b, a.codes_any)
     code_conflict = bool(code_a and code_b and not code_match)
@@ -136,9 +148,8 @@ def anchor_features(
         and not (brand_a & (brand_b | tok_b))
         and not (brand_b & tok_a)
     )
-    out = {
+    return {
         "code_match": float(code_match),
-        **token_features(a, b, stats, known=known),
         "code_conflict": float(code_conflict),
         "number_conflict": float(number_conflict),
         **{gate: float(fired) for gate, fired in fired_gates(a, b).items()},
@@ -147,6 +158,21 @@ def anchor_features(
         "brand_conflict": float(brand_conflict),
         **record_features(a, b),
     }
+
+
+def anchor_features(
+    a: Anchors,
+    b: Anchors,
+    stats: TokenStats | None = None,
+    known: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Agreement and conflict of two items' anchors (see ``rules._anchors``); ``stats`` gives
+    the idf of title tokens. ``known`` holds the token overlaps (``lexical.FEATURES``) when
+    they were already computed for a whole chunk of pairs, and the ``record_pair_features``
+    when those were computed ahead (``pair_prefetch``)."""
+    fixed = known if known is not None and "code_match" in known else record_pair_features(a, b)
+    out = {"code_match": fixed["code_match"], **token_features(a, b, stats, known=known)}
+    out.update((name, fixed[name]) for name in RECORD_PAIR_FEATURES[1:])
     for target in SOURCES.values():
         out.update(_source(target)(a, b, stats))
     return out

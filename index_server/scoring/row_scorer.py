@@ -103,10 +103,12 @@ class RowScorer:
         i: int,
         row: int,
         others: Sequence[int],
+        ahead: Mapping[int, Mapping[str, float]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``both`` for item ``i`` of a chunk: its candidates from the chunk's cosines and
         token features, other rows (members that were not retrieved) through ``both``. Each
-        pair's scores are the same whichever pairs are asked with it (``test_chunk_pairs``)."""
+        pair's scores are the same whichever pairs are asked with it (``test_chunk_pairs``).
+        ``ahead``: record pair features computed ahead, by other row (``pair_prefetch``)."""
         positions = [scores.position(i, o) for o in others]
         near = [k for k, p in enumerate(positions) if p is not None]
         far = [k for k, p in enumerate(positions) if p is None]
@@ -118,6 +120,9 @@ class RowScorer:
             return probability, family
         pos = np.asarray([positions[k] for k in near], np.int64)
         known = [{name: float(lexical[name][i, p]) for name in FEATURES} for p in pos.tolist()]
+        if ahead:
+            for k, got in zip(near, known, strict=True):
+                got.update(ahead.get(others[k], {}))
         images = self.rows.images
         s = self.verifier.score_levels(
             scores.cos[i, pos],
