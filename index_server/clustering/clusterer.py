@@ -57,7 +57,8 @@ class Clusterer:
     ) -> None:
         """Decide ``rows`` (appended, in order) and record their assignments; a large batch
         has a worker compute its pairs' record features ahead (``pair_prefetch``)."""
-        ahead = PairPrefetch(scorer.rows.anchors) if prefetch_wanted(len(rows)) else None
+        anchors = scorer.rows.anchors
+        ahead = PairPrefetch(anchors) if prefetch_wanted(len(rows), len(anchors)) else None
         try:
             self._decide(rows, candidates, scorer, levels, progress, ahead)
         finally:

@@ -39,6 +39,9 @@ log = logging.getLogger("fitrep.index")
 # Rows fewer than this are decided without a worker: spawning one (importing numpy and the
 # scorer, ~1 s) costs more than it saves on a small batch (an online assign).
 MIN_ROWS = 4096
+# ... nor a batch under 1/64 of the rows stored: the worker is sent every stored row (~250
+# bytes each: 250 MB at 1M) for the pairs of this batch alone (~100 us each saved).
+MIN_SHARE = 1 / 64
 BLOCK_ROWS = 16  # rows per message from the worker (the join waits for none of them)
 ENV = "FITREP_PAIR_WORKER"  # "0": no worker (one process, as before)
 
@@ -91,10 +94,16 @@ def _serve(conn: Connection) -> None:
         job = None if start == 0 else (chunk, rows, ptr, others, start)
 
 
-def wanted(n_rows: int) -> bool:
-    """Whether deciding ``n_rows`` rows should start a worker: enough rows, a second core,
-    and not switched off (``FITREP_PAIR_WORKER=0``)."""
-    return n_rows >= MIN_ROWS and usable_cores() >= 2 and os.environ.get(ENV, "1") != "0"
+def wanted(n_rows: int, stored: int) -> bool:
+    """Whether deciding ``n_rows`` rows of the ``stored`` ones should start a worker: enough
+    rows, and enough of the store's (a build; not a small assign into a large index), a
+    second core, and not switched off (``FITREP_PAIR_WORKER=0``)."""
+    return (
+        n_rows >= MIN_ROWS
+        and n_rows >= MIN_SHARE * stored
+        and usable_cores() >= 2
+        and os.environ.get(ENV, "1") != "0"
+    )
 
 
 class PairPrefetch:

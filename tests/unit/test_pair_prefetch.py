@@ -94,13 +94,17 @@ def test_a_lost_worker_leaves_the_join_to_compute_alone(caplog):
 
 
 def test_small_batches_and_one_core_go_without_a_worker(monkeypatch):
-    assert not pair_prefetch.wanted(pair_prefetch.MIN_ROWS - 1)
-    monkeypatch.setattr(pair_prefetch, "usable_cores", lambda: 1)
-    assert not pair_prefetch.wanted(10**6)
     monkeypatch.setattr(pair_prefetch, "usable_cores", lambda: 2)
-    assert pair_prefetch.wanted(10**6)
+    assert pair_prefetch.wanted(10**6, stored=10**6)  # a build
+    assert not pair_prefetch.wanted(pair_prefetch.MIN_ROWS - 1, stored=0)
+    # an assign of a few thousand rows into a large index: not worth sending it every row
+    assert not pair_prefetch.wanted(8192, stored=10**6)
+    assert pair_prefetch.wanted(8192, stored=100_000)
+    monkeypatch.setattr(pair_prefetch, "usable_cores", lambda: 1)
+    assert not pair_prefetch.wanted(10**6, stored=10**6)
+    monkeypatch.setattr(pair_prefetch, "usable_cores", lambda: 2)
     monkeypatch.setenv(pair_prefetch.ENV, "0")
-    assert not pair_prefetch.wanted(10**6)
+    assert not pair_prefetch.wanted(10**6, stored=10**6)
 
 
 def test_the_worker_gets_every_row_packed(tmp_path: Path):
