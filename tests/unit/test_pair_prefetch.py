@@ -62,6 +62,7 @@ def test_the_worker_computes_the_same_features(embedded):
 
 def _assignments(embedded, monkeypatch, caplog, worker: bool) -> list[tuple[object, ...]]:
     monkeypatch.setattr(pair_prefetch, "MIN_ROWS", 1 if worker else 10**9)
+    monkeypatch.setattr(pair_prefetch, "usable_cores", lambda: 2)  # a 1-core runner too
     monkeypatch.setenv(pair_prefetch.ENV, "1")
     with caplog.at_level(logging.INFO, logger="fitrep.index"):
         done = IndexEngine(config=IndexConfig()).build(embedded)
