@@ -22,6 +22,7 @@ from index_server.clustering.decision_log import DecisionLog
 from index_server.clustering.join_rule import JoinRule
 from index_server.scoring.bounds import ChunkScores
 from index_server.scoring.chunk_pairs import ChunkPairs, PlanCounts
+from index_server.scoring.lexical import ChunkLexical
 from index_server.scoring.pair_prefetch import PairPrefetch
 from index_server.scoring.pair_prefetch import wanted as prefetch_wanted
 from index_server.scoring.row_scorer import RowScorer
@@ -76,10 +77,21 @@ class Clusterer:
         ahead: PairPrefetch | None,
     ) -> None:
         verifier = scorer.verifier
-        for start in range(0, len(rows), CHUNK):
+        starts = range(0, len(rows), CHUNK)
+
+        def prepare(start: int) -> tuple[np.ndarray, np.ndarray, ChunkScores, ChunkLexical]:
+            """A chunk's candidates and their cosines, token features and bounds: none of
+            it reads what the join writes (``chunk_features`` leaves the count as it is)."""
+            chunk_rows = np.asarray(rows[start : start + CHUNK], np.int64)
+            cands = candidates(rows[start : start + CHUNK])
+            return (chunk_rows, cands, *scorer.chunk(chunk_rows, cands))
+
+        if rows:
+            scorer.count_tokens(rows[0])  # every row before the batch is decided
+            ready = prepare(0)
+        for n_chunk, start in enumerate(starts):
             chunk = rows[start : start + CHUNK]
-            chunk_rows, cands = np.asarray(chunk, np.int64), candidates(chunk)
-            scores, lexical = scorer.chunk(chunk_rows, cands)
+            chunk_rows, cands, scores, lexical = ready
             # Bounds pay off only when they rule pairs out; when most pairs could pass (a
             # calibration led by lexical features), score every candidate as before.
             prunes = scores.pruned_share(verifier.threshold) >= 0.5
@@ -94,6 +106,8 @@ class Clusterer:
                 plans = [plan(i) for i in range(len(chunk))]
                 ahead.submit(chunk, plans)
                 plan = plans.__getitem__
+            if n_chunk + 1 < len(starts):  # the next chunk's, while the worker starts on these
+                ready = prepare(starts[n_chunk + 1])
             pairs = ChunkPairs(
                 scorer,
                 scores,

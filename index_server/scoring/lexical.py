@@ -44,7 +44,8 @@ class ChunkLexical:
 
 def chunk_features(lexical: LexicalRows, rows: np.ndarray, cands: np.ndarray) -> ChunkLexical:
     """Features of ``rows[i]`` against ``cands[i, j]`` (-1 = none), each (n, k), each
-    pair judged by the token statistics of rows 0..rows[i] (see ``ChunkLexical``)."""
+    pair judged by the token statistics of rows 0..rows[i] (see ``ChunkLexical``), whatever
+    rows ``lexical`` has counted (the count does not move)."""
     n, k = cands.shape
     out = {name: np.zeros((n, k)) for name in FEATURES}
     low = {name: np.zeros((n, k)) for name in LOWER_BOUNDED}
@@ -53,7 +54,6 @@ def chunk_features(lexical: LexicalRows, rows: np.ndarray, cands: np.ndarray) ->
     if not valid.any():
         return ChunkLexical(out, low, may_match)
     lo, hi = int(rows.min()), int(rows.max())
-    df_lo = lexical.df_before(lo)
     pair_i, pair_j = np.nonzero(valid)
     a_rows, b_rows = rows[pair_i], cands[pair_i, pair_j]
     n_pairs = len(pair_i)
@@ -69,7 +69,7 @@ def chunk_features(lexical: LexicalRows, rows: np.ndarray, cands: np.ndarray) ->
         tok, row = entries >> 1, a_rows[owner]
         start = np.searchsorted(block_keys, tok * span, "left")
         upto = np.searchsorted(block_keys, tok * span + (row - lo), "right")
-        df = df_lo[tok] + (upto - start)
+        df = lexical.df_of(tok, lo) + (upto - start)
         return idf_weight(row + 1, df)  # type: ignore[return-value]
 
     w_a, w_b = weight(a_tok, a_own), weight(b_tok, b_own)

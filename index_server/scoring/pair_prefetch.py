@@ -7,7 +7,8 @@ them. When a chunk starts, the pairs the join will ask about first are known (th
 plans, ``Clusterer._plan``: the clusters stay as at the chunk start until the chunk's
 decisions are written back), so a worker process computes those features from the chunk's
 last row backwards while the join works forwards, taking what the worker has done and
-computing the rest itself. A result is the same function of the same two records wherever it
+computing the rest itself. The join finds the next chunk's candidates and bounds before it
+decides this one, so the worker has a head start of about a chunk's work. A result is the same function of the same two records wherever it
 is computed, so the decisions are those of one process (``test_pair_prefetch``); all that
 is lost where the two meet is the worker's last block.
 

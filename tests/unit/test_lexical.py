@@ -71,12 +71,20 @@ def test_features_do_not_depend_on_what_was_counted_before():
     fresh.extend(anchors)
     ahead.extend(anchors)
     ahead.count_until(120)  # e.g. a later chunk was decided first
+    behind = LexicalRows()  # the join still deciding the chunk before (``Clusterer``)
+    behind.extend(anchors)
+    behind.count_until(45)
     rows, cands = np.arange(60, 80), np.tile(np.arange(20, 40), (20, 1))
     a = chunk_features(fresh, rows, cands).exact
     b = chunk_features(ahead, rows, cands).exact
+    c = chunk_features(behind, rows, cands).exact
+    fresh.count_until(60)
+    want = chunk_features(fresh, rows, cands).exact  # counted exactly up to the chunk
     for name in FEATURES:
-        np.testing.assert_allclose(a[name], b[name], atol=1e-12)
+        for got in (a, b, c):
+            np.testing.assert_allclose(got[name], want[name], atol=1e-12)
     assert a["idf_cosine"].max() > 0
+    assert (ahead.counted, behind.counted) == (120, 45)  # the count did not move
 
 
 def test_df_as_of_counts_rows_before_end_without_moving_the_count() -> None:
