@@ -100,6 +100,18 @@ class ChunkScores:
         # each row's candidate -> its position, made when a pair of the row is first asked
         # for (most rows of a chunk have none: their bounds rule every pair out)
         self._position: dict[int, dict[int, int]] = {}
+        self._logit = getattr(scorer, "level_logit", None)
+        self._levels: tuple[np.ndarray, np.ndarray] | None = None
+
+    def levels(self, i: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The scorer's ``level_logit`` of row ``i``'s pairs at ``positions``, from one call
+        over the whole chunk (made on the first ask); None for a scorer without one."""
+        if self._logit is None:
+            return None
+        if self._levels is None:
+            self._levels = self._logit(self.cos, self.present)
+        z, weighted = self._levels
+        return z[i, positions], weighted[i, positions]
 
     def candidates(self, i: int) -> list[int]:
         return [c for c in self.cands[i].tolist() if c >= 0]

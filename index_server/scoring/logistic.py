@@ -133,8 +133,15 @@ class LogisticScorer:
         a_image: ImageFeatures | None = None,
         b_images: Sequence[ImageFeatures | None] | None = None,
         known: Sequence[Mapping[str, float]] | None = None,
+        levels: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> PairScores:
-        z, weighted = self.level_logit(cos, present)
+        # a chunk's level logits are computed once for all its pairs (``ChunkScores``): on
+        # the two or three pairs a row asks about, numpy's per-call cost was most of it
+        z, weighted = (
+            (np.array(levels[0], np.float64), levels[1])
+            if levels is not None
+            else self.level_logit(cos, present)
+        )
         coef = self.model.coef
         features = pair_features(a_anchors, b_anchors, self.stats, a_image, b_images, known)
         for i, f in enumerate(features):

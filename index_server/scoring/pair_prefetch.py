@@ -8,9 +8,10 @@ plans, ``Clusterer._plan``: the clusters stay as at the chunk start until the ch
 decisions are written back), so a worker process computes those features from the chunk's
 last row backwards while the join works forwards, taking what the worker has done and
 computing the rest itself. The join finds the next chunk's candidates and bounds before it
-decides this one, so the worker has a head start of about a chunk's work. A result is the same function of the same two records wherever it
-is computed, so the decisions are those of one process (``test_pair_prefetch``); all that
-is lost where the two meet is the worker's last block.
+decides this one, so the worker has a head start of about a chunk's work. A result is the
+same function of the same two records wherever it is computed, so the decisions are those
+of one process (``test_pair_prefetch``); all that is lost where the two meet is the
+worker's last block.
 
 Not a thread: the features are Python, and two threads holding the GIL in turn were slower
 than one (docs/architecture.md). The worker is spawned, not forked (the caller may be a gRPC

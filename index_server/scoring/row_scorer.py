@@ -132,6 +132,7 @@ class RowScorer:
             images[row],
             [images[others[k]] for k in near],
             known,
+            scores.levels(i, pos),
         )
         probability[near], family[near] = s.probability, s.family
         return probability, family

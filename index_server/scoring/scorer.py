@@ -68,10 +68,12 @@ class PairScorer(Protocol):
         a_image: ImageFeatures | None = None,
         b_images: Sequence[ImageFeatures | None] | None = None,
         known: Sequence[Mapping[str, float]] | None = None,
+        levels: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> PairScores:
         """Scores of ``a`` against each of ``b`` from their level cosines ((m, L), as
         ``integration.level_cosines``), and optionally each pair's token overlaps computed
-        for a whole chunk (``lexical.FEATURES``)."""
+        for a whole chunk (``lexical.FEATURES``) and what the scorer makes of the cosines
+        (``levels``: its ``level_logit`` of them, computed for a whole chunk)."""
         ...
 
     def score(

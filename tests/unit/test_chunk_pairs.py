@@ -54,3 +54,24 @@ def test_level_cosines_do_not_depend_on_the_batch():
     for m in range(len(b)):
         one, _ = level_cosines(a, b[m : m + 1], layout)
         assert np.array_equal(one[0], whole[m])
+
+
+def test_a_chunks_level_logits_are_each_rows_own():
+    """The level part of the logit is computed once for a whole chunk (``ChunkScores.levels``);
+    a row's pairs must get from it exactly what the scorer computes on them alone."""
+    engine = _engine()
+    scorer = engine.scorer
+    assert scorer is not None
+    rows = list(range(150, 250))
+    scores, _ = scorer.chunk(np.asarray(rows, np.int64), engine.candidates.candidates(rows))
+    verifier = scorer.verifier
+    checked = 0
+    for i in range(len(rows)):
+        pos = np.flatnonzero(scores.cands[i] >= 0)
+        for take in (pos, pos[::-2], pos[:1]):
+            levels = scores.levels(i, take)
+            assert levels is not None
+            alone = verifier.level_logit(scores.cos[i, take], scores.present[i, take])
+            assert np.array_equal(levels[0], alone[0]) and np.array_equal(levels[1], alone[1])
+            checked += len(take)
+    assert checked > 1000
