@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from fitrep.columns import ColumnRole, ColumnRoles, infer_roles
 from fitrep.defaults import BATCH_SIZE
 from fitrep.domain import Assignment, EmbeddedItem, Item
+from serving.gc_policy import batch_collections
 
 if TYPE_CHECKING:
     from index_server.config import IndexConfig
@@ -186,12 +187,14 @@ class Pipeline:
         embedded items are this call's own (the checkpoint keeps its copy on disk), so the
         index drops their vectors as it stores them."""
         self.concepts.columns = infer_roles(items, self.concepts.columns.overrides)
-        embedded = self.embed(items, progress, checkpoint)
-        return self.index.build(embedded, progress, release_vectors=True)
+        with batch_collections():  # (``serving.gc_policy``)
+            embedded = self.embed(items, progress, checkpoint)
+            return self.index.build(embedded, progress, release_vectors=True)
 
     def assign(self, items: Sequence[Item], progress: Progress | None = None) -> list[Assignment]:
         """Incremental: new items join existing clusters or open new ones."""
-        return self.index.assign(self.embed(items, progress), progress)
+        with batch_collections():
+            return self.index.assign(self.embed(items, progress), progress)
 
     def close(self) -> None:
         self.concepts.close()

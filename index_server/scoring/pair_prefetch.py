@@ -34,6 +34,7 @@ import numpy as np
 
 from index_server.rows.packed_anchors import PackedAnchors
 from index_server.scoring.features import RECORD_PAIR_FEATURES, record_pair_features
+from serving.gc_policy import tune_for_batches
 from serving.machine import usable_cores
 
 log = logging.getLogger("fitrep.index")
@@ -55,6 +56,7 @@ def _serve(conn: Connection) -> None:
     rows' planned pairs' features from the last row backwards, ``BLOCK_ROWS`` rows a
     message. A thread of its own reads the join's messages, so the join's send never waits
     on this process's send (each would wait for the other to read: a deadlock)."""
+    tune_for_batches()
     anchors = PackedAnchors.of_packed(conn.recv())
     inbox: queue.Queue[Any] = queue.Queue()
 

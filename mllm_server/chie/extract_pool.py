@@ -24,6 +24,7 @@ from fitrep.domain import ConceptSet, Item
 
 from mllm_server.chie.engine import extract_concepts
 from mllm_server.chie.extractor import ConceptExtractor, create_extractor
+from serving.gc_policy import tune_for_batches
 from serving.machine import usable_cores
 
 _extractor: ConceptExtractor | None = None  # one per worker process
@@ -32,6 +33,7 @@ _extractor: ConceptExtractor | None = None  # one per worker process
 def _start_worker(backend: str, options: dict[str, Any], parent: int) -> None:
     global _extractor
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    tune_for_batches()
     _extractor = create_extractor(backend, **options)
 
 

@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperCommand
 
 from fitrep import __version__
+from serving.gc_policy import tune_for_batches
 
 app = typer.Typer(
     name="fitrep",
@@ -33,6 +34,7 @@ def _options(
     ),
 ) -> None:
     """Options that come before any command."""
+    tune_for_batches()  # a command is a batch job in a process of its own (serving.gc_policy)
 
 
 def unwrap_paragraphs(text: str) -> str:
