@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from fitrep.domain import Item
+from fitrep.domain import InvalidInput, Item
 from fitrep.pipeline import Pipeline
 
 from serving.gc_policy import BATCH_THRESHOLDS, batch_collections, tune_for_batches
@@ -36,7 +36,7 @@ def test_sdk_batch_calls_put_the_callers_thresholds_back(thresholds) -> None:
         items = [Item(f"i{n}", f"acme kettle {n % 7} l steel") for n in range(40)]
         pipeline.dedup(items[:30], lambda *_: seen.append(gc.get_threshold()))
         pipeline.assign(items[30:], lambda *_: seen.append(gc.get_threshold()))
-        with pytest.raises(Exception):  # a failing call puts them back too
+        with pytest.raises(InvalidInput):  # a failing call puts them back too
             pipeline.assign([Item("", "")])
     finally:
         pipeline.close()
