@@ -175,3 +175,29 @@ def test_only_the_joins_the_page_shows_are_explained(tmp_path) -> None:
     summary = {"items": 6, "clusters": 3, "duplicates": 3, "threshold": 0.5}
     write_report(tmp_path / "r.html", items, assignments, summary, max_clusters=1, explain=explain)
     assert asked == [("i1", "i0"), ("i2", "i0")]  # c2 is not on the page
+
+
+def test_concepts_are_read_for_the_items_the_page_shows_only(tmp_path) -> None:
+    """A run's concepts come from its index, one read an item: only for the items shown."""
+    items = [Item(id=f"i{n}", title=f"item {n}") for n in range(6)]
+    assignments = [
+        Assignment("i0", "c1"),
+        Assignment("i1", "c1", "i0", 0.9, {}, False, 0.8),
+        Assignment("i2", "c2"),
+        Assignment("i3", "c2", "i2", 0.9, {}, False, 0.8),
+        Assignment("i4", "c3"),
+        Assignment("i5", "c4"),
+    ]
+    asked: list[str] = []
+
+    def concepts(item_id: str) -> dict[str, list[str]]:
+        asked.append(item_id)
+        return {"primary": [f"thing {item_id}"]} if item_id != "i1" else {}
+
+    summary = {"items": 6, "clusters": 4, "duplicates": 2, "threshold": 0.5}
+    path = write_report(
+        tmp_path / "r.html", items, assignments, summary, concepts, max_clusters=1, max_singletons=1
+    )
+    assert asked == ["i0", "i1", "i4"]  # c2 and the second single item are not on the page
+    page = path.read_text(encoding="utf-8")
+    assert "thing i0" in page and "thing i4" in page and "thing i2" not in page

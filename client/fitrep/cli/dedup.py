@@ -262,7 +262,6 @@ def _run(
         summary["self_calibration"] = pipeline.index.self_calibration.to_json()
         clock.mark("write")
         write_clusters(run, items, assignments, fmt=fmt)
-        concepts = {it.id: pipeline.index.concepts_of(it.id) for it in items}
         clock.mark("write")
         settings = {
             "input": str(file),
@@ -284,7 +283,7 @@ def _run(
             items,
             assignments,
             {**summary, **settings},
-            concepts,
+            pipeline.index.concepts_of,  # read for the items the page shows only
             run_dir=out,  # the report's `fitrep explain --run` commands name where it ends up
             explain=pipeline.index.explain,
         )

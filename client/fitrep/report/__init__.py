@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fitrep.domain import Assignment, Explanation, Item
 from fitrep.report.data import (
+    Concepts,
     Explain,
     Pair,
     build_payload,
@@ -31,7 +32,7 @@ def write_report(
     items: Sequence[Item],
     assignments: Sequence[Assignment],
     summary: Mapping[str, object],
-    concepts: Mapping[str, Mapping[str, list[str]]] | None = None,
+    concepts: Concepts | None = None,
     explanations: Mapping[Pair, Explanation] | None = None,
     run_dir: Path | None = None,
     max_clusters: int = 2000,
@@ -40,7 +41,8 @@ def write_report(
 ) -> Path:
     """Write the report for a run.
 
-    ``concepts``: item id -> level name -> concepts; ``explanations``: (item id, the id it
+    ``concepts``: item id -> level name -> concepts (or a function of the item id, asked for
+    the items the page shows only); ``explanations``: (item id, the id it
     joined via) -> Explanation (see ``explain_pairs``); ``run_dir`` goes into the copyable
     ``fitrep explain`` commands (default: the report's folder). ``summary["threshold"]``, when
     present, marks the score histogram. ``explain``: instead of ``explanations``, explain the
