@@ -82,8 +82,8 @@ class Clusterer:
         def prepare(start: int) -> tuple[np.ndarray, np.ndarray, ChunkScores, ChunkLexical]:
             """A chunk's candidates and their cosines, token features and bounds: none of
             it reads what the join writes (``chunk_features`` leaves the count as it is)."""
-            chunk_rows = np.asarray(rows[start : start + CHUNK], np.int64)
-            cands = candidates(rows[start : start + CHUNK])
+            chunk = rows[start : start + CHUNK]
+            chunk_rows, cands = np.asarray(chunk, np.int64), candidates(chunk)
             return (chunk_rows, cands, *scorer.chunk(chunk_rows, cands))
 
         if rows:
