@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from fitrep.domain import Anchors
@@ -70,6 +70,12 @@ def any_compatible(xs: Sequence[str], ys: Sequence[str]) -> bool:
         for y in ys
         if code_stem(y) == code_stem(x)
     )
+
+
+def compatible_with(x: str, by_stem: Mapping[str, Sequence[str]]) -> bool:
+    """Some code of ``by_stem`` (codes grouped by ``code_stem``, built once per record)
+    compatible with ``x``: ``any_compatible([x], codes)`` without regrouping the codes."""
+    return any(codes_compatible(x, y) for y in by_stem.get(code_stem(x), ()))
 
 
 CODE_SLOTS = 4  # code keys kept per row; rows with more codes never prune on codes

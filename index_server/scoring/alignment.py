@@ -120,7 +120,7 @@ class Alignment:
 
 
 @dataclass(frozen=True)
-class _Side:
+class RecordReading:
     """One record's title values by kind, and everything it names anywhere."""
 
     values: dict[str, frozenset[str]]
@@ -138,7 +138,8 @@ class _Side:
     suffix_numbers: frozenset[str] = frozenset()
 
 
-def _by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+def by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+    """The quantities of ``texts`` by canonical unit (``units.read_quantity``)."""
     out: dict[str, list[float]] = {}
     for text in texts:
         if (q := read_quantity(text)) is not None:
@@ -147,7 +148,7 @@ def _by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
 
 
 @functools.lru_cache(maxsize=1 << 15)
-def _side(a: Anchors) -> _Side:
+def reading_of(a: Anchors) -> RecordReading:
     codes = frozenset(a.code)
     typed = set(a.variant_words) | codes | set(a.brand)
     values = {
@@ -167,11 +168,11 @@ def _side(a: Anchors) -> _Side:
     for word in said:
         if len(word) >= 3:
             by_prefix.setdefault(word[:3], []).append(word)
-    return _Side(
+    return RecordReading(
         values,
         models,
-        _by_unit(a.quantity),
-        _by_unit(a.quantity_any + a.quantity),
+        by_unit(a.quantity),
+        by_unit(a.quantity_any + a.quantity),
         said,
         a.codes_any + a.code,
         variants_any,
@@ -203,7 +204,7 @@ def _written_short(
     return len(short) >= 3 and long.startswith(short) and long[len(short) :] in short_said
 
 
-def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
+def _left_over(kind: str, mine: RecordReading, other: RecordReading) -> set[str]:
     """``mine``'s title values of ``kind`` that ``other`` names nowhere."""
     values = mine.values[kind]
     if not values:  # most kinds of most titles (18 calls an alignment)
@@ -228,13 +229,15 @@ def _left_over(kind: str, mine: _Side, other: _Side) -> set[str]:
     return {v for v in values if v not in named}
 
 
-def _extra(mine: _Side, other: _Side, unit: str) -> list[float]:
+def _extra(mine: RecordReading, other: RecordReading, unit: str) -> list[float]:
     """``mine``'s title quantities of ``unit`` that ``other`` never gives (within tolerance)."""
     theirs = other.quantities_any.get(unit, ())
     return [x for x in mine.quantities.get(unit, ()) if not any(same_size(x, y) for y in theirs)]
 
 
-def _quantities(a: _Side, b: _Side) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def _quantities(
+    a: RecordReading, b: RecordReading
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Title quantities of each side that the other never gives, by unit (units without
     any left out)."""
     out_a: dict[str, list[float]] = {}
@@ -250,7 +253,7 @@ def _fmt(values: list[float], unit: str) -> str:
     return "/".join(f"{v:g} {unit}" for v in sorted(set(values)))
 
 
-def _counted_alike(a: _Side, b: _Side) -> bool:
+def _counted_alike(a: RecordReading, b: RecordReading) -> bool:
     """Both name the unit a pack would count: one quantity (not a pack) or one size."""
     shared_quantity = any(
         unit != "pack" and unit in b.quantities_any and unit in a.quantities_any
@@ -260,7 +263,7 @@ def _counted_alike(a: _Side, b: _Side) -> bool:
 
 
 def _pack_against_single(
-    sa: _Side, sb: _Side, pack_a: list[float], pack_b: list[float]
+    sa: RecordReading, sb: RecordReading, pack_a: list[float], pack_b: list[float]
 ) -> Difference | None:
     """A pack of several on one side, a single unit of the same size on the other (the
     packs each side gives that the other does not: ``pack_a``, ``pack_b``)."""
@@ -278,7 +281,7 @@ def _pack_against_single(
 
 def align(a: Anchors, b: Anchors) -> Alignment:
     """Align two records' title values (see the module docstring) and type what is left."""
-    sa, sb = _side(a), _side(b)
+    sa, sb = reading_of(a), reading_of(b)
     left = {k: _left_over(k, sa, sb) for k in sa.values}
     right = {k: _left_over(k, sb, sa) for k in sb.values}
     matched = {k for k in sa.values if sa.values[k] - left[k]}
@@ -341,7 +344,12 @@ def has_identity_conflict(a: Anchors, b: Anchors) -> bool:
     identity kinds alone cost a fraction). It aligns in full wherever the cheap reading
     cannot settle it (a suffixed model code; a brand substituted on records with codes),
     so the two agree on every pair (``test_alignment`` holds them together)."""
-    sa, sb = _side(a), _side(b)
+    return identity_conflict_read(a, b, reading_of(a), reading_of(b))
+
+
+def identity_conflict_read(a: Anchors, b: Anchors, sa: RecordReading, sb: RecordReading) -> bool:
+    """``has_identity_conflict`` with the two records' readings at hand (``record_profile``
+    keeps them: no cache lookup a pair)."""
     for kind in ("colour", "size", "generation"):  # substituted: a conflict, no exceptions
         if (
             sa.values[kind]

@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from fitrep.domain import Anchors, GateResult, Level
 
-from index_server.rows.codes import any_compatible
+from index_server.rows.codes import compatible_with
 from index_server.scoring.image import ImageFeatures, image_pair_features
+from index_server.scoring.record_profile import RecordProfile, profile_of
 from index_server.scoring.token_features import TokenStats, jaccard, token_features
-from index_server.scoring.variant_gates import HARD_GATES, fired_gates, siblings
+from index_server.scoring.variant_gates import HARD_GATES, fired_between, siblings
 
 # Soft gates: evidence that two items differ that is too often wrong to veto (codes of two
 # numbering systems, a brand written two ways). They enter the score like any feature. The
@@ -54,14 +55,6 @@ def level_feature(level: Level) -> str:
     return f"cos_{level.name.lower()}"
 
 
-def _fields(values: Sequence[str]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for v in values:
-        key, _, words = v.partition("=")
-        out[key] = set(words.split())
-    return out
-
-
 _PRICE_SLACK = math.log(1.5)  # shops' prices of one item differ this much without meaning
 _PRICE_SPAN = math.log(10) - _PRICE_SLACK
 
@@ -80,11 +73,18 @@ def record_features(a: Anchors, b: Anchors) -> dict[str, float]:
     Evidence from the whole record, not only the title (a paper's authors, a song's artist, a
     restaurant's city): it is what travels between domains whose columns differ, measured
     leave-one-domain-out in ``benchmarks/transfer.py``."""
-    codes_a, codes_b = set(a.codes_any), set(b.codes_any)
-    fields_a, fields_b = _fields(a.fields), _fields(b.fields)
-    common = fields_a.keys() & fields_b.keys()
+    return _record_features(profile_of(a), profile_of(b))
+
+
+def _record_features(pa: RecordProfile, pb: RecordProfile) -> dict[str, float]:
+    codes_a, codes_b = pa.codes_any, pb.codes_any
+    fields_a, fields_b = pa.fields, pb.fields
+    # in a fixed order: a set of strings iterates in an order that changes with the process's
+    # hash seed, and the sum below would move in its last bit between processes (the
+    # pair-feature worker and the join, or two runs)
+    common = sorted(fields_a.keys() & fields_b.keys())
     agreement = [jaccard(fields_a[k], fields_b[k]) for k in common]
-    prices = [float(x) for x in (*a.price[:1], *b.price[:1])]
+    prices = [float(x) for x in (*pa.anchors.price[:1], *pb.anchors.price[:1])]
     return {
         # Two shops price one item alike; an upgrade, an academic licence or a six-pack is
         # priced apart: the log price ratio beyond a factor of 1.5, 1 at a factor of 10 (0
@@ -121,42 +121,44 @@ def record_pair_features(a: Anchors, b: Anchors) -> dict[str, float]:
     """The features of a pair that read the two records alone, not the token statistics of
     the rows around them (``RECORD_PAIR_FEATURES``): codes, numbers, editions, brands, the
     hard gates and the record's columns. Being a function of the pair only, they can be
-    computed anywhere, ahead of the join (``pair_prefetch``)."""
+    computed anywhere, ahead of the join (``pair_prefetch``). Each record's sets are read
+    once (``record_profile``), not on every pair."""
+    pa, pb = profile_of(a), profile_of(b)
     code_a, code_b = a.code, b.code
-    code_match = any_compatible(code_a, b.codes_any) or any_compatible(code_b, a.codes_any)
+    code_match = any(compatible_with(x, pb.codes_by_stem) for x in code_a) or any(
+        compatible_with(y, pa.codes_by_stem) for y in code_b
+    )
     code_conflict = bool(code_a and code_b and not code_match)
 
-    num_a, num_b = set(a.number), set(b.number)
+    num_a, num_b = pa.number, pb.number
     number_conflict = bool(
-        num_a and num_b and not (num_a & set(b.numbers_any)) and not (num_b & set(a.numbers_any))
+        num_a and num_b and not (num_a & pb.numbers_any) and not (num_b & pa.numbers_any)
     )
 
     # An edition (upgrade, academic, mac, ...) conflicts when each side names one that the
     # other never mentions; one side naming an edition the other is silent on is weaker.
-    words_a, words_b = set(a.words_any), set(b.words_any)
-    ed_a = set(a.variants("edition")) - words_b
-    ed_b = set(b.variants("edition")) - words_a
+    ed_a = pa.values("edition") - pb.words_any
+    ed_b = pb.values("edition") - pa.words_any
     edition_conflict = bool(ed_a and ed_b)
     edition_mismatch = bool(ed_a or ed_b) and not edition_conflict
 
-    brand_a, brand_b = set(a.brand), set(b.brand)
-    tok_a, tok_b = set(a.tokens), set(b.tokens)
+    brand_a, brand_b = pa.brand, pb.brand
     brand_conflict = bool(
         brand_a
         and brand_b
         and not (a.brand_read or b.brand_read)
-        and not (brand_a & (brand_b | tok_b))
-        and not (brand_b & tok_a)
+        and not (brand_a & (brand_b | pb.tokens))
+        and not (brand_b & pa.tokens)
     )
     return {
         "code_match": float(code_match),
         "code_conflict": float(code_conflict),
         "number_conflict": float(number_conflict),
-        **{gate: float(fired) for gate, fired in fired_gates(a, b).items()},
+        **{gate: float(fired) for gate, fired in fired_between(pa, pb).items()},
         "edition_conflict": float(edition_conflict),
         "edition_mismatch": float(edition_mismatch),
         "brand_conflict": float(brand_conflict),
-        **record_features(a, b),
+        **_record_features(pa, pb),
     }
 
 

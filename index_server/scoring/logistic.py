@@ -144,8 +144,12 @@ class LogisticScorer:
         )
         coef = self.model.coef
         features = pair_features(a_anchors, b_anchors, self.stats, a_image, b_images, known)
+        # the weighed features in the pair's order; a zero term (most gates and conflicts are
+        # 0, as are features without a coefficient) adds nothing to a float sum, so leaving
+        # it out gives the same logit
+        weighed = {k: c for k, c in coef.items() if c and k not in HARD}
         for i, f in enumerate(features):
-            z[i] += sum(coef.get(k, 0.0) * v for k, v in f.items() if k not in HARD)
+            z[i] += sum(c * v for k, v in f.items() if v and (c := weighed.get(k)))
         veto = vetoed(features)
         z_family = z.copy()
         for i in np.flatnonzero(veto).tolist():

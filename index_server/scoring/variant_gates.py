@@ -20,14 +20,15 @@ import functools
 from collections.abc import Callable, Sequence
 
 from fitrep.anchors import VARIANTS, Anchors
-from fitrep.units import read_quantity, same_size
+from fitrep.units import same_size
 
-from index_server.rows.codes import codes_compatible
+from index_server.rows.codes import compatible_with
 from index_server.scoring.alignment import (
-    has_identity_conflict,
     identity_conflict,
+    identity_conflict_read,
     same_size_label,
 )
+from index_server.scoring.record_profile import RecordProfile, profile_of
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Flavours that tell siblings apart only weakly ("original" beside a named flavour) or that
@@ -44,17 +45,6 @@ QUANTITY_GATE = "quantity_conflict"
 SUBSTITUTION_GATE = "substitution_conflict"
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _by_dimension(values: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
-    """Quantities by dimension (read once per distinct tuple: a row takes part in many pairs)."""
-    out: dict[str, list[float]] = {}
-    for text in values:
-        q = read_quantity(text)
-        if q is not None:
-            out.setdefault(q[1], []).append(q[0])
-    return {unit: tuple(v) for unit, v in out.items()}
-
-
 def _fmt(values: Sequence[float], unit: str) -> str:
     return "/".join(f"{v:g} {unit}" for v in sorted(set(values)))
 
@@ -63,8 +53,12 @@ def quantity_conflict(a: Anchors, b: Anchors) -> str:
     """ "500 ml vs 1500 ml" when both titles give quantities of one dimension and each title
     has one that the other item never gives (within tolerance): "4 GB RAM, 500 GB" vs "4 GB
     RAM, 128 GB" conflicts although 4 GB agrees; a size only one title adds does not."""
-    qa, qb = _by_dimension(a.quantity), _by_dimension(b.quantity)
-    qa_any, qb_any = _by_dimension(a.quantity_any), _by_dimension(b.quantity_any)
+    return _quantity(profile_of(a), profile_of(b))
+
+
+def _quantity(pa: RecordProfile, pb: RecordProfile) -> str:
+    qa, qb = pa.reading.quantities, pb.reading.quantities
+    qa_any, qb_any = pa.units_any, pb.units_any
     for unit in sorted(qa.keys() & qb.keys()):
         other_b, other_a = qb_any.get(unit, ()) + qb[unit], qa_any.get(unit, ()) + qa[unit]
         a_extra = [x for x in qa[unit] if not any(same_size(x, y) for y in other_b)]
@@ -74,12 +68,12 @@ def quantity_conflict(a: Anchors, b: Anchors) -> str:
     return ""
 
 
-def _disjoint(kind: str, a: Anchors, b: Anchors) -> str:
+def _disjoint(kind: str, pa: RecordProfile, pb: RecordProfile) -> str:
     """Both titles name this kind, and no value of one is named anywhere in the other."""
-    va, vb = set(a.variants(kind)), set(b.variants(kind))
+    va, vb = pa.title.get(kind), pb.title.get(kind)
     if not va or not vb:
         return ""
-    if va & set(b.variants(kind, anywhere=True)) or vb & set(a.variants(kind, anywhere=True)):
+    if va & pb.values_anywhere(kind) or vb & pa.values_anywhere(kind):
         return ""
     return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
 
@@ -87,13 +81,14 @@ def _disjoint(kind: str, a: Anchors, b: Anchors) -> str:
 def size_conflict(a: Anchors, b: Anchors) -> str:
     """Both titles name a size, and no size of one is named anywhere in the other ("42" after
     a size marker is the "EU 42" of the other; "US 9" is not)."""
-    va, vb = set(a.variants("size")), set(b.variants("size"))
+    return _size(profile_of(a), profile_of(b))
+
+
+def _size(pa: RecordProfile, pb: RecordProfile) -> str:
+    va, vb = pa.values("size"), pb.values("size")
     if not va or not vb:
         return ""
-    any_a, any_b = (
-        va | set(a.variants("size", anywhere=True)),
-        vb | set(b.variants("size", anywhere=True)),
-    )
+    any_a, any_b = pa.values_named("size"), pb.values_named("size")
     if any(same_size_label(x, y) for x in va for y in any_b) or any(
         same_size_label(x, y) for x in vb for y in any_a
     ):
@@ -106,12 +101,15 @@ def flavour_conflict(a: Anchors, b: Anchors) -> str:
     mentions, or each names one the other never mentions: "chocolate" vs "chocolate/peanut
     butter" and "original" vs "chocolate" conflict; "original/orange" vs "orange" and
     "hazelnut" vs "chocolate/hazelnut" do not (``WEAK_FLAVOURS``)."""
-    fa, fb = set(a.variants("flavour")), set(b.variants("flavour"))
+    return _flavour(profile_of(a), profile_of(b))
+
+
+def _flavour(pa: RecordProfile, pb: RecordProfile) -> str:
+    fa, fb = pa.values("flavour"), pb.values("flavour")
     if not fa or not fb:
         return ""
-    any_a = set(a.variants("flavour", anywhere=True)) | fa
-    any_b = set(b.variants("flavour", anywhere=True)) | fb
-    if _read(a, "flavour") or _read(b, "flavour"):
+    any_a, any_b = pa.values_named("flavour"), pb.values_named("flavour")
+    if "flavour" in pa.read or "flavour" in pb.read:
         # Flavours read off a picture are partial (one side of the pack) and misread: they
         # conflict only when each side has a strong flavour the other never names ("vanilla"
         # vs "blueberry"), not as a superset ("orange/grapefruit" vs "orange") nor through a
@@ -127,35 +125,33 @@ def flavour_conflict(a: Anchors, b: Anchors) -> str:
     return ""
 
 
-def _read(a: Anchors, kind: str) -> bool:
-    """Whether some of the item's values of ``kind`` were read off its picture only."""
-    return any(v.startswith(kind + ":") for v in a.variant_read)
-
-
 def tier_conflict(a: Anchors, b: Anchors) -> str:
     """The tiers both titles name differ ("Pro" vs "Pro Max"); or one title binds a tier to
     the model both name ("iPhone 13 Pro" vs "iPhone 13") and the other never mentions it.
     A loose tier word only one side has ("yeast pro", "ultra-compact") is no evidence."""
-    ta, tb = set(a.variants("tier")), set(b.variants("tier"))
+    return _tier(profile_of(a), profile_of(b))
+
+
+def _tier(pa: RecordProfile, pb: RecordProfile) -> str:
+    ta, tb = pa.values("tier"), pb.values("tier")
     if ta == tb:
         return ""
     if ta and tb:
         return f"{'/'.join(sorted(ta))} vs {'/'.join(sorted(tb))}"
-    same_model = set(a.variants("model")) & set(b.variants("model")) or set(a.code) & set(b.code)
-    one, other = (a, b) if ta else (b, a)
-    said = set(other.words_any) | set(other.tokens)
-    unsaid = [t for t in one.variants("mtier") if t not in said and _ALSO.get(t, t) not in said]
+    a, b = pa.anchors, pb.anchors
+    same_model = pa.values("model") & pb.values("model") or set(a.code) & set(b.code)
+    one, other = (pa, pb) if ta else (pb, pa)
+    said = other.said
+    unsaid = [
+        t for t in one.kinds.get("mtier", ()) if t not in said and _ALSO.get(t, t) not in said
+    ]
     if same_model and unsaid:
         names = "/".join(sorted(unsaid))
-        return f"{names} vs none" if one is a else f"none vs {names}"
+        return f"{names} vs none" if one is pa else f"none vs {names}"
     return ""
 
 
 _ALSO = {"pro": "professional"}  # a tier also written out in full
-
-
-def _models(a: Anchors) -> dict[str, frozenset[str]]:
-    return _models_of(a.variants("model"))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -171,16 +167,21 @@ def model_conflict(a: Anchors, b: Anchors) -> str:
     """One model name with another number ("iphone 8" vs "iphone 7"), or sibling model codes
     ("wh1000xm4" vs "wh1000xm5", "s20" vs "s21"), and no number or code of one title named
     anywhere in the other."""
-    ma, mb = _models(a), _models(b)
-    nums_a, nums_b = set(a.numbers_any), set(b.numbers_any)
+    return _model(profile_of(a), profile_of(b))
+
+
+def _model(pa: RecordProfile, pb: RecordProfile) -> str:
+    ma = _models_of(pa.kinds.get("model", ()))
+    mb = _models_of(pb.kinds.get("model", ()))
+    nums_a, nums_b = pa.numbers_any, pb.numbers_any
     for word in sorted(ma.keys() & mb.keys()):
         if not (ma[word] & (mb[word] | nums_b)) and not (mb[word] & (ma[word] | nums_a)):
             return f"{word} {'/'.join(sorted(ma[word]))} vs {word} {'/'.join(sorted(mb[word]))}"
-    for x in a.code:
-        if any(codes_compatible(x, z) for z in b.codes_any):
+    for x in pa.anchors.code:
+        if compatible_with(x, pb.codes_by_stem):
             continue
-        for y in b.code:
-            if siblings(x, y) and not any(codes_compatible(y, z) for z in a.codes_any):
+        for y in pb.anchors.code:
+            if siblings(x, y) and not compatible_with(y, pa.codes_by_stem):
                 return f"{x} vs {y}"
     return ""
 
@@ -203,33 +204,43 @@ def siblings(x: str, y: str) -> bool:
     return any(p.isdigit() or q.isdigit() for p, q in diff)
 
 
-Gate = Callable[[Anchors, Anchors], str]
+# A gate reads the two records' profiles (``record_profile``: each record's sets built once,
+# not on every pair) and says what conflicts ("" when it does not fire).
+Gate = Callable[[RecordProfile, RecordProfile], str]
 
 
 def _disjoint_gate(kind: str) -> Gate:
     return functools.partial(_disjoint, kind)
 
 
+def _substitution(pa: RecordProfile, pb: RecordProfile) -> str:
+    return identity_conflict(pa.anchors, pb.anchors)
+
+
+def _substitution_fires(pa: RecordProfile, pb: RecordProfile) -> bool:
+    return identity_conflict_read(pa.anchors, pb.anchors, pa.reading, pb.reading)
+
+
 # The gate of each gated kind of ``fitrep.anchors.VARIANTS``, by kind name (the table says
 # which kinds are gated and the gate's name; ``test_variant_table`` holds the two together).
 KIND_GATES: dict[str, Gate] = {
     "colour": _disjoint_gate("colour"),
-    "flavour": flavour_conflict,
-    "size": size_conflict,
-    "tier": tier_conflict,
+    "flavour": _flavour,
+    "size": _size,
+    "tier": _tier,
     "gen": _disjoint_gate("gen"),
-    "model": model_conflict,
+    "model": _model,
 }
 _GATES: tuple[tuple[str, Gate], ...] = (
-    (QUANTITY_GATE, quantity_conflict),
+    (QUANTITY_GATE, _quantity),
     *((kind.gate, KIND_GATES[kind.name]) for kind in VARIANTS if kind.gate),
-    (SUBSTITUTION_GATE, identity_conflict),
+    (SUBSTITUTION_GATE, _substitution),
 )
 HARD_GATES = tuple(name for name, _ in _GATES)
 # Whether each gate fires, which is all scoring reads: the substitution gate answers that
 # without building the detail (``has_identity_conflict``, held equal to it by a test).
-_FIRES: tuple[tuple[str, Callable[[Anchors, Anchors], object]], ...] = tuple(
-    (name, has_identity_conflict if name == SUBSTITUTION_GATE else gate) for name, gate in _GATES
+_FIRES: tuple[tuple[str, Callable[[RecordProfile, RecordProfile], object]], ...] = tuple(
+    (name, _substitution_fires if name == SUBSTITUTION_GATE else gate) for name, gate in _GATES
 )
 # ``has_conflict`` asks the cheapest first and stops at the first that fires
 _COST = {QUANTITY_GATE: 1, SUBSTITUTION_GATE: 2}
@@ -238,14 +249,21 @@ _CHEAPEST_FIRST = sorted(_FIRES, key=lambda gate: _COST.get(gate[0], 0))
 
 def variant_conflicts(a: Anchors, b: Anchors) -> dict[str, str]:
     """Each hard gate's detail ("" when it did not fire): what ``explain`` shows."""
-    return {name: gate(a, b) for name, gate in _GATES}
+    pa, pb = profile_of(a), profile_of(b)
+    return {name: gate(pa, pb) for name, gate in _GATES}
 
 
 def fired_gates(a: Anchors, b: Anchors) -> dict[str, bool]:
     """Whether each hard gate fires (``variant_conflicts`` without the details)."""
-    return {name: bool(fires(a, b)) for name, fires in _FIRES}
+    return fired_between(profile_of(a), profile_of(b))
+
+
+def fired_between(pa: RecordProfile, pb: RecordProfile) -> dict[str, bool]:
+    """``fired_gates`` of two records' profiles."""
+    return {name: bool(fires(pa, pb)) for name, fires in _FIRES}
 
 
 def has_conflict(a: Anchors, b: Anchors) -> bool:
     """Whether any hard gate fires (cheapest kinds first, stopping at the first)."""
-    return any(fires(a, b) for _, fires in _CHEAPEST_FIRST)
+    pa, pb = profile_of(a), profile_of(b)
+    return any(fires(pa, pb) for _, fires in _CHEAPEST_FIRST)
