@@ -144,6 +144,19 @@ class Driver:
             tally.record(time.perf_counter() - started, None)
 
 
+def extract_pool(client: Client, n: int) -> list[EmbeddedItem]:
+    """``n`` distinct item contents, extracted by the concept tier in 1,024-item calls."""
+    wanted = items(random.Random(0), "p", n)
+    return [e for s in range(0, n, 1024) for e in client.extract(wanted[s : s + 1024])]
+
+
+def preload(client: Client, pool: list[EmbeddedItem], n: int) -> None:
+    """Index ``n`` items (``pool`` contents in turn, ids ``pre<i>``) before anything is timed."""
+    for s in range(0, n, 1024):
+        chunk = range(s, min(s + 1024, n))
+        client.assign_embedded([_as(pool[i % len(pool)], f"pre{i}") for i in chunk])
+
+
 def closed_loop(drivers: list[Driver], threads: int, seconds: float) -> dict[str, Tally]:
     tallies = {d.tier: Tally() for d in drivers}
     deadline = time.monotonic() + seconds
@@ -208,6 +221,19 @@ def main() -> None:
     )
     ap.add_argument("--rss-every", type=float, default=60.0, help="seconds between RSS readings")
     ap.add_argument(
+        "--pool",
+        type=int,
+        default=512,
+        help="distinct item contents the index calls draw from (extracted once, at the start)",
+    )
+    ap.add_argument(
+        "--preload",
+        type=int,
+        default=64,
+        help="items indexed before the peak phase (1,024 an assign call; ids of their own), so "
+        "the run starts from an index of that size",
+    )
+    ap.add_argument(
         "--index-arg",
         action="append",
         default=[],
@@ -230,8 +256,8 @@ def main() -> None:
             servers.wait_healthy(180)
             pids = {n: p.pid for n, p in servers.processes.items()}
             with Client(servers.concept, servers.index, timeout=60, retries=1) as client:
-                pool = client.extract(items(random.Random(0), "p", 512))
-                client.assign_embedded(pool[:64])  # a small index to start from
+                pool = extract_pool(client, args.pool)
+                preload(client, pool, args.preload)
                 mix = tuple(float(x) for x in args.mix.split(","))
                 drivers = [Driver(tier, client, args.batch, pool, mix) for tier in tiers]  # type: ignore[arg-type]
                 peak = closed_loop(drivers, args.threads, args.peak_seconds)
@@ -240,13 +266,14 @@ def main() -> None:
                 items_start = client.index_info().items
                 rates = {t: max(r * args.fraction, 0.1) for t, r in peak_rates.items()}
                 started = time.monotonic()
-                readings: list[tuple[float, dict[str, float]]] = []
+                readings: list[tuple[float, dict[str, float], int]] = []
                 stop = threading.Event()
 
                 def sample() -> None:
                     while not stop.wait(args.rss_every):
                         now = time.monotonic() - started
-                        readings.append((now, {n: rss_mb(pid) for n, pid in pids.items()}))
+                        rss = {n: rss_mb(pid) for n, pid in pids.items()}
+                        readings.append((now, rss, client.index_info().items))
 
                 sampler = threading.Thread(target=sample, daemon=True)
                 sampler.start()
@@ -263,13 +290,16 @@ def main() -> None:
         servers_seen = list(readings[0][1])
         table = [
             "",
-            f"RSS during the load phase, every {args.rss_every:g} s (MB):",
+            f"RSS during the load phase, every {args.rss_every:g} s (MB), and the items the "
+            "index holds then:",
             "",
-            "| s | " + " | ".join(servers_seen) + " |",
-            "|---|" + "---|" * len(servers_seen),
+            "| s | " + " | ".join(servers_seen) + " | index items |",
+            "|---|" + "---|" * len(servers_seen) + "---|",
             *(
-                f"| {t:.0f} | " + " | ".join(f"{r[n]:.0f}" for n in servers_seen) + " |"
-                for t, r in readings
+                f"| {t:.0f} | "
+                + " | ".join(f"{r[n]:.0f}" for n in servers_seen)
+                + f" | {n_items} |"
+                for t, r, n_items in readings
             ),
         ]
         with args.out.open("a") as fh:
@@ -285,7 +315,8 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
         f"## {args.section}" if args.section else "# Sustained load, both servers on loopback",
         "",
         f"`benchmarks/load.py --seconds {args.seconds:g} --peak-seconds {args.peak_seconds:g} "
-        f"--threads {args.threads} --tiers {args.tiers} --mix {args.mix} {flags}`, "
+        f"--threads {args.threads} --tiers {args.tiers} --mix {args.mix} --pool {args.pool} "
+        f"--preload {args.preload} {flags}`, "
         f"{time.strftime('%Y-%m-%d %H:%M')}: rules backend, {args.batch} items per request, "
         f"{' and '.join(tiers)} driven at once. Machine: 2 CPU "
         "cores **shared with other developers' jobs** while this ran, so absolute numbers are "
