@@ -76,6 +76,11 @@ class IndexConfig:
     screen_dims: int = 128
     spdr_max_fit_items: int = SPDR_MAX_FIT_ITEMS
     refit_growth: float = 2.0  # refit SPDR when the index has grown by this factor
+    # that refit in a thread beside the service, the current index answering until the new
+    # one is installed (a few batches later): no stop of every call while it runs (10 s at
+    # 20k rows). The index server's default; in process (a build, the SDK) the refit runs
+    # at once, so the same calls give the same decisions
+    refit_in_background: bool = False
     ivf_min_items: int = IVF_MIN_ITEMS
     nprobe: int = NPROBE
     threads: int | None = None

@@ -438,6 +438,7 @@ class IndexEngine:
 
     def close(self) -> None:
         with self.lock:
+            self.candidates.wait_refit()  # a refit beside the service reads the rows
             self.state.close_vectors()
             self.store.close()
             self._release_lock()

@@ -10,6 +10,8 @@ assignment — the reason build == assign.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -42,22 +44,26 @@ class CandidateGenerator:
         self.cindex: VectorIndex | None = None
         self.index_version = 0
         self.fit_size = 0
+        self._pending: PendingRefit | None = None  # a refit running beside the service
 
     # -- vectors -------------------------------------------------------------------------
     def weighted(self, rows: slice | Sequence[int] | np.ndarray) -> np.ndarray:
         assert self.rows.layout is not None
         return integrate(self.rows.full(rows), self.rows.layout, self.weights)
 
-    def weighted_all(self) -> np.ndarray:
-        """(n, D) weighted vectors of every row, decoded block by block into one float32
-        array (decoding the whole table first would hold it twice: 3 GB at 1M x 384-d)."""
+    def weighted_all(self, n: int | None = None) -> np.ndarray:
+        """(n, D) weighted vectors of the first ``n`` rows (None: every row), decoded block by
+        block into one float32 array (decoding the whole table first would hold it twice: 3
+        GB at 1M x 384-d)."""
         assert self.rows.layout is not None
-        n, step = self.rows.n, 1 << 16
+        n, step = self.rows.n if n is None else n, 1 << 16
         scale = weight_vector(self.rows.layout, self.weights)
         out = np.empty((n, self.rows.layout.total), np.float32)
         for start in range(0, n, step):
             np.multiply(
-                self.rows.full(slice(start, start + step)), scale, out=out[start : start + step]
+                self.rows.full(slice(start, min(start + step, n))),
+                scale,
+                out=out[start : start + step],
             )
         return out
 
@@ -68,15 +74,19 @@ class CandidateGenerator:
     def reduce_all(self) -> np.ndarray:
         """The reducer's output for every row, decoded and weighted block by block: the
         (n, D) weighted matrix is never whole (6 GB at 1M rows of six 256-d levels)."""
-        assert self.reducer is not None and self.rows.layout is not None
+        assert self.reducer is not None
+        return self._reduce(self.reducer, self.rows.n)
+
+    def _reduce(self, reducer: SPDR, n: int) -> np.ndarray:
+        """``reducer``'s output for the first ``n`` rows (block by block, as ``reduce_all``)."""
+        assert self.rows.layout is not None
         step = 1 << 16
         parts = [
-            self.reducer.transform(self.weighted(slice(s, s + step)))
-            for s in range(0, self.rows.n, step)
+            reducer.transform(self.weighted(slice(s, min(s + step, n)))) for s in range(0, n, step)
         ]
         if parts:
             return np.concatenate(parts)
-        return self.reducer.transform(np.zeros((0, self.rows.layout.total), np.float32))
+        return reducer.transform(np.zeros((0, self.rows.layout.total), np.float32))
 
     def weighted_queries(self, full: np.ndarray) -> np.ndarray:
         """Weighted vectors of unweighted full vectors (m, D) that are not stored rows."""
@@ -96,16 +106,11 @@ class CandidateGenerator:
         """Fit SPDR on all rows and rebuild the index (new index version). Cluster ids do
         not change: retrieval only proposes candidates."""
         n = self.rows.n
-        assert self.rows.layout is not None
         if progress:
             progress("reduce", 0, n)
-        cfg = self.config
-        self.reducer = SPDR(
-            method=cfg.spdr_method,
-            n_components=cfg.spdr_components,
-            min_items=cfg.spdr_min_items,
-            max_fit_items=cfg.spdr_max_fit_items,
-        ).fit_rows(n, self.rows.layout.total, self.weighted_sample)
+        self.wait_refit()  # superseded: this one covers every row
+        self._pending = None
+        self.reducer = self._fit_reducer(n)
         self.rebuild_index(self.reduce_all())
         self.fit_size = n
         self.index_version += 1
@@ -113,6 +118,27 @@ class CandidateGenerator:
             self.reducer.save(data_dir / f"reducer-v{self.index_version}.pkl")
         if progress:
             progress("reduce", n, n)
+
+    def _fit_reducer(self, n: int) -> SPDR:
+        """SPDR fitted on the first ``n`` rows."""
+        assert self.rows.layout is not None
+        cfg = self.config
+        return SPDR(
+            method=cfg.spdr_method,
+            n_components=cfg.spdr_components,
+            min_items=cfg.spdr_min_items,
+            max_fit_items=cfg.spdr_max_fit_items,
+        ).fit_rows(
+            n,
+            self.rows.layout.total,
+            lambda rows: self.weighted_all(n) if rows is None else self.weighted(rows),
+        )
+
+    def fitted_index(self, n: int) -> tuple[SPDR, VectorIndex]:
+        """A reducer fitted on the first ``n`` rows and a new index of their reduced vectors;
+        ``self`` unchanged (what ``PendingRefit`` runs beside the service)."""
+        reducer = self._fit_reducer(n)
+        return reducer, self._new_index(reducer, self._reduce(reducer, n))
 
     def load(self, data_dir: Path | None) -> None:
         """After a restart: the saved reducer of this index version, else a refit."""
@@ -131,9 +157,12 @@ class CandidateGenerator:
 
     def rebuild_index(self, reduced: np.ndarray) -> None:
         assert self.reducer is not None
-        self.cindex = create_index(
+        self.cindex = self._new_index(self.reducer, reduced)
+
+    def _new_index(self, reducer: SPDR, reduced: np.ndarray) -> VectorIndex:
+        index = create_index(
             reduced.shape[1],
-            self.reducer.metric_,
+            reducer.metric_,
             ivf_min_items=self.config.ivf_min_items,
             nprobe=self.config.nprobe,
             threads=self.config.threads,
@@ -141,7 +170,8 @@ class CandidateGenerator:
             device=self.config.search_device,
             screen_dims=self.config.screen_dims,
         )
-        self.cindex.rebuild(reduced)
+        index.rebuild(reduced)
+        return index
 
     def register(self, new_rows: Sequence[int], anchors: Sequence[Anchors] | None = None) -> None:
         """Make appended (or restored) rows findable by their model codes; ``anchors``:
@@ -150,13 +180,58 @@ class CandidateGenerator:
             self.codes.add(row, self.rows.anchors[row] if anchors is None else anchors[i])
 
     def add(self, new_rows: list[int], data_dir: Path | None) -> None:
-        """Index appended rows; refit when the index has grown past ``refit_growth``."""
+        """Index appended rows; refit when the index has grown past ``refit_growth``: at
+        once, or with ``refit_in_background`` beside the service (``PendingRefit``), the
+        current index serving (and taking the new rows) until the new one is ready."""
         n = self.rows.n
         grown = n >= self.config.spdr_min_items and n >= self.fit_size * self.config.refit_growth
-        if self.reducer is None or self.cindex is None or grown:
+        if (
+            self.reducer is None
+            or self.cindex is None
+            or (grown and not self.config.refit_in_background)
+        ):
             self.refit(data_dir)
             return
         self.cindex.add(self.reducer.transform(self.weighted(new_rows)))
+        pending = self._pending
+        if pending is None:
+            if grown:
+                self._pending = PendingRefit(self, n)
+        elif pending.done() or n >= pending.rows * self.config.refit_growth:
+            self._install(data_dir)  # (waits only if the index doubled again meanwhile)
+
+    def _install(self, data_dir: Path | None) -> None:
+        """The pending refit's reducer and index in place of the current ones, with the rows
+        appended since it started; if it failed, a refit here and now."""
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        pending.wait()
+        if pending.result is None:
+            log.warning("event=background_refit_failed error=%r: refitting now", pending.error)
+            self.refit(data_dir)
+            return
+        reducer, index = pending.result
+        n = self.rows.n
+        if n > pending.rows:
+            index.add(reducer.transform(self.weighted(slice(pending.rows, n))))
+        self.reducer, self.cindex = reducer, index
+        self.fit_size = pending.rows
+        self.index_version += 1
+        if data_dir:
+            reducer.save(data_dir / f"reducer-v{self.index_version}.pkl")
+        log.info(
+            "event=refit_installed rows=%d fitted_on=%d seconds=%.1f reducer=%s",
+            n,
+            pending.rows,
+            pending.seconds,
+            reducer.describe(),
+        )
+
+    def wait_refit(self) -> None:
+        """Let a refit running beside the service finish (it is installed by the next
+        ``add``; on close it is dropped: derived state, refitted after a restart)."""
+        if self._pending is not None:
+            self._pending.wait()
 
     def search(self, weighted: np.ndarray, k: int) -> np.ndarray:
         """Rows of the ``k`` nearest in the index for weighted full ``queries`` (any rows)."""
@@ -254,3 +329,36 @@ class CandidateGenerator:
         """(reducer, index) for ``IndexInfo``."""
         reducer = self.reducer.describe() if self.reducer else "unfitted"
         return reducer, (self.cindex.describe() if self.cindex else "empty")
+
+
+class PendingRefit:
+    """A refit of the first ``rows`` rows in a thread of its own: the reducer's fit, the
+    reduced vectors and the new index are numpy, BLAS and FAISS work that mostly runs
+    without the GIL, so a server goes on answering on the other core instead of stopping
+    for it (10 s at 20k rows on 2 cores; the stop grows with the index). The rows it reads
+    are appended-only and never change, so reading them beside the service is safe."""
+
+    def __init__(self, generator: CandidateGenerator, rows: int) -> None:
+        self.rows = rows
+        self.result: tuple[SPDR, VectorIndex] | None = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._thread = threading.Thread(
+            target=self._run, args=(generator,), daemon=True, name="fitrep-refit"
+        )
+        log.info("event=refit_started rows=%d (beside the service)", rows)
+        self._thread.start()
+
+    def _run(self, generator: CandidateGenerator) -> None:
+        started = time.perf_counter()
+        try:
+            self.result = generator.fitted_index(self.rows)
+        except BaseException as exc:  # handed to ``_install``, which refits in place
+            self.error = exc
+        self.seconds = time.perf_counter() - started
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self) -> None:
+        self._thread.join()

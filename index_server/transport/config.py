@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m index_server", description=__doc__)
     add_serving_args(p, DEFAULT_PORT)
     _add_index_args(p)
+    # a server does not stop every call while SPDR is refitted (``IndexConfig``)
+    p.set_defaults(refit_in_background=True)
     p.add_argument("--max-batch", type=int, default=4096, help="items per request or chunk")
     p.add_argument(
         "--batch-wait-ms",
