@@ -316,7 +316,7 @@ def write(args, peak, peak_rates, rates, load, elapsed, rss_start, rss_end, i0, 
         "",
         f"`benchmarks/load.py --seconds {args.seconds:g} --peak-seconds {args.peak_seconds:g} "
         f"--threads {args.threads} --tiers {args.tiers} --mix {args.mix} --pool {args.pool} "
-        f"--preload {args.preload} {flags}`, "
+        f"--preload {args.preload} --fraction {args.fraction:g} {flags}`, "
         f"{time.strftime('%Y-%m-%d %H:%M')}: rules backend, {args.batch} items per request, "
         f"{' and '.join(tiers)} driven at once. Machine: 2 CPU "
         "cores **shared with other developers' jobs** while this ran, so absolute numbers are "
