@@ -25,7 +25,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from serving.gc_policy import tune_for_batches
+from serving.gc_policy import settle_heap, tune_for_batches
 from serving.interceptors import ErrorInterceptor, TokenAuthInterceptor
 from serving.metrics import Metrics, Source
 
@@ -264,6 +264,8 @@ def serve_forever(
     """Run until SIGTERM/SIGINT; then NOT_SERVING for ``cfg.drain_s``, let calls finish for
     ``cfg.grace_s`` and call ``on_stop``."""
     tune_for_batches()  # every call is a batch of items (``gc_policy``)
+    frozen = settle_heap()  # what is loaded now is never walked by a collection again
+    log.debug("event=heap_settled frozen_objects=%d", frozen)
     running = start_server(cfg, register, service_names, sources)
     log.info(
         "event=serving server=%s address=%s:%d tls=%s auth=%s metrics_port=%s",

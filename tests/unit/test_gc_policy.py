@@ -42,3 +42,27 @@ def test_sdk_batch_calls_put_the_callers_thresholds_back(thresholds) -> None:
         pipeline.close()
     assert seen and set(seen) == {BATCH_THRESHOLDS}
     assert gc.get_threshold() == (700, 10, 10)
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+def test_settle_heap_collects_then_freezes_what_is_alive() -> None:
+    import weakref
+
+    from serving.gc_policy import settle_heap
+
+    kept, dropped = _Node(), _Node()
+    kept.other, dropped.other = kept, dropped  # two cycles, one still referenced
+    gone = weakref.ref(dropped)
+    del dropped
+    try:
+        frozen = settle_heap()
+        assert gone() is None  # garbage is collected first, never frozen
+        assert frozen == gc.get_freeze_count() > 0
+        assert not any(o is kept for o in gc.get_objects())  # out of every generation
+    finally:
+        gc.unfreeze()
+    assert any(o is kept for o in gc.get_objects())
