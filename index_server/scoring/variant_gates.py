@@ -58,8 +58,12 @@ def quantity_conflict(a: Anchors, b: Anchors) -> str:
 
 def _quantity(pa: RecordProfile, pb: RecordProfile) -> str:
     qa, qb = pa.reading.quantities, pb.reading.quantities
+    if not (qa and qb):
+        return ""
     qa_any, qb_any = pa.units_any, pb.units_any
     for unit in sorted(qa.keys() & qb.keys()):
+        if qa[unit] == qb[unit]:  # each value is the other's (a size is its own size)
+            continue
         other_b, other_a = qb_any.get(unit, ()) + qb[unit], qa_any.get(unit, ()) + qa[unit]
         a_extra = [x for x in qa[unit] if not any(same_size(x, y) for y in other_b)]
         b_extra = [x for x in qb[unit] if not any(same_size(x, y) for y in other_a)]
