@@ -119,6 +119,9 @@ class IndexEngine:
         path (the vector file is cut back to the committed rows when it is opened again).
         """
         old = self.state
+        # a refit beside the service may be reading the failed batch's rows, which reopening
+        # the vector file cuts off: it finishes first (its result is dropped with the state)
+        old.candidates.wait_refit()
         old.close_vectors()
         self.calibration = self._calibration_for(str(self.store.get_meta().get("encoder", "")))
         self.state = IndexState(self.config, self.calibration, self.data_dir, self.policy)

@@ -91,3 +91,46 @@ def test_the_index_server_refits_beside_the_service():
     assert config_from_args([]).index.refit_in_background
     assert not config_from_args(["--no-refit-in-background"]).index.refit_in_background
     assert not IndexConfig().refit_in_background
+
+
+def test_a_failed_write_lets_the_refit_finish_before_the_rows_are_cut(tmp_path, monkeypatch):
+    """The refit may be reading the failed batch's rows, which reopening the vector file
+    cuts off (a read there would crash the process): the reload waits for it."""
+    from index_server import state_store
+    from index_server.state import IndexState
+
+    started, release = threading.Event(), threading.Event()
+    fit = CandidateGenerator.fitted_index
+
+    def held(self, n):
+        started.set()
+        assert release.wait(60)
+        return fit(self, n)
+
+    monkeypatch.setattr(CandidateGenerator, "fitted_index", held)
+    engine = IndexEngine(tmp_path, IndexConfig(refit_in_background=True, **CONFIG))
+    items = synthetic_items(140)
+    engine.assign(items[:64])
+    done_at_close: list[bool] = []
+    close_vectors = IndexState.close_vectors
+
+    def close(self):
+        pending = self.candidates._pending
+        done_at_close.append(pending is None or pending.done())
+        close_vectors(self)
+
+    def failing(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    commit = state_store.commit_batch
+    monkeypatch.setattr(IndexState, "close_vectors", close)
+    monkeypatch.setattr(state_store, "commit_batch", failing)
+    threading.Timer(0.5, release.set).start()
+    with pytest.raises(OSError, match="Input/output"):
+        engine.assign(items[64:128])  # grows 2x: the refit starts, then the commit fails
+    assert started.is_set() and done_at_close == [True]
+    monkeypatch.setattr(state_store, "commit_batch", commit)
+    assert engine.n == 64
+    engine.assign(items[64:128])
+    _all_rows_findable(engine)
+    engine.close()
