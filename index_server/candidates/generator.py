@@ -67,10 +67,6 @@ class CandidateGenerator:
             )
         return out
 
-    def weighted_sample(self, rows: np.ndarray | None) -> np.ndarray:
-        """Weighted vectors of ``rows`` (None: every row), what SPDR fits on."""
-        return self.weighted_all() if rows is None else self.weighted(rows)
-
     def reduce_all(self) -> np.ndarray:
         """The reducer's output for every row, decoded and weighted block by block: the
         (n, D) weighted matrix is never whole (6 GB at 1M rows of six 256-d levels)."""
@@ -131,6 +127,7 @@ class CandidateGenerator:
         ).fit_rows(
             n,
             self.rows.layout.total,
+            # what the fit reads: the first n rows, or those of a sample of them
             lambda rows: self.weighted_all(n) if rows is None else self.weighted(rows),
         )
 
