@@ -1,11 +1,12 @@
 """Model codes: when two codes name the same model, and the keys that block and bound on it.
 
 One definition serves every place that compares codes: the verifier's ``code_match`` /
-``code_conflict`` (``any_compatible``), the chunk bound (``code_keys`` and the stems that
-``tokens.LexicalRows`` interns), which all rest on one fact: compatible codes share their
-``code_stem``. Candidate blocking (``candidates.code_blocking``) keys on the exact code.
-It lives with the row table, below the stages, because the row table (``code_keys``),
-candidate generation (``CODE_SLOTS``) and scoring all read it.
+``code_conflict`` (``compatible_with`` over a record's ``codes_by_stem``), the chunk bound
+(``code_keys`` and the stems that ``tokens.LexicalRows`` interns), which all rest on one
+fact: compatible codes share their ``code_stem``. Candidate blocking
+(``candidates.code_blocking``) keys on the exact code. It lives with the row table, below
+the stages, because the row table (``code_keys``), candidate generation (``CODE_SLOTS``)
+and scoring all read it.
 """
 
 from __future__ import annotations
@@ -57,24 +58,19 @@ def code_stem(code: str) -> str:
     return code[start:end]
 
 
-def any_compatible(xs: Sequence[str], ys: Sequence[str]) -> bool:
-    """Some x compatible with some y; only codes with one stem are compared (items list
-    a dozen joined codes each, and all pairs of them cost most of a verification)."""
-    if not xs or not ys:
-        return False
-    stems = {code_stem(y) for y in ys}
-    return any(
-        codes_compatible(x, y)
-        for x in xs
-        if code_stem(x) in stems
-        for y in ys
-        if code_stem(y) == code_stem(x)
-    )
+def codes_by_stem(codes: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """``codes`` grouped by ``code_stem``: built once per record (``record_profile``), so a
+    code is compared only with the other record's codes of its stem (items list a dozen
+    joined codes each, and all pairs of them cost most of a verification)."""
+    out: dict[str, list[str]] = {}
+    for code in codes:
+        out.setdefault(code_stem(code), []).append(code)
+    return {stem: tuple(v) for stem, v in out.items()}
 
 
 def compatible_with(x: str, by_stem: Mapping[str, Sequence[str]]) -> bool:
-    """Some code of ``by_stem`` (codes grouped by ``code_stem``, built once per record)
-    compatible with ``x``: ``any_compatible([x], codes)`` without regrouping the codes."""
+    """Some code of ``by_stem`` (``codes_by_stem`` of a record's codes) compatible with
+    ``x``."""
     return any(codes_compatible(x, y) for y in by_stem.get(code_stem(x), ()))
 
 

@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 from fitrep.anchors import Anchors, _variants_by_kind
 
-from index_server.rows.codes import code_stem
+from index_server.rows.codes import codes_by_stem
 from index_server.scoring.alignment import RecordReading, by_unit, reading_of
 
 _NONE: frozenset[str] = frozenset()
@@ -37,13 +37,6 @@ def _fields(values: tuple[str, ...]) -> dict[str, set[str]]:
         key, _, words = v.partition("=")
         out[key] = set(words.split())
     return out
-
-
-def _by_stem(codes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
-    for code in codes:
-        out.setdefault(code_stem(code), []).append(code)
-    return {stem: tuple(v) for stem, v in out.items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +58,7 @@ class RecordProfile:
     anywhere: Mapping[str, frozenset[str]]  # ``anchors.variants(kind, anywhere=True)``
     named: Mapping[str, frozenset[str]]  # ``anywhere`` | ``title``
     read: frozenset[str]  # kinds with values read off the picture only (``variant_read``)
+    models: Mapping[str, frozenset[str]]  # a model name -> its numbers ("iphone=13")
     units_any: Mapping[
         str, tuple[float, ...]
     ]  # ``quantity_any`` by unit (the title's: ``reading``)
@@ -78,6 +72,14 @@ class RecordProfile:
 
     def values_named(self, kind: str) -> frozenset[str]:
         return self.named.get(kind, _NONE)
+
+
+def _models(values: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for value in values:
+        word, _, number = value.partition("=")
+        out.setdefault(word, set()).add(number)
+    return {word: frozenset(numbers) for word, numbers in out.items()}
 
 
 def _sets(by_kind: Mapping[str, tuple[str, ...]]) -> dict[str, frozenset[str]]:
@@ -97,7 +99,7 @@ def profile_of(a: Anchors) -> RecordProfile:
         anchors=a,
         reading=reading_of(a),
         codes_any=frozenset(a.codes_any),
-        codes_by_stem=_by_stem(a.codes_any) or EMPTY,
+        codes_by_stem=codes_by_stem(a.codes_any) or EMPTY,
         number=frozenset(a.number),
         numbers_any=frozenset(a.numbers_any),
         words_any=words_any,
@@ -109,6 +111,7 @@ def profile_of(a: Anchors) -> RecordProfile:
         anywhere=anywhere or EMPTY,
         named=named or EMPTY,
         read=frozenset(v.partition(":")[0] for v in a.variant_read if ":" in v),
+        models=_models(kinds.get("model", ())) or EMPTY,
         units_any=by_unit(a.quantity_any) or EMPTY,
         fields=_fields(a.fields) or EMPTY,
     )

@@ -49,14 +49,10 @@ def _fmt(values: Sequence[float], unit: str) -> str:
     return "/".join(f"{v:g} {unit}" for v in sorted(set(values)))
 
 
-def quantity_conflict(a: Anchors, b: Anchors) -> str:
+def quantity_conflict(pa: RecordProfile, pb: RecordProfile) -> str:
     """ "500 ml vs 1500 ml" when both titles give quantities of one dimension and each title
     has one that the other item never gives (within tolerance): "4 GB RAM, 500 GB" vs "4 GB
     RAM, 128 GB" conflicts although 4 GB agrees; a size only one title adds does not."""
-    return _quantity(profile_of(a), profile_of(b))
-
-
-def _quantity(pa: RecordProfile, pb: RecordProfile) -> str:
     qa, qb = pa.reading.quantities, pb.reading.quantities
     if not (qa and qb):
         return ""
@@ -82,13 +78,9 @@ def _disjoint(kind: str, pa: RecordProfile, pb: RecordProfile) -> str:
     return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
 
 
-def size_conflict(a: Anchors, b: Anchors) -> str:
+def size_conflict(pa: RecordProfile, pb: RecordProfile) -> str:
     """Both titles name a size, and no size of one is named anywhere in the other ("42" after
     a size marker is the "EU 42" of the other; "US 9" is not)."""
-    return _size(profile_of(a), profile_of(b))
-
-
-def _size(pa: RecordProfile, pb: RecordProfile) -> str:
     va, vb = pa.values("size"), pb.values("size")
     if not va or not vb:
         return ""
@@ -100,15 +92,11 @@ def _size(pa: RecordProfile, pb: RecordProfile) -> str:
     return f"{'/'.join(sorted(va))} vs {'/'.join(sorted(vb))}"
 
 
-def flavour_conflict(a: Anchors, b: Anchors) -> str:
+def flavour_conflict(pa: RecordProfile, pb: RecordProfile) -> str:
     """Both titles name a flavour or scent, and one names a (strong) flavour the other never
     mentions, or each names one the other never mentions: "chocolate" vs "chocolate/peanut
     butter" and "original" vs "chocolate" conflict; "original/orange" vs "orange" and
     "hazelnut" vs "chocolate/hazelnut" do not (``WEAK_FLAVOURS``)."""
-    return _flavour(profile_of(a), profile_of(b))
-
-
-def _flavour(pa: RecordProfile, pb: RecordProfile) -> str:
     fa, fb = pa.values("flavour"), pb.values("flavour")
     if not fa or not fb:
         return ""
@@ -129,14 +117,10 @@ def _flavour(pa: RecordProfile, pb: RecordProfile) -> str:
     return ""
 
 
-def tier_conflict(a: Anchors, b: Anchors) -> str:
+def tier_conflict(pa: RecordProfile, pb: RecordProfile) -> str:
     """The tiers both titles name differ ("Pro" vs "Pro Max"); or one title binds a tier to
     the model both name ("iPhone 13 Pro" vs "iPhone 13") and the other never mentions it.
     A loose tier word only one side has ("yeast pro", "ultra-compact") is no evidence."""
-    return _tier(profile_of(a), profile_of(b))
-
-
-def _tier(pa: RecordProfile, pb: RecordProfile) -> str:
     ta, tb = pa.values("tier"), pb.values("tier")
     if ta == tb:
         return ""
@@ -158,25 +142,11 @@ def _tier(pa: RecordProfile, pb: RecordProfile) -> str:
 _ALSO = {"pro": "professional"}  # a tier also written out in full
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _models_of(values: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    out: dict[str, set[str]] = {}
-    for value in values:
-        word, _, number = value.partition("=")
-        out.setdefault(word, set()).add(number)
-    return {word: frozenset(numbers) for word, numbers in out.items()}
-
-
-def model_conflict(a: Anchors, b: Anchors) -> str:
+def model_conflict(pa: RecordProfile, pb: RecordProfile) -> str:
     """One model name with another number ("iphone 8" vs "iphone 7"), or sibling model codes
     ("wh1000xm4" vs "wh1000xm5", "s20" vs "s21"), and no number or code of one title named
     anywhere in the other."""
-    return _model(profile_of(a), profile_of(b))
-
-
-def _model(pa: RecordProfile, pb: RecordProfile) -> str:
-    ma = _models_of(pa.kinds.get("model", ()))
-    mb = _models_of(pb.kinds.get("model", ()))
+    ma, mb = pa.models, pb.models
     nums_a, nums_b = pa.numbers_any, pb.numbers_any
     for word in sorted(ma.keys() & mb.keys()):
         if not (ma[word] & (mb[word] | nums_b)) and not (mb[word] & (ma[word] | nums_a)):
@@ -229,14 +199,14 @@ def _substitution_fires(pa: RecordProfile, pb: RecordProfile) -> bool:
 # which kinds are gated and the gate's name; ``test_variant_table`` holds the two together).
 KIND_GATES: dict[str, Gate] = {
     "colour": _disjoint_gate("colour"),
-    "flavour": _flavour,
-    "size": _size,
-    "tier": _tier,
+    "flavour": flavour_conflict,
+    "size": size_conflict,
+    "tier": tier_conflict,
     "gen": _disjoint_gate("gen"),
-    "model": _model,
+    "model": model_conflict,
 }
 _GATES: tuple[tuple[str, Gate], ...] = (
-    (QUANTITY_GATE, _quantity),
+    (QUANTITY_GATE, quantity_conflict),
     *((kind.gate, KIND_GATES[kind.name]) for kind in VARIANTS if kind.gate),
     (SUBSTITUTION_GATE, _substitution),
 )

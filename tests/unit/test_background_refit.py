@@ -23,7 +23,8 @@ def _all_rows_findable(engine: IndexEngine) -> None:
     assert (found >= 0).all()
 
 
-def test_the_index_answers_while_it_is_refitted(tmp_path, monkeypatch):
+def _hold_refits(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """(started, release): a background refit signals ``started`` and waits for ``release``."""
     started, release = threading.Event(), threading.Event()
     fit = CandidateGenerator.fitted_index
 
@@ -33,6 +34,11 @@ def test_the_index_answers_while_it_is_refitted(tmp_path, monkeypatch):
         return fit(self, n)
 
     monkeypatch.setattr(CandidateGenerator, "fitted_index", held)
+    return started, release
+
+
+def test_the_index_answers_while_it_is_refitted(tmp_path, monkeypatch):
+    started, release = _hold_refits(monkeypatch)
     engine = IndexEngine(tmp_path, IndexConfig(refit_in_background=True, **CONFIG))
     items = synthetic_items(220)
     engine.assign(items[:64])  # the first fit, at once: there is no index to answer with
@@ -99,15 +105,7 @@ def test_a_failed_write_lets_the_refit_finish_before_the_rows_are_cut(tmp_path, 
     from index_server import state_store
     from index_server.state import IndexState
 
-    started, release = threading.Event(), threading.Event()
-    fit = CandidateGenerator.fitted_index
-
-    def held(self, n):
-        started.set()
-        assert release.wait(60)
-        return fit(self, n)
-
-    monkeypatch.setattr(CandidateGenerator, "fitted_index", held)
+    started, release = _hold_refits(monkeypatch)
     engine = IndexEngine(tmp_path, IndexConfig(refit_in_background=True, **CONFIG))
     items = synthetic_items(140)
     engine.assign(items[:64])
