@@ -3,7 +3,8 @@ real-text index, for several index configurations in one run, with a profile of 
 the candidate recall of each configuration against exact search.
 
     python benchmarks/small_batch.py [--rows 10000] [--calls 30] [--rounds 3]
-        [--config NAME:KEY=VALUE,...] [--profile NAME] [--out results/small_batch.md]
+        [--config NAME:KEY=VALUE,...] [--profile NAME] [--stages NAME] [--batch 16]
+        [--out results/small_batch.md]
 
 1. A template catalogue (``fitrep.synthetic.templates``, ``--seed``) of ``--rows`` items plus
    the query items is embedded once with the rules backend and the default encoder (MiniLM:
@@ -18,6 +19,9 @@ the candidate recall of each configuration against exact search.
    same rows.
 5. ``--profile NAME``: cProfile of ``--calls`` further calls of that configuration, the top
    functions by own and cumulative time.
+6. ``--stages NAME``: ``--calls`` further calls of that configuration timed by stage (wall
+   clock around each stage's method, no profiler): where a call goes, and what it would take
+   without its pair scoring.
 
 Configurations are ``NAME:KEY=VALUE,...`` over ``IndexConfig`` fields (``default`` is
 ``IndexConfig()`` as shipped; ``baseline`` is given with the flags that restore the old
@@ -27,6 +31,7 @@ behaviour).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
@@ -35,8 +40,10 @@ import pstats
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fitrep.domain import EmbeddedItem
@@ -44,8 +51,12 @@ from fitrep.readers import read_items
 from fitrep.synthetic.templates import generate
 from results_io import write_markdown
 
+from index_server import state_store
+from index_server.candidates.generator import CandidateGenerator
+from index_server.clustering.join_rule import JoinRule
 from index_server.config import IndexConfig
 from index_server.engine import IndexEngine
+from index_server.scoring.row_scorer import RowScorer
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_BATCH = 1024
@@ -134,6 +145,83 @@ def profile(engine: IndexEngine, calls: list[list[EmbeddedItem]], top: int = 25)
     return out
 
 
+# Where a call's time goes: (stage, owner, method); each is timed around its calls, and a
+# stage nested in another is taken out of it (``EXCLUSIVE``).
+STAGES = (
+    ("candidates (vector search, code index)", CandidateGenerator, "candidates"),
+    ("chunk evidence (cosines, lexical arrays, bounds)", RowScorer, "chunk"),
+    ("pair scoring (features, logistic, family)", RowScorer, "chunk_score"),
+    ("join rule (compiled kernel, cluster state)", JoinRule, "decide_batch"),
+    ("store rows (table, digests, index add)", IndexEngine, "_add"),
+    ("persist (SQLite commit)", state_store, "commit_batch"),
+    ("whole call", IndexEngine, "assign_items"),
+)
+EXCLUSIVE = {  # stage -> the stages timed directly inside it
+    "join rule (compiled kernel, cluster state)": ("pair scoring (features, logistic, family)",),
+    "store rows (table, digests, index add)": (
+        "candidates (vector search, code index)",
+        "chunk evidence (cosines, lexical arrays, bounds)",
+        "join rule (compiled kernel, cluster state)",
+        "persist (SQLite commit)",
+    ),
+}
+
+
+@contextlib.contextmanager
+def stage_clock(totals: dict[str, float]) -> Iterator[None]:
+    """Add the wall time of each of ``STAGES`` to ``totals`` while inside (methods patched
+    on their classes, restored after)."""
+    saved = []
+    for name, owner, attr in STAGES:
+        original = getattr(owner, attr)
+        saved.append((owner, attr, original))
+
+        def timed(*args: Any, _f: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                totals[_name] = totals.get(_name, 0.0) + time.perf_counter() - started
+
+        setattr(owner, attr, timed)
+    try:
+        yield
+    finally:
+        for owner, attr, original in saved:
+            setattr(owner, attr, original)
+
+
+def stages(engine: IndexEngine, calls: list[list[EmbeddedItem]]) -> list[str]:
+    """A table of ms a call by stage, exclusive, over ``calls``; and the whole call less the
+    pair scoring (what compiled scoring could reach at best)."""
+    totals: dict[str, float] = {}
+    gc.collect()
+    with stage_clock(totals):
+        for call in calls:
+            engine.assign_items(call)
+    ms = {k: 1000 * v / len(calls) for k, v in totals.items()}
+    exclusive = {
+        k: v - sum(ms.get(inner, 0.0) for inner in EXCLUSIVE.get(k, ())) for k, v in ms.items()
+    }
+    whole = ms["whole call"]
+    parts = {k: v for k, v in exclusive.items() if k != "whole call"}
+    exclusive["other (plan, answers, representatives)"] = whole - sum(parts.values())
+    batch = len(calls[0])
+    lines = ["| stage | ms a call | share |", "| --- | ---: | ---: |"]
+    for k, v in exclusive.items():
+        if k != "whole call":
+            lines.append(f"| {k} | {v:.2f} | {v / whole:.0%} |")
+    lines.append(f"| **whole call** | **{whole:.2f}** | 100% |")
+    rest = whole - exclusive["pair scoring (features, logistic, family)"]
+    lines += [
+        "",
+        f"Without pair scoring a {batch}-item call would take {rest:.2f} ms: "
+        f"{1000 * batch / rest:.0f} items/s on one core, the most compiled pair features could give "
+        "this engine in process (the server adds gRPC, validation and the durable commit).",
+    ]
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000, help="rows indexed before timing")
@@ -148,6 +236,9 @@ def main() -> None:
         help="NAME:KEY=VALUE,... (IndexConfig fields); repeatable; default: 'default:' only",
     )
     ap.add_argument("--profile", default="", help="configuration to profile after timing")
+    ap.add_argument(
+        "--stages", default="", help="configuration whose calls are timed by stage after timing"
+    )
     ap.add_argument("--recall-rows", type=int, default=2000)
     ap.add_argument("--data-dir", action="store_true", help="engines on disk (as a server)")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache/fitrep/bench")
@@ -157,7 +248,8 @@ def main() -> None:
     configs = dict(parse_config(c) for c in (args.config or ["default:"]))
     timed = args.rounds * args.calls * args.batch
     prof_items = args.calls * args.batch if args.profile else 0
-    need = args.rows + timed + prof_items
+    stage_items = args.calls * args.batch if args.stages else 0
+    need = args.rows + timed + prof_items + stage_items
     items = embedded_items(-(-need // 4000) * 4000, args.seed, args.cache)  # cached in 4k steps
     base, rest = items[: args.rows], items[args.rows :]
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,6 +283,11 @@ def main() -> None:
             lo = timed
             calls = [rest[lo + c * args.batch : lo + (c + 1) * args.batch] for c in range(args.calls)]
             prof_lines = profile(engines[args.profile], calls)
+        stage_lines: list[str] = []
+        if args.stages:
+            lo = timed + prof_items
+            calls = [rest[lo + c * args.batch : lo + (c + 1) * args.batch] for c in range(args.calls)]
+            stage_lines = stages(engines[args.stages], calls)
         for e in engines.values():
             e.close()
     lines = [
@@ -199,6 +296,8 @@ def main() -> None:
         f"`python benchmarks/small_batch.py --rows {args.rows} --calls {args.calls} --rounds "
         f"{args.rounds} " + " ".join(f"--config '{c}'" for c in args.config)
         + (f" --profile {args.profile}" if args.profile else "")
+        + (f" --stages {args.stages}" if args.stages else "")
+        + (f" --batch {args.batch}" if args.batch != 16 else "")
         + (" --data-dir" if args.data_dir else "")
         + f"`, {time.strftime('%Y-%m-%d %H:%M')}. Label: {args.label}. A template catalogue "
         f"(seed {args.seed}) embedded with the rules backend and MiniLM (6 levels x 384-d), "
@@ -225,6 +324,16 @@ def main() -> None:
         )
     lines += ["", "Configurations:", ""]
     lines += [f"- `{c}`" for c in (args.config or ["default:"])]
+    if stage_lines:
+        lines += [
+            "",
+            f"## Where a call's time goes (`{args.stages}`)",
+            "",
+            f"{args.calls} further calls, wall time by stage (each stage's own, without the "
+            "stages timed inside it), no profiler:",
+            "",
+            *stage_lines,
+        ]
     if prof_lines:
         lines += ["", f"## Profile of `{args.profile}`", "", *prof_lines]
     write_markdown(args.out, lines)
