@@ -12,15 +12,19 @@ same batch would run it (its transport is ~1 % at this batch size, speed.md sect
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from e2e import label, text_catalogue, tree_rss_bytes
 from fitrep.domain import Item, ItemChange
+from results_io import write_markdown
+from small_batch import stage_clock, stage_table
 
 BATCH = 1024
 
@@ -55,9 +59,16 @@ def assign_items(indexed: int, n: int, seed: int = 1) -> list[Item]:
     return items
 
 
-def measure_assign(index_dir: Path, indexed: int, encoder: str, n: int = 8192) -> AssignFigures:
+def measure_assign(
+    index_dir: Path,
+    indexed: int,
+    encoder: str,
+    n: int = 8192,
+    stage_seconds: dict[str, float] | None = None,
+) -> AssignFigures:
     """Open the index a dedup run wrote, then time ``assign_items`` over ``n`` items in
-    ``BATCH``-item calls."""
+    ``BATCH``-item calls (``stage_seconds``: filled with the calls' seconds by stage,
+    ``small_batch.stage_clock``)."""
     from fitrep.pipeline import Pipeline
 
     from index_server.engine import IndexEngine
@@ -74,12 +85,14 @@ def measure_assign(index_dir: Path, indexed: int, encoder: str, n: int = 8192) -
     try:
         rss_open = tree_rss_bytes(os.getpid())
         gc.collect()
+        clock = stage_clock(stage_seconds) if stage_seconds is not None else nullcontext()
         started = time.perf_counter()
         joined = unchanged = 0
-        for s in range(0, len(embedded), BATCH):
-            result = engine.assign_items(embedded[s : s + BATCH])
-            joined += sum(not a.is_new_cluster for a in result.assignments)
-            unchanged += sum(a.change == ItemChange.UNCHANGED for a in result.assignments)
+        with clock:
+            for s in range(0, len(embedded), BATCH):
+                result = engine.assign_items(embedded[s : s + BATCH])
+                joined += sum(not a.is_new_cluster for a in result.assignments)
+                unchanged += sum(a.change == ItemChange.UNCHANGED for a in result.assignments)
         seconds = time.perf_counter() - started
         return AssignFigures(
             indexed,
@@ -102,3 +115,49 @@ def assign_line(a: AssignFigures) -> str:
         f"assign: {a.items_per_second:.0f} items/s at {label(a.indexed).upper()} indexed (real text, "
         f"{a.batch}-item calls, in-process)"
     )
+
+
+def main() -> None:
+    """``python benchmarks/assign_text.py [--indexed 100000]``: a cold ``fitrep dedup`` of a
+    generated catalogue of that size, then its assign calls timed by stage (where an online
+    assign's time goes on a real-text index), written to ``results/assign_stages.md``."""
+    import e2e
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--indexed", type=int, default=100_000)
+    ap.add_argument("--items", type=int, default=8192)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results/assign_stages.md")
+    args = ap.parse_args()
+    totals: dict[str, float] = {}
+    got: list[AssignFigures] = []
+
+    def assign_on(out: Path, cold: e2e.RunFigures) -> None:
+        encoder = str(cold.summary.get("encoder") or "static")
+        got.append(measure_assign(out / "index", args.indexed, encoder, args.items, totals))
+
+    e2e.measure(args.indexed, warm=False, then=assign_on)
+    a = got[0]
+    calls = -(-a.items // a.batch)
+    write_markdown(
+        args.out,
+        [
+            "# Where an assign call's time goes, real-text index",
+            "",
+            f"`python benchmarks/assign_text.py --indexed {args.indexed} --items {args.items}`, "
+            f"{time.strftime('%Y-%m-%d %H:%M')}. Label: in-sample (e2e.py's own generator). A "
+            f"cold `fitrep dedup` of {args.indexed:,} generated shop items, then {a.items:,} "
+            f"items in {calls} calls of {a.batch} (half new ids, a quarter re-sent unchanged, a "
+            "quarter changed) on the index it wrote, in process, each stage timed around its "
+            "method (`small_batch.stage_clock`; no profiler). Machine: 2 CPU cores shared with "
+            "other work.",
+            "",
+            assign_line(a) + f" ({a.joined:,} joined an existing cluster, "
+            f"{a.unchanged:,} answered unchanged)",
+            "",
+            *stage_table(totals, calls, a.batch),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -192,21 +192,26 @@ def stage_clock(totals: dict[str, float]) -> Iterator[None]:
 
 
 def stages(engine: IndexEngine, calls: list[list[EmbeddedItem]]) -> list[str]:
-    """A table of ms a call by stage, exclusive, over ``calls``; and the whole call less the
-    pair scoring (what compiled scoring could reach at best)."""
+    """A table of ms a call by stage, exclusive, over ``calls`` (``stage_table``)."""
     totals: dict[str, float] = {}
     gc.collect()
     with stage_clock(totals):
         for call in calls:
             engine.assign_items(call)
-    ms = {k: 1000 * v / len(calls) for k, v in totals.items()}
+    return stage_table(totals, len(calls), len(calls[0]))
+
+
+def stage_table(totals: dict[str, float], calls: int, batch: int) -> list[str]:
+    """Markdown: ms a call by stage, each without the stages timed inside it, over ``calls``
+    calls of ``batch`` items; and the whole call less its pair scoring (what compiled pair
+    features could reach at best)."""
+    ms = {k: 1000 * v / calls for k, v in totals.items()}
     exclusive = {
         k: v - sum(ms.get(inner, 0.0) for inner in EXCLUSIVE.get(k, ())) for k, v in ms.items()
     }
     whole = ms["whole call"]
     parts = {k: v for k, v in exclusive.items() if k != "whole call"}
     exclusive["other (plan, answers, representatives)"] = whole - sum(parts.values())
-    batch = len(calls[0])
     lines = ["| stage | ms a call | share |", "| --- | ---: | ---: |"]
     for k, v in exclusive.items():
         if k != "whole call":
