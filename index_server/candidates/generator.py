@@ -30,6 +30,9 @@ from index_server.rows.table import RowTable
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger("fitrep.index")
 NO_ROW = np.iinfo(np.int64).max  # sorts after every row id
+# The most rows an exact screened index reserves its buffers for (virtual memory until used:
+# 300 MB of 2,304-d float32 rows); below ``spdr_min_items`` it never grows past them.
+SCREEN_RESERVE_ROWS = 1 << 15
 
 
 class CandidateGenerator:
@@ -166,6 +169,7 @@ class CandidateGenerator:
             backend=self.config.search_backend,
             device=self.config.search_device,
             screen_dims=self.config.screen_dims,
+            screen_rows=min(self.config.spdr_min_items, SCREEN_RESERVE_ROWS),
         )
         index.rebuild(reduced)
         return index

@@ -28,10 +28,12 @@ def create_index(
     backend: str = "faiss",
     device: str = "auto",
     screen_dims: int = 0,
+    screen_rows: int = 0,
 ) -> VectorIndex:
     """The index of ``backend``; ``metric`` is "ip" (identity space) or "l2" (reduced).
     ``screen_dims`` > 0: the full space ("ip", ``dim`` above it) is searched exactly through
-    a projection of that size (``screened_index``) when FAISS sees no GPU."""
+    a projection of that size (``screened_index``) when FAISS sees no GPU, its buffers made
+    for ``screen_rows`` rows at once."""
     if metric not in ("ip", "l2"):
         raise InvalidInput("metric", f"{metric!r} is not 'ip' or 'l2'")
     if backend not in BACKENDS:
@@ -46,7 +48,7 @@ def create_index(
         if not faiss_gpus(faiss):
             from index_server.candidates.screened_index import ScreenedExactIndex
 
-            return ScreenedExactIndex(dim, screen_dims)
+            return ScreenedExactIndex(dim, screen_dims, reserve=screen_rows)
     return FaissIndex(dim, metric, ivf_min_items, nprobe, threads)
 
 

@@ -79,6 +79,36 @@ def test_screened_search_matches_faiss_flat_and_handles_small_indexes():
     assert (copy.search(few, 2)[1] == rows[:, :2]).all()
 
 
+def test_a_reserve_grows_no_buffer_and_finds_the_same_rows():
+    data = _clustered(3000, 64, 3)
+    grown, reserved = ScreenedExactIndex(64, dims=8), ScreenedExactIndex(64, dims=8, reserve=3000)
+    for index in (grown, reserved):
+        index.rebuild(data[:100])
+    buffer = reserved._x
+    for start in range(100, 3000, 700):  # crosses the 1,024 and 2,048 rows a plain index doubles at
+        for index in (grown, reserved):
+            index.add(data[start : start + 700])
+    assert reserved._x is buffer and len(buffer) == 3000  # never copied
+    assert len(grown._x) == 4096  # doubled (the copies the reserve saves)
+    s_g, r_g = grown.search(data[::97], 16)
+    s_r, r_r = reserved.search(data[::97], 16)
+    assert (r_g == r_r).all() and (s_g == s_r).all()
+    reserved.add(data[:1])  # past the reserve: grows as before
+    assert reserved.ntotal == 3001 and len(reserved._x) == 6000
+
+
+def test_the_generator_reserves_the_rows_below_spdr(fast_items):
+    from index_server.candidates.generator import SCREEN_RESERVE_ROWS
+    from index_server.config import IndexConfig
+    from index_server.engine import IndexEngine
+
+    engine = IndexEngine(None, IndexConfig(screen_dims=8, spdr_min_items=5000))
+    engine.assign_items(fast_items[:40])
+    index = engine.candidates.cindex
+    assert isinstance(index, ScreenedExactIndex)
+    assert index.reserve == min(5000, SCREEN_RESERVE_ROWS)
+
+
 def test_create_index_screens_the_full_space_only_when_asked():
     assert isinstance(create_index(256, "ip", screen_dims=32), ScreenedExactIndex)
     assert isinstance(create_index(256, "ip"), FaissIndex)  # 0: the Flat scan
