@@ -91,7 +91,9 @@ def parse_config(spec: str) -> tuple[str, IndexConfig]:
         key, _, raw = part.partition("=")
         kind = str(types[key])
         values[key] = (
-            raw if "str" in kind and "int" not in kind else (float(raw) if "float" in kind else int(raw))
+            raw
+            if "str" in kind and "int" not in kind
+            else (float(raw) if "float" in kind else int(raw))
         )
     return name, IndexConfig(**values)  # type: ignore[arg-type]
 
@@ -264,8 +266,11 @@ def main() -> None:
             data_dir = Path(tmp) / name if args.data_dir else None
             engines[name] = load(config, base, data_dir)
             reducer, index = engines[name].candidates.describe()
-            print(f"{name}: loaded {args.rows} rows in {time.perf_counter() - started:.0f} s "
-                  f"({reducer}, {index})", flush=True)
+            print(
+                f"{name}: loaded {args.rows} rows in {time.perf_counter() - started:.0f} s "
+                f"({reducer}, {index})",
+                flush=True,
+            )
         rates: dict[str, list[float]] = {name: [] for name in configs}
         for r in range(args.rounds):
             lo = r * args.calls * args.batch
@@ -279,19 +284,25 @@ def main() -> None:
         # same items in the same order)
         n = next(iter(engines.values())).n
         rng = np.random.default_rng(0)
-        sample = sorted(rng.choice(np.arange(1, n), min(args.recall_rows, n - 1), replace=False).tolist())
+        sample = sorted(
+            rng.choice(np.arange(1, n), min(args.recall_rows, n - 1), replace=False).tolist()
+        )
         exact = exact_candidates(next(iter(engines.values())), sample)
         recalls = {name: recall(vector_candidates(e, sample), exact) for name, e in engines.items()}
         described = {name: e.candidates.describe() for name, e in engines.items()}
         prof_lines: list[str] = []
         if args.profile:
             lo = timed
-            calls = [rest[lo + c * args.batch : lo + (c + 1) * args.batch] for c in range(args.calls)]
+            calls = [
+                rest[lo + c * args.batch : lo + (c + 1) * args.batch] for c in range(args.calls)
+            ]
             prof_lines = profile(engines[args.profile], calls)
         stage_lines: list[str] = []
         if args.stages:
             lo = timed + prof_items
-            calls = [rest[lo + c * args.batch : lo + (c + 1) * args.batch] for c in range(args.calls)]
+            calls = [
+                rest[lo + c * args.batch : lo + (c + 1) * args.batch] for c in range(args.calls)
+            ]
             stage_lines = stages(engines[args.stages], calls)
         for e in engines.values():
             e.close()
@@ -299,7 +310,8 @@ def main() -> None:
         "# Small assign calls in process (`benchmarks/small_batch.py`)",
         "",
         f"`python benchmarks/small_batch.py --rows {args.rows} --calls {args.calls} --rounds "
-        f"{args.rounds} " + " ".join(f"--config '{c}'" for c in args.config)
+        f"{args.rounds} "
+        + " ".join(f"--config '{c}'" for c in args.config)
         + (f" --profile {args.profile}" if args.profile else "")
         + (f" --stages {args.stages}" if args.stages else "")
         + (f" --batch {args.batch}" if args.batch != 16 else "")
