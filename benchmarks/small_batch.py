@@ -147,34 +147,31 @@ def profile(engine: IndexEngine, calls: list[list[EmbeddedItem]], top: int = 25)
     return out
 
 
-# Where a call's time goes: (stage, owner, method); each is timed around its calls, and a
-# stage nested in another is taken out of it (``EXCLUSIVE``).
+# Where a call's time goes: (stage, its label, owner, method); each is timed around its
+# calls, and a stage nested in another is taken out of it (``EXCLUSIVE``).
 STAGES = (
-    ("candidates (vector search, code index)", CandidateGenerator, "candidates"),
-    ("chunk evidence (cosines, lexical arrays, bounds)", RowScorer, "chunk"),
-    ("pair scoring (features, logistic, family)", RowScorer, "chunk_score"),
-    ("join rule (compiled kernel, cluster state)", JoinRule, "decide_batch"),
-    ("store rows (table, digests, index add)", IndexEngine, "_add"),
-    ("persist (SQLite commit)", state_store, "commit_batch"),
-    ("whole call", IndexEngine, "assign_items"),
+    ("candidates", "candidates (vector search, code index)", CandidateGenerator, "candidates"),
+    ("chunk", "chunk evidence (cosines, lexical arrays, bounds)", RowScorer, "chunk"),
+    ("scoring", "pair scoring (features, logistic, family)", RowScorer, "chunk_score"),
+    ("join", "join rule (compiled kernel, cluster state)", JoinRule, "decide_batch"),
+    ("store", "store rows (table, digests, index add)", IndexEngine, "_add"),
+    ("persist", "persist (SQLite commit)", state_store, "commit_batch"),
+    ("whole", "whole call", IndexEngine, "assign_items"),
 )
+LABELS = {key: label for key, label, _, _ in STAGES}
+LABELS["other"] = "other (plan, answers, representatives)"  # the whole call less the rest
 EXCLUSIVE = {  # stage -> the stages timed directly inside it
-    "join rule (compiled kernel, cluster state)": ("pair scoring (features, logistic, family)",),
-    "store rows (table, digests, index add)": (
-        "candidates (vector search, code index)",
-        "chunk evidence (cosines, lexical arrays, bounds)",
-        "join rule (compiled kernel, cluster state)",
-        "persist (SQLite commit)",
-    ),
+    "join": ("scoring",),
+    "store": ("candidates", "chunk", "join", "persist"),
 }
 
 
 @contextlib.contextmanager
 def stage_clock(totals: dict[str, float]) -> Iterator[None]:
-    """Add the wall time of each of ``STAGES`` to ``totals`` while inside (methods patched
+    """Add the wall time of each of ``STAGES`` to ``totals`` (by key) while inside (methods patched
     on their classes, restored after)."""
     saved = []
-    for name, owner, attr in STAGES:
+    for name, _, owner, attr in STAGES:
         original = getattr(owner, attr)
         saved.append((owner, attr, original))
 
@@ -211,15 +208,15 @@ def stage_table(totals: dict[str, float], calls: int, batch: int) -> list[str]:
     exclusive = {
         k: v - sum(ms.get(inner, 0.0) for inner in EXCLUSIVE.get(k, ())) for k, v in ms.items()
     }
-    whole = ms["whole call"]
-    parts = {k: v for k, v in exclusive.items() if k != "whole call"}
-    exclusive["other (plan, answers, representatives)"] = whole - sum(parts.values())
+    whole = ms["whole"]
+    parts = {k: v for k, v in exclusive.items() if k != "whole"}
+    exclusive["other"] = whole - sum(parts.values())
     lines = ["| stage | ms a call | share |", "| --- | ---: | ---: |"]
     for k, v in exclusive.items():
-        if k != "whole call":
-            lines.append(f"| {k} | {v:.2f} | {v / whole:.0%} |")
-    lines.append(f"| **whole call** | **{whole:.2f}** | 100% |")
-    rest = whole - exclusive["pair scoring (features, logistic, family)"]
+        if k != "whole":
+            lines.append(f"| {LABELS[k]} | {v:.2f} | {v / whole:.0%} |")
+    lines.append(f"| **{LABELS['whole']}** | **{whole:.2f}** | 100% |")
+    rest = whole - exclusive["scoring"]
     lines += [
         "",
         f"Without pair scoring a {batch}-item call would take {rest:.2f} ms: "

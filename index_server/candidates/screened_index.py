@@ -49,7 +49,7 @@ class ScreenedExactIndex:
         self.dims = min(dims, dim)
         self.seed = seed
         # rows the buffers are first made for: growing them (doubling) copied every row so
-        # far (150 MB of 2,304-d rows at 16,384: a 1.4 s stall in the call that crossed it);
+        # far (150 MB of 2,304-d rows at 16,384: a 0.1-1.4 s stall in the call that crossed it);
         # untouched pages of a reserve cost no memory, so the generator reserves the rows
         # this index will hold before SPDR replaces it (``spdr_min_items``)
         self.reserve = reserve
