@@ -9,7 +9,7 @@ from fitrep.column_names import role_by_name
 from fitrep.columns import ColumnRole, ColumnRoles, infer_roles, parse_columns
 from fitrep.domain import InvalidInput, Item
 from fitrep.pipeline import Pipeline
-from fitrep.synthetic import multilingual
+from fitrep.synthetic import SyntheticCatalogue, multilingual
 
 from tests.conftest import hash_embed
 
@@ -160,6 +160,29 @@ def test_listing_columns_do_not_change_a_decision():
     without = multilingual.generate(3, listing_columns=False)
     assert len(with_cols.rows[0]) > len(without.rows[0])
     assert _clusters(_items(with_cols.rows)) == _clusters(_items(without.rows))
+
+
+def test_a_brand_may_sell_several_product_types_of_one_axis():
+    """``brand_types=2``: one brand's items in two families that share the variant axis (the
+    negative a translated product word must be told from); the default is one type a brand."""
+
+    def brand_families(cat: SyntheticCatalogue) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for row in cat.rows:
+            product = str(row["id"]).split("-")[1]  # "3" or "3.1": the brand is the number
+            out.setdefault(product.split(".")[0], set()).add(cat.family[str(row["id"])])
+        return out
+
+    assert all(len(f) == 1 for f in brand_families(multilingual.generate(5)).values())
+    two = multilingual.generate(5, brand_types=2)
+    assert max(len(f) for f in brand_families(two).values()) == 2
+    for row in two.rows:  # a sku lies within its family
+        item = str(row["id"])
+        assert two.sku[item].startswith(two.family[item] + "-")
+    held = [(("rice", "Reis", "riz", "arroz", "rýže", "大米"), "weight", [("1 kg",)], 3.0)]
+    assert {
+        str(r["title"]).lower().count("1 kg") for r in multilingual.generate(1, types=held).rows
+    } == {1}
 
 
 def test_listing_columns_stay_readable_for_the_representative(fast_items):

@@ -7,6 +7,11 @@ the item written in another language, word order or with a marketing suffix. Eve
 carries the columns a marketplace adds — price (the variant's price give or take 8 %), rating,
 review count and seller — under names in one language per catalogue, so a catalogue can be
 read with and without them (``listing_columns``).
+
+``types`` swaps the product vocabulary (a benchmark's held-out words), and ``brand_types`` lets
+a brand sell several product types of one variant axis: "<brand> shampoo 250 ml" beside
+"<brand> conditioner 250 ml", two items that agree on brand and size and differ only in the
+(possibly translated) product word — what a translation must be told from.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from fitrep.synthetic import SyntheticCatalogue
 LANGS = ("en", "de", "fr", "es", "cs", "zh")
 # noun per language, variant axis, the axis's values (each a tuple of one value per language
 # or one value for all), base price in euro
-_TYPES: list[tuple[tuple[str, ...], str, list[tuple[str, ...]], float]] = [
+ProductType = tuple[tuple[str, ...], str, list[tuple[str, ...]], float]
+_TYPES: list[ProductType] = [
     (("olive oil", "Olivenöl", "huile d'olive", "aceite de oliva", "olivový olej", "橄榄油"),
      "volume", [("500 ml",), ("1 l",), ("750 ml",)], 9.0),
     (("coffee beans", "Kaffeebohnen", "café en grains", "café en grano", "zrnková káva", "咖啡豆"),
@@ -84,9 +90,19 @@ def _title(rng: random.Random, brand: str, noun: str, value: str, lang: str) -> 
     return title
 
 
-def generate(seed: int, products: int = 12, listing_columns: bool = True) -> SyntheticCatalogue:
+def generate(
+    seed: int,
+    products: int = 12,
+    listing_columns: bool = True,
+    types: list[ProductType] | None = None,
+    brand_types: int = 1,
+) -> SyntheticCatalogue:
     """About ``products`` x 2 variants x 2.5 listings rows; ``listing_columns=False`` leaves
-    price, rating, reviews and seller out (the same rows otherwise: same seed, same draws)."""
+    price, rating, reviews and seller out (the same rows otherwise: same seed, same draws).
+    ``types``: the product vocabulary (default the module's); ``brand_types``: product types
+    per brand, of one variant axis (the first type's); with the defaults the rows are those of
+    a single type per brand."""
+    vocabulary = types or _TYPES
     rng = random.Random(seed)
     names = COLUMN_NAMES[rng.choice(LANGS)]
     rows: list[dict[str, object]] = []
@@ -95,33 +111,39 @@ def generate(seed: int, products: int = 12, listing_columns: bool = True) -> Syn
     language: dict[str, str] = {}
     brands: set[str] = set()
     for p in range(products):
-        nouns, _axis, values, base = rng.choice(_TYPES)
+        first_type = rng.choice(vocabulary)
         brand = _brand(rng, brands)
-        for v, value in enumerate(rng.sample(values, rng.randint(1, min(3, len(values))))):
-            price = base * (1 + 0.6 * v) * rng.uniform(0.8, 1.3)
-            first: tuple[str, str] | None = None
-            for n in range(rng.choice((1, 2, 2, 3, 3, 4))):
-                lang = rng.choice(LANGS)
-                noun = nouns[LANGS.index(lang)]
-                if first is not None and rng.random() < 0.35:
-                    title, lang = first  # another seller copies the title
-                else:
-                    title = _title(rng, brand, noun, _value(value, lang), lang)
-                first = first or (title, lang)
-                item = f"m{seed}-{p}-{v}-{n}"
-                row: dict[str, object] = {"id": item, "title": title}
-                listing = {
-                    names[0]: f"{price * rng.uniform(0.92, 1.08):.2f}",
-                    names[1]: f"{rng.uniform(3.0, 5.0):.1f}",
-                    names[2]: str(rng.randint(0, 900)),
-                    names[3]: rng.choice(_SELLERS),
-                }
-                if listing_columns:
-                    row.update(listing)
-                rows.append(row)
-                sku[item] = f"{p}-{v}"
-                family[item] = str(p)
-                language[item] = lang
+        line = [first_type]
+        if brand_types > 1:
+            same_axis = [t for t in vocabulary if t[1] == first_type[1] and t is not first_type]
+            line += rng.sample(same_axis, min(brand_types - 1, len(same_axis)))
+        for t, (nouns, _axis, values, base) in enumerate(line):
+            product = f"{p}" if t == 0 else f"{p}.{t}"
+            for v, value in enumerate(rng.sample(values, rng.randint(1, min(3, len(values))))):
+                price = base * (1 + 0.6 * v) * rng.uniform(0.8, 1.3)
+                first: tuple[str, str] | None = None
+                for n in range(rng.choice((1, 2, 2, 3, 3, 4))):
+                    lang = rng.choice(LANGS)
+                    noun = nouns[LANGS.index(lang)]
+                    if first is not None and rng.random() < 0.35:
+                        title, lang = first  # another seller copies the title
+                    else:
+                        title = _title(rng, brand, noun, _value(value, lang), lang)
+                    first = first or (title, lang)
+                    item = f"m{seed}-{product}-{v}-{n}"
+                    row: dict[str, object] = {"id": item, "title": title}
+                    listing = {
+                        names[0]: f"{price * rng.uniform(0.92, 1.08):.2f}",
+                        names[1]: f"{rng.uniform(3.0, 5.0):.1f}",
+                        names[2]: str(rng.randint(0, 900)),
+                        names[3]: rng.choice(_SELLERS),
+                    }
+                    if listing_columns:
+                        row.update(listing)
+                    rows.append(row)
+                    sku[item] = f"{product}-{v}"
+                    family[item] = product
+                    language[item] = lang
     return SyntheticCatalogue.shuffled(
         f"multilingual-{seed}", seed, rows, sku, family, rng, language
     )
