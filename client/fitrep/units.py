@@ -30,7 +30,16 @@ UNITS: dict[str, Unit] = {
     **_dim(
         "ml",
         {
-            1.0: ["ml", "millilitre", "milliliter", "millilitres", "milliliters", "毫升", "мл"],
+            1.0: [
+                "ml",
+                "millilitre",
+                "milliliter",
+                "millilitres",
+                "milliliters",
+                "毫升",
+                "мл",
+                "μλ",
+            ],
             10.0: ["cl", "centilitre", "centiliter"],
             100.0: ["dl", "decilitre", "deciliter"],
             1000.0: [
@@ -48,6 +57,10 @@ UNITS: dict[str, Unit] = {
                 "litr",
                 "litru",
                 "litry",
+                "λ",
+                "λτ",
+                "λίτρο",
+                "λίτρα",
             ],
             29.5735: ["floz"],  # "fl oz" is joined by the parser
             946.353: ["qt", "quart", "quarts"],
@@ -69,6 +82,8 @@ UNITS: dict[str, Unit] = {
                 "г",
                 "gramu",
                 "gramů",
+                "гр",
+                "γρ",
             ],
             1000.0: [
                 "kg",
@@ -80,6 +95,8 @@ UNITS: dict[str, Unit] = {
                 "千克",
                 "公斤",
                 "кг",
+                "κιλό",
+                "κιλά",
             ],
             0.001: ["mg"],
             500.0: ["斤"],
@@ -90,9 +107,9 @@ UNITS: dict[str, Unit] = {
     **_dim(
         "mm",
         {
-            1.0: ["mm"],
-            10.0: ["cm", "厘米"],
-            1000.0: ["m", "meter", "meters", "metre", "metres", "米"],
+            1.0: ["mm", "мм"],
+            10.0: ["cm", "厘米", "см"],
+            1000.0: ["m", "meter", "meters", "metre", "metres", "米", "м"],
             25.4: [
                 "in",
                 "inch",
@@ -108,6 +125,9 @@ UNITS: dict[str, Unit] = {
                 "pouces",
                 "英寸",
                 "寸",
+                "дюйм",
+                "дюйма",
+                "дюймов",
             ],
             304.8: ["ft", "feet", "foot"],
         },
@@ -115,17 +135,19 @@ UNITS: dict[str, Unit] = {
     **_dim(
         "gb",
         {
-            1.0: ["gb", "gig", "gigabyte", "gigabytes", "go"],  # "go": French gigaoctet
-            0.001: ["mb", "megabyte", "megabytes"],
-            1e-6: ["kb"],
-            1000.0: ["tb", "terabyte", "terabytes"],
+            1.0: ["gb", "gig", "gigabyte", "gigabytes", "go", "гб"],  # "go": French gigaoctet
+            0.001: ["mb", "megabyte", "megabytes", "мб"],
+            1e-6: ["kb", "кб"],
+            1000.0: ["tb", "terabyte", "terabytes", "тб"],
         },
     ),
-    **_dim("mah", {1.0: ["mah"]}),
-    **_dim("w", {1.0: ["w", "watt", "watts"], 1000.0: ["kw"]}),
+    **_dim("mah", {1.0: ["mah", "мач"]}),
+    **_dim("w", {1.0: ["w", "watt", "watts", "вт"], 1000.0: ["kw", "квт"]}),
     **_dim("v", {1.0: ["v", "volt", "volts"]}),
-    **_dim("hz", {1.0: ["hz"], 1e3: ["khz"], 1e6: ["mhz"], 1e9: ["ghz"]}),
-    **_dim("mp", {1.0: ["mp", "megapixel", "megapixels", "mpix"]}),
+    **_dim(
+        "hz", {1.0: ["hz", "гц"], 1e3: ["khz", "кгц"], 1e6: ["mhz", "мгц"], 1e9: ["ghz", "ггц"]}
+    ),
+    **_dim("mp", {1.0: ["mp", "megapixel", "megapixels", "mpix", "мп"]}),
     **_dim(
         "count",
         {
@@ -146,6 +168,11 @@ UNITS: dict[str, Unit] = {
                 "kusů",
                 "kusy",
                 "kus",
+                "шт",
+                "штук",
+                "штуки",
+                "τεμ",
+                "τεμάχια",
                 "sheets",
                 "tabs",
                 "tablets",
@@ -190,6 +217,10 @@ UNITS: dict[str, Unit] = {
                 "set",
                 "sets",
                 "lot",
+                "уп",
+                "упаковка",
+                "упаковки",
+                "упаковок",
             ],
         },
     ),

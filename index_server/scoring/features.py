@@ -147,8 +147,8 @@ def record_pair_features(a: Anchors, b: Anchors) -> dict[str, float]:
         brand_a
         and brand_b
         and not (a.brand_read or b.brand_read)
-        and not (brand_a & (brand_b | pb.tokens))
-        and not (brand_b & pa.tokens)
+        and not (brand_a & (brand_b | pb.brand_words))
+        and not (brand_b & pa.brand_words)
     )
     return {
         "code_match": float(code_match),

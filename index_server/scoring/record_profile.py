@@ -24,7 +24,7 @@ from types import MappingProxyType
 from fitrep.anchors import Anchors, _variants_by_kind
 
 from index_server.rows.codes import codes_by_stem
-from index_server.scoring.alignment import RecordReading, by_unit, reading_of
+from index_server.scoring.alignment import RecordReading, by_unit, in_latin_letters, reading_of
 
 _NONE: frozenset[str] = frozenset()
 EMPTY: Mapping = MappingProxyType({})  # most records have no codes, variants or columns
@@ -53,6 +53,9 @@ class RecordProfile:
     tokens: frozenset[str]
     said: frozenset[str]  # ``words_any`` | ``tokens``
     brand: frozenset[str]
+    # ``tokens`` and their Cyrillic and Greek ones in Latin letters: what a brand (kept in
+    # Latin letters) is compared with
+    brand_words: frozenset[str]
     kinds: Mapping[str, tuple[str, ...]]  # ``anchors.variants(kind)`` by kind
     title: Mapping[str, frozenset[str]]  # the same as sets
     anywhere: Mapping[str, frozenset[str]]  # ``anchors.variants(kind, anywhere=True)``
@@ -106,6 +109,7 @@ def profile_of(a: Anchors) -> RecordProfile:
         tokens=tokens,
         said=words_any | tokens,
         brand=frozenset(a.brand),
+        brand_words=tokens | in_latin_letters(tokens),
         kinds=kinds,
         title=title or EMPTY,
         anywhere=anywhere or EMPTY,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fitrep.anchors import BRAND_GUESSED, BRAND_READ
 from fitrep.domain import Anchors, ConceptSet, Item, Level
+from fitrep.transliterate import to_latin
 
 from mllm_server.chie import image_features
 from mllm_server.chie.concept_cache import ConceptCache, code_fingerprint, rules_cache_path
@@ -205,10 +206,15 @@ class RulesExtractor:
         attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in _BRAND_KEYS)
         attrs = parse(attr_text)
 
-        brand, brand_guessed = self._brand(attributes, title)
+        written, brand_guessed = self._brand(attributes, title)
+        # A brand in Cyrillic or Greek letters is kept in Latin ones ("Самсунг" = "samsung"),
+        # so it compares with the same brand written in Latin; the title's own word is still
+        # the brand's, not a product word.
+        brand = to_latin(written)
+        brand_words = [*brand.split(), *written.split()]
         title_core = [w for w in title.words if _role_free(w) and w not in FORM_WORDS]
         if brand:
-            title_core = [w for w in title_core if w not in brand.split()]
+            title_core = [w for w in title_core if w not in brand_words]
         # An image-only item or one with an empty title still has a primary level when the
         # description names the product: its first words stand in for the title.
         if not title.tokens and body.tokens:
@@ -233,15 +239,15 @@ class RulesExtractor:
         all_words = title.words + body.words + attrs.words
         form = _unique(w for w in all_words if w in FORM_WORDS)
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
-        anchors = self._anchors(brand, title, body, attrs, title_core, attributes)
+        anchors = self._anchors(brand, brand_words, title, body, attrs, title_core, attributes)
         own = parse(title_text) if package.primary else title  # the title without the package
         if brand_guessed:
-            read = bool(package.primary) and brand not in own.words
+            read = bool(package.primary) and written not in own.words
             anchors["brand_from"] = [BRAND_READ if read else BRAND_GUESSED]
         if package.primary:
             # A picture is read in part and with misreadings: the gates treat values only the
             # package gave as weaker evidence than a title's (``variant_gates``).
-            said = set(variant_attributes(own, brand.split()))
+            said = set(variant_attributes(own, brand_words))
             anchors["variant_read"] = [v for v in anchors["variant"] if v not in said]
         # Variant attributes are concepts of their own (what tells this SKU from its siblings),
         # objective facts like the quantities beside them.
@@ -340,13 +346,14 @@ class RulesExtractor:
     @staticmethod
     def _anchors(
         brand: str,
+        not_variants: list[str],
         title: ParsedText,
         body: ParsedText,
         attrs: ParsedText,
         title_core: list[str],
         attributes: dict[str, str],
     ) -> dict[str, list[str]]:
-        not_variants = brand.split()
+        """``not_variants``: the brand's words, as written and in Latin letters."""
         variants = _unique(
             variant_attributes(title, not_variants)
             + attribute_variants(attributes)

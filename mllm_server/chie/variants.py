@@ -24,6 +24,7 @@ from mllm_server.chie.text_parse import BOUNDARY, ParsedText, normalise
 from mllm_server.chie.variant_lexicon import (
     CJK_ORDINALS,
     COLOUR_CJK,
+    COLOUR_CJK_ALONE,
     COLOUR_WORDS,
     FITS_MARKERS,
     FLAVOUR_CJK,
@@ -244,6 +245,7 @@ class _Text:
 
 def _colours(text: _Text) -> set[str]:
     colours = {COLOUR_WORDS[w] for w in text.words if w in COLOUR_WORDS and w not in text.skip}
+    colours |= {COLOUR_CJK_ALONE[run] for run in text.parsed.cjk if run in COLOUR_CJK_ALONE}
     return colours | {
         key for run in text.parsed.cjk for term, key in COLOUR_CJK.items() if term in run
     }

@@ -3,9 +3,10 @@
 Every ``import`` in our packages (module level, inside functions, under ``TYPE_CHECKING``) is
 read with ``ast`` and classified by layer; an arrow against the flow fails naming file:line.
 
-- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.units``, ``fitrep.defaults``,
-  ``fitrep.wire``, ``fitrep.rpc_errors``, ``fitrep.v1``, the column roles ``fitrep.columns`` /
-  ``fitrep.column_names``): imports nothing of ours outside the contract.
+- contract (``fitrep`` package root, ``fitrep.domain``, ``fitrep.units``,
+  ``fitrep.transliterate``, ``fitrep.defaults``, ``fitrep.wire``, ``fitrep.rpc_errors``,
+  ``fitrep.v1``, the column roles ``fitrep.columns`` / ``fitrep.column_names``): imports
+  nothing of ours outside the contract.
 - serving (``serving``): the contract only; never a server, the SDK or the app.
 - servers (``mllm_server``, ``index_server``): the contract, ``serving`` and their own
   package; never the other server, the SDK or the app.
@@ -39,6 +40,7 @@ CONTRACT = (
     "fitrep.domain",
     "fitrep.anchors",
     "fitrep.units",
+    "fitrep.transliterate",
     "fitrep.defaults",
     "fitrep.wire",
     "fitrep.rpc_errors",
