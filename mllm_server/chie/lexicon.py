@@ -57,6 +57,13 @@ PROMO_WORDS = frozenset(
     hot brand genuine original authentic official store shop shopping online warranty
     guarantee guaranteed order orders call visit www com click available instock stock
     bestseller bestselling seller item items product products""".split()
+) | frozenset(
+    # Russian, Ukrainian and Greek shops' suffixes ("хит продаж", "в наличии", "δωρεάν
+    # αποστολή"), as the parser folds them (a final sigma is "σ")
+    """новинка новинки новый новая новое скидка скидки распродажа акция хит продаж
+    бесплатная бесплатно доставка наличии подарок выгодно оригинал гарантия
+    знижка акція безкоштовна безкоштовно наявності
+    νέο νέα προσφορά προσφορέσ δωρεάν αποστολή έκπτωση""".split()
 )
 
 STOPWORDS = frozenset(

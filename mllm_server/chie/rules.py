@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fitrep.anchors import BRAND_GUESSED, BRAND_READ
 from fitrep.domain import Anchors, ConceptSet, Item, Level
-from fitrep.transliterate import to_latin
+from fitrep.transliterate import has_other_script, to_latin
 
 from mllm_server.chie import image_features
 from mllm_server.chie.concept_cache import ConceptCache, code_fingerprint, rules_cache_path
@@ -91,6 +91,30 @@ def listed_price(attributes: dict[str, str]) -> str:
         if value:
             return f"{value:g}"
     return ""
+
+
+def _latin_name(title: ParsedText) -> str:
+    """The first word of ``title`` in Latin letters that stands as a token of its own (not a
+    piece of "USB-C"), of two letters or more, and names no form or role; "" when none."""
+    tokens = set(title.tokens)
+    for word in title.words:
+        if (
+            not has_other_script(word)
+            and word in tokens
+            and word.isalpha()
+            and len(word) >= 2
+            and word not in FORM_WORDS
+            and _role_free(word)
+        ):
+            return word
+    return ""
+
+
+def _in_latin(words: Iterable[str]) -> list[str]:
+    """Cyrillic and Greek words in Latin letters (``fitrep.transliterate``), the others as
+    they are: what the record's words are compared as, so a name spelled in either script
+    ("Кавипо", "Kavipo") is one word."""
+    return _unique(to_latin(w) for w in words)
 
 
 def _role_free(word: str) -> bool:
@@ -223,10 +247,13 @@ class RulesExtractor:
         else:
             title_codes, title_quantities = title.codes, title.quantities
 
+        # Concepts are embedded in Latin letters too, so a title that spells its words in
+        # Cyrillic and one that spells them in Latin letters are near (retrieval finds them).
+        core_text = " ".join(to_latin(w) for w in title_core[:12])
         primary = _unique(
             [
                 brand,
-                " ".join(title_core[:12]),
+                core_text,
                 *title_codes,
                 *(format_quantity(q) for q in title_quantities),
                 *title.numbers,
@@ -235,7 +262,7 @@ class RulesExtractor:
         content_words = _unique(
             w for w in body.words if _role_free(w) and w not in FORM_WORDS and w not in title_core
         )[:_MAX_CONTENT_WORDS]
-        content = _unique([" ".join(title_core[:12]), " ".join(content_words)])
+        content = _unique([core_text, " ".join(content_words)])
         all_words = title.words + body.words + attrs.words
         form = _unique(w for w in all_words if w in FORM_WORDS)
         form += _unique(f"{k} {v}" for k, v in spec_attrs.items() if k in ("format", "platform"))
@@ -339,6 +366,13 @@ class RulesExtractor:
             (i for i, w in enumerate(title.words) if w not in PACKAGING_WORDS), len(title.words)
         )
         first = title.words[k] if k < len(title.words) and k < len(title.tokens) else ""
+        if first and has_other_script(first) and (latin := _latin_name(title)):
+            # A Cyrillic or Greek title starts with the product ("Смартфон Samsung Galaxy
+            # ...", "Оливковое масло Nilaru 1 л"): the name written in Latin letters is the
+            # maker, as shops in those scripts write brands. (Without one, the first word
+            # stays the guess: no guess at all measured worse, F1 0.70 against 0.86 on the
+            # Cyrillic template catalogues' dev seeds.)
+            return latin, True
         if not first or title.tokens[k] != first or first in FORM_WORDS:
             return "", False
         return (first, True) if _role_free(first) else ("", False)
@@ -378,14 +412,14 @@ class RulesExtractor:
             "number_any": _unique(title.numbers + body.numbers + attrs.numbers),
             "variant": variants,
             "variant_any": variants_any,
-            "tokens": _unique(title_core + title.codes),
+            "tokens": _in_latin(title_core + title.codes),
             # Title words that name a variant value (a flavour, a tier): the family score sets
             # them aside ("Yoggi strawberry yoghurt" and "Yoggi vanilla yoghurt" are one
             # product line, two items).
-            "variant_words": _unique(w for w in title_core if is_variant_word(w)),
+            "variant_words": _in_latin(w for w in title_core if is_variant_word(w)),
             # Every content word of the item, so the verifier can tell whether a title word
             # of the other item appears anywhere here (bounded: descriptions can be long).
-            "words_any": _unique(
+            "words_any": _in_latin(
                 w for w in title.words + body.words + attrs.words + title.codes if _role_free(w)
             )[:_MAX_WORDS_ANY],
         }

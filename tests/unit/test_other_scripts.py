@@ -9,8 +9,10 @@ size must split.
 from __future__ import annotations
 
 import functools
+import random
 
 from fitrep.domain import Anchors, Item
+from fitrep.synthetic import cyrillic
 from fitrep.transliterate import has_other_script, to_latin
 from fitrep.units import read_quantity
 from hypothesis import HealthCheck, given, settings
@@ -123,3 +125,39 @@ def test_a_japanese_colour_is_a_colour_and_one_character_only_alone():
     assert colours("ミツカン 黒酢 500ml") == set()  # black vinegar: a product, not a colour
     black, silver = _anchors("Sony WH-1000XM4 ヘッドホン 黒"), _anchors("SONY WH1000XM4 シルバー")
     assert has_conflict(black, silver)
+
+
+def test_a_cyrillic_title_that_starts_with_the_product_names_the_latin_brand():
+    assert _anchors("Смартфон Samsung Galaxy S21 128 ГБ").brand == ("samsung",)
+    assert _anchors("Оливковое масло Nilaru 1000 мл").brand == ("nilaru",)
+    assert _anchors("Кабель USB-C 2 м").brand != ("usb",)  # a piece of a code is no name
+    assert _anchors("Nilaru оливковое масло 1 л").brand == ("nilaru",)
+
+
+def test_words_spelled_in_either_script_are_one_word_and_shop_suffixes_are_no_words():
+    cyrillic = _anchors("Наушники Кавипо оранжевые")
+    latin = _anchors("Наушники Kavipo оранжевые - хит продаж")
+    assert "kavipo" in cyrillic.tokens and latin.brand == ("kavipo",)  # in Latin letters
+    assert {"naushniki", "kavipo"} <= set(cyrillic.words_any) & set(latin.words_any)
+    assert not {"hit", "prodazh", "хит", "продаж"} & set(latin.tokens)
+
+
+@st.composite
+def shop_relisting(draw: st.DrawFn) -> tuple[str, str]:
+    """A SKU of a Russian shop's template catalogue and a re-listing of it (word order,
+    brand and unit script, size spelling, casing, suffix)."""
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    sku = cyrillic.random_sku(rng)
+    relisted = cyrillic.render(
+        sku, draw(st.integers(0, 3)), draw(st.booleans()), draw(st.booleans()),
+        draw(st.integers(0, 1)),
+    )  # fmt: skip
+    return cyrillic.render(sku), cyrillic.reword(relisted, rng)
+
+
+@_SETTINGS
+@given(shop_relisting())
+def test_a_russian_shop_relisting_has_no_conflict(case):
+    title, relisted = case
+    a, b = _anchors(title), _anchors(relisted)
+    assert not has_conflict(a, b) and not has_conflict(b, a), (title, relisted)
