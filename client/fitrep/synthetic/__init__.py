@@ -13,9 +13,12 @@ import itertools
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+SkuT = TypeVar("SkuT")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,63 @@ class PairScores:
     recall: float
     f1: float
     largest_cluster: int
+
+
+def distinct_skus(n_skus: int, line: Callable[[], Iterable[SkuT]]) -> list[SkuT]:
+    """The first ``n_skus`` distinct SKUs of product lines drawn one after another by
+    ``line`` (a template catalogue's grids: neighbours differ in one slot)."""
+    skus: list[SkuT] = []
+    seen: set[SkuT] = set()
+    while len(skus) < n_skus:
+        for sku in line():
+            if sku not in seen and len(skus) < n_skus:
+                seen.add(sku)
+                skus.append(sku)
+    return skus
+
+
+def relisted_catalogue(
+    name: str,
+    prefix: str,
+    seed: int,
+    n_items: int,
+    skus: Sequence[SkuT],
+    title: Callable[[SkuT], str],
+    relist: Callable[[SkuT], str],
+    family: Callable[[SkuT], str],
+    rng: random.Random,
+) -> SyntheticCatalogue:
+    """Every SKU once as ``title`` writes it, then re-listings (``relist``) of SKUs drawn by
+    ``rng`` up to ``n_items`` rows, shuffled; ids ``<prefix><seed>-<row>``."""
+    rows: list[tuple[str, int]] = [(title(s), k) for k, s in enumerate(skus)]
+    while len(rows) < n_items:
+        k = rng.randrange(len(skus))
+        rows.append((relist(skus[k]), k))
+    rng.shuffle(rows)
+    out_rows: list[dict[str, object]] = []
+    sku_of: dict[str, str] = {}
+    family_of: dict[str, str] = {}
+    for i, (text, k) in enumerate(rows):
+        item = f"{prefix}{seed}-{i:06d}"
+        out_rows.append({"id": item, "title": text})
+        sku_of[item] = f"sku{k}"
+        family_of[item] = family(skus[k])
+    return SyntheticCatalogue(name, seed, out_rows, sku_of, family_of)
+
+
+def rewrite(title: str, rng: random.Random, suffixes: Sequence[str], title_case: bool) -> str:
+    """The same title in another casing (upper, lower, and title case where the script
+    has it), with a marketing suffix, or both."""
+    casing = rng.randrange(4 if title_case else 3)
+    if casing == 1:
+        title = title.upper()
+    elif casing == 2:
+        title = title.lower()
+    elif casing == 3:
+        title = title.title()
+    if rng.random() < 0.5:
+        title = f"{title} {rng.choice(('-', '|', ','))} {rng.choice(suffixes)}"
+    return title
 
 
 def _pairs(label_of: Mapping[str, str]) -> set[tuple[str, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from fitrep.synthetic import SyntheticCatalogue
+from fitrep.synthetic import SyntheticCatalogue, distinct_skus, relisted_catalogue, rewrite
 
 RELISTED_SHARE = 0.3
 # product words, their gender (the colour agrees with it: m, f, n, plural), (number, Latin
@@ -93,14 +93,7 @@ def render(sku: Sku, order: int = 0, cyrillic_brand: bool = False, cyrillic_unit
 
 def reword(title: str, rng: random.Random) -> str:
     """The same title in another casing, with a marketing suffix, or both."""
-    casing = rng.randrange(3)
-    if casing == 1:
-        title = title.upper()
-    elif casing == 2:
-        title = title.lower()
-    if rng.random() < 0.5:
-        title = f"{title} {rng.choice(('-', '|', ','))} {rng.choice(_SUFFIXES)}"
-    return title
+    return rewrite(title, rng, _SUFFIXES, title_case=False)
 
 
 def random_sku(rng: random.Random) -> Sku:
@@ -128,27 +121,20 @@ def generate(n_items: int, seed: int, relisted: float = RELISTED_SHARE) -> Synth
     rng = random.Random(seed)
     n_skus = max(1, round(n_items * (1 - relisted)))
     brands = sorted({_brand(rng) for _ in range(max(8, n_skus // 40))})
-    skus: list[Sku] = []
-    seen: set[Sku] = set()
-    while len(skus) < n_skus:
-        for sku in _line(rng, brands, rng.randrange(len(_PRODUCTS))):
-            if sku not in seen and len(skus) < n_skus:
-                seen.add(sku)
-                skus.append(sku)
-    rows: list[tuple[str, int]] = [(render(s), k) for k, s in enumerate(skus)]
-    while len(rows) < n_items:
-        k = rng.randrange(len(skus))
-        title = render(
-            skus[k], rng.randrange(4), rng.random() < 0.5, rng.random() < 0.5, rng.randrange(2)
-        )
-        rows.append((reword(title, rng), k))
-    rng.shuffle(rows)
-    out_rows: list[dict[str, object]] = []
-    sku_of: dict[str, str] = {}
-    family_of: dict[str, str] = {}
-    for i, (title, k) in enumerate(rows):
-        item = f"r{seed}-{i:06d}"
-        out_rows.append({"id": item, "title": title})
-        sku_of[item] = f"sku{k}"
-        family_of[item] = f"{skus[k].brand}/{skus[k].product}"
-    return SyntheticCatalogue("cyrillic", seed, out_rows, sku_of, family_of)
+    skus = distinct_skus(n_skus, lambda: _line(rng, brands, rng.randrange(len(_PRODUCTS))))
+
+    def relist(sku: Sku) -> str:
+        order, brand, unit = rng.randrange(4), rng.random() < 0.5, rng.random() < 0.5
+        return reword(render(sku, order, brand, unit, rng.randrange(2)), rng)
+
+    return relisted_catalogue(
+        "cyrillic",
+        "r",
+        seed,
+        n_items,
+        skus,
+        render,
+        relist,
+        lambda s: f"{s.brand}/{s.product}",
+        rng,
+    )

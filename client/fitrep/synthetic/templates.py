@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from fitrep.synthetic import SyntheticCatalogue
+from fitrep.synthetic import SyntheticCatalogue, distinct_skus, relisted_catalogue, rewrite
 
 RELISTED_SHARE = 0.3
 # (product words, sizes as (number, unit), whether it comes in packs, whether in generations)
@@ -128,16 +128,7 @@ def render(sku: Sku, order: int = 0, spelling: int = 0) -> str:
 
 def reword(title: str, rng: random.Random) -> str:
     """The same title in another casing, with a marketing suffix, or both."""
-    casing = rng.randrange(4)
-    if casing == 1:
-        title = title.upper()
-    elif casing == 2:
-        title = title.lower()
-    elif casing == 3:
-        title = title.title()
-    if rng.random() < 0.5:
-        title = f"{title} {rng.choice(('-', '|', ','))} {rng.choice(_SUFFIXES)}"
-    return title
+    return rewrite(title, rng, _SUFFIXES, title_case=True)
 
 
 def _family_skus(rng: random.Random, brands: list[str], product: int) -> list[Sku]:
@@ -165,28 +156,18 @@ def generate(n_items: int, seed: int, relisted: float = RELISTED_SHARE) -> Synth
     rng = random.Random(seed)
     n_skus = max(1, round(n_items * (1 - relisted)))
     brands = sorted({_brand(rng) for _ in range(max(8, n_skus // 40))})
-    skus: list[Sku] = []
-    seen: set[Sku] = set()
-    while len(skus) < n_skus:
-        for sku in _family_skus(rng, brands, rng.randrange(len(_PRODUCTS))):
-            if sku not in seen and len(skus) < n_skus:
-                seen.add(sku)
-                skus.append(sku)
-    rows: list[tuple[str, int]] = [(render(s), k) for k, s in enumerate(skus)]
-    while len(rows) < n_items:
-        k = rng.randrange(len(skus))
-        title = render(skus[k], rng.randrange(5), rng.randrange(2))
-        rows.append((reword(title, rng), k))
-    rng.shuffle(rows)
-    out_rows: list[dict[str, object]] = []
-    sku_of: dict[str, str] = {}
-    family_of: dict[str, str] = {}
-    for i, (title, k) in enumerate(rows):
-        item = f"t{seed}-{i:06d}"
-        out_rows.append({"id": item, "title": title})
-        sku_of[item] = f"sku{k}"
-        family_of[item] = f"{skus[k].brand}/{skus[k].product}"
-    return SyntheticCatalogue("templates", seed, out_rows, sku_of, family_of)
+    skus = distinct_skus(n_skus, lambda: _family_skus(rng, brands, rng.randrange(len(_PRODUCTS))))
+    return relisted_catalogue(
+        "templates",
+        "t",
+        seed,
+        n_items,
+        skus,
+        render,
+        lambda s: reword(render(s, rng.randrange(5), rng.randrange(2)), rng),
+        lambda s: f"{s.brand}/{s.product}",
+        rng,
+    )
 
 
 def change_slot(sku: Sku, slot: str, rng: random.Random) -> Sku:
