@@ -52,6 +52,9 @@ date dates datum fecha datum_listed listed created updated modified scraped craw
 timestamp time_listed last_seen first_seen posted published_at
 views sold verkauft vendu vendus vendidos prodáno prodano sales bestseller rank ranking
 position condition zustand état etat estado stav
+цена цены стоимость ціна вартість τιμή рейтинг оценка оцінка αξιολόγηση отзывы отзыв
+відгуки κριτικές продавец магазин продавець πωλητής наличие остаток наявність
+διαθεσιμότητα доставка αποστολή ссылка посилання σύνδεσμος дата ημερομηνία
 """
 _IDENTITY = """
 brand brands marke marque marca značka znacka manufacturer hersteller fabricant fabricante
@@ -64,12 +67,15 @@ capacity kapazität kapazitaet capacité capacite capacidad kapacita storage spe
 ram volume volumen objem weight gewicht poids peso hmotnost
 flavour flavor geschmack saveur sabor příchuť prichut scent duft parfum aroma
 material pack packung variant variante edition version generation release released
+бренд марка производитель виробник μάρκα κατασκευαστής модель μοντέλο артикул код
+κωδικός размер розмір μέγεθος цвет колір χρώμα объем обсяг вес вага βάρος память
 """
 _TEXT = """
 description descriptions beschreibung descripción descripcion popis details detail
 specification specifications specs spezifikation caractéristiques caracteristiques
 características caracteristicas features merkmale summary notes body content text
 bullets highlights
+описание опис περιγραφή характеристики
 """
 _IGNORE = """
 uuid index row rownum row_number internal_id image_url thumbnail
@@ -147,8 +153,26 @@ def role_by_name(name: str) -> tuple[ColumnRole, str] | None:
 
 
 _PRICE_WORDS = frozenset(
-    "price preis prix precio prezzo cena cost kosten coût coste msrp rrp uvp srp".split()
+    "price preis prix precio prezzo cena cost kosten coût coste msrp rrp uvp srp цена "
+    "стоимость ціна вартість τιμή".split()
 )
+# A column that names the maker, in the languages catalogues arrive in (the English names
+# the extractor has always read come first there).
+_BRAND_NAMES = frozenset(
+    "".join(name_words(w))
+    for w in """brand marke marque marca značka znacka manufacturer hersteller fabricant
+    fabricante výrobce vyrobce producent бренд марка производитель виробник μάρκα
+    κατασκευαστής""".split()
+)
+_BRAND_CJK = ("品牌", "牌子", "ブランド", "制造商", "厂商", "メーカー")
+
+
+def is_brand_name(name: str) -> bool:
+    """The whole column name names the maker (``Marke``, ``бренд``, ``品牌``): a name with
+    more in it (``brand_url``) is some other column."""
+    return "".join(name_words(name)) in _BRAND_NAMES or name.strip() in _BRAND_CJK
+
+
 _PRICE_CJK = ("价格", "價格", "售价", "價錢", "价钱", "定价", "値段", "価格")
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from fitrep.anchors import BRAND_GUESSED, BRAND_READ
+from fitrep.column_names import is_brand_name
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 from fitrep.transliterate import has_other_script, to_latin
 
@@ -91,6 +92,13 @@ def listed_price(attributes: dict[str, str]) -> str:
         if value:
             return f"{value:g}"
     return ""
+
+
+def _brand_keys(attributes: dict[str, str]) -> list[str]:
+    """The columns that name the maker: the English names first, in ``_BRAND_KEYS``' order,
+    then any other a brand column is called in another language (``Marke``, ``бренд``)."""
+    known = [k for k in _BRAND_KEYS if k in attributes]
+    return known + [k for k in attributes if k not in known and is_brand_name(k)]
 
 
 def _latin_name(title: ParsedText) -> str:
@@ -227,7 +235,8 @@ class RulesExtractor:
         title = parse(f"{title_text} {package.primary}" if package.primary else title_text)
         body = parse(description, max_tokens=_MAX_DESCRIPTION_TOKENS)
         spec_attrs = {k: v for k, v in attributes.items() if k not in _PRICE_KEYS}
-        attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in _BRAND_KEYS)
+        brand_keys = _brand_keys(attributes)
+        attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in brand_keys)
         attrs = parse(attr_text)
 
         written, brand_guessed = self._brand(attributes, title)
@@ -349,11 +358,10 @@ class RulesExtractor:
     @staticmethod
     def _brand(attributes: dict[str, str], title: ParsedText) -> tuple[str, bool]:
         """The maker and whether it is read off the title (not stated by a brand column)."""
-        for key in _BRAND_KEYS:
-            if key in attributes:
-                words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
-                if words:
-                    return words[0], False
+        for key in _brand_keys(attributes):
+            words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
+            if words:
+                return words[0], False
         # "... by Brandon" ending a title (or its first part) names the maker.
         seq = [*title.sequence, BOUNDARY]
         for i in range(len(seq) - 3, -1, -1):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import random
 
+from fitrep.column_names import ColumnRole, is_brand_name, is_price_name, role_by_name
 from fitrep.domain import Anchors, Item
 from fitrep.synthetic import cyrillic
 from fitrep.transliterate import has_other_script, to_latin
@@ -161,3 +162,13 @@ def test_a_russian_shop_relisting_has_no_conflict(case):
     title, relisted = case
     a, b = _anchors(title), _anchors(relisted)
     assert not has_conflict(a, b) and not has_conflict(b, a), (title, relisted)
+
+
+def test_column_names_in_cyrillic_and_greek_have_roles_and_a_brand_column_names_the_maker():
+    assert role_by_name("Цена") == (ColumnRole.LISTING, "цена") and is_price_name("Τιμή")
+    assert role_by_name("Отзывы")[0] is ColumnRole.LISTING  # type: ignore[index]
+    assert role_by_name("Цвет")[0] is ColumnRole.IDENTITY  # type: ignore[index]
+    assert is_brand_name("Бренд") and is_brand_name("Marke") and not is_brand_name("brand_url")
+    item = Item("x", "Смартфон Galaxy S21 128 ГБ", attributes={"бренд": "Самсунг"})
+    anchors = RulesExtractor(use_images=False).extract_one(item).anchors
+    assert anchors.brand == ("samsung",) and not anchors.brand_from  # stated, not guessed
