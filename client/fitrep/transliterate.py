@@ -1,13 +1,15 @@
 """Cyrillic and Greek words written in Latin letters, so a name compares across scripts.
 
-Part of the contract: both tiers read a brand this way.
+Part of the contract: both tiers compare words this way.
 
-A brand is a name, not a word to translate: a Russian or Bulgarian shop writes "Самсунг" or
-"Лего" where another writes "Samsung" or "Lego", and letter by letter they are one name. So a
-brand read in Cyrillic or Greek is kept in Latin letters (``to_latin``), and two records
-compare it as they compare any brand: exactly. Nothing else is transliterated: words of
-another script are matched as they are written, and a Latin text passes through unchanged,
-so a catalogue in Latin letters reads exactly as before.
+A Russian or Bulgarian shop writes a name in its own letters ("Самсунг", "Кавипо") where
+another writes it in Latin ones ("Samsung", "Kavipo"), and letter by letter they are one
+name. So the rules backend keeps a record's brand, title tokens and words in Latin letters
+(``to_latin``), and the index reads the other record's Cyrillic and Greek words the same way
+(``has_other_script`` tells it where there is anything to do). Two records in one script
+compare as before, both sides being transliterated alike; a Latin text passes through
+unchanged, so a catalogue in Latin letters reads exactly as before. Words are not
+translated: "шампунь" is not "shampoo".
 
 The tables follow the common romanisations (BGN/PCGN for Russian, Ukrainian and Bulgarian,
 ELOT 743 for Greek), with the choices that give back how brands are spelled in Latin: ``х``

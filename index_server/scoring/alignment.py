@@ -150,7 +150,9 @@ def by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
 
 def in_latin_letters(words: frozenset[str]) -> frozenset[str]:
     """The Cyrillic and Greek ones of ``words`` in Latin letters: a brand is kept so
-    (``fitrep.transliterate``), and the other record may write it as a word in its script."""
+    (``fitrep.transliterate``), and the other record may name it in its own script (anchors
+    of a store written before the rules backend kept its words in Latin letters, or of
+    another backend)."""
     if not has_other_script(" ".join(words)):  # a Latin record: one scan
         return frozenset()
     return frozenset(to_latin(w) for w in words if has_other_script(w))
