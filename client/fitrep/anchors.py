@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from fitrep.transliterate import to_latin
+
 
 @dataclass(frozen=True)
 class VariantKind:
@@ -138,11 +140,15 @@ class Anchors:
 
     def merged(self, override: Anchors) -> Anchors:
         """These anchors with every field ``override`` has replaced (a model's answer over the
-        text rules). A brand the model names is stated, not the rules' guess."""
+        text rules). A brand the model names is stated, not the rules' guess, and kept in
+        Latin letters as the rules keep theirs (``fitrep.transliterate``: "Самсунг" from a
+        model that copies the title is "samsung")."""
         mine = self.to_json()
+        theirs = override.to_json()
         if override.brand:
             mine.pop("brand_from", None)
-        return Anchors.from_json({**mine, **override.to_json()})
+            theirs["brand"] = [to_latin(b) for b in override.brand]
+        return Anchors.from_json({**mine, **theirs})
 
 
 _SAID_NONE = ("code_any", "number_any", "variant_any")  # () = "none anywhere", not "not said"

@@ -136,6 +136,7 @@ def test_a_model_answer_over_the_rules_states_its_brand():
     rules = _item_anchors("allume stuffit deluxe 11")
     assert rules.merged(Anchors(brand=("aladdin",))).brand_from == ()
     assert rules.merged(Anchors(code=("x1",))).brand_from == ("title",)
+    assert rules.merged(Anchors(brand=("самсунг",))).brand == ("samsung",)  # Latin letters
 
 
 def _catalogue_anchors(root: Path) -> list[list[Anchors]]:
