@@ -138,8 +138,11 @@ def test_a_cyrillic_title_that_starts_with_the_product_names_the_latin_brand():
 def test_words_spelled_in_either_script_are_one_word_and_shop_suffixes_are_no_words():
     cyrillic = _anchors("Наушники Кавипо оранжевые")
     latin = _anchors("Наушники Kavipo оранжевые - хит продаж")
-    assert "kavipo" in cyrillic.tokens and latin.brand == ("kavipo",)  # in Latin letters
+    assert cyrillic.brand == latin.brand == ("kavipo",)  # in Latin letters
+    assert cyrillic.tokens == latin.tokens == ("naushniki",)
     assert {"naushniki", "kavipo"} <= set(cyrillic.words_any) & set(latin.words_any)
+    lower = _anchors("наушники кавипо оранжевые")  # no case to read: the guess is the first word
+    assert lower.brand == ("naushniki",) and "kavipo" in lower.tokens
     assert not {"hit", "prodazh", "хит", "продаж"} & set(latin.tokens)
 
 
@@ -172,3 +175,9 @@ def test_column_names_in_cyrillic_and_greek_have_roles_and_a_brand_column_names_
     item = Item("x", "Смартфон Galaxy S21 128 ГБ", attributes={"бренд": "Самсунг"})
     anchors = RulesExtractor(use_images=False).extract_one(item).anchors
     assert anchors.brand == ("samsung",) and not anchors.brand_from  # stated, not guessed
+
+
+def test_a_name_capitalised_inside_a_cyrillic_title_is_its_brand():
+    assert _anchors("Смартфон Пони 256 ГБ зеленый").brand == ("poni",)
+    assert _anchors("Смартфон Poni 256 ГБ зеленый").brand == ("poni",)
+    assert _anchors("СМАРТФОН ПОНИ 256 ГБ").brand == ("smartfon",)  # no case to read: a guess
