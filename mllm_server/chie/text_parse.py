@@ -252,7 +252,7 @@ def parse(text: str, max_tokens: int = 400) -> ParsedText:
             out.tokens.append(tok)
             out.sequence.append(out.numbers[-1])
         elif _NUMBER.match(tok):
-            after = raw[i + 2 : i + 4]
+            after = raw[i + 2 : i + 6]
             i += _number(tok, nxt, after[0] if after else "", word_before, out, after[1:])
         elif (
             tok in ("x", "×")
@@ -338,10 +338,14 @@ def _number(
     tok: str, nxt: str, after: str, word_before: str, out: ParsedText, rest: Sequence[str] = ()
 ) -> int:
     """Place a number token; returns how many following tokens it consumed (``rest``: the
-    token after ``after``)."""
+    tokens after ``after``)."""
     unit_tok = nxt.strip(".")
     if unit_tok in ("x", "×") and (attached := _NUM_UNIT.match(after) or _NUMBER.match(after)):
         unit = attached.group(2) if attached.groups() else (rest[0].strip(".") if rest else "")
+        if unit in ("x", "×") and len(rest) > 1:
+            # "5.5 x 4 x 11 inches": three sides, the unit after the third
+            third = _NUM_UNIT.match(rest[1])
+            unit = third.group(2) if third else (rest[2].strip(".") if len(rest) > 2 else "")
         length = _quantity("1", unit)
         if length and length[1] == _LENGTH_UNIT and (first := _quantity(tok, unit)):
             out.quantities.append(first)  # "77 x 147 cm": two lengths

@@ -87,3 +87,18 @@ def test_two_titles_with_nothing_readable_in_common_are_no_evidence():
     empty = anchor_features(Anchors(), Anchors())
     for name in ("idf_cosine", "idf_containment", "token_jaccard", "char_jaccard"):
         assert empty[name] == 0.0, name
+
+
+@pytest.mark.parametrize(
+    ("text", "sides"),
+    [
+        ("Product Dimensions 5.5 x 4 x 11 inches", ("139.7", "101.6", "279.4")),
+        ("Dimensions (L x W x H) 7.00 x 7.00 x 5.00 Inches", ("177.8", "177.8", "127")),
+        ("Box 10 x 20 x 30cm", ("100", "200", "300")),
+    ],
+)
+def test_three_sides_are_three_lengths_not_a_pack(text, sides):
+    """ "L x W x H unit": the first side is a length like the others, not a count of packs."""
+    quantities = parse(text).quantities
+    assert [v for v, unit in quantities if unit == "mm"] == list(sides)
+    assert not [v for v, unit in quantities if unit == "pack"]
