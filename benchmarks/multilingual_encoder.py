@@ -131,7 +131,8 @@ def word_separation(
     """AUC: a word against its translation vs against another product's word (any languages)."""
     words = [w for t in types for w in t[0]]
     label = [(i, lang) for i, t in enumerate(types) for lang in range(len(t[0]))]
-    sims = embed(words) @ embed(words).T
+    vectors = embed(words)
+    sims = vectors @ vectors.T
     pos, neg = [], []
     for x, y in itertools.combinations(range(len(words)), 2):
         if label[x][0] == label[y][0]:

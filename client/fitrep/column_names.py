@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from enum import Enum
 
 
@@ -156,13 +157,13 @@ _PRICE_WORDS = frozenset(
     "price preis prix precio prezzo cena cost kosten coût coste msrp rrp uvp srp цена "
     "стоимость ціна вартість τιμή".split()
 )
-# A column that names the maker, in the languages catalogues arrive in (the English names
-# the extractor has always read come first there).
-_BRAND_NAMES = frozenset(
+# The columns that name the maker: the English names in the order the extractor reads them
+# (a ``brand`` column before a ``manufacturer`` one), then the other languages'.
+BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
+_BRAND_NAMES = frozenset(BRAND_KEYS) | frozenset(
     "".join(name_words(w))
-    for w in """brand marke marque marca značka znacka manufacturer hersteller fabricant
-    fabricante výrobce vyrobce producent бренд марка производитель виробник μάρκα
-    κατασκευαστής""".split()
+    for w in """marke marque marca značka znacka hersteller fabricant fabricante výrobce
+    vyrobce producent бренд марка производитель виробник μάρκα κατασκευαστής""".split()
 )
 _BRAND_CJK = ("品牌", "牌子", "ブランド", "制造商", "厂商", "メーカー")
 
@@ -171,6 +172,14 @@ def is_brand_name(name: str) -> bool:
     """The whole column name names the maker (``Marke``, ``бренд``, ``品牌``): a name with
     more in it (``brand_url``) is some other column."""
     return "".join(name_words(name)) in _BRAND_NAMES or name.strip() in _BRAND_CJK
+
+
+def brand_columns(names: Iterable[str]) -> list[str]:
+    """Of ``names``, those that name the maker: ``BRAND_KEYS`` first, in their order, then
+    the others in theirs."""
+    names = list(names)
+    known = [k for k in BRAND_KEYS if k in names]
+    return known + [k for k in names if k not in known and is_brand_name(k)]
 
 
 _PRICE_CJK = ("价格", "價格", "售价", "價錢", "价钱", "定价", "値段", "価格")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 
 _CYRILLIC = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
@@ -85,3 +86,13 @@ def to_latin(text: str) -> str:
     )
     folded = unicodedata.normalize("NFC", folded)
     return " ".join(_greek_word(word) for word in folded.split(" "))
+
+
+def latin_forms(words: Collection[str]) -> frozenset[str]:
+    """The Cyrillic and Greek ones of ``words`` in Latin letters (none for a Latin record:
+    one scan), so a set of a record's words also holds them as a brand kept in Latin letters
+    would name them (anchors of a store written before the rules backend kept its words in
+    Latin letters, or of another backend)."""
+    if not has_other_script(" ".join(words)):
+        return frozenset()
+    return frozenset(to_latin(w) for w in words if has_other_script(w))

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 
 from fitrep.domain import Anchors
-from fitrep.transliterate import has_other_script, to_latin
+from fitrep.transliterate import latin_forms
 from fitrep.units import read_quantity, same_size
 
 from index_server.rows.codes import codes_compatible
@@ -148,16 +148,6 @@ def by_unit(texts: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
     return {unit: tuple(v) for unit, v in out.items()}
 
 
-def in_latin_letters(words: frozenset[str]) -> frozenset[str]:
-    """The Cyrillic and Greek ones of ``words`` in Latin letters: a brand is kept so
-    (``fitrep.transliterate``), and the other record may name it in its own script (anchors
-    of a store written before the rules backend kept its words in Latin letters, or of
-    another backend)."""
-    if not has_other_script(" ".join(words)):  # a Latin record: one scan
-        return frozenset()
-    return frozenset(to_latin(w) for w in words if has_other_script(w))
-
-
 @functools.lru_cache(maxsize=1 << 15)
 def reading_of(a: Anchors) -> RecordReading:
     codes = frozenset(a.code)
@@ -174,7 +164,7 @@ def reading_of(a: Anchors) -> RecordReading:
         variants_any[kind] = frozenset(a.variants(source, anywhere=True)) | values[kind]
     said = frozenset(a.words_any) | frozenset(a.tokens) | frozenset(a.numbers_any)
     models = frozenset(m.partition("=")[2] for m in a.variants("model"))
-    said |= frozenset(a.brand) | in_latin_letters(said)
+    said |= frozenset(a.brand) | latin_forms(said)
     by_prefix: dict[str, list[str]] = {}
     for word in said:
         if len(word) >= 3:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from fitrep.anchors import Anchors, _variants_by_kind
+from fitrep.transliterate import latin_forms
 
 from index_server.rows.codes import codes_by_stem
-from index_server.scoring.alignment import RecordReading, by_unit, in_latin_letters, reading_of
+from index_server.scoring.alignment import RecordReading, by_unit, reading_of
 
 _NONE: frozenset[str] = frozenset()
 EMPTY: Mapping = MappingProxyType({})  # most records have no codes, variants or columns
@@ -109,7 +110,7 @@ def profile_of(a: Anchors) -> RecordProfile:
         tokens=tokens,
         said=words_any | tokens,
         brand=frozenset(a.brand),
-        brand_words=tokens | in_latin_letters(tokens),
+        brand_words=tokens | latin_forms(tokens),
         kinds=kinds,
         title=title or EMPTY,
         anywhere=anywhere or EMPTY,

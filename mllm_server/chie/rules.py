@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from fitrep.anchors import BRAND_GUESSED, BRAND_READ
-from fitrep.column_names import is_brand_name
+from fitrep.column_names import brand_columns
 from fitrep.domain import Anchors, ConceptSet, Item, Level
 from fitrep.transliterate import has_other_script, to_latin
 
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 VERSION = "rules-15"  # bump whenever the concepts an item yields change
 
-_BRAND_KEYS = ("brand", "manufacturer", "maker", "vendor", "make")
 _PRICE_KEYS = ("price", "cost", "shop", "seller", "store", "url")
 _DESCRIPTION_KEYS = ("description", "desc", "text", "body")
 # Editions and platforms name a different product even when everything else matches.
@@ -92,13 +91,6 @@ def listed_price(attributes: dict[str, str]) -> str:
         if value:
             return f"{value:g}"
     return ""
-
-
-def _brand_keys(attributes: dict[str, str]) -> list[str]:
-    """The columns that name the maker: the English names first, in ``_BRAND_KEYS``' order,
-    then any other a brand column is called in another language (``Marke``, ``бренд``)."""
-    known = [k for k in _BRAND_KEYS if k in attributes]
-    return known + [k for k in attributes if k not in known and is_brand_name(k)]
 
 
 def _latin_name(title: ParsedText) -> str:
@@ -250,11 +242,11 @@ class RulesExtractor:
         title = parse(f"{title_text} {package.primary}" if package.primary else title_text)
         body = parse(description, max_tokens=_MAX_DESCRIPTION_TOKENS)
         spec_attrs = {k: v for k, v in attributes.items() if k not in _PRICE_KEYS}
-        brand_keys = _brand_keys(attributes)
+        brand_keys = brand_columns(attributes)
         attr_text = " ".join(f"{k} {v}" for k, v in spec_attrs.items() if k not in brand_keys)
         attrs = parse(attr_text)
 
-        written, brand_guessed = self._brand(attributes, title, title_text)
+        written, brand_guessed = self._brand(attributes, brand_keys, title, title_text)
         # A brand in Cyrillic or Greek letters is kept in Latin ones ("Самсунг" = "samsung"),
         # so it compares with the same brand written in Latin; the title's own word is still
         # the brand's, not a product word.
@@ -371,9 +363,12 @@ class RulesExtractor:
         )
 
     @staticmethod
-    def _brand(attributes: dict[str, str], title: ParsedText, text: str = "") -> tuple[str, bool]:
-        """The maker and whether it is read off the title (not stated by a brand column)."""
-        for key in _brand_keys(attributes):
+    def _brand(
+        attributes: dict[str, str], brand_keys: list[str], title: ParsedText, text: str
+    ) -> tuple[str, bool]:
+        """The maker and whether it is read off the title (not stated by a brand column:
+        ``brand_keys``, ``column_names.brand_columns`` of the attributes)."""
+        for key in brand_keys:
             words = [w for w in parse(attributes[key]).words if w not in STOPWORDS]
             if words:
                 return words[0], False

@@ -11,7 +11,13 @@ from __future__ import annotations
 import functools
 import random
 
-from fitrep.column_names import ColumnRole, is_brand_name, is_price_name, role_by_name
+from fitrep.column_names import (
+    ColumnRole,
+    brand_columns,
+    is_brand_name,
+    is_price_name,
+    role_by_name,
+)
 from fitrep.domain import Anchors, Item
 from fitrep.synthetic import cyrillic
 from fitrep.transliterate import has_other_script, to_latin
@@ -172,6 +178,11 @@ def test_column_names_in_cyrillic_and_greek_have_roles_and_a_brand_column_names_
     assert role_by_name("Отзывы")[0] is ColumnRole.LISTING  # type: ignore[index]
     assert role_by_name("Цвет")[0] is ColumnRole.IDENTITY  # type: ignore[index]
     assert is_brand_name("Бренд") and is_brand_name("Marke") and not is_brand_name("brand_url")
+    assert brand_columns(["manufacturer", "marke", "price", "brand"]) == [
+        "brand",
+        "manufacturer",
+        "marke",
+    ]
     item = Item("x", "Смартфон Galaxy S21 128 ГБ", attributes={"бренд": "Самсунг"})
     anchors = RulesExtractor(use_images=False).extract_one(item).anchors
     assert anchors.brand == ("samsung",) and not anchors.brand_from  # stated, not guessed
